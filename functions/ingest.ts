@@ -1,0 +1,32 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import { InvalidPayloadError } from '../lib/errors.ts';
+import { ingestNotification } from '../lib/ingest-notification.ts';
+import { logger, metrics, publishOutcome } from '../lib/observability.ts';
+import { createRuntime } from '../lib/runtime.ts';
+
+const runtime = createRuntime();
+const queue = runtime.queue();
+
+/** S3 notification → replication tasks. Fails the invocation (→ async retry → DLQ) on bad records. */
+export const run = async (event: unknown) => {
+  const result = await ingestNotification(event, { queue, sourceBuckets: runtime.config.sourceBuckets });
+  metrics.addMetric('EventsIngested', MetricUnit.Count, result.queued);
+  for (const ignored of result.ignored) logger.info('notification record ignored', { ...ignored, action: 'ignore' });
+  if (result.ignored.length > 0) metrics.addMetric('EventsIgnored', MetricUnit.Count, result.ignored.length);
+  publishOutcome({ type: 'ingested', queued: result.queued });
+  if (result.invalid.length > 0) {
+    metrics.addMetric('EventsInvalid', MetricUnit.Count, result.invalid.length);
+    throw new InvalidPayloadError(
+      `${result.invalid.length} notification record(s) are malformed (the ${result.queued} good ones were queued): ${result.invalid.map((i) => i.error).join(' | ')}`,
+    );
+  }
+  return { queued: result.queued, ignored: result.ignored.length };
+};
+
+export const handler = middy()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler(run);

@@ -1,0 +1,21 @@
+// Native ESM jest: middy 7 and fauxqs ship ESM only (see TOOLCHAIN.md).
+const common = {
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2023', parser: { syntax: 'typescript' } } }] },
+  extensionsToTreatAsEsm: ['.ts'],
+  testEnvironment: 'node',
+  setupFiles: ['<rootDir>/tests/helpers/env.ts'],
+  setupFilesAfterEnv: ['<rootDir>/tests/helpers/matchers.ts'],
+};
+
+/** @type {import('jest').Config} */
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
+    },
+  ],
+  collectCoverageFrom: ['lib/**/*.ts', 'functions/**/*.ts'],
+};

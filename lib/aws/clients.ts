@@ -1,0 +1,56 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { Agent } from 'node:https';
+import { Agent as HttpAgent } from 'node:http';
+import type { Config } from '../config.ts';
+
+/**
+ * The one place SDK clients are made. Clients are created lazily and kept at module scope, so a warm
+ * Lambda reuses connections. Retries are deliberate: the SDK's `standard` mode (exponential backoff with
+ * jitter and a retry quota) with `S3DR_MAX_ATTEMPTS` attempts, or `adaptive` (adds client-side rate
+ * limiting after throttles) — see README "Configuration". A request that hangs is cut after
+ * `S3DR_REQUEST_TIMEOUT_MS` and retried like any other transient failure.
+ */
+export interface Clients {
+  s3(region: string): S3Client;
+  sqs(): SQSClient;
+  destroy(): void;
+}
+
+export function createClients(config: Config): Clients {
+  const s3ByRegion = new Map<string, S3Client>();
+  let sqsClient: SQSClient | undefined;
+  const requestHandler = {
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: Math.min(config.requestTimeoutMs, 5_000),
+    // Replicate copies parts and records in parallel: the SDK's default of 50 sockets would queue them.
+    httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 256 }),
+    httpsAgent: new Agent({ keepAlive: true, maxSockets: 256 }),
+  };
+  const common = {
+    maxAttempts: config.maxAttempts,
+    retryMode: config.retryMode,
+    requestHandler,
+    ...(config.endpointUrl ? { endpoint: config.endpointUrl } : {}),
+  };
+  return {
+    s3(region) {
+      let client = s3ByRegion.get(region);
+      if (!client) {
+        client = new S3Client({ ...common, region, forcePathStyle: config.forcePathStyle });
+        s3ByRegion.set(region, client);
+      }
+      return client;
+    },
+    sqs() {
+      sqsClient ??= new SQSClient({ ...common, region: config.sourceRegion });
+      return sqsClient;
+    },
+    destroy() {
+      for (const client of s3ByRegion.values()) client.destroy();
+      sqsClient?.destroy();
+      s3ByRegion.clear();
+      sqsClient = undefined;
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import { EnqueueError } from '../errors.ts';
+import type { TaskQueue } from '../ports.ts';
+import type { Task } from '../task.ts';
+
+const BATCH = 10;
+
+/**
+ * The SQS implementation of {@link TaskQueue}. Sends in batches of ten; entries SQS reports as failed
+ * are sent again with backoff (the SDK already retries whole-request failures). If entries still fail,
+ * the call throws, so the caller's invocation fails and its own retry/DLQ path keeps the work.
+ */
+export class SqsTaskQueue implements TaskQueue {
+  private readonly client: SQSClient;
+  private readonly queueUrl: string;
+  private readonly entryAttempts: number;
+
+  constructor(client: SQSClient, queueUrl: string, entryAttempts = 4) {
+    this.client = client;
+    this.queueUrl = queueUrl;
+    this.entryAttempts = entryAttempts;
+  }
+
+  async send(tasks: Task[]): Promise<void> {
+    const batches: Task[][] = [];
+    for (let i = 0; i < tasks.length; i += BATCH) batches.push(tasks.slice(i, i + BATCH));
+    await Promise.all(batches.map((batch) => this.sendBatch(batch)));
+  }
+
+  private async sendBatch(batch: Task[]): Promise<void> {
+    let pending: SendMessageBatchRequestEntry[] = batch.map((task, i) => ({
+      Id: String(i),
+      MessageBody: JSON.stringify(task),
+    }));
+    let lastErrors: string[] = [];
+    for (let attempt = 1; attempt <= this.entryAttempts && pending.length > 0; attempt++) {
+      if (attempt > 1) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt * Math.random()));
+      const r = await this.client.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending }));
+      const failed = new Set((r.Failed ?? []).map((f) => f.Id));
+      lastErrors = (r.Failed ?? []).map((f) => `${f.Code ?? 'Error'}: ${f.Message ?? ''}`);
+      pending = pending.filter((e) => failed.has(e.Id));
+    }
+    if (pending.length > 0) {
+      throw new EnqueueError(
+        `${pending.length} of ${batch.length} tasks could not be queued after ${this.entryAttempts} attempts: ${lastErrors.join('; ')}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,168 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** S3's documented bounds for one part of a multipart upload. */
+export const MIN_PART_BYTES = 5 * MiB;
+export const MAX_PART_BYTES = 5 * GiB;
+/** The reserved key prefix in the DR bucket for s3-dr's own state (cursors, reports). */
+export const RESERVED_PREFIX = '.s3dr/';
+
+const bucketName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)');
+const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-west-1');
+const list = (item: z.ZodString) =>
+  z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0),
+    )
+    .pipe(z.array(item));
+const bytes = (min: number, max: number, dflt: number) =>
+  z.coerce
+    .number()
+    .int('must be a whole number of bytes')
+    .min(min, `must be at least ${min} bytes`)
+    .max(max, `must be at most ${max} bytes`)
+    .default(dflt);
+const bool = (dflt: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+    .default(dflt ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+
+export const STORAGE_CLASSES = [
+  'STANDARD',
+  'STANDARD_IA',
+  'ONEZONE_IA',
+  'INTELLIGENT_TIERING',
+  'GLACIER_IR',
+  'GLACIER',
+  'DEEP_ARCHIVE',
+] as const;
+
+/** Environment variables, by name: the error a user sees names these. */
+const envSchema = z
+  .object({
+    S3DR_SOURCE_BUCKETS: list(bucketName).refine((b) => b.length > 0, 'must name at least one bucket'),
+    S3DR_SOURCE_REGION: region,
+    S3DR_DR_BUCKET: bucketName,
+    S3DR_DR_REGION: region,
+    S3DR_QUEUE_URL: z.url('must be the replication queue URL').optional(),
+    S3DR_DELETE_POLICY: z.enum(['mirror', 'retain']).default('mirror'),
+    S3DR_KEY_LAYOUT: z.enum(['flat', 'bucket-prefixed']).default('flat'),
+    S3DR_DR_STORAGE_CLASS: z.enum(STORAGE_CLASSES).default('STANDARD'),
+    S3DR_DR_KMS_KEY_ID: z.string().min(1).optional(),
+    S3DR_MULTIPART_THRESHOLD: bytes(MIN_PART_BYTES, MAX_PART_BYTES, MAX_PART_BYTES),
+    S3DR_PART_SIZE: bytes(MIN_PART_BYTES, MAX_PART_BYTES, 256 * MiB),
+    S3DR_PART_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+    S3DR_COPY_TAGS: bool(true),
+    S3DR_RESTORE_TARGETS: list(bucketName).default([]),
+    S3DR_VERIFY_GRACE_SECONDS: z.coerce.number().int().min(0).default(900),
+    S3DR_VERIFY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+    S3DR_STACK_ROLE: z.enum(['primary', 'dr']).default('primary'),
+    S3DR_ENDPOINT_URL: z.url().optional(),
+    S3DR_FORCE_PATH_STYLE: bool(false),
+    S3DR_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
+    S3DR_RETRY_MODE: z.enum(['standard', 'adaptive']).default('standard'),
+    S3DR_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+    S3DR_SAFETY_MARGIN_MS: z.coerce.number().int().min(0).default(10_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.S3DR_KEY_LAYOUT === 'flat' && env.S3DR_SOURCE_BUCKETS.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3DR_KEY_LAYOUT'],
+        message: 'is "flat", which maps keys 1:1 and so allows only one source bucket; use "bucket-prefixed"',
+      });
+    }
+    if (env.S3DR_SOURCE_BUCKETS.includes(env.S3DR_DR_BUCKET)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3DR_DR_BUCKET'],
+        message: 'is also listed in S3DR_SOURCE_BUCKETS; replicating a bucket into itself would loop',
+      });
+    }
+  });
+
+export interface Config {
+  sourceBuckets: string[];
+  sourceRegion: string;
+  drBucket: string;
+  drRegion: string;
+  queueUrl: string | undefined;
+  deletePolicy: 'mirror' | 'retain';
+  keyLayout: 'flat' | 'bucket-prefixed';
+  drStorageClass: (typeof STORAGE_CLASSES)[number];
+  drKmsKeyId: string | undefined;
+  multipartThreshold: number;
+  partSize: number;
+  partConcurrency: number;
+  copyTags: boolean;
+  restoreTargets: string[];
+  verifyGraceSeconds: number;
+  verifyConcurrency: number;
+  stackRole: 'primary' | 'dr';
+  endpointUrl: string | undefined;
+  forcePathStyle: boolean;
+  maxAttempts: number;
+  retryMode: 'standard' | 'adaptive';
+  requestTimeoutMs: number;
+  /** Time kept in reserve before a Lambda deadline to stop cleanly. */
+  safetyMarginMs: number;
+}
+
+/**
+ * Reads and validates the configuration once, at cold start. On error the message names every bad
+ * variable and what it must be, so a misconfigured stage fails loudly before any event is touched.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const value = env[name];
+      const shown = value === undefined ? 'is not set' : `is ${JSON.stringify(value)}`;
+      return issue.code === 'custom' ? `${name} ${issue.message}` : `${name} ${shown}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid s3-dr configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    sourceBuckets: e.S3DR_SOURCE_BUCKETS,
+    sourceRegion: e.S3DR_SOURCE_REGION,
+    drBucket: e.S3DR_DR_BUCKET,
+    drRegion: e.S3DR_DR_REGION,
+    queueUrl: e.S3DR_QUEUE_URL,
+    deletePolicy: e.S3DR_DELETE_POLICY,
+    keyLayout: e.S3DR_KEY_LAYOUT,
+    drStorageClass: e.S3DR_DR_STORAGE_CLASS,
+    drKmsKeyId: e.S3DR_DR_KMS_KEY_ID,
+    multipartThreshold: e.S3DR_MULTIPART_THRESHOLD,
+    partSize: e.S3DR_PART_SIZE,
+    partConcurrency: e.S3DR_PART_CONCURRENCY,
+    copyTags: e.S3DR_COPY_TAGS,
+    restoreTargets: e.S3DR_RESTORE_TARGETS,
+    verifyGraceSeconds: e.S3DR_VERIFY_GRACE_SECONDS,
+    verifyConcurrency: e.S3DR_VERIFY_CONCURRENCY,
+    stackRole: e.S3DR_STACK_ROLE,
+    endpointUrl: e.S3DR_ENDPOINT_URL,
+    forcePathStyle: e.S3DR_FORCE_PATH_STYLE,
+    maxAttempts: e.S3DR_MAX_ATTEMPTS,
+    retryMode: e.S3DR_RETRY_MODE,
+    requestTimeoutMs: e.S3DR_REQUEST_TIMEOUT_MS,
+    safetyMarginMs: e.S3DR_SAFETY_MARGIN_MS,
+  };
+}
+
+/** The queue URL, required by the functions that enqueue (ingest, verify with repair). */
+export function requireQueueUrl(config: Config): string {
+  if (!config.queueUrl) throw new ConfigError('Invalid s3-dr configuration: S3DR_QUEUE_URL is not set');
+  return config.queueUrl;
+}

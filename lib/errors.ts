@@ -1,0 +1,46 @@
+/**
+ * Error hierarchy of s3-dr. Every error a handler can raise on purpose is a `DrError`, so logs and
+ * reports can tell "we refused this on purpose" from "something broke".
+ */
+export class DrError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Environment/stage configuration is invalid: raised at cold start, names the variable. */
+export class ConfigError extends DrError {}
+
+/** An inbound payload (S3 notification, SQS body, invoke payload) does not have the expected shape. */
+export class InvalidPayloadError extends DrError {}
+
+/** A task names something this deployment must not touch (unconfigured bucket, reserved key, …). */
+export class RejectedTaskError extends DrError {}
+
+/** The source changed under a conditional copy more often than we are willing to chase it. */
+export class SourceChangedError extends DrError {}
+
+/** Work was stopped before the Lambda deadline; the task will be redelivered and resumes. */
+export class DeadlineError extends DrError {}
+
+/** Some queue entries could not be sent after retries. */
+export class EnqueueError extends DrError {}
+
+/** A restore request is not allowed (target off the allow-list, wrong region, …). */
+export class RestoreRefusedError extends DrError {}
+
+/** A listing came back out of S3's UTF-8 byte order: comparing it would misclassify keys. */
+export class ListingOrderError extends DrError {}
+
+/** Narrow an unknown thrown value to something with a name and message. */
+export function describeError(error: unknown): { name: string; message: string } {
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'NonError', message: String(error) };
+}
+
+/** A conditional request's precondition (If-Match / CopySourceIfMatch) failed: the object moved on. */
+export class PreconditionFailedError extends DrError {}
+
+/** The object, version or upload addressed does not exist (any more). */
+export class ObjectNotFoundError extends DrError {}

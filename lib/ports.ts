@@ -1,0 +1,163 @@
+/**
+ * Ports: the small interfaces domain code talks to. One S3 adapter and one SQS adapter implement them
+ * (lib/aws); Lambda, the local runtime and the tests all pass those same adapters, pointed at AWS or at
+ * the emulator. Keeping the surface narrow is what keeps the domain code testable and honest about
+ * which S3 requests it makes.
+ */
+import type { Task } from './task.ts';
+
+/** Content headers S3 stores with an object and returns on HEAD/GET. */
+export interface ContentHeaders {
+  contentType?: string;
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
+  expires?: Date;
+  websiteRedirectLocation?: string;
+}
+
+export interface ObjectHead extends ContentHeaders {
+  key: string;
+  /** Unquoted ETag. */
+  etag: string;
+  size: number;
+  lastModified: Date;
+  versionId?: string;
+  /** User metadata (x-amz-meta-*), keys lower-case, without the prefix. */
+  metadata: Record<string, string>;
+  storageClass?: string;
+  /** Number of parts when the object was written by a multipart upload (HEAD with PartNumber=1). */
+  partsCount?: number;
+  serverSideEncryption?: string;
+  /** `x-amz-restore` of an archived object, e.g. `ongoing-request="true"`. */
+  restore?: string;
+  tagCount?: number;
+}
+
+export interface CopySource {
+  bucket: string;
+  key: string;
+  /** Copy only if the source still has this ETag (412 otherwise). */
+  ifMatch?: string;
+  versionId?: string;
+}
+
+export interface WriteOptions extends ContentHeaders {
+  /** Replace metadata with this set; when undefined the source's metadata and headers are copied. */
+  metadata?: Record<string, string>;
+  storageClass?: string;
+  /** `copy` keeps the source's tags; a record replaces them; undefined writes none. */
+  tags?: 'copy' | Record<string, string>;
+  kmsKeyId?: string;
+}
+
+export interface CopyResult {
+  etag: string;
+  versionId?: string;
+}
+
+export interface UploadedPart {
+  partNumber: number;
+  etag: string;
+  size: number;
+}
+
+export interface OpenUpload {
+  key: string;
+  uploadId: string;
+  initiated: Date;
+}
+
+export interface ListedObject {
+  key: string;
+  etag: string;
+  size: number;
+  lastModified: Date;
+  storageClass?: string;
+}
+
+export interface ListPage {
+  objects: ListedObject[];
+  commonPrefixes: string[];
+  nextToken?: string;
+}
+
+export interface ListedVersion {
+  key: string;
+  versionId: string;
+  isLatest: boolean;
+  lastModified: Date;
+  /** Delete markers have no ETag/size. */
+  deleteMarker: boolean;
+  etag?: string;
+  size?: number;
+  storageClass?: string;
+}
+
+export interface VersionPage {
+  versions: ListedVersion[];
+  nextKeyMarker?: string;
+  nextVersionIdMarker?: string;
+}
+
+/** One bucket, seen through the few S3 operations s3-dr needs. */
+export interface ObjectStore {
+  readonly bucket: string;
+  /** HEAD; `undefined` when the object (or version) does not exist. */
+  head(key: string, options?: { versionId?: string; partNumber?: number }): Promise<ObjectHead | undefined>;
+  /** Server-side copy into this bucket (≤ 5 GiB). */
+  copyFrom(source: CopySource, key: string, options: WriteOptions): Promise<CopyResult>;
+  remove(key: string): Promise<void>;
+  getTags(key: string, versionId?: string): Promise<Record<string, string>>;
+  startMultipart(key: string, options: WriteOptions): Promise<string>;
+  copyPart(
+    source: CopySource,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    range: { start: number; end: number },
+  ): Promise<string>;
+  completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<CopyResult>;
+  abortMultipart(key: string, uploadId: string): Promise<void>;
+  listOpenUploads(key: string): Promise<OpenUpload[]>;
+  listParts(key: string, uploadId: string): Promise<UploadedPart[]>;
+  list(options: { prefix?: string; delimiter?: string; startAfter?: string; token?: string; maxKeys?: number }): Promise<ListPage>;
+  listVersions(options: {
+    prefix?: string;
+    keyMarker?: string;
+    versionIdMarker?: string;
+    maxKeys?: number;
+  }): Promise<VersionPage>;
+  getText(key: string): Promise<string | undefined>;
+  putText(key: string, body: string, contentType?: string): Promise<void>;
+  /** Starts thawing an archived object; returns false when a thaw is already in progress. */
+  startThaw(key: string, versionId: string | undefined, days: number, tier: string): Promise<boolean>;
+  /**
+   * Sizes of the parts a multipart object was uploaded with, in order (GetObjectAttributes, or one HEAD
+   * per part number where S3 does not list them).
+   */
+  partSizes(key: string, partsCount: number, versionId?: string): Promise<number[]>;
+  /** Full-object checksums when S3 holds them (GetObjectAttributes). */
+  checksums(key: string): Promise<Record<string, string>>;
+  /** Streams the object's bytes through a hash (deep verification only). */
+  hashBody(key: string, algorithm: string): Promise<string>;
+}
+
+/** The replication queue. */
+export interface TaskQueue {
+  /** Sends the tasks (10 per request), retrying entries that fail; throws if some still fail. */
+  send(tasks: Task[]): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+  /** Milliseconds before the invocation must have returned. */
+  remainingMs(): number;
+}
+
+/** A clock for code running without a Lambda deadline (tests, CLI). */
+export function systemClock(deadlineMs = Number.POSITIVE_INFINITY): Clock {
+  const start = Date.now();
+  return { now: () => new Date(), remainingMs: () => deadlineMs - (Date.now() - start) };
+}

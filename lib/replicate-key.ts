@@ -1,0 +1,191 @@
+import type { Config } from './config.ts';
+import { type CopySettings, copyObject } from './copy-object.ts';
+import { ObjectNotFoundError, PreconditionFailedError, SourceChangedError } from './errors.ts';
+import { toDrKey } from './key-mapping.ts';
+import type { Clock, ObjectHead, ObjectStore, WriteOptions } from './ports.ts';
+import { multipartPartsOf, type Task } from './task.ts';
+
+/** Metadata s3-dr writes on DR copies; stripped again on restore. */
+export const META_PREFIX = 's3dr-';
+export const META_SOURCE_ETAG = 's3dr-source-etag';
+
+export type ReplicateSettings = Pick<
+  Config,
+  'deletePolicy' | 'keyLayout' | 'drStorageClass' | 'drKmsKeyId' | 'copyTags'
+> &
+  CopySettings;
+
+/** The slice of the Powertools logger domain code uses. */
+export interface Log {
+  info(message: string, extra: Record<string, unknown>): void;
+}
+
+export interface ReplicateDeps {
+  /** The task's source bucket. */
+  source: ObjectStore;
+  dr: ObjectStore;
+  clock: Clock;
+  settings: ReplicateSettings;
+  log: Log;
+}
+
+export type ReplicateOutcome =
+  | { kind: 'copied'; drKey: string; bytes: number; etag: string; method: 'copy' | 'multipart'; requests: string[] }
+  | { kind: 'deleted'; drKey: string; requests: string[] }
+  | { kind: 'retained'; drKey: string; requests: string[] }
+  | { kind: 'skipped'; drKey: string; reason: 'identical' | 'already-absent'; requests: string[] };
+
+/** The source ETag a DR copy stands for: recorded in metadata when the DR ETag differs by construction. */
+export function recordedSourceEtag(dr: Pick<ObjectHead, 'etag' | 'metadata'>): string {
+  return dr.metadata[META_SOURCE_ETAG] ?? dr.etag;
+}
+
+/** User metadata of a source object, without any `s3dr-*` keys, plus the source ETag. */
+export function drMetadataFor(src: ObjectHead): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(src.metadata)) if (!k.startsWith(META_PREFIX)) metadata[k] = v;
+  metadata[META_SOURCE_ETAG] = src.etag;
+  return metadata;
+}
+
+function isCreate(task: Task): boolean {
+  return task.eventName.startsWith('ObjectCreated:');
+}
+
+/**
+ * Makes the DR copy of one key match the source's current state (DESIGN invariant 1: the event is a
+ * hint, the source is the truth).
+ *
+ * Common case — a create event that carries a single-part ETag: one HEAD of the DR copy (so duplicates,
+ * and restores writing back what DR already holds, cost no copy) and one CopyObject conditional on that
+ * ETag, which copies metadata, content headers and (optionally) tags as they are. Every other case, and a
+ * conditional copy that fails because the source moved on, reads the source with HEAD and reconciles:
+ * copy what differs (recording the source ETag in `s3dr-source-etag`), apply the delete policy to what
+ * is gone, skip what is identical. The source changing twice under us fails the task, to be retried.
+ */
+export async function replicateKey(task: Task, deps: ReplicateDeps): Promise<ReplicateOutcome> {
+  const drKey = toDrKey(deps.settings.keyLayout, task.bucket, task.key);
+  const requests: string[] = [];
+  if (isCreate(task) && task.etag && multipartPartsOf(task.etag) === undefined) {
+    const fast = await tryConditionalCopy(task, task.etag, drKey, deps, requests);
+    if (fast) return fast;
+  }
+  return reconcile(task, drKey, deps, requests);
+}
+
+async function tryConditionalCopy(
+  task: Task,
+  etag: string,
+  drKey: string,
+  deps: ReplicateDeps,
+  requests: string[],
+): Promise<ReplicateOutcome | undefined> {
+  const { settings } = deps;
+  if ((task.size ?? 0) > settings.multipartThreshold) return undefined;
+  requests.push('HEAD dr');
+  const drHead = await deps.dr.head(drKey);
+  if (drHead && recordedSourceEtag(drHead) === etag && (task.size === undefined || drHead.size === task.size)) {
+    return { kind: 'skipped', drKey, reason: 'identical', requests };
+  }
+  try {
+    requests.push('COPY');
+    const r = await deps.dr.copyFrom({ bucket: task.bucket, key: task.key, ifMatch: etag }, drKey, {
+      storageClass: settings.drStorageClass,
+      tags: settings.copyTags ? 'copy' : undefined,
+      kmsKeyId: settings.drKmsKeyId,
+    });
+    // With SSE-KMS (source or DR) the ETag is not the content MD5: rewrite with the source ETag recorded.
+    if (r.etag !== etag) return undefined;
+    return { kind: 'copied', drKey, bytes: task.size ?? 0, etag, method: 'copy', requests };
+  } catch (error) {
+    if (error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError) {
+      deps.log.info('source moved on since the event; reconciling from its current state', {
+        bucket: task.bucket,
+        key: task.key,
+        etag,
+        action: 'reconcile',
+        reason: error.name,
+      });
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+async function reconcile(
+  task: Task,
+  drKey: string,
+  deps: ReplicateDeps,
+  requests: string[],
+): Promise<ReplicateOutcome> {
+  const { settings } = deps;
+  const attempts = 2;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    requests.push('HEAD source');
+    const src = await deps.source.head(task.key);
+    if (!src) return applyDeletePolicy(drKey, deps, requests);
+    requests.push('HEAD dr');
+    const drHead = await deps.dr.head(drKey);
+    if (drHead && recordedSourceEtag(drHead) === src.etag && drHead.size === src.size) {
+      return { kind: 'skipped', drKey, reason: 'identical', requests };
+    }
+    const write: WriteOptions = {
+      metadata: drMetadataFor(src),
+      contentType: src.contentType,
+      contentEncoding: src.contentEncoding,
+      contentDisposition: src.contentDisposition,
+      contentLanguage: src.contentLanguage,
+      cacheControl: src.cacheControl,
+      expires: src.expires,
+      websiteRedirectLocation: src.websiteRedirectLocation,
+      storageClass: settings.drStorageClass,
+      tags: settings.copyTags ? 'copy' : undefined,
+      kmsKeyId: settings.drKmsKeyId,
+    };
+    try {
+      const r = await copyObject({
+        from: deps.source,
+        head: src,
+        to: deps.dr,
+        toKey: drKey,
+        write,
+        settings,
+        clock: deps.clock,
+      });
+      requests.push(r.method === 'copy' ? 'COPY' : `MULTIPART(${r.parts})`);
+      if (r.resumedParts > 0) {
+        deps.log.info('resumed an interrupted multipart copy', {
+          bucket: task.bucket,
+          key: task.key,
+          action: 'resume',
+          resumedParts: r.resumedParts,
+          parts: r.parts,
+        });
+      }
+      return { kind: 'copied', drKey, bytes: src.size, etag: src.etag, method: r.method, requests };
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError)) throw error;
+      deps.log.info('source changed during the copy; reading it again', {
+        bucket: task.bucket,
+        key: task.key,
+        etag: src.etag,
+        action: 'retry',
+        attempt,
+      });
+    }
+  }
+  throw new SourceChangedError(
+    `s3://${task.bucket}/${task.key} changed during ${attempts} copy attempts; the task will be retried`,
+  );
+}
+
+async function applyDeletePolicy(drKey: string, deps: ReplicateDeps, requests: string[]): Promise<ReplicateOutcome> {
+  if (deps.settings.deletePolicy === 'retain') return { kind: 'retained', drKey, requests };
+  requests.push('HEAD dr');
+  const drHead = await deps.dr.head(drKey);
+  if (!drHead) return { kind: 'skipped', drKey, reason: 'already-absent', requests };
+  // The DR bucket is versioned: this leaves a delete marker and keeps the data as a noncurrent version.
+  requests.push('DELETE dr');
+  await deps.dr.remove(drKey);
+  return { kind: 'deleted', drKey, requests };
+}

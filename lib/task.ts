@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { InvalidPayloadError } from './errors.ts';
+import { MAX_KEY_BYTES } from './key-mapping.ts';
+
+/**
+ * One unit of replication work: "make the DR copy of this key match the source". Tasks are hints, not
+ * commands (DESIGN invariant 1): the replicate path re-reads both sides, so duplicates, reordering and
+ * loss are harmless. The body is compact JSON so a batch of ten stays far below SQS's 256 KiB.
+ */
+export const taskSchema = z.strictObject({
+  v: z.literal(1),
+  bucket: z.string().min(3).max(63),
+  key: z
+    .string()
+    .min(1, 'key must not be empty')
+    .refine((k) => Buffer.byteLength(k, 'utf8') <= MAX_KEY_BYTES, `key must be at most ${MAX_KEY_BYTES} UTF-8 bytes`),
+  /** S3 event name without the `s3:` prefix, e.g. `ObjectCreated:Put`, or `Verify:Repair`. */
+  eventName: z.string().min(1).max(64),
+  eventTime: z.iso.datetime({ offset: true }),
+  sequencer: z.string().max(64).optional(),
+  versionId: z.string().max(1024).optional(),
+  size: z.number().int().nonnegative().optional(),
+  etag: z.string().max(128).optional(),
+});
+
+export type Task = z.infer<typeof taskSchema>;
+
+/** Parses an SQS body into a task; the error names the fields that are wrong. */
+export function parseTask(body: string): Task {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (error) {
+    throw new InvalidTaskBodyError(`message body is not JSON (${(error as Error).message})`, { cause: error });
+  }
+  const parsed = taskSchema.safeParse(json);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    throw new InvalidTaskBodyError(`message body is not a replication task: ${detail}`);
+  }
+  return parsed.data;
+}
+
+export class InvalidTaskBodyError extends InvalidPayloadError {}
+
+/** Normalises an S3 ETag: S3 returns it quoted in headers and unquoted in notifications. */
+export function normaliseEtag(etag: string | undefined): string | undefined {
+  if (etag === undefined) return undefined;
+  return etag.replace(/^"|"$/g, '').replace(/^W\//, '');
+}
+
+/** True for an ETag of a multipart upload (`<md5-of-md5s>-<parts>`). */
+export function multipartPartsOf(etag: string | undefined): number | undefined {
+  const m = etag ? /-(\d+)$/.exec(normaliseEtag(etag) ?? '') : null;
+  return m ? Number(m[1]) : undefined;
+}
