@@ -56,7 +56,13 @@ export async function replicateBatch(
       throw error;
     }
   };
-  return processPartialResponse(event, handleRecord, processor, { context, processInParallel: true });
+  // A batch whose records all fail is still a partial response: failures are counted (Failures metric)
+  // and dead-lettered; the function's Errors metric is kept for the function itself breaking.
+  return processPartialResponse(event, handleRecord, processor, {
+    context,
+    processInParallel: true,
+    throwOnFullBatchFailure: false,
+  });
 }
 
 function record_(outcome: ReplicateOutcome, eventTime: string, eventName: string, deps: ReplicateBatchDeps): void {

@@ -1,0 +1,305 @@
+/**
+ * The local runtime: the whole s3-dr pipeline on one port, with no AWS account. It starts the embedded
+ * S3 + SQS emulator, creates the buckets and queues of the `local` stage of serverless.yml, delivers S3
+ * notifications to the real `ingest` handler as S3 would (asynchronously, with retries and an
+ * on-failure destination), drains the replication queue into the real `replicate` handler as Lambda's
+ * event source mapping would, and runs the real `verify` handler on a timer.
+ *
+ * Handlers read their configuration from the environment when they are first imported, exactly as in
+ * Lambda; so one process hosts one runtime at a time (each jest test file has its own module registry).
+ */
+import {
+  CreateBucketCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { type Config, loadConfig } from '../lib/config.ts';
+import { type AsyncFailure, AsyncInvoker } from './async-invoker.ts';
+import { type Emulator, startEmulator } from './emulator.ts';
+import { localEnv } from './env.ts';
+import type { Handler } from './lambda-context.ts';
+import { lambdaContext } from './lambda-context.ts';
+import { S3Notifier } from './s3-notifier.ts';
+import { loadLocalSettings, type LocalSettings } from './settings.ts';
+import { SqsEventSource } from './sqs-event-source.ts';
+import { StatusBoard } from './status.ts';
+import { registerStatusPage } from './status-page.ts';
+
+export interface LocalRuntimeOptions {
+  /** 0 picks a free port. Default: S3DR_PORT or 4566. */
+  port?: number;
+  /** Environment overrides for the handlers (e.g. S3DR_DELETE_POLICY). */
+  env?: Record<string, string>;
+  /** Keep handler logs quiet (tests). */
+  quiet?: boolean;
+  /** Concurrent SQS pollers (Lambda starts with five). */
+  pollers?: number;
+  /** Overrides of the queue's settings, so tests need not wait minutes for a redelivery. */
+  visibilityTimeoutSeconds?: number;
+  maxReceiveCount?: number;
+  /** Delay before ingest retries (Lambda: about a minute). */
+  ingestRetryDelayMs?: number;
+  /** Run the verifier every N ms (0: never). */
+  verifyIntervalMs?: number;
+  /** More buckets to create (e.g. restore targets). */
+  extraBuckets?: string[];
+}
+
+export interface LocalRuntime {
+  port: number;
+  endpoint: string;
+  env: Record<string, string>;
+  config: Config;
+  settings: LocalSettings;
+  /** Clients for tests and tools, pointed at the emulator. */
+  s3: S3Client;
+  sqs: SQSClient;
+  queueUrl: string;
+  dlqUrl: string;
+  emulator: Emulator;
+  status: StatusBoard;
+  /** Resolves when no notification, ingest invocation, queued message or replicate batch is pending. */
+  drain(timeoutMs?: number): Promise<void>;
+  /** Runs the verify handler once, as the schedule would. */
+  verifyNow(payload?: unknown): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
+  const r = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  const arn = r.Attributes?.QueueArn;
+  if (!arn) throw new Error(`queue ${queueUrl} has no ARN`);
+  return arn;
+}
+
+/** Starts the local runtime. */
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const settings = await loadLocalSettings();
+  const status = new StatusBoard();
+  const emulator = await startEmulator({
+    port: options.port ?? Number(process.env.S3DR_PORT ?? 4566),
+    beforeListen: (app) => registerStatusPage(app, () => status.snapshot()),
+  });
+  try {
+    return await wire(emulator, settings, status, options);
+  } catch (error) {
+    status.close();
+    await emulator.stop();
+    throw error;
+  }
+}
+
+async function wire(
+  emulator: Emulator,
+  settings: LocalSettings,
+  status: StatusBoard,
+  options: LocalRuntimeOptions,
+): Promise<LocalRuntime> {
+  const env = await localEnv(emulator.port, options.env ?? {});
+  // Handlers and Powertools read these when first imported. Metrics stay off locally: EMF lines on
+  // stdout would drown the status line; the same outcomes reach the status board instead.
+  Object.assign(process.env, env, {
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: options.quiet ? 'SILENT' : (process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN'),
+  });
+  const config = loadConfig(env);
+  const clientOptions = {
+    endpoint: emulator.endpoint,
+    credentials,
+    region: config.sourceRegion,
+  };
+  const s3 = new S3Client({ ...clientOptions, forcePathStyle: true });
+  const sqs = new SQSClient(clientOptions);
+
+  for (const bucket of new Set([...config.sourceBuckets, config.drBucket, ...(options.extraBuckets ?? [])])) {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
+  const dlq = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: settings.dlq.name,
+      Attributes: {
+        MessageRetentionPeriod: String(settings.dlq.messageRetentionSeconds),
+        VisibilityTimeout: String(settings.dlq.visibilityTimeoutSeconds),
+      },
+    }),
+  );
+  const dlqUrl = `${emulator.endpoint}/000000000000/${settings.dlq.name}`;
+  const dlqArn = await queueArn(sqs, dlq.QueueUrl ?? dlqUrl);
+  const visibility = options.visibilityTimeoutSeconds ?? settings.queue.visibilityTimeoutSeconds;
+  await sqs.send(
+    new CreateQueueCommand({
+      QueueName: settings.queue.name,
+      Attributes: {
+        VisibilityTimeout: String(visibility),
+        MessageRetentionPeriod: String(settings.queue.messageRetentionSeconds),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: options.maxReceiveCount ?? settings.queue.maxReceiveCount ?? 5,
+        }),
+      },
+    }),
+  );
+  const queueUrl = env.S3DR_QUEUE_URL ?? '';
+  const replicationQueueArn = await queueArn(sqs, queueUrl);
+
+  const ingest = (await import('../functions/ingest.ts')).handler as unknown as Handler<unknown, unknown>;
+  const replicate = (await import('../functions/replicate.ts')).handler as unknown as Handler<
+    SQSEvent,
+    SQSBatchResponse | undefined
+  >;
+
+  const invoker = new AsyncInvoker(ingest, {
+    functionName: 'ingest',
+    timeoutMs: settings.ingest.timeoutSeconds * 1000,
+    maximumRetryAttempts: settings.ingest.maximumRetryAttempts,
+    retryDelayMs: options.ingestRetryDelayMs ?? 1000,
+    onError: () => status.recordIngestFailure(),
+    // Lambda's on-failure destination record, sent where serverless.yml sends it: the DLQ.
+    onFailure: async (failure: AsyncFailure) => {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: dlqUrl,
+          MessageBody: JSON.stringify({
+            version: '1.0',
+            timestamp: new Date().toISOString(),
+            requestContext: {
+              functionArn: 'arn:aws:lambda:local:000000000000:function:ingest:$LATEST',
+              condition: 'RetriesExhausted',
+              approximateInvokeCount: failure.attempts,
+            },
+            requestPayload: failure.event,
+            responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+            responsePayload: { errorType: failure.error.name, errorMessage: failure.error.message },
+          }),
+        }),
+      );
+    },
+  });
+  const notifier = new S3Notifier({
+    region: config.sourceRegion,
+    buckets: config.sourceBuckets,
+    deliver: (event) => invoker.invoke(event),
+  });
+  const unsubscribe = emulator.onObjectEvent((event) => notifier.notify(event));
+
+  const eventSource = new SqsEventSource(sqs, replicate, {
+    queueUrl,
+    queueArn: replicationQueueArn,
+    region: config.sourceRegion,
+    functionName: 'replicate',
+    batchSize: settings.replicate.batchSize,
+    batchWindowMs: settings.replicate.batchWindowSeconds * 1000,
+    timeoutMs: settings.replicate.timeoutSeconds * 1000,
+    pollers: options.pollers ?? 4,
+  });
+  eventSource.start();
+
+  const depths = async () => {
+    const attrs = async (url: string) =>
+      (
+        await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: url,
+            AttributeNames: [
+              'ApproximateNumberOfMessages',
+              'ApproximateNumberOfMessagesNotVisible',
+              'ApproximateNumberOfMessagesDelayed',
+            ],
+          }),
+        )
+      ).Attributes ?? {};
+    const [q, d] = await Promise.all([attrs(queueUrl), attrs(dlqUrl)]);
+    const visible = Number(q.ApproximateNumberOfMessages ?? 0) + Number(q.ApproximateNumberOfMessagesDelayed ?? 0);
+    const inFlight = Number(q.ApproximateNumberOfMessagesNotVisible ?? 0);
+    status.setQueueDepths(visible, inFlight, Number(d.ApproximateNumberOfMessages ?? 0));
+    return { visible, inFlight };
+  };
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      await depths().catch(() => undefined);
+      status.sample();
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+
+  let verifyHandler: Handler<unknown, unknown> | undefined;
+  const verifyNow = async (payload: unknown = {}) => {
+    verifyHandler ??= (await import('../functions/verify.ts')).handler as unknown as Handler<unknown, unknown>;
+    return verifyHandler(payload, lambdaContext('verify', settings.verify.timeoutSeconds * 1000));
+  };
+  let verifyTimer: NodeJS.Timeout | undefined;
+  if (options.verifyIntervalMs) {
+    const every = options.verifyIntervalMs;
+    const tick = () => {
+      verifyNow({ source: config.sourceBuckets[0] })
+        .catch(() => status.recordIngestFailure())
+        .finally(() => {
+          if (sampling) verifyTimer = setTimeout(tick, every);
+        });
+    };
+    verifyTimer = setTimeout(tick, every);
+  }
+
+  const drain = async (timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    let idleChecks = 0;
+    while (idleChecks < 2) {
+      if (Date.now() > deadline) {
+        const d = await depths();
+        throw new Error(
+          `local runtime did not drain in ${timeoutMs} ms: ${notifier.pendingCount} notifications, ${invoker.pending} ingest invocations, ${d.visible} queued + ${d.inFlight} in-flight messages, ${eventSource.inFlight} replicate batches`,
+        );
+      }
+      notifier.flush();
+      const d = await depths();
+      const idle =
+        notifier.pendingCount === 0 &&
+        invoker.pending === 0 &&
+        eventSource.inFlight === 0 &&
+        d.visible === 0 &&
+        d.inFlight === 0;
+      idleChecks = idle ? idleChecks + 1 : 0;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+
+  return {
+    port: emulator.port,
+    endpoint: emulator.endpoint,
+    env,
+    config,
+    settings,
+    s3,
+    sqs,
+    queueUrl,
+    dlqUrl,
+    emulator,
+    status,
+    drain,
+    verifyNow,
+    async stop() {
+      sampling = false;
+      if (verifyTimer) clearTimeout(verifyTimer);
+      unsubscribe();
+      notifier.flush();
+      // Let in-flight work finish: notifications already delivered, then the batches being replicated.
+      const until = Date.now() + 30_000;
+      while (invoker.pending > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      await eventSource.stop();
+      await sampler;
+      status.close();
+      s3.destroy();
+      sqs.destroy();
+      await emulator.stop();
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { readFile } from 'node:fs/promises';
+import { decodeEventKey } from '../../lib/ingest-notification.ts';
+import type { Task } from '../../lib/task.ts';
+import { aContext, anS3Record } from '../helpers/builders.ts';
+
+const sqs = mockClient(SQSClient);
+const { handler } = await import('../../functions/ingest.ts');
+
+const fixture = async (name: string) => JSON.parse(await readFile(new URL(`../../events/${name}`, import.meta.url), 'utf8'));
+const sentTasks = (): Task[] =>
+  sqs
+    .commandCalls(SendMessageBatchCommand)
+    .flatMap((c) => c.args[0].input.Entries ?? [])
+    .map((e) => JSON.parse(e.MessageBody ?? '') as Task);
+
+describe('ingest', () => {
+  beforeEach(() => {
+    sqs.reset();
+    sqs.on(SendMessageBatchCommand).callsFake((input) => ({
+      Successful: input.Entries.map((e: { Id: string }) => ({ Id: e.Id, MessageId: `m-${e.Id}`, MD5OfMessageBody: 'x' })),
+      Failed: [],
+    }));
+  });
+
+  it('turns the sample put notification into one task with the decoded key and its ETag', async () => {
+    await handler(await fixture('s3-put.json'), aContext());
+    expect(sentTasks()).toEqual([
+      {
+        v: 1,
+        bucket: 'source-bucket',
+        key: 'photos/2026/a b+c été.jpg',
+        eventName: 'ObjectCreated:Put',
+        eventTime: '2026-11-25T10:15:30.123Z',
+        sequencer: '0067440F4A9BC18C4E',
+        size: 1024,
+        etag: 'd41d8cd98f00b204e9800998ecf8427e',
+      },
+    ]);
+  });
+
+  it('queues delete notifications too, without size or ETag', async () => {
+    await handler(await fixture('s3-delete.json'), aContext());
+    expect(sentTasks()).toEqual([
+      expect.objectContaining({ eventName: 'ObjectRemoved:Delete', key: 'photos/2026/a b+c été.jpg' }),
+    ]);
+    expect(sentTasks()[0]).not.toHaveProperty('etag');
+  });
+
+  it.each([
+    ['a+b.txt', 'a b.txt'],
+    ['a%2Bb.txt', 'a+b.txt'],
+    ['100%25+done%3D%26.txt', '100% done=&.txt'],
+    ['%F0%9F%93%B7/%E5%86%99%E7%9C%9F.png', '📷/写真.png'],
+    ['deep/nested/prefix/x.bin', 'deep/nested/prefix/x.bin'],
+  ])('decodes the event key %s as %s', (raw, expected) => {
+    expect(decodeEventKey(raw)).toBe(expected);
+  });
+
+  it('sends records in batches of ten', async () => {
+    const records = Array.from({ length: 23 }, (_, i) => anS3Record({ key: `k/${i}`, size: 1, eTag: 'e' }));
+    await handler({ Records: records }, aContext());
+    const calls = sqs.commandCalls(SendMessageBatchCommand);
+    expect(calls.map((c) => c.args[0].input.Entries?.length)).toEqual([10, 10, 3]);
+    expect(new Set(sentTasks().map((t) => t.key)).size).toBe(23);
+  });
+
+  it('drops s3:TestEvent with no message sent', async () => {
+    const result = await handler(await fixture('s3-test-event.json'), aContext());
+    expect(result).toEqual({ queued: 0, ignored: 1 });
+    expect(sqs).not.toHaveReceivedCommand(SendMessageBatchCommand);
+  });
+
+  it('ignores records of buckets that are not configured and event names it does not replicate', async () => {
+    const result = await handler(
+      {
+        Records: [
+          anS3Record({ bucket: 'someone-elses-bucket', key: 'x' }),
+          anS3Record({ eventName: 'ObjectTagging:Put', key: 'y' }),
+          anS3Record({ eventName: 'LifecycleExpiration:DeleteMarkerCreated', key: 'z' }),
+          anS3Record({ eventName: 'ObjectRemoved:DeleteMarkerCreated', key: 'w' }),
+        ],
+      },
+      aContext(),
+    );
+    expect(result).toEqual({ queued: 2, ignored: 2 });
+    expect(sentTasks().map((t) => t.key)).toEqual(['z', 'w']);
+  });
+
+  it('retries entries SQS reports as failed and succeeds when they go through', async () => {
+    sqs
+      .on(SendMessageBatchCommand)
+      .resolvesOnce({ Successful: [{ Id: '0', MessageId: 'a', MD5OfMessageBody: 'x' }], Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false }] })
+      .resolves({ Successful: [{ Id: '1', MessageId: 'b', MD5OfMessageBody: 'x' }], Failed: [] });
+    await handler({ Records: [anS3Record({ key: 'a' }), anS3Record({ key: 'b' })] }, aContext());
+    const calls = sqs.commandCalls(SendMessageBatchCommand);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]?.args[0].input.Entries?.map((e) => JSON.parse(e.MessageBody ?? '').key)).toEqual(['b']);
+  });
+
+  it('fails the invocation when entries still fail, so Lambda retries and then dead-letters the event', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [{ Id: '0', Code: 'KmsThrottled', SenderFault: false }] });
+    await expect(handler({ Records: [anS3Record({ key: 'a' })] }, aContext())).rejects.toThrow(
+      /1 of 1 tasks could not be queued after 4 attempts: KmsThrottled/,
+    );
+  });
+
+  it('queues the good records and then fails naming the malformed one', async () => {
+    const records = [anS3Record({ key: 'good' }), { eventName: 'ObjectCreated:Put', s3: {} }, anS3Record({ rawKey: '%E0%A4%A' })];
+    await expect(handler({ Records: records }, aContext())).rejects.toThrow(
+      /2 notification record\(s\) are malformed \(the 1 good ones were queued\): record 1 is not an S3 notification record.*record 2: key is not URL-encoded/,
+    );
+    expect(sentTasks().map((t) => t.key)).toEqual(['good']);
+  });
+
+  it('rejects a payload that is not an S3 notification at all', async () => {
+    await expect(handler({ hello: 'world' }, aContext())).rejects.toThrow(/not an S3 notification/);
+    expect(sqs).not.toHaveReceivedCommand(SendMessageBatchCommand);
+  });
+
+  it('refuses a key longer than 1,024 bytes as a malformed record', async () => {
+    await expect(handler({ Records: [anS3Record({ key: 'k'.repeat(1025) })] }, aContext())).rejects.toThrow(
+      /key must be at most 1024 UTF-8 bytes/,
+    );
+  });
+});

@@ -1,0 +1,360 @@
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectAttributesCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+  NoSuchKey,
+  NotFound,
+  S3Client,
+  S3ServiceException,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { readFile } from 'node:fs/promises';
+import type { SQSEvent } from 'aws-lambda';
+import { aContext, anSqsEvent, aTask } from '../helpers/builders.ts';
+
+const s3 = mockClient(S3Client);
+const { handler } = await import('../../functions/replicate.ts');
+
+const MiB = 1024 * 1024;
+const notFound = () => new NotFound({ message: 'Not Found', $metadata: { httpStatusCode: 404 } });
+const preconditionFailed = () =>
+  new S3ServiceException({
+    name: 'PreconditionFailed',
+    $fault: 'client',
+    message: 'At least one of the pre-conditions you specified did not hold',
+    $metadata: { httpStatusCode: 412 },
+  });
+
+/** HEAD responses per bucket/key; an absent entry is a 404. */
+type Heads = Record<string, Record<string, unknown>>;
+function onHead(heads: Heads) {
+  s3.on(HeadObjectCommand).callsFake((input: { Bucket: string; Key: string }) => {
+    const head = heads[`${input.Bucket}/${input.Key}`];
+    if (!head) throw notFound();
+    return head;
+  });
+}
+const sourceHead = (etag: string, extra: Record<string, unknown> = {}) => ({
+  ETag: `"${etag}"`,
+  ContentLength: 1024,
+  LastModified: new Date('2026-11-25T10:00:00Z'),
+  Metadata: { owner: 'alice' },
+  ContentType: 'image/jpeg',
+  CacheControl: 'max-age=60',
+  ContentDisposition: 'inline',
+  ContentEncoding: 'identity',
+  ContentLanguage: 'en',
+  Expires: new Date('2030-01-01T00:00:00Z'),
+  ...extra,
+});
+const replicate = (event: SQSEvent) => handler(event, aContext());
+
+describe('replicate', () => {
+  beforeEach(() => {
+    s3.reset();
+  });
+
+  it('copies a new object with one DR HEAD and one conditional COPY (the common case)', async () => {
+    onHead({});
+    s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"e1"' } });
+    const result = await replicate(anSqsEvent(aTask({ key: 'a b+c=d&e%f.txt', etag: 'e1' })));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).toHaveReceivedCommandTimes(HeadObjectCommand, 1);
+    expect(s3).toHaveReceivedCommandWith(HeadObjectCommand, { Bucket: 'dr-bucket', Key: 'a b+c=d&e%f.txt' });
+    expect(s3).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+    expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, {
+      Bucket: 'dr-bucket',
+      Key: 'a b+c=d&e%f.txt',
+      CopySource: 'source-bucket/a%20b%2Bc%3Dd%26e%25f.txt',
+      CopySourceIfMatch: '"e1"',
+      MetadataDirective: 'COPY',
+      TaggingDirective: 'COPY',
+      StorageClass: 'STANDARD',
+    });
+  });
+
+  it.each([
+    ['unicode', '写真/été/📷.jpg'],
+    ['a 1,024-byte key', `${'k'.repeat(1020)}.txt`],
+  ])('replicates %s with the key unchanged in DR', async (_what, key) => {
+    onHead({});
+    s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"e1"' } });
+    await replicate(anSqsEvent(aTask({ key, etag: 'e1' })));
+    expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, {
+      Key: key,
+      CopySource: `source-bucket/${encodeURIComponent(key)}`,
+    });
+  });
+
+  it('skips the copy when the DR object already has the source ETag (a duplicate costs one HEAD)', async () => {
+    onHead({ 'dr-bucket/photos/cat.jpg': sourceHead('e1') });
+    await replicate(anSqsEvent(aTask({ etag: 'e1' }), aTask({ etag: 'e1' })));
+    expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
+    expect(s3).toHaveReceivedCommandTimes(HeadObjectCommand, 2);
+  });
+
+  it('recognises a DR copy by the source ETag recorded in its metadata', async () => {
+    onHead({ 'dr-bucket/photos/cat.jpg': sourceHead('kms-etag', { Metadata: { 's3dr-source-etag': 'e1' } }) });
+    await replicate(anSqsEvent(aTask({ etag: 'e1' })));
+    expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
+  });
+
+  it('re-reads the source when it was overwritten between event and copy (412) and copies what is there now', async () => {
+    onHead({ 'source-bucket/photos/cat.jpg': sourceHead('e2') });
+    s3.on(CopyObjectCommand, { CopySourceIfMatch: '"e1"' }).rejects(preconditionFailed());
+    s3.on(CopyObjectCommand, { CopySourceIfMatch: '"e2"' }).resolves({ CopyObjectResult: { ETag: '"e2"' } });
+    const result = await replicate(anSqsEvent(aTask({ etag: 'e1' })));
+    expect(result.batchItemFailures).toEqual([]);
+    expect(s3).toHaveReceivedNthSpecificCommandWith(2, CopyObjectCommand, {
+      CopySourceIfMatch: '"e2"',
+      MetadataDirective: 'REPLACE',
+      Metadata: { owner: 'alice', 's3dr-source-etag': 'e2' },
+      ContentType: 'image/jpeg',
+      CacheControl: 'max-age=60',
+      ContentDisposition: 'inline',
+      ContentEncoding: 'identity',
+      ContentLanguage: 'en',
+      Expires: new Date('2030-01-01T00:00:00Z'),
+      TaggingDirective: 'COPY',
+    });
+  });
+
+  it('fails only that record when the source keeps changing under the copy', async () => {
+    onHead({ 'source-bucket/photos/cat.jpg': sourceHead('e2') });
+    s3.on(CopyObjectCommand, { Key: 'photos/cat.jpg' }).rejects(preconditionFailed());
+    s3.on(CopyObjectCommand, { Key: 'other.txt' }).resolves({ CopyObjectResult: { ETag: '"e9"' } });
+    const event = anSqsEvent(aTask({ etag: 'e1' }), aTask({ key: 'other.txt', etag: 'e9' }));
+    const result = await replicate(event);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: event.Records[0]?.messageId }]);
+    // fast path + two reconcile attempts on the changing key; one copy for the other.
+    expect(s3).toHaveReceivedCommandTimes(CopyObjectCommand, 4);
+  });
+
+  it('applies the delete policy when the source was deleted before the copy (NoSuchKey)', async () => {
+    onHead({ 'dr-bucket/photos/cat.jpg': sourceHead('e0') });
+    s3.on(CopyObjectCommand).rejects(new NoSuchKey({ message: 'gone', $metadata: { httpStatusCode: 404 } }));
+    s3.on(DeleteObjectCommand).resolves({ DeleteMarker: true });
+    const result = await replicate(anSqsEvent(aTask({ etag: 'e1' })));
+    expect(result.batchItemFailures).toEqual([]);
+    expect(s3).toHaveReceivedCommandWith(DeleteObjectCommand, { Bucket: 'dr-bucket', Key: 'photos/cat.jpg' });
+  });
+
+  it('mirrors a delete as a DR delete (a delete marker in the versioned DR bucket)', async () => {
+    onHead({ 'dr-bucket/photos/cat.jpg': sourceHead('e0') });
+    s3.on(DeleteObjectCommand).resolves({ DeleteMarker: true });
+    await replicate(anSqsEvent(aTask({ eventName: 'ObjectRemoved:Delete', etag: undefined, size: undefined })));
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 1);
+    expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
+  });
+
+  it('does not add another delete marker when DR already lacks the key', async () => {
+    onHead({});
+    await replicate(anSqsEvent(aTask({ eventName: 'ObjectRemoved:Delete', etag: undefined })));
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+  });
+
+  it('copies instead of deleting when a delete arrives after the key was written again', async () => {
+    onHead({ 'source-bucket/photos/cat.jpg': sourceHead('e3') });
+    s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"e3"' } });
+    await replicate(anSqsEvent(aTask({ eventName: 'ObjectRemoved:Delete', etag: undefined })));
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+    expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, { CopySourceIfMatch: '"e3"' });
+  });
+
+  it('handles a delete that arrives before the put of the same key in one batch', async () => {
+    const heads: Heads = { 'source-bucket/photos/cat.jpg': sourceHead('e1') };
+    onHead(heads);
+    s3.on(CopyObjectCommand).callsFake(() => {
+      heads['dr-bucket/photos/cat.jpg'] = sourceHead('e1');
+      return { CopyObjectResult: { ETag: '"e1"' } };
+    });
+    const result = await replicate(
+      anSqsEvent(aTask({ eventName: 'ObjectRemoved:Delete', etag: undefined }), aTask({ etag: 'e1' })),
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    expect(s3).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+  });
+
+  it('copies a multipart source part by part with its own boundaries, so the DR ETag equals the source ETag', async () => {
+    const sizes = [5 * MiB, 5 * MiB, 1234];
+    const total = sizes.reduce((a, b) => a + b);
+    onHead({ 'source-bucket/big.bin': sourceHead('abc-3', { ContentLength: total, PartsCount: 3 }) });
+    s3.on(GetObjectAttributesCommand).resolves({
+      ObjectParts: { TotalPartsCount: 3, IsTruncated: false, Parts: sizes.map((Size, i) => ({ PartNumber: i + 1, Size })) },
+    });
+    s3.on(GetObjectTaggingCommand).resolves({ TagSet: [{ Key: 'team', Value: 'a&b' }] });
+    s3.on(ListMultipartUploadsCommand).resolves({ Uploads: [] });
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'up-1' });
+    s3.on(UploadPartCopyCommand).callsFake((input: { PartNumber: number }) => ({
+      CopyPartResult: { ETag: `"p${input.PartNumber}"` },
+    }));
+    s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"abc-3"' });
+
+    const result = await replicate(anSqsEvent(aTask({ key: 'big.bin', etag: 'abc-3', size: total, eventName: 'ObjectCreated:CompleteMultipartUpload' })));
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
+    expect(s3).toHaveReceivedCommandWith(CreateMultipartUploadCommand, {
+      Bucket: 'dr-bucket',
+      Key: 'big.bin',
+      Metadata: { owner: 'alice', 's3dr-source-etag': 'abc-3' },
+      ContentType: 'image/jpeg',
+      Tagging: 'team=a%26b',
+      StorageClass: 'STANDARD',
+    });
+    const ranges = s3.commandCalls(UploadPartCopyCommand).map((c) => [c.args[0].input.PartNumber, c.args[0].input.CopySourceRange]);
+    expect(ranges.sort()).toEqual([
+      [1, `bytes=0-${5 * MiB - 1}`],
+      [2, `bytes=${5 * MiB}-${10 * MiB - 1}`],
+      [3, `bytes=${10 * MiB}-${total - 1}`],
+    ]);
+    expect(s3).toHaveReceivedCommandWith(UploadPartCopyCommand, { CopySourceIfMatch: '"abc-3"' });
+    expect(s3).toHaveReceivedCommandWith(CompleteMultipartUploadCommand, {
+      UploadId: 'up-1',
+      MultipartUpload: { Parts: [1, 2, 3].map((n) => ({ PartNumber: n, ETag: `"p${n}"` })) },
+    });
+  });
+
+  it('falls back to one HEAD per part number where S3 does not list part sizes', async () => {
+    const total = 10 * MiB + 7;
+    onHead({ 'source-bucket/big.bin': sourceHead('abc-2', { ContentLength: total, PartsCount: 2 }) });
+    s3.on(HeadObjectCommand, { Bucket: 'source-bucket', Key: 'big.bin', PartNumber: 1 }).resolves({ ContentLength: 5 * MiB, PartsCount: 2, ETag: '"abc-2"' });
+    s3.on(HeadObjectCommand, { Bucket: 'source-bucket', Key: 'big.bin', PartNumber: 2 }).resolves({ ContentLength: 5 * MiB + 7, PartsCount: 2, ETag: '"abc-2"' });
+    s3.on(GetObjectAttributesCommand).resolves({ ObjectParts: { TotalPartsCount: 2 } });
+    s3.on(GetObjectTaggingCommand).resolves({ TagSet: [] });
+    s3.on(ListMultipartUploadsCommand).resolves({});
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'up-1' });
+    s3.on(UploadPartCopyCommand).resolves({ CopyPartResult: { ETag: '"p"' } });
+    s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"abc-2"' });
+    await replicate(anSqsEvent(aTask({ key: 'big.bin', etag: 'abc-2', size: total })));
+    const ranges = s3.commandCalls(UploadPartCopyCommand).map((c) => c.args[0].input.CopySourceRange).sort();
+    expect(ranges).toEqual([`bytes=0-${5 * MiB - 1}`, `bytes=${5 * MiB}-${total - 1}`]);
+  });
+
+  it('resumes a half-done multipart copy instead of starting over', async () => {
+    const sizes = [5 * MiB, 5 * MiB, 5 * MiB];
+    onHead({ 'source-bucket/big.bin': sourceHead('abc-3', { ContentLength: 15 * MiB, PartsCount: 3 }) });
+    s3.on(GetObjectAttributesCommand).resolves({
+      ObjectParts: { TotalPartsCount: 3, Parts: sizes.map((Size, i) => ({ PartNumber: i + 1, Size })) },
+    });
+    s3.on(GetObjectTaggingCommand).resolves({ TagSet: [] });
+    s3.on(ListMultipartUploadsCommand).resolves({
+      Uploads: [
+        { Key: 'big.bin', UploadId: 'stale', Initiated: new Date('2026-11-25T09:00:00Z') },
+        { Key: 'big.bin', UploadId: 'open', Initiated: new Date('2026-11-25T10:05:00Z') },
+        { Key: 'big.bin-other', UploadId: 'unrelated', Initiated: new Date('2026-11-25T10:05:00Z') },
+      ],
+    });
+    s3.on(ListPartsCommand).resolves({
+      Parts: [
+        { PartNumber: 1, ETag: '"p1"', Size: 5 * MiB },
+        { PartNumber: 2, ETag: '"p2"', Size: 5 * MiB },
+      ],
+    });
+    s3.on(UploadPartCopyCommand).resolves({ CopyPartResult: { ETag: '"p3"' } });
+    s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"abc-3"' });
+
+    await replicate(anSqsEvent(aTask({ key: 'big.bin', etag: 'abc-3', size: 15 * MiB })));
+
+    expect(s3).not.toHaveReceivedCommand(CreateMultipartUploadCommand);
+    expect(s3).toHaveReceivedCommandTimes(UploadPartCopyCommand, 1);
+    expect(s3).toHaveReceivedCommandWith(UploadPartCopyCommand, { UploadId: 'open', PartNumber: 3 });
+    // An upload begun before the source was last written holds parts of an older version.
+    expect(s3).toHaveReceivedCommandWith(AbortMultipartUploadCommand, { UploadId: 'stale' });
+    expect(s3).not.toHaveReceivedCommandWith(AbortMultipartUploadCommand, { UploadId: 'open' });
+    expect(s3).toHaveReceivedCommandWith(CompleteMultipartUploadCommand, {
+      UploadId: 'open',
+      MultipartUpload: { Parts: [1, 2, 3].map((n) => ({ PartNumber: n, ETag: `"p${n}"` })) },
+    });
+  });
+
+  it('stops before the deadline, leaves the upload open and fails the record so the redelivery resumes', async () => {
+    onHead({ 'source-bucket/big.bin': sourceHead('abc-3', { ContentLength: 15 * MiB, PartsCount: 3 }) });
+    s3.on(GetObjectAttributesCommand).resolves({
+      ObjectParts: { Parts: [1, 2, 3].map((n) => ({ PartNumber: n, Size: 5 * MiB })) },
+    });
+    s3.on(GetObjectTaggingCommand).resolves({ TagSet: [] });
+    s3.on(ListMultipartUploadsCommand).resolves({});
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'up-1' });
+    const event = anSqsEvent(aTask({ key: 'big.bin', etag: 'abc-3', size: 15 * MiB }));
+    // Less time left than the safety margin (1 s in tests): no part may start.
+    const result = await handler(event, aContext(500));
+    expect(result.batchItemFailures).toHaveLength(1);
+    expect(s3).not.toHaveReceivedCommand(UploadPartCopyCommand);
+    expect(s3).not.toHaveReceivedCommand(AbortMultipartUploadCommand);
+  });
+
+  it('aborts the upload when the source changes during a multipart copy', async () => {
+    onHead({ 'source-bucket/big.bin': sourceHead('abc-2', { ContentLength: 10 * MiB, PartsCount: 2 }) });
+    s3.on(GetObjectAttributesCommand).resolves({ ObjectParts: { Parts: [1, 2].map((n) => ({ PartNumber: n, Size: 5 * MiB })) } });
+    s3.on(GetObjectTaggingCommand).resolves({ TagSet: [] });
+    s3.on(ListMultipartUploadsCommand).resolves({});
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'up-1' });
+    s3.on(UploadPartCopyCommand).rejects(preconditionFailed());
+    const result = await replicate(anSqsEvent(aTask({ key: 'big.bin', etag: 'abc-2', size: 10 * MiB })));
+    expect(result.batchItemFailures).toHaveLength(1);
+    expect(s3).toHaveReceivedCommandWith(AbortMultipartUploadCommand, { UploadId: 'up-1' });
+  });
+
+  it('copies a large single-part object in uniform parts and records the source ETag', async () => {
+    const total = 12 * MiB;
+    onHead({ 'source-bucket/one.bin': sourceHead('md5', { ContentLength: total }) });
+    s3.on(GetObjectTaggingCommand).resolves({ TagSet: [] });
+    s3.on(ListMultipartUploadsCommand).resolves({});
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'up-1' });
+    s3.on(UploadPartCopyCommand).resolves({ CopyPartResult: { ETag: '"p"' } });
+    s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"other-3"' });
+    await replicate(anSqsEvent(aTask({ key: 'one.bin', etag: 'md5', size: total })));
+    expect(s3).toHaveReceivedCommandTimes(UploadPartCopyCommand, 3);
+    expect(s3).toHaveReceivedCommandWith(CreateMultipartUploadCommand, { Metadata: expect.objectContaining({ 's3dr-source-etag': 'md5' }) });
+  });
+
+  it('fails a malformed body alone, naming the problem, and replicates the rest of the batch', async () => {
+    onHead({});
+    s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"e1"' } });
+    const event = anSqsEvent('not json', JSON.stringify({ v: 1, bucket: 'source-bucket' }), aTask({ etag: 'e1' }));
+    const result = await replicate(event);
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+      event.Records[0]?.messageId,
+      event.Records[1]?.messageId,
+    ]);
+    expect(s3).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+  });
+
+  it('refuses a task for a bucket that is not configured, touching nothing', async () => {
+    const event = anSqsEvent(aTask({ bucket: 'not-a-source' }));
+    const result = await replicate(event);
+    expect(result.batchItemFailures).toHaveLength(1);
+    expect(s3).not.toHaveReceivedAnyCommand();
+  });
+
+  it('rewrites the copy with the source ETag recorded when the DR ETag differs (SSE-KMS)', async () => {
+    onHead({ 'source-bucket/photos/cat.jpg': sourceHead('e1') });
+    s3.on(CopyObjectCommand, { MetadataDirective: 'COPY' }).resolves({ CopyObjectResult: { ETag: '"kms1"' } });
+    s3.on(CopyObjectCommand, { MetadataDirective: 'REPLACE' }).resolves({ CopyObjectResult: { ETag: '"kms2"' } });
+    await replicate(anSqsEvent(aTask({ etag: 'e1' })));
+    expect(s3).toHaveReceivedNthSpecificCommandWith(2, CopyObjectCommand, {
+      MetadataDirective: 'REPLACE',
+      Metadata: { owner: 'alice', 's3dr-source-etag': 'e1' },
+    });
+  });
+
+  it('processes the sample SQS batch fixture (a put and a delete)', async () => {
+    const event = JSON.parse(await readFile(new URL('../../events/sqs-batch.json', import.meta.url), 'utf8')) as SQSEvent;
+    onHead({});
+    s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"d41d8cd98f00b204e9800998ecf8427e"' } });
+    const result = await replicate(event);
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, { Key: 'photos/2026/a b+c été.jpg' });
+  });
+});
