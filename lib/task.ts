@@ -54,3 +54,16 @@ export function multipartPartsOf(etag: string | undefined): number | undefined {
   const m = etag ? /-(\d+)$/.exec(normaliseEtag(etag) ?? '') : null;
   return m ? Number(m[1]) : undefined;
 }
+
+/**
+ * Serialises a task as an SQS message body. SQS rejects bodies with characters outside #x9 #xA #xD
+ * #x20–#xD7FF #xE000–#xFFFD (#x10000+ on AWS, but not on every emulator), while S3 keys may hold any
+ * UTF-8, control characters included. Everything outside printable ASCII is therefore written as a
+ * JSON `\uXXXX` escape: the body is plain ASCII and `JSON.parse` restores the key exactly.
+ */
+export function encodeTaskBody(task: Task): string {
+  return JSON.stringify(task).replace(
+    /[^\x20-\x7e]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

@@ -17,6 +17,8 @@ export async function localEnv(
   const settings = await loadLocalSettings();
   const merged: Record<string, string> = {};
   for (const env of Object.values(settings.functionEnv)) Object.assign(merged, env);
+  // Lambda-only: the bundles' source maps. Locally the TypeScript runs as is.
+  delete merged.NODE_OPTIONS;
   for (const name of USER_OVERRIDABLE) {
     const value = from[name];
     if (value) merged[name] = value;

@@ -1,7 +1,7 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { EnqueueError } from '../errors.ts';
 import type { TaskQueue } from '../ports.ts';
-import type { Task } from '../task.ts';
+import { encodeTaskBody, type Task } from '../task.ts';
 
 const BATCH = 10;
 
@@ -30,7 +30,7 @@ export class SqsTaskQueue implements TaskQueue {
   private async sendBatch(batch: Task[]): Promise<void> {
     let pending: SendMessageBatchRequestEntry[] = batch.map((task, i) => ({
       Id: String(i),
-      MessageBody: JSON.stringify(task),
+      MessageBody: encodeTaskBody(task),
     }));
     let lastErrors: string[] = [];
     for (let attempt = 1; attempt <= this.entryAttempts && pending.length > 0; attempt++) {

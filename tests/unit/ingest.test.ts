@@ -120,6 +120,14 @@ describe('ingest', () => {
     expect(sqs).not.toHaveReceivedCommand(SendMessageBatchCommand);
   });
 
+  it('writes keys with emoji and control characters as ASCII-only bodies that decode to the exact key', async () => {
+    const key = 'odd/\u0001tab\there 📷 \ufffd.txt';
+    await handler({ Records: [anS3Record({ key })] }, aContext());
+    const body = sqs.commandCalls(SendMessageBatchCommand)[0]?.args[0].input.Entries?.[0]?.MessageBody ?? '';
+    expect(body).toMatch(/^[\x20-\x7e]+$/);
+    expect(JSON.parse(body).key).toBe(key);
+  });
+
   it('refuses a key longer than 1,024 bytes as a malformed record', async () => {
     await expect(handler({ Records: [anS3Record({ key: 'k'.repeat(1025) })] }, aContext())).rejects.toThrow(
       /key must be at most 1024 UTF-8 bytes/,

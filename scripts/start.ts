@@ -1,0 +1,43 @@
+/**
+ * `npm start`: the whole s3-dr pipeline on embedded S3 + SQS emulators, on 127.0.0.1:${S3DR_PORT:-4566}.
+ * Prints how to reach it, then `ready`, then a live status line (in place on a terminal, a plain line
+ * every few seconds otherwise). Ctrl-C stops it cleanly: in-flight batches finish first.
+ */
+import { startLocalRuntime } from '../local/runtime.ts';
+import { PAGE_PATH } from '../local/status-page.ts';
+
+const started = Date.now();
+const verifyEvery = Number(process.env.S3DR_VERIFY_INTERVAL_MS ?? 60_000);
+const runtime = await startLocalRuntime({ verifyIntervalMs: verifyEvery });
+const { config, endpoint } = runtime;
+const out = process.stdout;
+
+out.write(
+  `s3-dr local: endpoint ${endpoint} · source ${config.sourceBuckets.map((b) => `s3://${b}`).join(', ')} → DR s3://${config.drBucket} · delete policy ${config.deletePolicy}\n` +
+    `  try:  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=${config.sourceRegion} aws --endpoint-url ${endpoint} s3 cp ./file "s3://${config.sourceBuckets[0]}/a b+c.txt"\n` +
+    `        aws --endpoint-url ${endpoint} s3 ls s3://${config.drBucket}/ · status page ${endpoint}${PAGE_PATH}\n`,
+);
+out.write(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+
+const tty = out.isTTY === true;
+const timer = setInterval(
+  () => {
+    const line = runtime.status.line();
+    if (tty) out.write(`\r\x1b[2K${line.slice(0, (out.columns ?? 200) - 1)}`);
+    else out.write(`${new Date().toISOString()} ${line}\n`);
+  },
+  tty ? 250 : 5_000,
+);
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(timer);
+  out.write(`${tty ? '\n' : ''}${signal}: finishing in-flight work…\n`);
+  await runtime.stop();
+  out.write(`stopped. ${runtime.status.line()}\n`);
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));

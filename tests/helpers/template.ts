@@ -1,0 +1,244 @@
+/**
+ * Runs the Serverless Framework (osls) the way a user does — `sls package` / `sls print`, offline and
+ * without AWS credentials — and loads what it produced, plus a small evaluator for the template's
+ * Conditions and Fn::If so tests can assert what CloudFormation would actually create.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = fileURLToPath(new URL('../..', import.meta.url));
+const slsBin = join(root, 'node_modules/osls/bin/serverless.js');
+
+export interface CfnResource {
+  Type: string;
+  Condition?: string;
+  DependsOn?: string | string[];
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+  Properties?: Record<string, unknown>;
+}
+
+export interface CfnTemplate {
+  Conditions?: Record<string, unknown>;
+  Resources: Record<string, CfnResource>;
+  Outputs?: Record<string, unknown>;
+}
+
+export interface SlsResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The environment of a user with no AWS access: no credentials, profile or endpoint (osls would send
+ * its own calls to AWS_ENDPOINT_URL), and none of the variables the unit-test setup sets for handlers.
+ */
+function offlineEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (/^(AWS_|S3DR_|POWERTOOLS_)/.test(name) || name === 'NODE_OPTIONS') continue;
+    env[name] = value;
+  }
+  return { ...env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', AWS_EC2_METADATA_DISABLED: 'true' };
+}
+
+/** Runs `sls <args>` with the Node that runs the tests (v22 under npm), from the project root. */
+export function runSls(args: string[], timeoutMs = 90_000): Promise<SlsResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [slsBin, ...args],
+      { cwd: root, env: offlineEnv(), timeout: timeoutMs, maxBuffer: 64 << 20 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+const paramArgs = (params: Record<string, string>) => Object.entries(params).map(([k, v]) => `--param=${k}=${v}`);
+
+/**
+ * `sls package --stage <stage>` into a temporary directory; returns the CloudFormation template.
+ * Runs are sequential by nature: serverless-esbuild builds in the project's `.esbuild/` folder.
+ */
+export async function packageTemplate(stage: string, params: Record<string, string> = {}): Promise<CfnTemplate> {
+  const dir = await mkdtemp(join(tmpdir(), 's3dr-package-'));
+  try {
+    const result = await runSls(['package', '--stage', stage, '--package', dir, ...paramArgs(params)]);
+    if (result.code !== 0) {
+      throw new Error(`sls package --stage ${stage} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+    }
+    return JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as CfnTemplate;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** `sls print --stage <stage> --format json`, parsed. */
+export async function printConfig(stage: string, params: Record<string, string> = {}): Promise<Record<string, unknown>> {
+  const result = await runSls(['print', '--stage', stage, '--format', 'json', ...paramArgs(params)]);
+  if (result.code !== 0) throw new Error(`sls print --stage ${stage} failed:\n${result.stderr}`);
+  return JSON.parse(result.stdout.slice(result.stdout.indexOf('{'))) as Record<string, unknown>;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `get(x, 'a', 0, 'b')` is `x.a[0].b`, or undefined anywhere along the way. */
+export function get(value: unknown, ...path: (string | number)[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof key === 'number') current = Array.isArray(current) ? current[key] : undefined;
+    else current = isRecord(current) ? current[key] : undefined;
+  }
+  return current;
+}
+
+/** The resource, or an error naming the ones that exist. */
+export function resource(template: CfnTemplate, logicalId: string): CfnResource {
+  const found = template.Resources[logicalId];
+  if (!found) throw new Error(`no resource ${logicalId}; have ${Object.keys(template.Resources).join(', ')}`);
+  return found;
+}
+
+export function resourcesOfType(template: CfnTemplate, type: string): [string, CfnResource][] {
+  return Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+}
+
+/** Evaluates a Condition of the template. Parameters are resolved at package time, so all are literal. */
+export function condition(template: CfnTemplate, name: string): boolean {
+  const evaluate = (expr: unknown): unknown => {
+    if (!isRecord(expr)) return expr;
+    const [fn, args] = Object.entries(expr)[0] ?? [];
+    const list = Array.isArray(args) ? args : [args];
+    switch (fn) {
+      case 'Fn::Equals':
+        return JSON.stringify(evaluate(list[0])) === JSON.stringify(evaluate(list[1]));
+      case 'Fn::Not':
+        return !evaluate(list[0]);
+      case 'Fn::And':
+        return list.every((x) => evaluate(x) === true);
+      case 'Fn::Or':
+        return list.some((x) => evaluate(x) === true);
+      case 'Condition':
+        return condition(template, String(args));
+      default:
+        throw new Error(`cannot evaluate ${JSON.stringify(expr)} in condition ${name}`);
+    }
+  };
+  const expr = template.Conditions?.[name];
+  if (expr === undefined) throw new Error(`no condition ${name}`);
+  return evaluate(expr) === true;
+}
+
+const NO_VALUE = Symbol('AWS::NoValue');
+
+/** A value with every Fn::If decided and AWS::NoValue removed: what CloudFormation would use. */
+export function effective<T>(template: CfnTemplate, value: T): T {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk).filter((x) => x !== NO_VALUE);
+    if (!isRecord(v)) return v;
+    if (get(v, 'Ref') === 'AWS::NoValue') return NO_VALUE;
+    const branches = v['Fn::If'];
+    if (Array.isArray(branches) && Object.keys(v).length === 1) {
+      return walk(condition(template, String(branches[0])) ? branches[1] : branches[2]);
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const w = walk(x);
+      if (w !== NO_VALUE) out[k] = w;
+    }
+    return out;
+  };
+  return walk(value) as T;
+}
+
+/** Logical ids of the resources CloudFormation would create (their Condition, if any, is true). */
+export function createdResources(template: CfnTemplate): string[] {
+  return Object.entries(template.Resources)
+    .filter(([, r]) => r.Condition === undefined || condition(template, r.Condition))
+    .map(([id]) => id);
+}
+
+export interface PolicyStatement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action?: string | string[];
+  Resource?: unknown;
+  Principal?: unknown;
+  Condition?: unknown;
+}
+
+export interface FoundPolicy {
+  /** Logical id of the resource holding the policy. */
+  owner: string;
+  kind: 'identity' | 'resource';
+  statements: PolicyStatement[];
+}
+
+/** Every policy document in the template: role inline policies, IAM policies, bucket/queue/topic policies. */
+export function allPolicies(template: CfnTemplate): FoundPolicy[] {
+  const found: FoundPolicy[] = [];
+  const statementsOf = (doc: unknown): PolicyStatement[] => {
+    const s = get(doc, 'Statement');
+    return (Array.isArray(s) ? s : [s]).filter(isRecord) as unknown as PolicyStatement[];
+  };
+  for (const [id, r] of Object.entries(template.Resources)) {
+    if (r.Type === 'AWS::IAM::Role') {
+      const policies = get(r.Properties, 'Policies');
+      for (const p of Array.isArray(policies) ? policies : []) {
+        found.push({ owner: id, kind: 'identity', statements: statementsOf(get(p, 'PolicyDocument')) });
+      }
+    } else if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') {
+      found.push({ owner: id, kind: 'identity', statements: statementsOf(get(r.Properties, 'PolicyDocument')) });
+    } else if (/^AWS::(S3::BucketPolicy|SQS::QueuePolicy|SNS::TopicPolicy|KMS::Key)$/.test(r.Type)) {
+      const doc = get(r.Properties, r.Type === 'AWS::KMS::Key' ? 'KeyPolicy' : 'PolicyDocument');
+      found.push({ owner: id, kind: 'resource', statements: statementsOf(doc) });
+    }
+  }
+  return found;
+}
+
+export const asList = <T>(value: T | T[] | undefined): T[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
+
+/** Statements of a function's own role (serverless-iam-roles-per-function), by Sid. */
+export function roleStatements(template: CfnTemplate, fn: string): Map<string, PolicyStatement> {
+  const roleId = `${fn[0]?.toUpperCase()}${fn.slice(1)}IamRoleLambdaExecution`;
+  const statements = allPolicies(template)
+    .filter((p) => p.owner === roleId)
+    .flatMap((p) => p.statements);
+  if (statements.length === 0) throw new Error(`no statements in ${roleId}`);
+  return new Map(statements.map((s, i) => [s.Sid ?? `#${i}`, s]));
+}
+
+/** Every Ref / Fn::GetAtt / Fn::Sub / DependsOn target in a value. */
+export function referencedIds(value: unknown): Set<string> {
+  const ids = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      v.forEach(walk);
+      return;
+    }
+    if (!isRecord(v)) return;
+    for (const [k, x] of Object.entries(v)) {
+      if (k === 'Ref' && typeof x === 'string') ids.add(x);
+      else if (k === 'Fn::GetAtt' && Array.isArray(x)) ids.add(String(x[0]));
+      else if (k === 'Fn::GetAtt' && typeof x === 'string') ids.add(x.split('.')[0] ?? x);
+      else if (k === 'Fn::Sub') {
+        const text = Array.isArray(x) ? x[0] : x;
+        for (const m of String(text).matchAll(/\$\{([A-Za-z0-9]+)(\.[A-Za-z]+)?\}/g)) if (m[1]) ids.add(m[1]);
+        walk(x);
+      } else if (k === 'DependsOn') asList(x as string | string[]).forEach((d) => ids.add(d));
+      else walk(x);
+    }
+  };
+  walk(value);
+  return ids;
+}
