@@ -44,11 +44,10 @@ interface S3StoreLike {
 export interface Emulator {
   port: number;
   endpoint: string;
-  app: FastifyApp;
   /** Subscribes to object writes and deletes; returns an unsubscribe function. */
   onObjectEvent(listener: (event: ObjectEvent) => void): () => void;
   /** Counts of HTTP requests served, by S3 operation or SQS action (for benchmarks). */
-  requestCounts(): Record<string, number>;
+  requestCounts(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -180,15 +179,74 @@ export async function startEmulator(options: {
   return {
     port,
     endpoint: `http://127.0.0.1:${port}`,
-    app,
     onObjectEvent(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    requestCounts: () => ({ ...counts }),
+    requestCounts: async () => ({ ...counts }),
     async stop() {
       listeners.clear();
       await app.close();
+    },
+  };
+}
+
+/**
+ * Starts the emulator in a child process (see emulator-process.ts) and returns the same interface.
+ * `statusSnapshot` answers the status page, which the child serves on the emulator's port.
+ */
+export async function startEmulatorProcess(options: {
+  port: number;
+  statusSnapshot: () => unknown;
+}): Promise<Emulator> {
+  const { fork } = await import('node:child_process');
+  const child = fork(new URL('./emulator-process.ts', import.meta.url), [], {
+    env: { ...process.env, S3DR_EMULATOR_PORT: String(options.port), NODE_OPTIONS: '' },
+    execArgv: ['--no-warnings'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const listeners = new Set<(event: ObjectEvent) => void>();
+  const pending = new Map<number, (counts: Record<string, number>) => void>();
+  let nextId = 0;
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the emulator process exited (code ${code}) before it was ready`)));
+    child.on('message', (message: { type: string; [k: string]: unknown }) => {
+      if (message.type === 'ready') resolve(Number(message.port));
+      else if (message.type === 'events') {
+        for (const raw of message.events as (ObjectEvent & { time: string })[]) {
+          const event = { ...raw, time: new Date(raw.time) };
+          for (const listener of listeners) listener(event);
+        }
+      } else if (message.type === 'status?') {
+        child.send({ type: 'status', id: message.id, snapshot: options.statusSnapshot() });
+      } else if (message.type === 'request-counts') {
+        pending.get(Number(message.id))?.(message.counts as Record<string, number>);
+        pending.delete(Number(message.id));
+      }
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    port,
+    endpoint: `http://127.0.0.1:${port}`,
+    onObjectEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    requestCounts() {
+      const id = nextId++;
+      return new Promise((resolve) => {
+        pending.set(id, resolve);
+        child.send({ type: 'request-counts', id });
+      });
+    },
+    async stop() {
+      listeners.clear();
+      if (!child.connected) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.send({ type: 'stop' });
+      await exited;
     },
   };
 }

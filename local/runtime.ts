@@ -21,7 +21,7 @@ import {
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type Config, loadConfig } from '../lib/config.ts';
 import { type AsyncFailure, AsyncInvoker } from './async-invoker.ts';
-import { type Emulator, startEmulator } from './emulator.ts';
+import { type Emulator, startEmulator, startEmulatorProcess } from './emulator.ts';
 import { localEnv } from './env.ts';
 import type { Handler } from './lambda-context.ts';
 import { lambdaContext } from './lambda-context.ts';
@@ -49,6 +49,11 @@ export interface LocalRuntimeOptions {
   verifyIntervalMs?: number;
   /** More buckets to create (e.g. restore targets). */
   extraBuckets?: string[];
+  /**
+   * `process` (default) runs the emulator in a child process, so it and the handlers each have a core;
+   * `in-process` keeps everything in this process.
+   */
+  emulator?: 'process' | 'in-process';
 }
 
 export interface LocalRuntime {
@@ -84,10 +89,11 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const settings = await loadLocalSettings();
   const status = new StatusBoard();
-  const emulator = await startEmulator({
-    port: options.port ?? Number(process.env.S3DR_PORT ?? 4566),
-    beforeListen: (app) => registerStatusPage(app, () => status.snapshot()),
-  });
+  const port = options.port ?? Number(process.env.S3DR_PORT ?? 4566);
+  const emulator =
+    options.emulator === 'in-process'
+      ? await startEmulator({ port, beforeListen: (app) => registerStatusPage(app, () => status.snapshot()) })
+      : await startEmulatorProcess({ port, statusSnapshot: () => status.snapshot() });
   try {
     return await wire(emulator, settings, status, options);
   } catch (error) {

@@ -47,10 +47,13 @@ tick();
 </script></body></html>`;
 
 /** Serves the local status page and its JSON on the emulator's port. */
-export function registerStatusPage(app: FastifyApp, snapshot: () => StatusSnapshot): void {
+export function registerStatusPage(
+  app: FastifyApp,
+  snapshot: () => StatusSnapshot | Promise<StatusSnapshot>,
+): void {
   app.get(STATUS_PATH, async (_request, reply) => {
     reply.header('content-type', 'application/json').header('cache-control', 'no-store');
-    return JSON.stringify(snapshot());
+    return JSON.stringify(await snapshot());
   });
   app.get(PAGE_PATH, async (_request, reply) => {
     reply.header('content-type', 'text/html; charset=utf-8');

@@ -1,0 +1,126 @@
+/**
+ * `npm run bench:replicate`: writes N objects (default 10,000 × 1 KiB, concurrency 32) into the source
+ * bucket of a fresh local runtime and measures, end to end, how fast they reach the DR bucket.
+ *
+ * Timestamps come from the emulator's own process (the moment each source write and each DR write is
+ * stored), so put→DR latency is measured on one clock. Request counts come from the emulator too.
+ * Env: BENCH_N, BENCH_BYTES, BENCH_CONCURRENCY, BENCH_RATE (objects/s offered; 0 = as fast as possible).
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { startLocalRuntime } from '../local/runtime.ts';
+
+export interface ReplicateBenchResult {
+  objects: number;
+  bytesEach: number;
+  concurrency: number;
+  offeredRate: number;
+  writeSeconds: number;
+  endToEndSeconds: number;
+  objectsPerSecond: number;
+  lagP50Ms: number;
+  lagP99Ms: number;
+  lagMaxMs: number;
+  s3RequestsPerObject: number;
+  sqsRequestsPerObject: number;
+  requests: Record<string, number>;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+}
+
+/** Runs one replication benchmark on a fresh local runtime. */
+export async function benchReplicate(options: {
+  n: number;
+  bytes: number;
+  concurrency: number;
+  rate?: number;
+  prefix?: string;
+}): Promise<ReplicateBenchResult> {
+  const rt = await startLocalRuntime({ port: 0, quiet: true, pollers: 8 });
+  try {
+    const source = rt.config.sourceBuckets[0]!;
+    const prefix = options.prefix ?? 'bench/';
+    const written = new Map<string, number>();
+    const replicated = new Map<string, number>();
+    rt.emulator.onObjectEvent((e) => {
+      if (!e.key.startsWith(prefix) || !e.eventName.startsWith('ObjectCreated')) return;
+      if (e.bucket === source) written.set(e.key, e.time.getTime());
+      else if (e.bucket === rt.config.drBucket && !replicated.has(e.key)) replicated.set(e.key, e.time.getTime());
+    });
+    const before = await rt.emulator.requestCounts();
+    await promisify(execFile)(
+      process.execPath,
+      [
+        '--no-warnings',
+        new URL('./load-writer.ts', import.meta.url).pathname,
+        rt.endpoint,
+        source,
+        prefix,
+        String(options.n),
+        String(options.bytes),
+        String(options.concurrency),
+        String(options.rate ?? 0),
+      ],
+      { maxBuffer: 1 << 20 },
+    );
+    await rt.drain(600_000);
+    const after = await rt.emulator.requestCounts();
+    const requests: Record<string, number> = {};
+    for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) requests[k] = v - (before[k] ?? 0);
+    if (replicated.size !== options.n) {
+      throw new Error(`only ${replicated.size} of ${options.n} objects reached the DR bucket`);
+    }
+    const lags = [...replicated].map(([k, t]) => t - (written.get(k) ?? t)).sort((a, b) => a - b);
+    const firstWrite = Math.min(...written.values());
+    const lastWrite = Math.max(...written.values());
+    const lastReplicated = Math.max(...replicated.values());
+    const s3Requests = Object.entries(requests)
+      .filter(([k]) => !k.startsWith('SQS:') && k !== 'PutObject')
+      .reduce((a, [, v]) => a + v, 0);
+    const sqsRequests = Object.entries(requests)
+      .filter(([k]) => k.startsWith('SQS:') && k !== 'SQS:GetQueueAttributes')
+      .reduce((a, [, v]) => a + v, 0);
+    return {
+      objects: options.n,
+      bytesEach: options.bytes,
+      concurrency: options.concurrency,
+      offeredRate: options.rate ?? 0,
+      writeSeconds: (lastWrite - firstWrite) / 1000,
+      endToEndSeconds: (lastReplicated - firstWrite) / 1000,
+      objectsPerSecond: options.n / ((lastReplicated - firstWrite) / 1000),
+      lagP50Ms: pct(lags, 50),
+      lagP99Ms: pct(lags, 99),
+      lagMaxMs: lags[lags.length - 1] ?? Number.NaN,
+      s3RequestsPerObject: s3Requests / options.n,
+      sqsRequestsPerObject: sqsRequests / options.n,
+      requests,
+    };
+  } finally {
+    await rt.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const n = Number(process.env.BENCH_N ?? 10_000);
+  const result = await benchReplicate({
+    n,
+    bytes: Number(process.env.BENCH_BYTES ?? 1024),
+    concurrency: Number(process.env.BENCH_CONCURRENCY ?? 32),
+    rate: Number(process.env.BENCH_RATE ?? 0),
+  });
+  const rows: [string, string][] = [
+    ['objects', `${result.objects} × ${result.bytesEach} B, concurrency ${result.concurrency}`],
+    ['writes took', `${result.writeSeconds.toFixed(2)} s`],
+    ['end to end', `${result.endToEndSeconds.toFixed(2)} s → ${result.objectsPerSecond.toFixed(0)} objects/s`],
+    ['put→DR latency', `p50 ${result.lagP50Ms} ms, p99 ${result.lagP99Ms} ms, max ${result.lagMaxMs} ms`],
+    ['S3 requests per object', `${result.s3RequestsPerObject.toFixed(2)} (besides the PUT itself)`],
+    ['SQS requests per object', result.sqsRequestsPerObject.toFixed(2)],
+  ];
+  for (const [k, v] of rows) process.stdout.write(`${k.padEnd(24)} ${v}\n`);
+  process.stdout.write(`requests: ${JSON.stringify(result.requests)}\n`);
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  await writeFile(new URL('./results/replicate.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+}
