@@ -3,8 +3,9 @@
  * does not share a core with the pipeline it measures). Prints one JSON line: { written, ms }.
  * Usage: node bench/load-writer.ts <endpoint> <bucket> <prefix> <count> <bytes> <concurrency> [ratePerSecond]
  */
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+
 import { Agent } from 'node:http';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mapConcurrent } from '../lib/map-concurrent.ts';
 
 const [endpoint = '', bucket = '', prefix = '', count = '0', bytes = '1024', concurrency = '32', rate = '0'] =

@@ -28,7 +28,9 @@ export interface ReplicateBenchResult {
 }
 
 function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+  return (
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
+  );
 }
 
 /** Runs one replication benchmark on a fresh local runtime. */
@@ -48,7 +50,8 @@ export async function benchReplicate(options: {
     rt.emulator.onObjectEvent((e) => {
       if (!e.key.startsWith(prefix) || !e.eventName.startsWith('ObjectCreated')) return;
       if (e.bucket === source) written.set(e.key, e.time.getTime());
-      else if (e.bucket === rt.config.drBucket && !replicated.has(e.key)) replicated.set(e.key, e.time.getTime());
+      else if (e.bucket === rt.config.drBucket && !replicated.has(e.key))
+        replicated.set(e.key, e.time.getTime());
     });
     const before = await rt.emulator.requestCounts();
     await promisify(execFile)(
@@ -69,7 +72,8 @@ export async function benchReplicate(options: {
     await rt.drain(600_000);
     const after = await rt.emulator.requestCounts();
     const requests: Record<string, number> = {};
-    for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) requests[k] = v - (before[k] ?? 0);
+    for (const [k, v] of Object.entries(after))
+      if (v - (before[k] ?? 0) > 0) requests[k] = v - (before[k] ?? 0);
     if (replicated.size !== options.n) {
       throw new Error(`only ${replicated.size} of ${options.n} objects reached the DR bucket`);
     }
@@ -114,7 +118,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const rows: [string, string][] = [
     ['objects', `${result.objects} × ${result.bytesEach} B, concurrency ${result.concurrency}`],
     ['writes took', `${result.writeSeconds.toFixed(2)} s`],
-    ['end to end', `${result.endToEndSeconds.toFixed(2)} s → ${result.objectsPerSecond.toFixed(0)} objects/s`],
+    [
+      'end to end',
+      `${result.endToEndSeconds.toFixed(2)} s → ${result.objectsPerSecond.toFixed(0)} objects/s`,
+    ],
     ['put→DR latency', `p50 ${result.lagP50Ms} ms, p99 ${result.lagP99Ms} ms, max ${result.lagMaxMs} ms`],
     ['S3 requests per object', `${result.s3RequestsPerObject.toFixed(2)} (besides the PUT itself)`],
     ['SQS requests per object', result.sqsRequestsPerObject.toFixed(2)],
@@ -122,5 +129,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(24)} ${v}\n`);
   process.stdout.write(`requests: ${JSON.stringify(result.requests)}\n`);
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-  await writeFile(new URL('./results/replicate.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(
+    new URL('./results/replicate.json', import.meta.url),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
 }

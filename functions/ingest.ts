@@ -14,7 +14,8 @@ const queue = runtime.queue();
 export const run = async (event: unknown) => {
   const result = await ingestNotification(event, { queue, sourceBuckets: runtime.config.sourceBuckets });
   metrics.addMetric('EventsIngested', MetricUnit.Count, result.queued);
-  for (const ignored of result.ignored) logger.info('notification record ignored', { ...ignored, action: 'ignore' });
+  for (const ignored of result.ignored)
+    logger.info('notification record ignored', { ...ignored, action: 'ignore' });
   if (result.ignored.length > 0) metrics.addMetric('EventsIgnored', MetricUnit.Count, result.ignored.length);
   publishOutcome({ type: 'ingested', queued: result.queued });
   if (result.invalid.length > 0) {

@@ -41,7 +41,11 @@ export function decodeEventKey(encoded: string): string {
 }
 
 /** Turns one raw notification record into a task, or says why it is not one. */
-export function recordToOutcome(raw: unknown, index: number, sourceBuckets: readonly string[]): RecordOutcome {
+export function recordToOutcome(
+  raw: unknown,
+  index: number,
+  sourceBuckets: readonly string[],
+): RecordOutcome {
   const parsed = recordSchema.safeParse(raw);
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
@@ -51,7 +55,11 @@ export function recordToOutcome(raw: unknown, index: number, sourceBuckets: read
   const eventName = r.eventName.replace(/^s3:/, '');
   const bucket = r.s3.bucket.name;
   if (!sourceBuckets.includes(bucket)) {
-    return { kind: 'ignored', reason: 'unconfigured-bucket', detail: `bucket ${bucket} is not a configured source` };
+    return {
+      kind: 'ignored',
+      reason: 'unconfigured-bucket',
+      detail: `bucket ${bucket} is not a configured source`,
+    };
   }
   if (!ACCEPTED_FAMILIES.some((family) => eventName.startsWith(family))) {
     return { kind: 'ignored', reason: 'unknown-event', detail: `event ${eventName} is not replicated` };
@@ -60,7 +68,11 @@ export function recordToOutcome(raw: unknown, index: number, sourceBuckets: read
   try {
     key = decodeEventKey(r.s3.object.key);
   } catch (error) {
-    return { kind: 'invalid', index, error: `record ${index}: key is not URL-encoded correctly (${String(error)})` };
+    return {
+      kind: 'invalid',
+      index,
+      error: `record ${index}: key is not URL-encoded correctly (${String(error)})`,
+    };
   }
   const candidate = {
     v: 1 as const,
@@ -100,7 +112,9 @@ export async function ingestNotification(
 ): Promise<IngestResult> {
   const shape = notificationSchema.safeParse(event);
   if (!shape.success) {
-    throw new InvalidPayloadError('event is not an S3 notification: it has neither Records nor Event=s3:TestEvent');
+    throw new InvalidPayloadError(
+      'event is not an S3 notification: it has neither Records nor Event=s3:TestEvent',
+    );
   }
   if (!('Records' in shape.data)) {
     return { queued: 0, ignored: [{ reason: 'test-event', detail: 's3:TestEvent' }], invalid: [] };

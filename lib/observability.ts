@@ -20,7 +20,12 @@ export const outcomeChannel = channel('s3dr:outcome');
 
 export type OutcomeEvent =
   | { type: 'ingested'; queued: number }
-  | { type: 'replicated'; action: 'copied' | 'deleted' | 'skipped' | 'retained'; bytes: number; lagMs?: number }
+  | {
+      type: 'replicated';
+      action: 'copied' | 'deleted' | 'skipped' | 'retained';
+      bytes: number;
+      lagMs?: number;
+    }
   | { type: 'replicate-failed'; reason: string }
   | { type: 'verified'; counts: Record<string, number>; passComplete: boolean }
   | { type: 'restored'; objects: number; bytes: number; failures: number };

@@ -38,11 +38,18 @@ export async function replicateBatch(
       if (!source) throw new RejectedTaskError(`bucket ${task.bucket} is not a configured source bucket`);
       const id = `${task.bucket}\u0000${task.key}`;
       const previous = chains.get(id) ?? Promise.resolve();
-      const run = previous.catch(() => undefined).then(() => replicateKey(task, { ...deps, source, log: deps.logger }));
+      const run = previous
+        .catch(() => undefined)
+        .then(() => replicateKey(task, { ...deps, source, log: deps.logger }));
       chains.set(id, run);
       const outcome = await run;
       record_(outcome, task.eventTime, task.eventName, deps);
-      deps.logger.debug('replicated', { bucket: task.bucket, key: task.key, etag: task.etag, action: outcome.kind });
+      deps.logger.debug('replicated', {
+        bucket: task.bucket,
+        key: task.key,
+        etag: task.etag,
+        action: outcome.kind,
+      });
       return outcome.kind;
     } catch (error) {
       const { name, message } = describeError(error);
@@ -65,7 +72,12 @@ export async function replicateBatch(
   });
 }
 
-function record_(outcome: ReplicateOutcome, eventTime: string, eventName: string, deps: ReplicateBatchDeps): void {
+function record_(
+  outcome: ReplicateOutcome,
+  eventTime: string,
+  eventName: string,
+  deps: ReplicateBatchDeps,
+): void {
   const { metrics } = deps;
   let lagMs: number | undefined;
   if (outcome.kind === 'copied' || outcome.kind === 'deleted') {

@@ -30,7 +30,14 @@ export interface ReplicateDeps {
 }
 
 export type ReplicateOutcome =
-  | { kind: 'copied'; drKey: string; bytes: number; etag: string; method: 'copy' | 'multipart'; requests: string[] }
+  | {
+      kind: 'copied';
+      drKey: string;
+      bytes: number;
+      etag: string;
+      method: 'copy' | 'multipart';
+      requests: string[];
+    }
   | { kind: 'deleted'; drKey: string; requests: string[] }
   | { kind: 'retained'; drKey: string; requests: string[] }
   | { kind: 'skipped'; drKey: string; reason: 'identical' | 'already-absent'; requests: string[] };
@@ -84,7 +91,11 @@ async function tryConditionalCopy(
   if ((task.size ?? 0) > settings.multipartThreshold) return undefined;
   requests.push('HEAD dr');
   const drHead = await deps.dr.head(drKey);
-  if (drHead && recordedSourceEtag(drHead) === etag && (task.size === undefined || drHead.size === task.size)) {
+  if (
+    drHead &&
+    recordedSourceEtag(drHead) === etag &&
+    (task.size === undefined || drHead.size === task.size)
+  ) {
     return { kind: 'skipped', drKey, reason: 'identical', requests };
   }
   try {
@@ -179,7 +190,11 @@ async function reconcile(
   );
 }
 
-async function applyDeletePolicy(drKey: string, deps: ReplicateDeps, requests: string[]): Promise<ReplicateOutcome> {
+async function applyDeletePolicy(
+  drKey: string,
+  deps: ReplicateDeps,
+  requests: string[],
+): Promise<ReplicateOutcome> {
   if (deps.settings.deletePolicy === 'retain') return { kind: 'retained', drKey, requests };
   requests.push('HEAD dr');
   const drHead = await deps.dr.head(drKey);

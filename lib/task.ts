@@ -13,7 +13,10 @@ export const taskSchema = z.strictObject({
   key: z
     .string()
     .min(1, 'key must not be empty')
-    .refine((k) => Buffer.byteLength(k, 'utf8') <= MAX_KEY_BYTES, `key must be at most ${MAX_KEY_BYTES} UTF-8 bytes`),
+    .refine(
+      (k) => Buffer.byteLength(k, 'utf8') <= MAX_KEY_BYTES,
+      `key must be at most ${MAX_KEY_BYTES} UTF-8 bytes`,
+    ),
   /** S3 event name without the `s3:` prefix, e.g. `ObjectCreated:Put`, or `Verify:Repair`. */
   eventName: z.string().min(1).max(64),
   eventTime: z.iso.datetime({ offset: true }),
@@ -31,7 +34,9 @@ export function parseTask(body: string): Task {
   try {
     json = JSON.parse(body);
   } catch (error) {
-    throw new InvalidTaskBodyError(`message body is not JSON (${(error as Error).message})`, { cause: error });
+    throw new InvalidTaskBodyError(`message body is not JSON (${(error as Error).message})`, {
+      cause: error,
+    });
   }
   const parsed = taskSchema.safeParse(json);
   if (!parsed.success) {

@@ -56,7 +56,11 @@ export class AsyncInvoker<E> {
       }
     }
     try {
-      await this.options.onFailure({ event, error: describeError(lastError), attempts: maximumRetryAttempts + 1 });
+      await this.options.onFailure({
+        event,
+        error: describeError(lastError),
+        attempts: maximumRetryAttempts + 1,
+      });
     } catch (error) {
       this.options.onError?.(error, maximumRetryAttempts + 2);
     }

@@ -4,8 +4,8 @@
  * events travel to the parent over IPC, a tick's worth at a time; the status page asks the parent.
  */
 import { type ObjectEvent, startEmulator } from './emulator.ts';
-import { registerStatusPage } from './status-page.ts';
 import type { StatusSnapshot } from './status.ts';
+import { registerStatusPage } from './status-page.ts';
 
 type ParentMessage =
   | { type: 'status'; id: number; snapshot: StatusSnapshot }
@@ -32,10 +32,11 @@ const emulator = await startEmulator({
 
 let batch: ObjectEvent[] = [];
 emulator.onObjectEvent((event) => {
-  if (batch.length === 0) setImmediate(() => {
-    send({ type: 'events', events: batch });
-    batch = [];
-  });
+  if (batch.length === 0)
+    setImmediate(() => {
+      send({ type: 'events', events: batch });
+      batch = [];
+    });
   batch.push(event);
 });
 

@@ -67,7 +67,9 @@ function classify(method: string, url: string, headers: Record<string, unknown>)
   const q = new URLSearchParams(query);
   const segments = path.split('/').filter(Boolean).length;
   if (headers['x-amz-target'] || String(headers['content-type'] ?? '').includes('x-amz-json')) {
-    return `SQS:${String(headers['x-amz-target'] ?? '').split('.').pop()}`;
+    return `SQS:${String(headers['x-amz-target'] ?? '')
+      .split('.')
+      .pop()}`;
   }
   if (method === 'PUT' && segments >= 2) {
     if (q.has('uploadId')) return headers['x-amz-copy-source'] ? 'UploadPartCopy' : 'UploadPart';
@@ -82,7 +84,8 @@ function classify(method: string, url: string, headers: Record<string, unknown>)
   }
   if (method === 'POST' && segments === 1) return q.has('delete') ? 'DeleteObjects' : 'PostObject';
   if (method === 'PUT' && segments === 1) return 'PutBucket';
-  if (method === 'DELETE' && segments >= 2) return q.has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
+  if (method === 'DELETE' && segments >= 2)
+    return q.has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
   if (method === 'GET' && segments === 1) {
     if (q.has('uploads')) return 'ListMultipartUploads';
     if (q.has('versions')) return 'ListObjectVersions';
@@ -138,7 +141,11 @@ export async function startEmulator(options: {
     const obj = putObject(...args);
     const op = requestKind.getStore();
     const eventName: ObjectEventName =
-      op === 'CopyObject' ? 'ObjectCreated:Copy' : op === 'PostObject' ? 'ObjectCreated:Post' : 'ObjectCreated:Put';
+      op === 'CopyObject'
+        ? 'ObjectCreated:Copy'
+        : op === 'PostObject'
+          ? 'ObjectCreated:Post'
+          : 'ObjectCreated:Put';
     emit({
       eventName,
       bucket: String(args[0]),
@@ -210,7 +217,9 @@ export async function startEmulatorProcess(options: {
   let nextId = 0;
   const port = await new Promise<number>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`the emulator process exited (code ${code}) before it was ready`)));
+    child.once('exit', (code) =>
+      reject(new Error(`the emulator process exited (code ${code}) before it was ready`)),
+    );
     child.on('message', (message: { type: string; [k: string]: unknown }) => {
       if (message.type === 'ready') resolve(Number(message.port));
       else if (message.type === 'events') {

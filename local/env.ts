@@ -1,7 +1,12 @@
 import { loadLocalSettings } from './settings.ts';
 
 /** Variables a user may set when starting the local runtime, e.g. `S3DR_SOURCE_BUCKETS=a,b npm start`. */
-export const USER_OVERRIDABLE = ['S3DR_SOURCE_BUCKETS', 'S3DR_DR_BUCKET', 'S3DR_DELETE_POLICY', 'S3DR_KEY_LAYOUT'];
+export const USER_OVERRIDABLE = [
+  'S3DR_SOURCE_BUCKETS',
+  'S3DR_DR_BUCKET',
+  'S3DR_DELETE_POLICY',
+  'S3DR_KEY_LAYOUT',
+];
 
 /**
  * The environment the handlers run with against a local runtime on `port`: the `local` stage of
@@ -38,6 +43,7 @@ export async function localEnv(
 /** The port of the running local runtime: S3DR_PORT, default 4566. */
 export function localPort(from: Record<string, string | undefined> = process.env): number {
   const port = Number(from.S3DR_PORT ?? 4566);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`S3DR_PORT is ${from.S3DR_PORT}: not a port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`S3DR_PORT is ${from.S3DR_PORT}: not a port`);
   return port;
 }

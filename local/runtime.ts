@@ -8,10 +8,7 @@
  * Handlers read their configuration from the environment when they are first imported, exactly as in
  * Lambda; so one process hosts one runtime at a time (each jest test file has its own module registry).
  */
-import {
-  CreateBucketCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -26,7 +23,7 @@ import { localEnv } from './env.ts';
 import type { Handler } from './lambda-context.ts';
 import { lambdaContext } from './lambda-context.ts';
 import { S3Notifier } from './s3-notifier.ts';
-import { loadLocalSettings, type LocalSettings } from './settings.ts';
+import { type LocalSettings, loadLocalSettings } from './settings.ts';
 import { SqsEventSource } from './sqs-event-source.ts';
 import { StatusBoard } from './status.ts';
 import { registerStatusPage } from './status-page.ts';
@@ -79,7 +76,9 @@ export interface LocalRuntime {
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
-  const r = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  const r = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
   const arn = r.Attributes?.QueueArn;
   if (!arn) throw new Error(`queue ${queueUrl} has no ARN`);
   return arn;
@@ -223,7 +222,8 @@ async function wire(
         )
       ).Attributes ?? {};
     const [q, d] = await Promise.all([attrs(queueUrl), attrs(dlqUrl)]);
-    const visible = Number(q.ApproximateNumberOfMessages ?? 0) + Number(q.ApproximateNumberOfMessagesDelayed ?? 0);
+    const visible =
+      Number(q.ApproximateNumberOfMessages ?? 0) + Number(q.ApproximateNumberOfMessagesDelayed ?? 0);
     const inFlight = Number(q.ApproximateNumberOfMessagesNotVisible ?? 0);
     status.setQueueDepths(visible, inFlight, Number(d.ApproximateNumberOfMessages ?? 0));
     return { visible, inFlight };
@@ -239,7 +239,10 @@ async function wire(
 
   let verifyHandler: Handler<unknown, unknown> | undefined;
   const verifyNow = async (payload: unknown = {}) => {
-    verifyHandler ??= (await import('../functions/verify.ts')).handler as unknown as Handler<unknown, unknown>;
+    verifyHandler ??= (await import('../functions/verify.ts')).handler as unknown as Handler<
+      unknown,
+      unknown
+    >;
     return verifyHandler(payload, lambdaContext('verify', settings.verify.timeoutSeconds * 1000));
   };
   let verifyTimer: NodeJS.Timeout | undefined;

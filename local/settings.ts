@@ -42,7 +42,8 @@ function obj(value: unknown, what: string): Json {
 
 function num(value: unknown, what: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new Error(`serverless.yml (stage local): ${what} is ${JSON.stringify(value)}`);
+  if (!Number.isFinite(n))
+    throw new Error(`serverless.yml (stage local): ${what} is ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -105,7 +106,9 @@ export function settingsFromServerless(config: Json): LocalSettings {
           ? { schedule: String((schedule as Json).rate) }
           : {}),
     },
-    restore: { timeoutSeconds: num((functions.restore as Json | undefined)?.timeout ?? 900, 'restore timeout') },
+    restore: {
+      timeoutSeconds: num((functions.restore as Json | undefined)?.timeout ?? 900, 'restore timeout'),
+    },
   };
 }
 
@@ -116,7 +119,12 @@ async function resolveWithServerless(): Promise<Json> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
     [join(root, 'node_modules/osls/bin/serverless.js'), 'print', '--stage', 'local', '--format', 'json'],
-    { cwd: root, env: { ...env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' }, maxBuffer: 16 << 20, timeout: 120_000 },
+    {
+      cwd: root,
+      env: { ...env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+      maxBuffer: 16 << 20,
+      timeout: 120_000,
+    },
   );
   const start = stdout.indexOf('{');
   return JSON.parse(stdout.slice(start)) as Json;
@@ -126,7 +134,11 @@ async function resolveWithServerless(): Promise<Json> {
 export async function loadLocalSettings(): Promise<LocalSettings> {
   const hash = createHash('sha256');
   for (const file of inputs) hash.update(await readFile(join(root, file)).catch(() => Buffer.alloc(0)));
-  const cacheFile = join(root, 'node_modules/.cache/s3-dr', `local-stage-${hash.digest('hex').slice(0, 16)}.json`);
+  const cacheFile = join(
+    root,
+    'node_modules/.cache/s3-dr',
+    `local-stage-${hash.digest('hex').slice(0, 16)}.json`,
+  );
   let config: Json;
   try {
     config = JSON.parse(await readFile(cacheFile, 'utf8')) as Json;

@@ -54,7 +54,11 @@ export class SqsEventSource {
   private readonly handler: Handler<SQSEvent, SQSBatchResponse | undefined>;
   private readonly options: EventSourceOptions;
 
-  constructor(sqs: SQSClient, handler: Handler<SQSEvent, SQSBatchResponse | undefined>, options: EventSourceOptions) {
+  constructor(
+    sqs: SQSClient,
+    handler: Handler<SQSEvent, SQSBatchResponse | undefined>,
+    options: EventSourceOptions,
+  ) {
     this.sqs = sqs;
     this.handler = handler;
     this.options = options;
@@ -95,7 +99,8 @@ export class SqsEventSource {
         const windowEnds = Date.now() + this.options.batchWindowMs;
         while (messages.length < this.options.batchSize && Date.now() < windowEnds && this.running) {
           const more = await this.receive(this.options.batchSize - messages.length, 0);
-          if (more.length === 0) await new Promise((r) => setTimeout(r, Math.min(50, windowEnds - Date.now())));
+          if (more.length === 0)
+            await new Promise((r) => setTimeout(r, Math.min(50, windowEnds - Date.now())));
           messages.push(...more);
         }
         await this.invoke(messages);
@@ -112,7 +117,10 @@ export class SqsEventSource {
       const event: SQSEvent = { Records: messages.map((m) => toRecord(m, this.options)) };
       let failed: Set<string>;
       try {
-        const response = await this.handler(event, lambdaContext(this.options.functionName, this.options.timeoutMs));
+        const response = await this.handler(
+          event,
+          lambdaContext(this.options.functionName, this.options.timeoutMs),
+        );
         failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
       } catch (error) {
         this.options.onError?.(error);

@@ -25,7 +25,14 @@ export interface StatusSnapshot {
   verify: { runs: number; lastCounts?: Record<string, number>; lastPassComplete?: boolean; lastAt?: string };
   restore: { objects: number; bytes: number; failures: number };
   /** Samples over time, one per second, for the status page's charts. */
-  series: { t: number; copied: number; deleted: number; ingested: number; queueDepth: number; dlqDepth: number }[];
+  series: {
+    t: number;
+    copied: number;
+    deleted: number;
+    ingested: number;
+    queueDepth: number;
+    dlqDepth: number;
+  }[];
 }
 
 /**

@@ -1,7 +1,7 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { Agent } from 'node:https';
-import { Agent as HttpAgent } from 'node:http';
 import type { Config } from '../config.ts';
 
 /**

@@ -1,4 +1,8 @@
-import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { EnqueueError } from '../errors.ts';
 import type { TaskQueue } from '../ports.ts';
 import { encodeTaskBody, type Task } from '../task.ts';
@@ -35,7 +39,9 @@ export class SqsTaskQueue implements TaskQueue {
     let lastErrors: string[] = [];
     for (let attempt = 1; attempt <= this.entryAttempts && pending.length > 0; attempt++) {
       if (attempt > 1) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt * Math.random()));
-      const r = await this.client.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending }));
+      const r = await this.client.send(
+        new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending }),
+      );
       const failed = new Set((r.Failed ?? []).map((f) => f.Id));
       lastErrors = (r.Failed ?? []).map((f) => `${f.Code ?? 'Error'}: ${f.Message ?? ''}`);
       pending = pending.filter((e) => failed.has(e.Id));

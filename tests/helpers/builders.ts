@@ -63,7 +63,10 @@ export function anS3Record(overrides: {
     eventName: overrides.eventName ?? 'ObjectCreated:Put',
     s3: {
       s3SchemaVersion: '1.0',
-      bucket: { name: overrides.bucket ?? 'source-bucket', arn: `arn:aws:s3:::${overrides.bucket ?? 'source-bucket'}` },
+      bucket: {
+        name: overrides.bucket ?? 'source-bucket',
+        arn: `arn:aws:s3:::${overrides.bucket ?? 'source-bucket'}`,
+      },
       object: {
         key,
         ...(overrides.size === undefined ? {} : { size: overrides.size }),

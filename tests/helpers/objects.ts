@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -8,7 +9,6 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { createHash } from 'node:crypto';
 import { mapConcurrent } from '../../lib/map-concurrent.ts';
 
 export const MiB = 1024 * 1024;
@@ -46,16 +46,29 @@ export async function putMultipart(
   partSizes: number[],
   metadata: Record<string, string> = {},
 ): Promise<string> {
-  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: metadata }));
+  const { UploadId } = await s3.send(
+    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: metadata }),
+  );
   const parts = [];
   for (const [i, size] of partSizes.entries()) {
     const r = await s3.send(
-      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: bodyFor(key, i, size) }),
+      new UploadPartCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId,
+        PartNumber: i + 1,
+        Body: bodyFor(key, i, size),
+      }),
     );
     parts.push({ PartNumber: i + 1, ETag: r.ETag });
   }
   const done = await s3.send(
-    new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }),
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      UploadId,
+      MultipartUpload: { Parts: parts },
+    }),
   );
   return done.ETag ?? '';
 }
@@ -83,7 +96,9 @@ export async function listKeys(s3: S3Client, bucket: string, prefix?: string): P
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const r = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const r = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
     for (const o of r.Contents ?? []) if (o.Key) keys.push(o.Key);
     token = r.IsTruncated ? r.NextContinuationToken : undefined;
   } while (token);
@@ -100,12 +115,18 @@ export interface ObjectSnapshot {
 }
 
 /** Everything a restore or a replica must reproduce about an object (user metadata without s3dr-*). */
-export async function snapshot(s3: S3Client, bucket: string, key: string): Promise<ObjectSnapshot | undefined> {
+export async function snapshot(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<ObjectSnapshot | undefined> {
   try {
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const bytes = Buffer.from(await got.Body!.transformToByteArray());
-    const metadata = Object.fromEntries(Object.entries(head.Metadata ?? {}).filter(([k]) => !k.startsWith('s3dr-')));
+    const metadata = Object.fromEntries(
+      Object.entries(head.Metadata ?? {}).filter(([k]) => !k.startsWith('s3dr-')),
+    );
     return {
       etag: head.ETag ?? '',
       size: bytes.length,

@@ -1,9 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DeleteObjectCommand, DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mapConcurrent } from '../../lib/map-concurrent.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
-import { awkwardKeys, bodyFor, listKeys, MiB, putMultipart, putObject, snapshots } from '../helpers/objects.ts';
+import {
+  awkwardKeys,
+  bodyFor,
+  listKeys,
+  MiB,
+  putMultipart,
+  putObject,
+  snapshots,
+} from '../helpers/objects.ts';
 
 let rt: LocalRuntime;
 let source: string;
@@ -38,15 +46,22 @@ describe('the local pipeline (delete policy retain)', () => {
         cacheControl: 'max-age=300',
       }),
     );
-    const multipartEtag = await putMultipart(rt.s3, source, multipartKey, [5 * MiB, 5 * MiB, 123], { parts: '3' });
+    const multipartEtag = await putMultipart(rt.s3, source, multipartKey, [5 * MiB, 5 * MiB, 123], {
+      parts: '3',
+    });
     expect(multipartEtag).toMatch(/-3"$/);
     await mapConcurrent(overwritten, 8, (key) =>
-      putObject(rt.s3, source, key, bodyFor(key, 2, 2048), { metadata: { origin: 'overwrite' }, contentType: 'text/csv' }),
+      putObject(rt.s3, source, key, bodyFor(key, 2, 2048), {
+        metadata: { origin: 'overwrite' },
+        contentType: 'text/csv',
+      }),
     );
     // Deletes come after replication caught up: a key deleted before it was ever copied has nothing
     // to retain.
     await rt.drain(120_000);
-    await mapConcurrent(deletedOne, 8, (key) => rt.s3.send(new DeleteObjectCommand({ Bucket: source, Key: key })));
+    await mapConcurrent(deletedOne, 8, (key) =>
+      rt.s3.send(new DeleteObjectCommand({ Bucket: source, Key: key })),
+    );
     await rt.s3.send(
       new DeleteObjectsCommand({ Bucket: source, Delete: { Objects: deletedBatch.map((Key) => ({ Key })) } }),
     );
@@ -65,7 +80,9 @@ describe('the local pipeline (delete policy retain)', () => {
     const gone = [...deletedOne, ...deletedBatch];
     const kept = await snapshots(rt.s3, dr, gone);
     expect(kept.every((s) => s !== undefined)).toBe(true);
-    expect(kept.map((s) => s?.metadata.origin)).toEqual(gone.map((k) => (overwritten.includes(k) ? 'overwrite' : 'test')));
+    expect(kept.map((s) => s?.metadata.origin)).toEqual(
+      gone.map((k) => (overwritten.includes(k) ? 'overwrite' : 'test')),
+    );
     expect(rt.status.snapshot().dlqDepth).toBe(0);
   }, 180_000);
 

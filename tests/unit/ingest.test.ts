@@ -1,7 +1,7 @@
-import { beforeEach, describe, expect, it } from '@jest/globals';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { mockClient } from 'aws-sdk-client-mock';
 import { readFile } from 'node:fs/promises';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { mockClient } from 'aws-sdk-client-mock';
 import { decodeEventKey } from '../../lib/ingest-notification.ts';
 import type { Task } from '../../lib/task.ts';
 import { aContext, anS3Record } from '../helpers/builders.ts';
@@ -9,7 +9,8 @@ import { aContext, anS3Record } from '../helpers/builders.ts';
 const sqs = mockClient(SQSClient);
 const { handler } = await import('../../functions/ingest.ts');
 
-const fixture = async (name: string) => JSON.parse(await readFile(new URL(`../../events/${name}`, import.meta.url), 'utf8'));
+const fixture = async (name: string) =>
+  JSON.parse(await readFile(new URL(`../../events/${name}`, import.meta.url), 'utf8'));
 const sentTasks = (): Task[] =>
   sqs
     .commandCalls(SendMessageBatchCommand)
@@ -20,7 +21,11 @@ describe('ingest', () => {
   beforeEach(() => {
     sqs.reset();
     sqs.on(SendMessageBatchCommand).callsFake((input) => ({
-      Successful: input.Entries.map((e: { Id: string }) => ({ Id: e.Id, MessageId: `m-${e.Id}`, MD5OfMessageBody: 'x' })),
+      Successful: input.Entries.map((e: { Id: string }) => ({
+        Id: e.Id,
+        MessageId: `m-${e.Id}`,
+        MD5OfMessageBody: 'x',
+      })),
       Failed: [],
     }));
   });
@@ -92,7 +97,10 @@ describe('ingest', () => {
   it('retries entries SQS reports as failed and succeeds when they go through', async () => {
     sqs
       .on(SendMessageBatchCommand)
-      .resolvesOnce({ Successful: [{ Id: '0', MessageId: 'a', MD5OfMessageBody: 'x' }], Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false }] })
+      .resolvesOnce({
+        Successful: [{ Id: '0', MessageId: 'a', MD5OfMessageBody: 'x' }],
+        Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false }],
+      })
       .resolves({ Successful: [{ Id: '1', MessageId: 'b', MD5OfMessageBody: 'x' }], Failed: [] });
     await handler({ Records: [anS3Record({ key: 'a' }), anS3Record({ key: 'b' })] }, aContext());
     const calls = sqs.commandCalls(SendMessageBatchCommand);
@@ -101,14 +109,20 @@ describe('ingest', () => {
   });
 
   it('fails the invocation when entries still fail, so Lambda retries and then dead-letters the event', async () => {
-    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [{ Id: '0', Code: 'KmsThrottled', SenderFault: false }] });
+    sqs
+      .on(SendMessageBatchCommand)
+      .resolves({ Successful: [], Failed: [{ Id: '0', Code: 'KmsThrottled', SenderFault: false }] });
     await expect(handler({ Records: [anS3Record({ key: 'a' })] }, aContext())).rejects.toThrow(
       /1 of 1 tasks could not be queued after 4 attempts: KmsThrottled/,
     );
   });
 
   it('queues the good records and then fails naming the malformed one', async () => {
-    const records = [anS3Record({ key: 'good' }), { eventName: 'ObjectCreated:Put', s3: {} }, anS3Record({ rawKey: '%E0%A4%A' })];
+    const records = [
+      anS3Record({ key: 'good' }),
+      { eventName: 'ObjectCreated:Put', s3: {} },
+      anS3Record({ rawKey: '%E0%A4%A' }),
+    ];
     await expect(handler({ Records: records }, aContext())).rejects.toThrow(
       /2 notification record\(s\) are malformed \(the 1 good ones were queued\): record 1 is not an S3 notification record.*record 2: key is not URL-encoded/,
     );

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from '@jest/globals';
+import { readFile } from 'node:fs/promises';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -16,9 +16,9 @@ import {
   S3ServiceException,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { mockClient } from 'aws-sdk-client-mock';
-import { readFile } from 'node:fs/promises';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
 import { aContext, anSqsEvent, aTask } from '../helpers/builders.ts';
 
 const s3 = mockClient(S3Client);
@@ -103,7 +103,9 @@ describe('replicate', () => {
   });
 
   it('recognises a DR copy by the source ETag recorded in its metadata', async () => {
-    onHead({ 'dr-bucket/photos/cat.jpg': sourceHead('kms-etag', { Metadata: { 's3dr-source-etag': 'e1' } }) });
+    onHead({
+      'dr-bucket/photos/cat.jpg': sourceHead('kms-etag', { Metadata: { 's3dr-source-etag': 'e1' } }),
+    });
     await replicate(anSqsEvent(aTask({ etag: 'e1' })));
     expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
   });
@@ -151,7 +153,9 @@ describe('replicate', () => {
   it('mirrors a delete as a DR delete (a delete marker in the versioned DR bucket)', async () => {
     onHead({ 'dr-bucket/photos/cat.jpg': sourceHead('e0') });
     s3.on(DeleteObjectCommand).resolves({ DeleteMarker: true });
-    await replicate(anSqsEvent(aTask({ eventName: 'ObjectRemoved:Delete', etag: undefined, size: undefined })));
+    await replicate(
+      anSqsEvent(aTask({ eventName: 'ObjectRemoved:Delete', etag: undefined, size: undefined })),
+    );
     expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 1);
     expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
   });
@@ -190,7 +194,11 @@ describe('replicate', () => {
     const total = sizes.reduce((a, b) => a + b);
     onHead({ 'source-bucket/big.bin': sourceHead('abc-3', { ContentLength: total, PartsCount: 3 }) });
     s3.on(GetObjectAttributesCommand).resolves({
-      ObjectParts: { TotalPartsCount: 3, IsTruncated: false, Parts: sizes.map((Size, i) => ({ PartNumber: i + 1, Size })) },
+      ObjectParts: {
+        TotalPartsCount: 3,
+        IsTruncated: false,
+        Parts: sizes.map((Size, i) => ({ PartNumber: i + 1, Size })),
+      },
     });
     s3.on(GetObjectTaggingCommand).resolves({ TagSet: [{ Key: 'team', Value: 'a&b' }] });
     s3.on(ListMultipartUploadsCommand).resolves({ Uploads: [] });
@@ -200,7 +208,16 @@ describe('replicate', () => {
     }));
     s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"abc-3"' });
 
-    const result = await replicate(anSqsEvent(aTask({ key: 'big.bin', etag: 'abc-3', size: total, eventName: 'ObjectCreated:CompleteMultipartUpload' })));
+    const result = await replicate(
+      anSqsEvent(
+        aTask({
+          key: 'big.bin',
+          etag: 'abc-3',
+          size: total,
+          eventName: 'ObjectCreated:CompleteMultipartUpload',
+        }),
+      ),
+    );
 
     expect(result.batchItemFailures).toEqual([]);
     expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
@@ -212,7 +229,9 @@ describe('replicate', () => {
       Tagging: 'team=a%26b',
       StorageClass: 'STANDARD',
     });
-    const ranges = s3.commandCalls(UploadPartCopyCommand).map((c) => [c.args[0].input.PartNumber, c.args[0].input.CopySourceRange]);
+    const ranges = s3
+      .commandCalls(UploadPartCopyCommand)
+      .map((c) => [c.args[0].input.PartNumber, c.args[0].input.CopySourceRange]);
     expect(ranges.sort()).toEqual([
       [1, `bytes=0-${5 * MiB - 1}`],
       [2, `bytes=${5 * MiB}-${10 * MiB - 1}`],
@@ -228,8 +247,16 @@ describe('replicate', () => {
   it('falls back to one HEAD per part number where S3 does not list part sizes', async () => {
     const total = 10 * MiB + 7;
     onHead({ 'source-bucket/big.bin': sourceHead('abc-2', { ContentLength: total, PartsCount: 2 }) });
-    s3.on(HeadObjectCommand, { Bucket: 'source-bucket', Key: 'big.bin', PartNumber: 1 }).resolves({ ContentLength: 5 * MiB, PartsCount: 2, ETag: '"abc-2"' });
-    s3.on(HeadObjectCommand, { Bucket: 'source-bucket', Key: 'big.bin', PartNumber: 2 }).resolves({ ContentLength: 5 * MiB + 7, PartsCount: 2, ETag: '"abc-2"' });
+    s3.on(HeadObjectCommand, { Bucket: 'source-bucket', Key: 'big.bin', PartNumber: 1 }).resolves({
+      ContentLength: 5 * MiB,
+      PartsCount: 2,
+      ETag: '"abc-2"',
+    });
+    s3.on(HeadObjectCommand, { Bucket: 'source-bucket', Key: 'big.bin', PartNumber: 2 }).resolves({
+      ContentLength: 5 * MiB + 7,
+      PartsCount: 2,
+      ETag: '"abc-2"',
+    });
     s3.on(GetObjectAttributesCommand).resolves({ ObjectParts: { TotalPartsCount: 2 } });
     s3.on(GetObjectTaggingCommand).resolves({ TagSet: [] });
     s3.on(ListMultipartUploadsCommand).resolves({});
@@ -237,7 +264,10 @@ describe('replicate', () => {
     s3.on(UploadPartCopyCommand).resolves({ CopyPartResult: { ETag: '"p"' } });
     s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"abc-2"' });
     await replicate(anSqsEvent(aTask({ key: 'big.bin', etag: 'abc-2', size: total })));
-    const ranges = s3.commandCalls(UploadPartCopyCommand).map((c) => c.args[0].input.CopySourceRange).sort();
+    const ranges = s3
+      .commandCalls(UploadPartCopyCommand)
+      .map((c) => c.args[0].input.CopySourceRange)
+      .sort();
     expect(ranges).toEqual([`bytes=0-${5 * MiB - 1}`, `bytes=${5 * MiB}-${total - 1}`]);
   });
 
@@ -296,7 +326,9 @@ describe('replicate', () => {
 
   it('aborts the upload when the source changes during a multipart copy', async () => {
     onHead({ 'source-bucket/big.bin': sourceHead('abc-2', { ContentLength: 10 * MiB, PartsCount: 2 }) });
-    s3.on(GetObjectAttributesCommand).resolves({ ObjectParts: { Parts: [1, 2].map((n) => ({ PartNumber: n, Size: 5 * MiB })) } });
+    s3.on(GetObjectAttributesCommand).resolves({
+      ObjectParts: { Parts: [1, 2].map((n) => ({ PartNumber: n, Size: 5 * MiB })) },
+    });
     s3.on(GetObjectTaggingCommand).resolves({ TagSet: [] });
     s3.on(ListMultipartUploadsCommand).resolves({});
     s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'up-1' });
@@ -316,13 +348,19 @@ describe('replicate', () => {
     s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"other-3"' });
     await replicate(anSqsEvent(aTask({ key: 'one.bin', etag: 'md5', size: total })));
     expect(s3).toHaveReceivedCommandTimes(UploadPartCopyCommand, 3);
-    expect(s3).toHaveReceivedCommandWith(CreateMultipartUploadCommand, { Metadata: expect.objectContaining({ 's3dr-source-etag': 'md5' }) });
+    expect(s3).toHaveReceivedCommandWith(CreateMultipartUploadCommand, {
+      Metadata: expect.objectContaining({ 's3dr-source-etag': 'md5' }),
+    });
   });
 
   it('fails a malformed body alone, naming the problem, and replicates the rest of the batch', async () => {
     onHead({});
     s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"e1"' } });
-    const event = anSqsEvent('not json', JSON.stringify({ v: 1, bucket: 'source-bucket' }), aTask({ etag: 'e1' }));
+    const event = anSqsEvent(
+      'not json',
+      JSON.stringify({ v: 1, bucket: 'source-bucket' }),
+      aTask({ etag: 'e1' }),
+    );
     const result = await replicate(event);
     expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
       event.Records[0]?.messageId,
@@ -340,8 +378,12 @@ describe('replicate', () => {
 
   it('rewrites the copy with the source ETag recorded when the DR ETag differs (SSE-KMS)', async () => {
     onHead({ 'source-bucket/photos/cat.jpg': sourceHead('e1') });
-    s3.on(CopyObjectCommand, { MetadataDirective: 'COPY' }).resolves({ CopyObjectResult: { ETag: '"kms1"' } });
-    s3.on(CopyObjectCommand, { MetadataDirective: 'REPLACE' }).resolves({ CopyObjectResult: { ETag: '"kms2"' } });
+    s3.on(CopyObjectCommand, { MetadataDirective: 'COPY' }).resolves({
+      CopyObjectResult: { ETag: '"kms1"' },
+    });
+    s3.on(CopyObjectCommand, { MetadataDirective: 'REPLACE' }).resolves({
+      CopyObjectResult: { ETag: '"kms2"' },
+    });
     await replicate(anSqsEvent(aTask({ etag: 'e1' })));
     expect(s3).toHaveReceivedNthSpecificCommandWith(2, CopyObjectCommand, {
       MetadataDirective: 'REPLACE',
@@ -350,7 +392,9 @@ describe('replicate', () => {
   });
 
   it('processes the sample SQS batch fixture (a put and a delete)', async () => {
-    const event = JSON.parse(await readFile(new URL('../../events/sqs-batch.json', import.meta.url), 'utf8')) as SQSEvent;
+    const event = JSON.parse(
+      await readFile(new URL('../../events/sqs-batch.json', import.meta.url), 'utf8'),
+    ) as SQSEvent;
     onHead({});
     s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"d41d8cd98f00b204e9800998ecf8427e"' } });
     const result = await replicate(event);

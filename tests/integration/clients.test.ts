@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+import { snapshot } from '../helpers/objects.ts';
+
+// Real clients, as a user would point them at `npm start`: Debian's AWS CLI v2 and rclone (installed by
+// .ci/run). The delete policy is mirror here so deletes are visible in DR.
+const run = promisify(execFile);
+let rt: LocalRuntime;
+let dir: string;
+let cliEnv: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  rt = await startLocalRuntime({ port: 0, quiet: true, env: { S3DR_DELETE_POLICY: 'mirror' } });
+  dir = await mkdtemp(join(tmpdir(), 's3dr-clients-'));
+  await writeFile(join(dir, 'config'), '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n');
+  const { AWS_CA_BUNDLE: _ignored, ...rest } = process.env;
+  cliEnv = {
+    ...rest,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_CONFIG_FILE: join(dir, 'config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
+    RCLONE_CONFIG_LOCAL_TYPE: 's3',
+    RCLONE_CONFIG_LOCAL_PROVIDER: 'Other',
+    RCLONE_CONFIG_LOCAL_ENDPOINT: rt.endpoint,
+    RCLONE_CONFIG_LOCAL_FORCE_PATH_STYLE: 'true',
+    RCLONE_CONFIG_LOCAL_ACCESS_KEY_ID: 'local',
+    RCLONE_CONFIG_LOCAL_SECRET_ACCESS_KEY: 'local',
+    RCLONE_CONFIG_LOCAL_REGION: 'us-east-1',
+  };
+}, 60_000);
+
+afterAll(async () => {
+  await rt?.stop();
+});
+
+const aws = (...args: string[]) =>
+  run('/usr/bin/aws', ['--endpoint-url', rt.endpoint, ...args], { env: cliEnv });
+const rclone = (...args: string[]) => run('rclone', args, { env: cliEnv });
+
+describe('writes and deletes made by other S3 clients', () => {
+  it('replicates `aws s3 cp` of a key with a space and a plus, and mirrors `aws s3 rm`', async () => {
+    const source = rt.config.sourceBuckets[0]!;
+    await writeFile(join(dir, 'file'), 'from the AWS CLI\n');
+    await aws('s3', 'cp', join(dir, 'file'), `s3://${source}/a b+c.txt`);
+    await rt.drain();
+    expect(await snapshot(rt.s3, rt.config.drBucket, 'a b+c.txt')).toEqual(
+      await snapshot(rt.s3, source, 'a b+c.txt'),
+    );
+
+    await aws('s3', 'rm', `s3://${source}/a b+c.txt`);
+    await rt.drain();
+    expect(await snapshot(rt.s3, rt.config.drBucket, 'a b+c.txt')).toBeUndefined();
+  }, 60_000);
+
+  it('replicates a multipart upload made by `aws s3 cp` with its multipart ETag', async () => {
+    const source = rt.config.sourceBuckets[0]!;
+    await writeFile(join(dir, 'big'), Buffer.alloc(9 * 1024 * 1024, 3));
+    await aws('s3', 'cp', join(dir, 'big'), `s3://${source}/cli/big.bin`);
+    await rt.drain();
+    const copy = await snapshot(rt.s3, rt.config.drBucket, 'cli/big.bin');
+    expect(copy?.etag).toMatch(/-2"$/);
+    expect(copy).toEqual(await snapshot(rt.s3, source, 'cli/big.bin'));
+  }, 60_000);
+
+  it('replicates `rclone copy` and mirrors `rclone delete`', async () => {
+    const source = rt.config.sourceBuckets[0]!;
+    await writeFile(join(dir, 'r one.txt'), 'from rclone\n');
+    await rclone('copyto', join(dir, 'r one.txt'), `local:${source}/rclone/r one.txt`);
+    await rt.drain();
+    expect((await snapshot(rt.s3, rt.config.drBucket, 'rclone/r one.txt'))?.size).toBe(12);
+
+    await rclone('delete', `local:${source}/rclone`);
+    await rt.drain();
+    expect(await snapshot(rt.s3, rt.config.drBucket, 'rclone/r one.txt')).toBeUndefined();
+  }, 60_000);
+});
