@@ -43,7 +43,12 @@ function offlineEnv(): NodeJS.ProcessEnv {
     if (/^(AWS_|S3DR_|POWERTOOLS_)/.test(name) || name === 'NODE_OPTIONS') continue;
     env[name] = value;
   }
-  return { ...env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', AWS_EC2_METADATA_DISABLED: 'true' };
+  return {
+    ...env,
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
 }
 
 /** Runs `sls <args>` with the Node that runs the tests (v22 under npm), from the project root. */
@@ -61,27 +66,38 @@ export function runSls(args: string[], timeoutMs = 90_000): Promise<SlsResult> {
   });
 }
 
-const paramArgs = (params: Record<string, string>) => Object.entries(params).map(([k, v]) => `--param=${k}=${v}`);
+const paramArgs = (params: Record<string, string>) =>
+  Object.entries(params).map(([k, v]) => `--param=${k}=${v}`);
 
 /**
  * `sls package --stage <stage>` into a temporary directory; returns the CloudFormation template.
  * Runs are sequential by nature: serverless-esbuild builds in the project's `.esbuild/` folder.
  */
-export async function packageTemplate(stage: string, params: Record<string, string> = {}): Promise<CfnTemplate> {
+export async function packageTemplate(
+  stage: string,
+  params: Record<string, string> = {},
+): Promise<CfnTemplate> {
   const dir = await mkdtemp(join(tmpdir(), 's3dr-package-'));
   try {
     const result = await runSls(['package', '--stage', stage, '--package', dir, ...paramArgs(params)]);
     if (result.code !== 0) {
-      throw new Error(`sls package --stage ${stage} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+      throw new Error(
+        `sls package --stage ${stage} failed (${result.code}):\n${result.stdout}\n${result.stderr}`,
+      );
     }
-    return JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as CfnTemplate;
+    return JSON.parse(
+      await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
+    ) as CfnTemplate;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 /** `sls print --stage <stage> --format json`, parsed. */
-export async function printConfig(stage: string, params: Record<string, string> = {}): Promise<Record<string, unknown>> {
+export async function printConfig(
+  stage: string,
+  params: Record<string, string> = {},
+): Promise<Record<string, unknown>> {
   const result = await runSls(['print', '--stage', stage, '--format', 'json', ...paramArgs(params)]);
   if (result.code !== 0) throw new Error(`sls print --stage ${stage} failed:\n${result.stderr}`);
   return JSON.parse(result.stdout.slice(result.stdout.indexOf('{'))) as Record<string, unknown>;
@@ -196,7 +212,11 @@ export function allPolicies(template: CfnTemplate): FoundPolicy[] {
         found.push({ owner: id, kind: 'identity', statements: statementsOf(get(p, 'PolicyDocument')) });
       }
     } else if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') {
-      found.push({ owner: id, kind: 'identity', statements: statementsOf(get(r.Properties, 'PolicyDocument')) });
+      found.push({
+        owner: id,
+        kind: 'identity',
+        statements: statementsOf(get(r.Properties, 'PolicyDocument')),
+      });
     } else if (/^AWS::(S3::BucketPolicy|SQS::QueuePolicy|SNS::TopicPolicy|KMS::Key)$/.test(r.Type)) {
       const doc = get(r.Properties, r.Type === 'AWS::KMS::Key' ? 'KeyPolicy' : 'PolicyDocument');
       found.push({ owner: id, kind: 'resource', statements: statementsOf(doc) });
@@ -235,8 +255,9 @@ export function referencedIds(value: unknown): Set<string> {
         const text = Array.isArray(x) ? x[0] : x;
         for (const m of String(text).matchAll(/\$\{([A-Za-z0-9]+)(\.[A-Za-z]+)?\}/g)) if (m[1]) ids.add(m[1]);
         walk(x);
-      } else if (k === 'DependsOn') asList(x as string | string[]).forEach((d) => ids.add(d));
-      else walk(x);
+      } else if (k === 'DependsOn') {
+        for (const d of asList(x as string | string[])) ids.add(d);
+      } else walk(x);
     }
   };
   walk(value);

@@ -1,0 +1,740 @@
+/**
+ * serverless.yml, as CloudFormation: packaged offline (`sls package`, no AWS credentials) for the
+ * primary stack, the dr stack and a two-bucket variant, then asserted resource by resource.
+ */
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { loadConfig } from '../../lib/config.ts';
+import {
+  allPolicies,
+  asList,
+  type CfnTemplate,
+  condition,
+  createdResources,
+  effective,
+  get,
+  type PolicyStatement,
+  packageTemplate,
+  printConfig,
+  referencedIds,
+  resource,
+  resourcesOfType,
+  roleStatements,
+  runSls,
+} from '../helpers/template.ts';
+
+const ADMIN = 'arn:aws:iam::123456789012:role/s3dr-admin';
+const BREAK_GLASS = 'arn:aws:iam::123456789012:role/s3dr-break-glass';
+const DR_KEY = 'arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-4444-555555555555';
+const QUEUE_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/66666666-7777-8888-9999-000000000000';
+const SOURCE_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
+
+const queueArn = { 'Fn::GetAtt': ['ReplicationQueue', 'Arn'] };
+const dlqArn = { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] };
+const topic = [{ Ref: 'AlarmTopic' }];
+
+/** The primary stack of the dev stage, as configured (one source bucket, SSE-S3, no KMS). */
+let dev: CfnTemplate;
+/** The dr stack: DR bucket with SSE-KMS, Object Lock and two admin principals. */
+let dr: CfnTemplate;
+/** The primary stack with two source buckets, a restore target and KMS keys everywhere. */
+let two: CfnTemplate;
+/** `sls print --stage local`, what the local runtime reads. */
+let local: Record<string, unknown>;
+
+beforeAll(async () => {
+  dev = await packageTemplate('dev');
+  dr = await packageTemplate('dev', {
+    stackRole: 'dr',
+    adminPrincipalArn: `${ADMIN},${BREAK_GLASS}`,
+    kmsKeyArn: DR_KEY,
+    objectLockMode: 'COMPLIANCE',
+    objectLockDays: '7',
+  });
+  two = await packageTemplate('dev', {
+    sourceBuckets: 'a-bucket,b-bucket',
+    keyLayout: 'bucket-prefixed',
+    restoreTargets: 'restore-target',
+    kmsKeyArn: DR_KEY,
+    queueKmsKeyArn: QUEUE_KEY,
+    sourceKmsKeyArns: SOURCE_KEY,
+    alarmEmail: 'oncall@example.com',
+  });
+  local = await printConfig('local');
+}, 120_000);
+
+const props = (t: CfnTemplate, id: string) => effective(t, resource(t, id).Properties ?? {});
+const fnProps = (t: CfnTemplate, fn: string) =>
+  props(t, `${fn[0]?.toUpperCase()}${fn.slice(1)}LambdaFunction`);
+
+describe('functions', () => {
+  it('runs every function on nodejs22.x arm64 from its .cjs bundle with its own role', () => {
+    for (const fn of ['ingest', 'replicate', 'verify', 'restore']) {
+      const p = fnProps(dev, fn);
+      expect(p).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: `functions/${fn}.handler`,
+        FunctionName: `s3-dr-dev-${fn}`,
+        Role: { 'Fn::GetAtt': [`${fn[0]?.toUpperCase()}${fn.slice(1)}IamRoleLambdaExecution`, 'Arn'] },
+      });
+    }
+    expect(fnProps(dev, 'ingest')).toMatchObject({ MemorySize: 256, Timeout: 30 });
+    expect(fnProps(dev, 'replicate')).toMatchObject({ MemorySize: 512, Timeout: 300 });
+    expect(fnProps(dev, 'verify')).toMatchObject({ MemorySize: 1024, Timeout: 900 });
+    expect(fnProps(dev, 'restore')).toMatchObject({ Timeout: 900 });
+  });
+
+  it('gives every function an environment that lib/config.ts accepts', () => {
+    for (const t of [dev, two, dr]) {
+      for (const [id] of resourcesOfType(t, 'AWS::Lambda::Function')) {
+        if (id.startsWith('CustomDash')) continue;
+        const vars = get(props(t, id), 'Environment', 'Variables') as Record<string, unknown>;
+        const env: Record<string, string> = {};
+        for (const [name, value] of Object.entries(vars)) {
+          // The queue URL is a Fn::Sub on AWS (the account id is not known offline).
+          env[name] =
+            typeof value === 'string' ? value : 'https://sqs.eu-west-1.amazonaws.com/123456789012/q';
+        }
+        expect(() => loadConfig(env)).not.toThrow();
+      }
+    }
+    const vars = get(fnProps(two, 'replicate'), 'Environment', 'Variables');
+    expect(vars).toMatchObject({
+      S3DR_STACK_ROLE: 'primary',
+      S3DR_SOURCE_BUCKETS: 'a-bucket,b-bucket',
+      S3DR_DR_KMS_KEY_ID: DR_KEY,
+      S3DR_RESTORE_TARGETS: 'restore-target',
+      S3DR_QUEUE_URL: {
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders
+        'Fn::Sub': 'https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/s3-dr-dev-replication',
+      },
+      POWERTOOLS_SERVICE_NAME: 's3-dr',
+      POWERTOOLS_METRICS_NAMESPACE: 'S3DR',
+    });
+    // Unset parameters are left out, not passed as empty strings.
+    expect(get(fnProps(dev, 'replicate'), 'Environment', 'Variables', 'S3DR_DR_KMS_KEY_ID')).toBeUndefined();
+  });
+
+  it('retries a failed ingest invocation twice, then sends the event to the DLQ', () => {
+    expect(props(dev, 'IngestLambdaEvConf')).toEqual({
+      FunctionName: { Ref: 'IngestLambdaFunction' },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: dlqArn } },
+    });
+  });
+
+  it('feeds replicate from the replication queue in batches with partial batch responses', () => {
+    const mappings = resourcesOfType(dev, 'AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(1);
+    expect(effective(dev, mappings[0]?.[1].Properties)).toMatchObject({
+      EventSourceArn: queueArn,
+      FunctionName: { 'Fn::GetAtt': ['ReplicateLambdaFunction', 'Arn'] },
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 0,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('runs verify on the schedule parameter', () => {
+    const rules = resourcesOfType(dev, 'AWS::Events::Rule');
+    expect(rules.map(([, r]) => r.Properties)).toEqual([
+      expect.objectContaining({
+        ScheduleExpression: 'rate(1 hour)',
+        Targets: [expect.objectContaining({ Arn: { 'Fn::GetAtt': ['VerifyLambdaFunction', 'Arn'] } })],
+      }),
+    ]);
+  });
+});
+
+describe('S3 notifications', () => {
+  const notifications = (t: CfnTemplate) =>
+    resourcesOfType(t, 'Custom::S3').map(([, r]) => ({
+      function: get(r.Properties, 'FunctionName'),
+      bucket: get(r.Properties, 'BucketName'),
+      events: (get(r.Properties, 'BucketConfigs') as { Event: string }[]).map((c) => c.Event).sort(),
+    }));
+  const allEvents = ['s3:LifecycleExpiration:*', 's3:ObjectCreated:*', 's3:ObjectRemoved:*'];
+
+  it('subscribes ingest to writes, deletes and lifecycle expirations of the source bucket', () => {
+    expect(notifications(dev)).toEqual([
+      { function: 's3-dr-dev-ingest', bucket: 's3-dr-dev-source', events: allEvents },
+    ]);
+  });
+
+  it('re-applies the notifications on every deploy, repairing a configuration someone overwrote', () => {
+    for (const [, r] of resourcesOfType(two, 'Custom::S3')) {
+      expect(get(r.Properties, 'ForceDeploy')).toEqual(expect.any(Number));
+    }
+  });
+
+  it('subscribes ingest to every source bucket when there are several', () => {
+    expect(notifications(two)).toEqual([
+      { function: 's3-dr-dev-ingest', bucket: 'a-bucket', events: allEvents },
+      { function: 's3-dr-dev-ingest', bucket: 'b-bucket', events: allEvents },
+    ]);
+  });
+
+  it('lets the notification handler edit exactly the source buckets, one bucket after the other', () => {
+    const granted = allPolicies(two)
+      .filter((p) =>
+        ['IamRoleCustomResourcesLambdaExecution', 'IngestCustomS3ExtraBucketsPolicy'].includes(p.owner),
+      )
+      .flatMap((p) => p.statements)
+      .filter((s) => asList(s.Action).includes('s3:PutBucketNotification'))
+      .flatMap((s) => asList(s.Resource));
+    expect(JSON.stringify(granted)).toContain('"a-bucket"');
+    expect(granted).toContain('arn:aws:s3:::b-bucket');
+    expect(resource(two, 'IngestCustomS3Bucket2').DependsOn).toEqual(
+      expect.arrayContaining(['IngestCustomS31', 'IngestCustomS3ExtraBucketsPolicy', 'IngestLambdaFunction']),
+    );
+  });
+
+  it('refuses to package two source buckets with the flat key layout, naming the parameter', async () => {
+    const result = await runSls(['package', '--stage', 'dev', '--param=sourceBuckets=a-bucket,b-bucket']);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain('parameter "keyLayout" is "flat"');
+  });
+});
+
+describe('queues', () => {
+  it('redrives a task to the DLQ after maxReceiveCount receives', () => {
+    expect(props(dev, 'ReplicationQueue')).toMatchObject({
+      QueueName: 's3-dr-dev-replication',
+      RedrivePolicy: { deadLetterTargetArn: dlqArn, maxReceiveCount: 5 },
+      MessageRetentionPeriod: 345600,
+    });
+  });
+
+  it('hides a received task for at least six times the replicate timeout', () => {
+    const visibility = Number(props(dev, 'ReplicationQueue').VisibilityTimeout);
+    expect(visibility).toBeGreaterThanOrEqual(6 * Number(fnProps(dev, 'replicate').Timeout));
+  });
+
+  it('keeps DLQ messages for 14 days and takes redrives only from the replication queue', () => {
+    expect(props(dev, 'DeadLetterQueue')).toMatchObject({
+      QueueName: 's3-dr-dev-dlq',
+      MessageRetentionPeriod: 1209600,
+      RedriveAllowPolicy: { redrivePermission: 'byQueue' },
+    });
+  });
+
+  it('encrypts both queues: SQS-managed keys by default, the given KMS key when set', () => {
+    for (const id of ['ReplicationQueue', 'DeadLetterQueue']) {
+      expect(props(dev, id)).toMatchObject({ SqsManagedSseEnabled: true });
+      expect(props(dev, id)).not.toHaveProperty('KmsMasterKeyId');
+      expect(props(two, id)).toMatchObject({ KmsMasterKeyId: QUEUE_KEY });
+      expect(props(two, id)).not.toHaveProperty('SqsManagedSseEnabled');
+    }
+  });
+
+  it('refuses plain-HTTP access to both queues', () => {
+    expect(props(dev, 'QueuesTlsOnlyPolicy')).toMatchObject({
+      Queues: [{ Ref: 'ReplicationQueue' }, { Ref: 'DeadLetterQueue' }],
+      PolicyDocument: {
+        Statement: [
+          {
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'sqs:*',
+            Resource: [queueArn, dlqArn],
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      },
+    });
+  });
+});
+
+describe('alarms', () => {
+  const alarms = (t: CfnTemplate) => resourcesOfType(t, 'AWS::CloudWatch::Alarm');
+  const lambdaAlarm = (fn: string, metric: string) => ({
+    Namespace: 'AWS/Lambda',
+    MetricName: metric,
+    Dimensions: [{ Name: 'FunctionName', Value: `s3-dr-dev-${fn}` }],
+    Statistic: 'Sum',
+    Period: 300,
+    EvaluationPeriods: 1,
+    Threshold: 0,
+    ComparisonOperator: 'GreaterThanThreshold',
+    TreatMissingData: 'notBreaching',
+  });
+  const expected: Record<string, Record<string, unknown>> = {
+    DlqNotEmptyAlarm: {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: 's3-dr-dev-dlq' }],
+      Statistic: 'Maximum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
+    ReplicationLagAlarm: {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: 's3-dr-dev-replication' }],
+      Statistic: 'Maximum',
+      Threshold: 900,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
+    IngestErrorsAlarm: lambdaAlarm('ingest', 'Errors'),
+    IngestThrottlesAlarm: lambdaAlarm('ingest', 'Throttles'),
+    ReplicateErrorsAlarm: lambdaAlarm('replicate', 'Errors'),
+    ReplicateThrottlesAlarm: lambdaAlarm('replicate', 'Throttles'),
+    VerifyErrorsAlarm: lambdaAlarm('verify', 'Errors'),
+    VerifyThrottlesAlarm: lambdaAlarm('verify', 'Throttles'),
+    VerifyDriftAlarm: {
+      Metrics: [
+        {
+          Id: 'missing',
+          ReturnData: false,
+          MetricStat: {
+            Metric: {
+              Namespace: 'S3DR',
+              MetricName: 'VerifyMissing',
+              Dimensions: [{ Name: 'service', Value: 's3-dr' }],
+            },
+            Period: 3600,
+            Stat: 'Sum',
+          },
+        },
+        {
+          Id: 'mismatched',
+          ReturnData: false,
+          MetricStat: {
+            Metric: {
+              Namespace: 'S3DR',
+              MetricName: 'VerifyMismatched',
+              Dimensions: [{ Name: 'service', Value: 's3-dr' }],
+            },
+            Period: 3600,
+            Stat: 'Sum',
+          },
+        },
+        expect.objectContaining({
+          Id: 'drift',
+          Expression: 'FILL(missing, 0) + FILL(mismatched, 0)',
+          ReturnData: true,
+        }),
+      ],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
+    VerifySilentAlarm: {
+      Namespace: 'S3DR',
+      MetricName: 'VerifyPassComplete',
+      Dimensions: [{ Name: 'service', Value: 's3-dr' }],
+      Statistic: 'Sum',
+      Period: 3 * 3600,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    },
+  };
+
+  it('has exactly the documented alarms', () => {
+    expect(
+      alarms(dev)
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(Object.keys(expected).sort());
+  });
+
+  it.each(Object.entries(expected))('%s watches the right metric and threshold', (id, want) => {
+    expect(props(dev, id)).toMatchObject(want);
+  });
+
+  it('notifies the alarm topic on alarm and on recovery', () => {
+    for (const [id] of alarms(dev)) {
+      expect(props(dev, id)).toMatchObject({ AlarmActions: topic, OKActions: topic });
+    }
+  });
+
+  it('says in every description what to run first and where the runbook is', () => {
+    for (const [id] of alarms(dev)) {
+      const description = JSON.stringify(props(dev, id).AlarmDescription);
+      expect(description).toContain('First: ');
+      expect(description).toMatch(/Runbook: README\.md#[a-z-]+/);
+      expect(description.length).toBeLessThan(1024);
+    }
+  });
+
+  it('subscribes the alarm email only when one is configured', () => {
+    expect(createdResources(dev)).not.toContain('AlarmEmailSubscription');
+    expect(createdResources(two)).toContain('AlarmEmailSubscription');
+    expect(props(two, 'AlarmEmailSubscription')).toMatchObject({
+      TopicArn: { Ref: 'AlarmTopic' },
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+  });
+});
+
+describe('dashboard', () => {
+  const body = () => String(get(props(dev, 'Dashboard'), 'DashboardBody', 'Fn::Sub'));
+
+  it('charts events, outcomes, bytes, lag percentiles, queue depths, verifier counts and Lambda errors', () => {
+    const widgets = get(JSON.parse(body()), 'widgets') as unknown[];
+    const metrics = widgets.flatMap(
+      (w) => (get(w, 'properties', 'metrics') as unknown[][] | undefined) ?? [],
+    );
+    const shown = metrics.map((m) => `${m[0]}/${m[1]}@${get(m.at(-1), 'stat')}`);
+    for (const name of [
+      'S3DR/EventsIngested@Sum',
+      'S3DR/ObjectsCopied@Sum',
+      'S3DR/ObjectsDeleted@Sum',
+      'S3DR/ObjectsSkipped@Sum',
+      'S3DR/BytesCopied@Sum',
+      'S3DR/ReplicationLagMs@p50',
+      'S3DR/ReplicationLagMs@p99',
+      'S3DR/VerifyMissing@Sum',
+      'S3DR/VerifyMismatched@Sum',
+      'S3DR/VerifyOrphaned@Sum',
+      'S3DR/VerifyObjectsChecked@Sum',
+      'AWS/SQS/ApproximateNumberOfMessagesVisible@Maximum',
+      'AWS/Lambda/Errors@Sum',
+    ]) {
+      expect(shown).toContain(name);
+    }
+    const queues = metrics.filter((m) => m[0] === 'AWS/SQS').map((m) => m[3]);
+    expect(queues).toEqual(expect.arrayContaining(['s3-dr-dev-replication', 's3-dr-dev-dlq']));
+  });
+
+  it('shows the state of every alarm, by references CloudFormation resolves', () => {
+    const refs = [...body().matchAll(/\$\{(\w+)\.Arn\}/g)].map((m) => m[1]);
+    expect(refs.sort()).toEqual(
+      resourcesOfType(dev, 'AWS::CloudWatch::Alarm')
+        .map(([id]) => id)
+        .sort(),
+    );
+  });
+});
+
+describe('stack roles', () => {
+  it('creates the pipeline in the primary stack and no DR bucket there', () => {
+    const created = createdResources(dev);
+    expect(created).toEqual(
+      expect.arrayContaining(['ReplicationQueue', 'DeadLetterQueue', 'AlarmTopic', 'Dashboard']),
+    );
+    expect(created).not.toContain('DrBucket');
+    expect(condition(dev, 'IsPrimary')).toBe(true);
+  });
+
+  it('creates only restore and the hardened DR bucket in the dr stack', () => {
+    const functions = resourcesOfType(dr, 'AWS::Lambda::Function').map(([id]) => id);
+    expect(functions).toEqual(['RestoreLambdaFunction']);
+    const created = createdResources(dr);
+    expect(created).toEqual(expect.arrayContaining(['DrBucket', 'DrBucketPolicy', 'RestoreLambdaFunction']));
+    for (const id of ['ReplicationQueue', 'DeadLetterQueue', 'AlarmTopic', 'Dashboard', 'DlqNotEmptyAlarm']) {
+      expect(created).not.toContain(id);
+    }
+    expect(get(fnProps(dr, 'restore'), 'Environment', 'Variables')).toMatchObject({ S3DR_STACK_ROLE: 'dr' });
+    expect(get(fnProps(dr, 'restore'), 'Environment', 'Variables', 'S3DR_QUEUE_URL')).toBeUndefined();
+  });
+
+  it('refuses a dr stack that would create the DR bucket without an admin principal', async () => {
+    const result = await runSls(['package', '--stage', 'dev', '--param=stackRole=dr']);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain('parameter "adminPrincipalArn" must be set');
+  });
+
+  it('creates no role that no function uses (the framework shared role)', () => {
+    for (const t of [dev, dr, two]) {
+      expect(createdResources(t)).not.toContain('IamRoleLambdaExecution');
+      const others = Object.entries(t.Resources).filter(([id]) => id !== 'IamRoleLambdaExecution');
+      expect(referencedIds(others.map(([, r]) => r))).not.toContain('IamRoleLambdaExecution');
+    }
+  });
+});
+
+describe('DR bucket', () => {
+  const bucket = () => props(dr, 'DrBucket');
+
+  it('is kept when the stack is deleted or the bucket replaced', () => {
+    expect(resource(dr, 'DrBucket')).toMatchObject({
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  it('is versioned, private, owner-enforced and encrypted with the configured KMS key', () => {
+    expect(bucket()).toMatchObject({
+      BucketName: 's3-dr-dev-dr',
+      VersioningConfiguration: { Status: 'Enabled' },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          {
+            ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: DR_KEY },
+            BucketKeyEnabled: true,
+          },
+        ],
+      },
+    });
+  });
+
+  it('uses SSE-S3 when no KMS key is configured', () => {
+    expect(get(props(dev, 'DrBucket'), 'BucketEncryption')).toEqual({
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    });
+  });
+
+  it('expires noncurrent versions after the retention and aborts stale multipart uploads', () => {
+    expect(get(bucket(), 'LifecycleConfiguration', 'Rules')).toEqual([
+      {
+        Id: 'expire-noncurrent-versions',
+        Status: 'Enabled',
+        NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+        ExpiredObjectDeleteMarker: true,
+      },
+      {
+        Id: 'abort-incomplete-multipart-uploads',
+        Status: 'Enabled',
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+      },
+    ]);
+  });
+
+  it('locks every version by default when an Object Lock mode is set, and not otherwise', () => {
+    expect(bucket()).toMatchObject({
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: 'Enabled',
+        Rule: { DefaultRetention: { Mode: 'COMPLIANCE' } },
+      },
+    });
+    // A --param value is a string; CloudFormation takes "7" for an integer property.
+    expect(Number(get(bucket(), 'ObjectLockConfiguration', 'Rule', 'DefaultRetention', 'Days'))).toBe(7);
+    expect(props(dev, 'DrBucket')).not.toHaveProperty('ObjectLockEnabled');
+    expect(props(dev, 'DrBucket')).not.toHaveProperty('ObjectLockConfiguration');
+  });
+
+  it('refuses plain HTTP, and lets only the admin principals delete versions or lift protections', () => {
+    const statements = get(props(dr, 'DrBucketPolicy'), 'PolicyDocument', 'Statement') as PolicyStatement[];
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders
+    const drArn = 'arn:${AWS::Partition}:s3:::s3-dr-dev-dr';
+    const resources = [{ 'Fn::Sub': drArn }, { 'Fn::Sub': `${drArn}/*` }];
+    expect(statements).toEqual([
+      {
+        Sid: 'DenyInsecureTransport',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:*',
+        Resource: resources,
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+      {
+        Sid: 'DenyVersionDeletionAndProtectionChangesExceptAdmin',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: expect.arrayContaining([
+          's3:DeleteObjectVersion',
+          's3:PutLifecycleConfiguration',
+          's3:PutBucketVersioning',
+          's3:PutBucketPolicy',
+          's3:DeleteBucketPolicy',
+        ]),
+        Resource: resources,
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': [ADMIN, BREAK_GLASS] } },
+      },
+    ]);
+  });
+});
+
+describe('IAM', () => {
+  const s3 = (b: string) => `arn:aws:s3:::${b}`;
+  const objects = (b: string) => `arn:aws:s3:::${b}/*`;
+  /** Sid → [actions, resources] of the statements s3-dr adds to a function's role. */
+  const grants = (t: CfnTemplate, fn: string) => {
+    const out: Record<string, [string[], unknown[]]> = {};
+    for (const [sid, s] of roleStatements(t, fn)) {
+      if (sid.startsWith('#')) continue; // the plugin's log and event-source statements
+      out[sid] = [asList(s.Action).sort(), asList(s.Resource)];
+    }
+    return out;
+  };
+  const sourceRead = [
+    's3:GetObject',
+    's3:GetObjectAttributes',
+    's3:GetObjectTagging',
+    's3:GetObjectVersion',
+    's3:GetObjectVersionAttributes',
+    's3:GetObjectVersionTagging',
+  ];
+
+  it('lets ingest send to the replication queue and, for failed events, to the DLQ', () => {
+    expect(grants(dev, 'ingest')).toEqual({
+      EnqueueReplicationTasks: [['sqs:SendMessage'], [queueArn]],
+      SendAsyncFailuresToDeadLetterQueue: [['sqs:SendMessage'], [dlqArn]],
+    });
+  });
+
+  it('lets replicate consume the queue, read the sources and write DR objects', () => {
+    expect(grants(dev, 'replicate')).toEqual({
+      ConsumeReplicationQueue: [
+        ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+        [queueArn],
+      ],
+      ListSourceBuckets: [['s3:ListBucket'], [s3('s3-dr-dev-source')]],
+      ReadSourceObjects: [sourceRead, [objects('s3-dr-dev-source')]],
+      ListDrBucket: [['s3:ListBucket', 's3:ListBucketMultipartUploads'], [s3('s3-dr-dev-dr')]],
+      WriteDrObjects: [
+        [
+          's3:AbortMultipartUpload',
+          's3:DeleteObject',
+          's3:GetObject',
+          's3:GetObjectTagging',
+          's3:ListMultipartUploadParts',
+          's3:PutObject',
+          's3:PutObjectTagging',
+        ],
+        [objects('s3-dr-dev-dr')],
+      ],
+    });
+  });
+
+  it('lets verify list and head both sides, write only under .s3dr/ and queue repairs', () => {
+    expect(grants(dev, 'verify')).toEqual({
+      ListSourceAndDrBuckets: [['s3:ListBucket'], [s3('s3-dr-dev-source'), s3('s3-dr-dev-dr')]],
+      HeadSourceAndDrObjects: [
+        ['s3:GetObject', 's3:GetObjectAttributes', 's3:GetObjectVersion', 's3:GetObjectVersionAttributes'],
+        [objects('s3-dr-dev-source'), objects('s3-dr-dev-dr')],
+      ],
+      WriteVerifierState: [['s3:GetObject', 's3:PutObject'], ['arn:aws:s3:::s3-dr-dev-dr/.s3dr/*']],
+      EnqueueRepairTasks: [['sqs:SendMessage'], [queueArn]],
+    });
+  });
+
+  it('lets restore read DR versions and write only to the sources and allowed targets', () => {
+    const targetWrite = [
+      's3:AbortMultipartUpload',
+      's3:GetObject',
+      's3:ListMultipartUploadParts',
+      's3:PutObject',
+      's3:PutObjectTagging',
+    ];
+    const drRead = [
+      's3:GetObject',
+      's3:GetObjectAttributes',
+      's3:GetObjectTagging',
+      's3:GetObjectVersion',
+      's3:GetObjectVersionAttributes',
+      's3:GetObjectVersionTagging',
+      's3:RestoreObject',
+    ];
+    expect(grants(dev, 'restore')).toEqual({
+      ListDrBucketVersions: [
+        ['s3:GetBucketVersioning', 's3:ListBucket', 's3:ListBucketVersions'],
+        [s3('s3-dr-dev-dr')],
+      ],
+      ReadDrObjectVersions: [drRead, [objects('s3-dr-dev-dr')]],
+      ListRestoreTargets: [['s3:ListBucket', 's3:ListBucketMultipartUploads'], [s3('s3-dr-dev-source')]],
+      WriteRestoreTargets: [targetWrite, [objects('s3-dr-dev-source')]],
+    });
+    expect(grants(two, 'restore')).toMatchObject({
+      ListRestoreTargets: [expect.any(Array), [s3('a-bucket'), s3('b-bucket'), s3('restore-target')]],
+      WriteRestoreTargets: [
+        targetWrite,
+        [objects('a-bucket'), objects('b-bucket'), objects('restore-target')],
+      ],
+    });
+  });
+
+  it('expands bucket statements to every source bucket', () => {
+    expect(grants(two, 'replicate')).toMatchObject({
+      ListSourceBuckets: [['s3:ListBucket'], [s3('a-bucket'), s3('b-bucket')]],
+      ReadSourceObjects: [sourceRead, [objects('a-bucket'), objects('b-bucket')]],
+    });
+    expect(grants(two, 'verify')).toMatchObject({
+      ListSourceAndDrBuckets: [['s3:ListBucket'], [s3('a-bucket'), s3('b-bucket'), s3('s3-dr-dev-dr')]],
+    });
+  });
+
+  it('grants KMS use only on configured keys, and none without keys', () => {
+    for (const fn of ['ingest', 'replicate', 'verify', 'restore']) {
+      const actions = [...roleStatements(dev, fn).values()].flatMap((s) => asList(s.Action));
+      expect(actions.filter((a) => a.startsWith('kms:'))).toEqual([]);
+    }
+    expect(grants(two, 'replicate')).toMatchObject({
+      UseDrBucketKey: [['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], [DR_KEY]],
+      UseSourceBucketKeys: [['kms:Decrypt'], [SOURCE_KEY]],
+      UseQueueKey: [['kms:Decrypt'], [QUEUE_KEY]],
+    });
+    expect(grants(two, 'ingest')).toMatchObject({
+      UseQueueKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [QUEUE_KEY]],
+    });
+    expect(grants(two, 'verify')).toMatchObject({
+      UseDrBucketKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [DR_KEY]],
+      UseQueueKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [QUEUE_KEY]],
+    });
+    expect(grants(two, 'restore')).toMatchObject({
+      UseDrBucketKey: [['kms:Decrypt'], [DR_KEY]],
+      UseSourceBucketKeys: [['kms:Decrypt', 'kms:GenerateDataKey'], [SOURCE_KEY]],
+    });
+  });
+
+  it('grants no wildcard action, and no Resource "*" for S3 or SQS, in any policy of any stack', () => {
+    for (const t of [dev, dr, two]) {
+      const policies = allPolicies(t);
+      expect(policies.length).toBeGreaterThan(2);
+      const violations = policies.flatMap((policy) =>
+        policy.statements
+          .filter((s) => {
+            const actions = asList(s.Action);
+            // A Deny may be broad on purpose (e.g. refusing every S3 action over plain HTTP).
+            const wildcardAction = s.Effect === 'Allow' && actions.some((a) => a.includes('*'));
+            const starResource =
+              actions.some((a) => /^(s3|sqs):/.test(a)) && asList(s.Resource).some((r) => r === '*');
+            return wildcardAction || starResource;
+          })
+          .map((s) => `${policy.owner}: ${JSON.stringify(s)}`),
+      );
+      expect(violations).toEqual([]);
+    }
+  });
+});
+
+describe('local stage (sls print, offline)', () => {
+  it('resolves every function environment to literal strings pointing at the emulator', () => {
+    const providerEnv = get(local, 'provider', 'environment') as Record<string, unknown>;
+    expect(providerEnv).toMatchObject({
+      S3DR_QUEUE_URL: 'http://127.0.0.1:4566/000000000000/s3-dr-local-replication',
+      S3DR_ENDPOINT_URL: 'http://127.0.0.1:4566',
+      S3DR_FORCE_PATH_STYLE: 'true',
+      S3DR_SOURCE_BUCKETS: 'source-bucket',
+      S3DR_DR_BUCKET: 'dr-bucket',
+    });
+    const set = Object.entries(providerEnv).filter(([, v]) => v !== null);
+    expect(set.filter(([, v]) => typeof v !== 'string')).toEqual([]);
+    expect(() => loadConfig(Object.fromEntries(set) as Record<string, string>)).not.toThrow();
+  });
+
+  it('exposes the queue, DLQ and event-source settings as numbers', () => {
+    expect(get(local, 'resources', 'Resources', 'ReplicationQueue', 'Properties')).toMatchObject({
+      QueueName: 's3-dr-local-replication',
+      VisibilityTimeout: 1800,
+      MessageRetentionPeriod: 345600,
+      RedrivePolicy: { maxReceiveCount: 5 },
+    });
+    expect(get(local, 'resources', 'Resources', 'DeadLetterQueue', 'Properties')).toMatchObject({
+      QueueName: 's3-dr-local-dlq',
+      MessageRetentionPeriod: 1209600,
+    });
+    expect(get(local, 'functions', 'replicate', 'events', 0, 'sqs')).toMatchObject({
+      batchSize: 10,
+      maximumBatchingWindow: 0,
+      functionResponseType: 'ReportBatchItemFailures',
+    });
+  });
+});
