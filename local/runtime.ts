@@ -51,6 +51,12 @@ export interface LocalRuntimeOptions {
    * `in-process` keeps everything in this process.
    */
   emulator?: 'process' | 'in-process';
+  /**
+   * Where the handlers send their S3 and SQS requests, given the emulator's endpoint (default: the
+   * emulator itself). Fault-injection tests put a proxy here; the runtime's own pollers and clients
+   * (which stand for AWS's side: S3 events, the event source mapping) stay direct.
+   */
+  handlerEndpoint?: (emulatorEndpoint: string) => Promise<string>;
 }
 
 export interface LocalRuntime {
@@ -109,6 +115,10 @@ async function wire(
   options: LocalRuntimeOptions,
 ): Promise<LocalRuntime> {
   const env = await localEnv(emulator.port, options.env ?? {});
+  if (options.handlerEndpoint) {
+    const endpoint = await options.handlerEndpoint(emulator.endpoint);
+    env.S3DR_ENDPOINT_URL = endpoint;
+  }
   // Handlers and Powertools read these when first imported. Metrics stay off locally: EMF lines on
   // stdout would drown the status line; the same outcomes reach the status board instead.
   Object.assign(process.env, env, {

@@ -86,6 +86,39 @@ describe('the local pipeline (delete policy retain)', () => {
     expect(rt.status.snapshot().dlqDepth).toBe(0);
   }, 180_000);
 
+  it('replicates a new single-part object with two S3 requests: one HEAD of the DR copy and one COPY', async () => {
+    const keys = Array.from({ length: 50 }, (_, i) => `counted/${i}.txt`);
+    const before = await rt.emulator.requestCounts();
+    await mapConcurrent(keys, 8, (key) => putObject(rt.s3, source, key, Buffer.from(key)));
+    await rt.drain();
+    const after = await rt.emulator.requestCounts();
+    const delta = (op: string) => (after[op] ?? 0) - (before[op] ?? 0);
+    expect({ put: delta('PutObject'), head: delta('HeadObject'), copy: delta('CopyObject') }).toEqual({
+      put: 50,
+      head: 50,
+      copy: 50,
+    });
+    // A duplicate event costs one HEAD and no copy.
+    await rt.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: rt.queueUrl,
+        MessageBody: JSON.stringify({
+          v: 1,
+          bucket: source,
+          key: keys[0],
+          eventName: 'ObjectCreated:Put',
+          eventTime: new Date().toISOString(),
+          etag: (await snapshots(rt.s3, source, [keys[0]!]))[0]?.etag.replaceAll('"', ''),
+        }),
+      }),
+    );
+    const beforeDuplicate = await rt.emulator.requestCounts();
+    await rt.drain();
+    const afterDuplicate = await rt.emulator.requestCounts();
+    expect((afterDuplicate.HeadObject ?? 0) - (beforeDuplicate.HeadObject ?? 0)).toBe(1);
+    expect((afterDuplicate.CopyObject ?? 0) - (beforeDuplicate.CopyObject ?? 0)).toBe(0);
+  }, 60_000);
+
   it('moves a poison message to the DLQ after maxReceiveCount and keeps replicating the rest', async () => {
     await rt.sqs.send(new SendMessageCommand({ QueueUrl: rt.queueUrl, MessageBody: '{"v":1,"bucket":' }));
     await putObject(rt.s3, source, 'after-poison.txt', Buffer.from('still flowing'));
