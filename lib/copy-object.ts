@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { DeadlineError, ObjectNotFoundError, PreconditionFailedError } from './errors.ts';
 import { mapConcurrent } from './map-concurrent.ts';
 import type { Clock, CopySource, ObjectHead, ObjectStore, WriteOptions } from './ports.ts';
@@ -34,6 +35,13 @@ export type CopyOutcome = {
   resumedParts: number;
 };
 
+/** The ETag S3 gives a multipart object whose parts have these (MD5) ETags. */
+export function multipartEtagOf(partEtags: readonly string[]): string {
+  const digest = createHash('md5');
+  for (const etag of partEtags) digest.update(Buffer.from(etag, 'hex'));
+  return `${digest.digest('hex')}-${partEtags.length}`;
+}
+
 /** Byte ranges (inclusive) of each part. */
 export function partRanges(sizes: readonly number[]): { partNumber: number; start: number; end: number }[] {
   let offset = 0;
@@ -50,6 +58,17 @@ export function uniformPartSizes(total: number, preferred: number): number[] {
   const sizes: number[] = [];
   for (let offset = 0; offset < total; offset += size) sizes.push(Math.min(size, total - offset));
   return sizes;
+}
+
+/**
+ * True when {@link copyObject} copies this object part by part (a multipart source, or one larger than
+ * the threshold) rather than with one CopyObject. Callers use it to decide what a copy will cost.
+ */
+export function copiesInParts(
+  head: Pick<ObjectHead, 'etag' | 'size' | 'partsCount'>,
+  multipartThreshold: number,
+): boolean {
+  return (head.partsCount ?? multipartPartsOf(head.etag)) !== undefined || head.size > multipartThreshold;
 }
 
 /**
@@ -94,30 +113,39 @@ export async function copyObject(input: CopyObjectInput): Promise<CopyOutcome> {
   return copyInParts({ ...input, write }, source, sizes);
 }
 
-async function copyInParts(input: CopyObjectInput, source: CopySource, sizes: number[]): Promise<CopyOutcome> {
+async function copyInParts(
+  input: CopyObjectInput,
+  source: CopySource,
+  sizes: number[],
+): Promise<CopyOutcome> {
   const { head, to, toKey, settings, clock } = input;
   const ranges = partRanges(sizes);
   const open = await to.listOpenUploads(toKey);
-  // An upload started after the source was last written can only hold parts of this very version.
-  const usable = open
-    .filter((u) => u.initiated.getTime() >= head.lastModified.getTime())
+  // Only an upload begun after the source was written can hold parts of this very version. Last-Modified
+  // has whole seconds, so "after" means a second later; and an upload with no part yet is not worth the
+  // doubt (it may carry an older version's metadata): both kinds are aborted, not resumed.
+  const writtenBy = head.lastModified.getTime() + 1000;
+  const candidates = open
+    .filter((u) => u.initiated.getTime() >= writtenBy)
     .sort((a, b) => b.initiated.getTime() - a.initiated.getTime());
-  const stale = open.filter((u) => !usable.includes(u));
-  await Promise.all(stale.map((u) => to.abortMultipart(toKey, u.uploadId)));
-
-  let uploadId = usable[0]?.uploadId;
+  let uploadId: string | undefined;
   const done = new Map<number, string>();
-  if (uploadId) {
+  for (const candidate of candidates) {
+    if (uploadId) break;
     try {
-      for (const part of await to.listParts(toKey, uploadId)) {
+      const parts = await to.listParts(toKey, candidate.uploadId);
+      for (const part of parts) {
         const planned = ranges[part.partNumber - 1];
         if (planned && planned.end - planned.start + 1 === part.size) done.set(part.partNumber, part.etag);
       }
+      if (done.size > 0) uploadId = candidate.uploadId;
     } catch (error) {
-      if (!(error instanceof ObjectNotFoundError)) throw error;
-      uploadId = undefined; // completed or aborted meanwhile by a concurrent attempt
+      if (!(error instanceof ObjectNotFoundError)) throw error; // completed or aborted meanwhile
     }
   }
+  await Promise.all(
+    open.filter((u) => u.uploadId !== uploadId).map((u) => to.abortMultipart(toKey, u.uploadId)),
+  );
   const resumedParts = done.size;
   uploadId ??= await to.startMultipart(toKey, input.write);
   const id = uploadId;
@@ -140,6 +168,19 @@ async function copyInParts(input: CopyObjectInput, source: CopySource, sizes: nu
     throw error;
   }
   const parts = ranges.map((r) => ({ partNumber: r.partNumber, etag: done.get(r.partNumber) ?? '' }));
+  // A multipart source copied with its own boundaries must come out with its own ETag. Where part ETags
+  // are MD5s (no SSE-KMS), check that before completing: parts of another version cannot slip in.
+  const expectable =
+    multipartPartsOf(head.etag) !== undefined &&
+    head.serverSideEncryption !== 'aws:kms' &&
+    !input.write.kmsKeyId &&
+    parts.every((p) => /^[0-9a-f]{32}$/.test(p.etag));
+  if (expectable && multipartEtagOf(parts.map((p) => p.etag)) !== head.etag) {
+    await to.abortMultipart(toKey, id);
+    throw new PreconditionFailedError(
+      `the parts copied for s3://${to.bucket}/${toKey} do not make up source ETag ${head.etag}; the upload was aborted and the copy starts over`,
+    );
+  }
   const r = await to.completeMultipart(toKey, id, parts);
   return { ...r, method: 'multipart', parts: ranges.length, resumedParts };
 }

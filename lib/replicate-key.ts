@@ -96,7 +96,14 @@ async function tryConditionalCopy(
     recordedSourceEtag(drHead) === etag &&
     (task.size === undefined || drHead.size === task.size)
   ) {
-    return { kind: 'skipped', drKey, reason: 'identical', requests };
+    // Same bytes. A duplicate of the event that produced this copy is done. But the same bytes can come
+    // with new metadata: an in-place copy (`ObjectCreated:Copy`, how metadata is changed), or a rewrite
+    // well after DR was written (Last-Modified has whole seconds): those compare metadata first.
+    const rewrite =
+      task.eventName === 'ObjectCreated:Copy' ||
+      drHead.lastModified.getTime() + 1000 < Date.parse(task.eventTime);
+    if (!rewrite) return { kind: 'skipped', drKey, reason: 'identical', requests };
+    return undefined;
   }
   try {
     requests.push('COPY');
@@ -107,6 +114,7 @@ async function tryConditionalCopy(
     });
     // With SSE-KMS (source or DR) the ETag is not the content MD5: rewrite with the source ETag recorded.
     if (r.etag !== etag) return undefined;
+    if (settings.deletePolicy === 'mirror') return confirmCopy(task, drKey, etag, deps, requests, 'copy');
     return { kind: 'copied', drKey, bytes: task.size ?? 0, etag, method: 'copy', requests };
   } catch (error) {
     if (error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError) {
@@ -123,6 +131,51 @@ async function tryConditionalCopy(
   }
 }
 
+/**
+ * Under `mirror`, a copy that was in flight while the source was deleted (or overwritten) can land
+ * after the delete task found DR empty. One HEAD of the source after the copy closes that window: the
+ * copy stands only if the source still holds what was copied; otherwise reconcile again.
+ */
+async function confirmCopy(
+  task: Task,
+  drKey: string,
+  etag: string,
+  deps: ReplicateDeps,
+  requests: string[],
+  method: 'copy' | 'multipart',
+  bytes = task.size ?? 0,
+): Promise<ReplicateOutcome> {
+  requests.push('HEAD source');
+  const now = await deps.source.head(task.key);
+  if (now?.etag === etag) return { kind: 'copied', drKey, bytes, etag, method, requests };
+  deps.log.info('source changed while it was being copied; reconciling again', {
+    bucket: task.bucket,
+    key: task.key,
+    etag,
+    action: 'reconcile',
+  });
+  return reconcile(task, drKey, deps, requests);
+}
+
+/** True when the DR copy stands for this very source object: content, user metadata, headers. */
+export function sameObject(src: ObjectHead, dr: ObjectHead): boolean {
+  if (recordedSourceEtag(dr) !== src.etag || dr.size !== src.size) return false;
+  const userMeta = (m: Record<string, string>) =>
+    JSON.stringify(
+      Object.entries(m)
+        .filter(([k]) => !k.startsWith(META_PREFIX))
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    );
+  return (
+    userMeta(src.metadata) === userMeta(dr.metadata) &&
+    src.contentType === dr.contentType &&
+    src.contentEncoding === dr.contentEncoding &&
+    src.contentDisposition === dr.contentDisposition &&
+    src.contentLanguage === dr.contentLanguage &&
+    src.cacheControl === dr.cacheControl
+  );
+}
+
 async function reconcile(
   task: Task,
   drKey: string,
@@ -131,15 +184,18 @@ async function reconcile(
 ): Promise<ReplicateOutcome> {
   const { settings } = deps;
   const attempts = 2;
+  // Confirming a copy or a delete can come back here; a key that keeps changing under us is retried
+  // later (the task fails) rather than chased forever.
+  if (requests.length > 24) {
+    throw new SourceChangedError(`s3://${task.bucket}/${task.key} keeps changing; the task will be retried`);
+  }
   for (let attempt = 1; attempt <= attempts; attempt++) {
     requests.push('HEAD source');
     const src = await deps.source.head(task.key);
-    if (!src) return applyDeletePolicy(drKey, deps, requests);
+    if (!src) return applyDeletePolicy(task, drKey, deps, requests);
     requests.push('HEAD dr');
     const drHead = await deps.dr.head(drKey);
-    if (drHead && recordedSourceEtag(drHead) === src.etag && drHead.size === src.size) {
-      return { kind: 'skipped', drKey, reason: 'identical', requests };
-    }
+    if (drHead && sameObject(src, drHead)) return { kind: 'skipped', drKey, reason: 'identical', requests };
     const write: WriteOptions = {
       metadata: drMetadataFor(src),
       contentType: src.contentType,
@@ -173,6 +229,9 @@ async function reconcile(
           parts: r.parts,
         });
       }
+      if (settings.deletePolicy === 'mirror') {
+        return confirmCopy(task, drKey, src.etag, deps, requests, r.method, src.size);
+      }
       return { kind: 'copied', drKey, bytes: src.size, etag: src.etag, method: r.method, requests };
     } catch (error) {
       if (!(error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError)) throw error;
@@ -191,6 +250,7 @@ async function reconcile(
 }
 
 async function applyDeletePolicy(
+  task: Task,
   drKey: string,
   deps: ReplicateDeps,
   requests: string[],
@@ -202,5 +262,9 @@ async function applyDeletePolicy(
   // The DR bucket is versioned: this leaves a delete marker and keeps the data as a noncurrent version.
   requests.push('DELETE dr');
   await deps.dr.remove(drKey);
+  // A put of the same key replicated by a concurrent task between our HEAD and our DELETE was just
+  // removed with it: if the source exists again, copy it back.
+  requests.push('HEAD source');
+  if (await deps.source.head(task.key)) return reconcile(task, drKey, deps, requests);
   return { kind: 'deleted', drKey, requests };
 }

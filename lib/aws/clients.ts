@@ -22,6 +22,10 @@ export function createClients(config: Config): Clients {
   let sqsClient: SQSClient | undefined;
   const requestHandler = {
     requestTimeout: config.requestTimeoutMs,
+    // Without this, @smithy/node-http-handler (4.14 here) only logs a warning when requestTimeout passes and
+    // keeps waiting (an S3 client has no default socket timeout): a hung request would hang the
+    // invocation until Lambda kills it. tests/integration/faults.test.ts catches the difference.
+    throwOnRequestTimeout: true,
     connectionTimeout: Math.min(config.requestTimeoutMs, 5_000),
     // Replicate copies parts and records in parallel: the SDK's default of 50 sockets would queue them.
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 256 }),

@@ -88,6 +88,7 @@ describe('the local pipeline (delete policy retain)', () => {
 
   it('replicates a new single-part object with two S3 requests: one HEAD of the DR copy and one COPY', async () => {
     const keys = Array.from({ length: 50 }, (_, i) => `counted/${i}.txt`);
+    const writtenAt = new Date().toISOString();
     const before = await rt.emulator.requestCounts();
     await mapConcurrent(keys, 8, (key) => putObject(rt.s3, source, key, Buffer.from(key)));
     await rt.drain();
@@ -98,7 +99,7 @@ describe('the local pipeline (delete policy retain)', () => {
       head: 50,
       copy: 50,
     });
-    // A duplicate event costs one HEAD and no copy.
+    // A duplicate of a replicated event costs one HEAD and no copy.
     await rt.sqs.send(
       new SendMessageCommand({
         QueueUrl: rt.queueUrl,
@@ -107,7 +108,7 @@ describe('the local pipeline (delete policy retain)', () => {
           bucket: source,
           key: keys[0],
           eventName: 'ObjectCreated:Put',
-          eventTime: new Date().toISOString(),
+          eventTime: writtenAt,
           etag: (await snapshots(rt.s3, source, [keys[0]!]))[0]?.etag.replaceAll('"', ''),
         }),
       }),

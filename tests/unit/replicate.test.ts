@@ -63,13 +63,20 @@ describe('replicate', () => {
     s3.reset();
   });
 
-  it('copies a new object with one DR HEAD and one conditional COPY (the common case)', async () => {
-    onHead({});
+  it('copies a new object with one DR HEAD, one conditional COPY and (mirror) one HEAD confirming the source', async () => {
+    onHead({ 'source-bucket/a b+c=d&e%f.txt': sourceHead('e1') });
     s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"e1"' } });
     const result = await replicate(anSqsEvent(aTask({ key: 'a b+c=d&e%f.txt', etag: 'e1' })));
     expect(result).toEqual({ batchItemFailures: [] });
-    expect(s3).toHaveReceivedCommandTimes(HeadObjectCommand, 1);
-    expect(s3).toHaveReceivedCommandWith(HeadObjectCommand, { Bucket: 'dr-bucket', Key: 'a b+c=d&e%f.txt' });
+    expect(s3).toHaveReceivedCommandTimes(HeadObjectCommand, 2);
+    expect(s3).toHaveReceivedNthSpecificCommandWith(1, HeadObjectCommand, {
+      Bucket: 'dr-bucket',
+      Key: 'a b+c=d&e%f.txt',
+    });
+    expect(s3).toHaveReceivedNthSpecificCommandWith(2, HeadObjectCommand, {
+      Bucket: 'source-bucket',
+      Key: 'a b+c=d&e%f.txt',
+    });
     expect(s3).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
     expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, {
       Bucket: 'dr-bucket',
@@ -96,7 +103,7 @@ describe('replicate', () => {
   });
 
   it('skips the copy when the DR object already has the source ETag (a duplicate costs one HEAD)', async () => {
-    onHead({ 'dr-bucket/photos/cat.jpg': sourceHead('e1') });
+    onHead({ 'dr-bucket/photos/cat.jpg': sourceHead('e1', { LastModified: new Date() }) });
     await replicate(anSqsEvent(aTask({ etag: 'e1' }), aTask({ etag: 'e1' })));
     expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
     expect(s3).toHaveReceivedCommandTimes(HeadObjectCommand, 2);
@@ -108,6 +115,32 @@ describe('replicate', () => {
     });
     await replicate(anSqsEvent(aTask({ etag: 'e1' })));
     expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
+  });
+
+  it('replicates a metadata-only change (an in-place copy keeps the ETag) with a metadata-replacing copy', async () => {
+    onHead({
+      'source-bucket/photos/cat.jpg': sourceHead('e1', { Metadata: { owner: 'bob' } }),
+      'dr-bucket/photos/cat.jpg': sourceHead('e1', {
+        Metadata: { owner: 'alice' },
+        LastModified: new Date(),
+      }),
+    });
+    s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"e1"' } });
+    await replicate(anSqsEvent(aTask({ etag: 'e1', eventName: 'ObjectCreated:Copy' })));
+    expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, {
+      MetadataDirective: 'REPLACE',
+      Metadata: { owner: 'bob', 's3dr-source-etag': 'e1' },
+    });
+  });
+
+  it('costs no copy when a restore writes back what DR holds (same bytes and metadata, written later)', async () => {
+    onHead({
+      'source-bucket/photos/cat.jpg': sourceHead('e1'),
+      'dr-bucket/photos/cat.jpg': sourceHead('e1', { LastModified: new Date('2026-11-20T00:00:00Z') }),
+    });
+    await replicate(anSqsEvent(aTask({ etag: 'e1', eventTime: '2026-11-25T12:00:00.000Z' })));
+    expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
+    expect(s3).toHaveReceivedCommandTimes(HeadObjectCommand, 3);
   });
 
   it('re-reads the source when it was overwritten between event and copy (412) and copies what is there now', async () => {

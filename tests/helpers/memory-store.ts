@@ -1,0 +1,438 @@
+/**
+ * An in-memory S3 for domain tests: a {@link MemoryWorld} of buckets, each a {@link MemoryStore}
+ * implementing the `ObjectStore` port with S3's semantics where s3-dr depends on them — ETag = MD5 of
+ * the bytes (multipart: MD5 of the parts' MD5s + `-N`), `CopySourceIfMatch` honoured (412), 404s for
+ * missing objects, uploads and sources, CopyObject giving the copy a single-part ETag, multipart uploads
+ * with ListMultipartUploads/ListParts, and an optional version history (delete markers).
+ *
+ * Every port call first awaits `world.beforeOp` (when set) and then takes effect atomically, so a test
+ * can decide the interleaving of concurrent calls (fast-check's scheduler, or a gate in a regression
+ * test). Source mutations made by the test (`put`, `delete`) bypass the hook: they are the world moving.
+ */
+import { createHash } from 'node:crypto';
+import { ObjectNotFoundError, PreconditionFailedError } from '../../lib/errors.ts';
+import type {
+  ContentHeaders,
+  CopyResult,
+  CopySource,
+  ListedVersion,
+  ListPage,
+  ObjectHead,
+  ObjectStore,
+  OpenUpload,
+  UploadedPart,
+  VersionPage,
+  WriteOptions,
+} from '../../lib/ports.ts';
+
+export interface StoredObject extends ContentHeaders {
+  body: Buffer;
+  etag: string;
+  lastModified: Date;
+  metadata: Record<string, string>;
+  storageClass?: string;
+  /** Sizes of the parts it was uploaded with (multipart objects only). */
+  partSizes?: number[];
+  tags: Record<string, string>;
+  versionId: string;
+}
+
+interface Upload {
+  key: string;
+  initiated: Date;
+  write: WriteOptions;
+  parts: Map<number, { etag: string; body: Buffer }>;
+}
+
+export interface StoreOp {
+  bucket: string;
+  op: string;
+  key: string;
+}
+
+const md5 = (data: Buffer | string) => createHash('md5').update(data).digest();
+
+/** The ETag S3 gives an object uploaded in these parts. */
+export function multipartEtag(parts: readonly Buffer[]): string {
+  return `${md5(Buffer.concat(parts.map((p) => md5(p)))).toString('hex')}-${parts.length}`;
+}
+
+/** Splits a body into parts of the given sizes (the last part takes the rest). */
+function split(body: Buffer, sizes: readonly number[]): Buffer[] {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (const size of sizes) {
+    parts.push(body.subarray(offset, offset + size));
+    offset += size;
+  }
+  return parts;
+}
+
+/** Byte-wise (UTF-8) key order, as S3 lists. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** A set of buckets that can copy between each other, with one logical clock. */
+export class MemoryWorld {
+  readonly buckets = new Map<string, MemoryStore>();
+  /** Awaited at the start of every port call (not of test-side mutations). */
+  beforeOp: ((op: StoreOp) => Promise<void>) | undefined;
+  /** Every port call, in the order they took effect. */
+  readonly log: StoreOp[] = [];
+  private time = Date.parse('2026-11-25T10:00:00Z');
+  private ids = 0;
+  private readonly tickMs: number;
+
+  /** `tickMs`: how far the clock moves per write (a few hundred ms mixes same-second and later writes). */
+  constructor(options: { tickMs?: number } = {}) {
+    this.tickMs = options.tickMs ?? 1;
+  }
+
+  bucket(name: string, options: { versioned?: boolean } = {}): MemoryStore {
+    let store = this.buckets.get(name);
+    if (!store) {
+      store = new MemoryStore(this, name, options.versioned ?? false);
+      this.buckets.set(name, store);
+    }
+    return store;
+  }
+
+  /** A strictly increasing clock: every write happens at its own millisecond. */
+  now(): Date {
+    this.time += this.tickMs;
+    return new Date(this.time);
+  }
+
+  nextId(prefix: string): string {
+    this.ids += 1;
+    return `${prefix}${this.ids}`;
+  }
+}
+
+export class MemoryStore implements ObjectStore {
+  readonly bucket: string;
+  readonly versioned: boolean;
+  readonly objects = new Map<string, StoredObject>();
+  /** Every version and delete marker ever written, oldest first (versioned buckets). */
+  readonly history: (
+    | { key: string; deleteMarker: true; versionId: string; lastModified: Date }
+    | (StoredObject & { key: string; deleteMarker: false })
+  )[] = [];
+  readonly uploads = new Map<string, Upload>();
+  private readonly world: MemoryWorld;
+
+  constructor(world: MemoryWorld, bucket: string, versioned: boolean) {
+    this.world = world;
+    this.bucket = bucket;
+    this.versioned = versioned;
+  }
+
+  // ---- test-side mutations (S3 being written by its users) ----
+
+  /** Writes an object as a user would (PutObject, or a multipart upload with these part sizes). */
+  put(
+    key: string,
+    body: Buffer | string,
+    options: { metadata?: Record<string, string>; partSizes?: number[]; contentType?: string } = {},
+  ): StoredObject {
+    const bytes = Buffer.from(body);
+    const parts = options.partSizes ? split(bytes, options.partSizes) : undefined;
+    return this.store(key, {
+      body: bytes,
+      etag: parts ? multipartEtag(parts) : md5(bytes).toString('hex'),
+      lastModified: this.world.now(),
+      metadata: { ...(options.metadata ?? {}) },
+      contentType: options.contentType,
+      tags: {},
+      ...(parts ? { partSizes: parts.map((p) => p.length) } : {}),
+    });
+  }
+
+  /** Deletes an object as a user would. Returns whether it existed. */
+  delete(key: string): boolean {
+    const existed = this.objects.delete(key);
+    if (this.versioned) {
+      this.history.push({
+        key,
+        deleteMarker: true,
+        versionId: this.world.nextId('v'),
+        lastModified: this.world.now(),
+      });
+    }
+    return existed;
+  }
+
+  private store(key: string, object: Omit<StoredObject, 'versionId'>): StoredObject {
+    const stored: StoredObject = { ...object, versionId: this.versioned ? this.world.nextId('v') : 'null' };
+    this.objects.set(key, stored);
+    if (this.versioned) this.history.push({ ...stored, key, deleteMarker: false });
+    return stored;
+  }
+
+  private async enter(op: string, key: string): Promise<void> {
+    await this.world.beforeOp?.({ bucket: this.bucket, op, key });
+    this.world.log.push({ bucket: this.bucket, op, key });
+  }
+
+  private sourceObject(source: CopySource, what: string): StoredObject {
+    const from = this.world.buckets.get(source.bucket)?.objects.get(source.key);
+    if (!from) throw new ObjectNotFoundError(`${what}: not found (NoSuchKey)`);
+    if (source.ifMatch !== undefined && source.ifMatch !== from.etag) {
+      throw new PreconditionFailedError(`${what}: precondition failed (the source changed)`);
+    }
+    return from;
+  }
+
+  // ---- the ObjectStore port ----
+
+  async head(
+    key: string,
+    options: { versionId?: string; partNumber?: number } = {},
+  ): Promise<ObjectHead | undefined> {
+    await this.enter('head', key);
+    const o = this.objects.get(key);
+    if (!o) return undefined;
+    const part =
+      options.partNumber !== undefined && o.partSizes ? o.partSizes[options.partNumber - 1] : undefined;
+    return {
+      key,
+      etag: o.etag,
+      size: part ?? o.body.length,
+      // HEAD's Last-Modified is an HTTP date: whole seconds.
+      lastModified: new Date(Math.floor(o.lastModified.getTime() / 1000) * 1000),
+      metadata: { ...o.metadata },
+      ...(o.versionId !== 'null' ? { versionId: o.versionId } : {}),
+      ...(o.storageClass ? { storageClass: o.storageClass } : {}),
+      ...(options.partNumber !== undefined && o.partSizes ? { partsCount: o.partSizes.length } : {}),
+      ...(o.contentType ? { contentType: o.contentType } : {}),
+    };
+  }
+
+  async copyFrom(source: CopySource, key: string, options: WriteOptions): Promise<CopyResult> {
+    await this.enter('copy', key);
+    const from = this.sourceObject(
+      source,
+      `COPY s3://${source.bucket}/${source.key} → s3://${this.bucket}/${key}`,
+    );
+    const headers: ContentHeaders = options.metadata
+      ? {
+          contentType: options.contentType,
+          contentEncoding: options.contentEncoding,
+          contentDisposition: options.contentDisposition,
+          contentLanguage: options.contentLanguage,
+          cacheControl: options.cacheControl,
+          expires: options.expires,
+          websiteRedirectLocation: options.websiteRedirectLocation,
+        }
+      : {
+          contentType: from.contentType,
+          contentEncoding: from.contentEncoding,
+          contentDisposition: from.contentDisposition,
+          contentLanguage: from.contentLanguage,
+          cacheControl: from.cacheControl,
+          expires: from.expires,
+          websiteRedirectLocation: from.websiteRedirectLocation,
+        };
+    // CopyObject writes a single-part object: its ETag is the MD5 of the bytes, whatever the source's was.
+    const stored = this.store(key, {
+      ...headers,
+      body: from.body,
+      etag: md5(from.body).toString('hex'),
+      lastModified: this.world.now(),
+      metadata: { ...(options.metadata ?? from.metadata) },
+      storageClass: options.storageClass,
+      tags: options.tags === 'copy' ? { ...from.tags } : { ...(options.tags ?? {}) },
+    });
+    return { etag: stored.etag, ...(this.versioned ? { versionId: stored.versionId } : {}) };
+  }
+
+  async remove(key: string): Promise<void> {
+    await this.enter('remove', key);
+    this.delete(key);
+  }
+
+  async getTags(key: string): Promise<Record<string, string>> {
+    await this.enter('getTags', key);
+    const o = this.objects.get(key);
+    if (!o) throw new ObjectNotFoundError(`GET tagging s3://${this.bucket}/${key}: not found (NoSuchKey)`);
+    return { ...o.tags };
+  }
+
+  async startMultipart(key: string, options: WriteOptions): Promise<string> {
+    await this.enter('startMultipart', key);
+    const uploadId = this.world.nextId('upload-');
+    this.uploads.set(uploadId, { key, initiated: this.world.now(), write: options, parts: new Map() });
+    return uploadId;
+  }
+
+  private upload(key: string, uploadId: string, what: string): Upload {
+    const upload = this.uploads.get(uploadId);
+    if (!upload || upload.key !== key) throw new ObjectNotFoundError(`${what}: not found (NoSuchUpload)`);
+    return upload;
+  }
+
+  async copyPart(
+    source: CopySource,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    range: { start: number; end: number },
+  ): Promise<string> {
+    await this.enter('copyPart', key);
+    const what = `UploadPartCopy ${partNumber} of s3://${this.bucket}/${key}`;
+    const upload = this.upload(key, uploadId, what);
+    const from = this.sourceObject(source, what);
+    if (range.start < 0 || range.end >= from.body.length || range.end < range.start) {
+      throw new Error(`${what}: InvalidRange bytes=${range.start}-${range.end} of ${from.body.length}`);
+    }
+    const body = from.body.subarray(range.start, range.end + 1);
+    const etag = md5(body).toString('hex');
+    upload.parts.set(partNumber, { etag, body });
+    return etag;
+  }
+
+  async completeMultipart(
+    key: string,
+    uploadId: string,
+    parts: { partNumber: number; etag: string }[],
+  ): Promise<CopyResult> {
+    await this.enter('completeMultipart', key);
+    const what = `CompleteMultipartUpload s3://${this.bucket}/${key}`;
+    const upload = this.upload(key, uploadId, what);
+    const bodies = parts.map((p, i) => {
+      const part = upload.parts.get(p.partNumber);
+      if (p.partNumber !== i + 1 || !part || part.etag !== p.etag) {
+        throw new Error(`${what}: InvalidPart ${p.partNumber} (${p.etag})`);
+      }
+      return part.body;
+    });
+    this.uploads.delete(uploadId);
+    const w = upload.write;
+    const stored = this.store(key, {
+      body: Buffer.concat(bodies),
+      etag: multipartEtag(bodies),
+      lastModified: this.world.now(),
+      metadata: { ...(w.metadata ?? {}) },
+      contentType: w.contentType,
+      contentEncoding: w.contentEncoding,
+      contentDisposition: w.contentDisposition,
+      contentLanguage: w.contentLanguage,
+      cacheControl: w.cacheControl,
+      expires: w.expires,
+      websiteRedirectLocation: w.websiteRedirectLocation,
+      storageClass: w.storageClass,
+      tags: w.tags && w.tags !== 'copy' ? { ...w.tags } : {},
+      partSizes: bodies.map((b) => b.length),
+    });
+    return { etag: stored.etag, ...(this.versioned ? { versionId: stored.versionId } : {}) };
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    await this.enter('abortMultipart', key);
+    if (this.uploads.get(uploadId)?.key === key) this.uploads.delete(uploadId);
+  }
+
+  async listOpenUploads(key: string): Promise<OpenUpload[]> {
+    await this.enter('listOpenUploads', key);
+    return [...this.uploads]
+      .filter(([, u]) => u.key === key)
+      .map(([uploadId, u]) => ({ key, uploadId, initiated: u.initiated }));
+  }
+
+  async listParts(key: string, uploadId: string): Promise<UploadedPart[]> {
+    await this.enter('listParts', key);
+    const upload = this.upload(key, uploadId, `ListParts s3://${this.bucket}/${key}`);
+    return [...upload.parts]
+      .sort(([a], [b]) => a - b)
+      .map(([partNumber, p]) => ({ partNumber, etag: p.etag, size: p.body.length }));
+  }
+
+  async list(options: {
+    prefix?: string;
+    delimiter?: string;
+    startAfter?: string;
+    token?: string;
+    maxKeys?: number;
+  }): Promise<ListPage> {
+    await this.enter('list', options.prefix ?? '');
+    const after = options.token ?? options.startAfter;
+    const max = options.maxKeys ?? 1000;
+    const keys = [...this.objects.keys()]
+      .filter((k) => k.startsWith(options.prefix ?? '') && (after === undefined || compareKeys(k, after) > 0))
+      .sort(compareKeys);
+    const page = keys.slice(0, max);
+    return {
+      objects: page.map((key) => {
+        const o = this.objects.get(key)!;
+        return { key, etag: o.etag, size: o.body.length, lastModified: o.lastModified };
+      }),
+      commonPrefixes: [],
+      ...(keys.length > max ? { nextToken: page[page.length - 1] } : {}),
+    };
+  }
+
+  async listVersions(options: {
+    prefix?: string;
+    keyMarker?: string;
+    maxKeys?: number;
+  }): Promise<VersionPage> {
+    await this.enter('listVersions', options.prefix ?? '');
+    const latest = new Map<string, string>();
+    for (const v of this.history) latest.set(v.key, v.versionId);
+    const versions: ListedVersion[] = this.history
+      .filter((v) => v.key.startsWith(options.prefix ?? ''))
+      .map((v) => ({
+        key: v.key,
+        versionId: v.versionId,
+        isLatest: latest.get(v.key) === v.versionId,
+        lastModified: v.lastModified,
+        deleteMarker: v.deleteMarker,
+        ...(v.deleteMarker ? {} : { etag: v.etag, size: v.body.length }),
+      }))
+      .sort((a, b) => compareKeys(a.key, b.key) || b.lastModified.getTime() - a.lastModified.getTime());
+    return { versions };
+  }
+
+  async getText(key: string): Promise<string | undefined> {
+    await this.enter('getText', key);
+    return this.objects.get(key)?.body.toString('utf8');
+  }
+
+  async putText(key: string, body: string, contentType = 'application/json'): Promise<void> {
+    await this.enter('putText', key);
+    this.put(key, body, { contentType });
+  }
+
+  async startThaw(key: string): Promise<boolean> {
+    await this.enter('startThaw', key);
+    return true;
+  }
+
+  async versioning(): Promise<'enabled' | 'suspended' | 'unversioned'> {
+    await this.enter('versioning', '');
+    return this.versioned ? 'enabled' : 'unversioned';
+  }
+
+  async partSizes(key: string, _partsCount: number): Promise<number[]> {
+    await this.enter('partSizes', key);
+    const o = this.objects.get(key);
+    if (!o)
+      throw new ObjectNotFoundError(`GetObjectAttributes s3://${this.bucket}/${key}: not found (NoSuchKey)`);
+    // S3 answers for the object as it is now, which may not be the version the caller counted the parts
+    // of: the caller must check (copyObject compares the total with the size it read).
+    return o.partSizes ?? [o.body.length];
+  }
+
+  async checksums(key: string): Promise<Record<string, string>> {
+    await this.enter('checksums', key);
+    return {};
+  }
+
+  async hashBody(key: string, algorithm: string): Promise<string> {
+    await this.enter('hashBody', key);
+    const o = this.objects.get(key);
+    if (!o) throw new ObjectNotFoundError(`GET s3://${this.bucket}/${key}: not found (NoSuchKey)`);
+    return createHash(algorithm).update(o.body).digest('hex');
+  }
+}
