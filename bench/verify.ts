@@ -1,0 +1,467 @@
+/**
+ * `npm run bench:verify`: times one full verifier pass over two buckets of N objects (default 100,000;
+ * BENCH_N) on the local emulator, next to `rclone check` on the same buckets, and measures what the
+ * issue's targets are about: wall time, peak RSS (at N and at N/10: memory must not grow with the
+ * bucket), S3 requests (LIST per 1,000 keys, HEADs only for ETag differences).
+ *
+ * Three kinds of process, so each measurement is of one thing only, on this 2-core machine:
+ *  - the emulator (fauxqs, patched; `--emulator`), which holds the buckets — filled directly through its
+ *    store, with a few hundred planted differences — and counts the requests it serves;
+ *  - one fresh verifier process per pass (`--verifier`) running the real `functions/verify.ts` handler,
+ *    which reports its own peak RSS;
+ *  - `rclone check` (Debian's rclone; installed with apt-get if missing).
+ *
+ * Env: BENCH_N (100000), BENCH_SMALL_N (N/10), BENCH_EXTRA_N (more sizes, e.g. 300000, to show the
+ * plateau), BENCH_REPEAT (5; times are the best run, the machine being shared; medians are kept too), BENCH_KEYS_PER_PREFIX (1000), BENCH_RCLONE=0 (skip
+ * rclone), BENCH_NODE_FLAGS (for the verifier process), S3DR_VERIFY_CONCURRENCY (8).
+ * Writes bench/results/verify.json. No assertions: it reports, and the targets are judged by people.
+ */
+import { type ChildProcess, execFile, fork, spawnSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+const self = fileURLToPath(import.meta.url);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const REGION = 'us-east-1';
+const CREDENTIALS = { id: 'bench', secret: 'bench' };
+
+// ---------------------------------------------------------------- the planted differences
+
+interface Plan {
+  missing: number;
+  mismatchedSameSize: number;
+  mismatchedOtherSize: number;
+  /** DR ETag differs by construction (as with SSE-KMS) but the recorded source ETag matches: ok after a HEAD. */
+  recordedEtag: number;
+  orphaned: number;
+}
+const PLAN: Plan = {
+  missing: 100,
+  mismatchedSameSize: 50,
+  mismatchedOtherSize: 50,
+  recordedEtag: 50,
+  orphaned: 50,
+};
+
+/**
+ * Keys spread over prefixes of 1,000 keys each (`tenant-000/` …): a bigger bucket has more prefixes, so
+ * N = 10,000 and N = 100,000 list pages of the same size and compare memory at equal page shape.
+ */
+const KEYS_PER_PREFIX = Number(process.env.BENCH_KEYS_PER_PREFIX ?? 1000);
+const keyOf = (i: number, n: number) => {
+  const prefixes = Math.max(1, Math.round(n / KEYS_PER_PREFIX));
+  return `tenant-${String(i % prefixes).padStart(3, '0')}/file-${String(i).padStart(7, '0')}.dat`;
+};
+const bodyOf = (i: number, variant = 0) => Buffer.from(`object ${i} variant ${variant}`.padEnd(48, '.'));
+
+// ---------------------------------------------------------------- role: emulator
+
+interface S3StoreLike {
+  createBucket(name: string): void;
+  putObject(
+    bucket: string,
+    key: string,
+    body: Buffer,
+    contentType?: string,
+    metadata?: Record<string, string>,
+  ): { etag: string };
+}
+
+type EmulatorMessage =
+  | { cmd: 'populate'; n: number; source: string; dr: string }
+  | { cmd: 'counts' }
+  | { cmd: 'reset' }
+  | { cmd: 'stop' };
+
+function operation(method: string, url: string): string {
+  const [path = '', query = ''] = url.split('?', 2);
+  const onObject = path.split('/').filter(Boolean).length >= 2;
+  if (method === 'GET' && !onObject) return new URLSearchParams(query).has('list-type') ? 'LIST' : 'LIST(v1)';
+  if (method === 'HEAD' && onObject) return 'HEAD';
+  if (method === 'GET' && onObject)
+    return new URLSearchParams(query).has('attributes') ? 'ATTRIBUTES' : 'GET';
+  return `${method}${onObject ? ' object' : ' bucket'}`;
+}
+
+async function emulatorRole(): Promise<void> {
+  const { buildApp } = await import('fauxqs');
+  const dist = new URL('.', import.meta.resolve('fauxqs'));
+  const [{ S3Store }, { SqsStore }, { SnsStore }] = await Promise.all([
+    import(new URL('s3/s3Store.js', dist).href),
+    import(new URL('sqs/sqsStore.js', dist).href),
+    import(new URL('sns/snsStore.js', dist).href),
+  ]);
+  const s3Store = new S3Store() as S3StoreLike;
+  const app = buildApp({
+    logger: false,
+    stores: { s3Store, sqsStore: new SqsStore(), snsStore: new SnsStore() } as never,
+  });
+  let counts: Record<string, number> = {};
+  app.addHook('onRequest', (request, _reply, done) => {
+    const op = operation(request.method, request.url);
+    counts[op] = (counts[op] ?? 0) + 1;
+    done();
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+
+  const send = (message: unknown) => process.send?.(message);
+  process.on('message', async (message: EmulatorMessage) => {
+    switch (message.cmd) {
+      case 'populate': {
+        const { n, source, dr } = message;
+        s3Store.createBucket(source);
+        s3Store.createBucket(dr);
+        const step = Math.floor(
+          n / (PLAN.missing + PLAN.mismatchedSameSize + PLAN.mismatchedOtherSize + PLAN.recordedEtag),
+        );
+        const kind = new Map<number, keyof Plan>();
+        let slot = 0;
+        for (const k of ['missing', 'mismatchedSameSize', 'mismatchedOtherSize', 'recordedEtag'] as const) {
+          for (let j = 0; j < PLAN[k]; j++) kind.set(slot++ * step + 7, k);
+        }
+        for (let i = 0; i < n; i++) {
+          const key = keyOf(i, n);
+          const { etag } = s3Store.putObject(source, key, bodyOf(i));
+          switch (kind.get(i)) {
+            case 'missing':
+              break;
+            case 'mismatchedSameSize':
+              s3Store.putObject(dr, key, bodyOf(i, 1));
+              break;
+            case 'mismatchedOtherSize':
+              s3Store.putObject(dr, key, Buffer.concat([bodyOf(i), Buffer.from('!')]));
+              break;
+            case 'recordedEtag':
+              s3Store.putObject(dr, key, bodyOf(i, 2), undefined, {
+                's3dr-source-etag': etag.replaceAll('"', ''),
+              });
+              break;
+            default:
+              s3Store.putObject(dr, key, bodyOf(i));
+          }
+        }
+        for (let j = 0; j < PLAN.orphaned; j++) {
+          s3Store.putObject(dr, keyOf(j * step + 11, n).replace('/file-', '/orphan-'), bodyOf(j, 3));
+        }
+        send({ done: 'populate' });
+        break;
+      }
+      case 'counts':
+        send({ counts });
+        break;
+      case 'reset':
+        counts = {};
+        send({ done: 'reset' });
+        break;
+      case 'stop':
+        await app.close();
+        process.exit(0);
+    }
+  });
+  send({ port });
+}
+
+// ---------------------------------------------------------------- role: verifier
+
+async function verifierRole(): Promise<void> {
+  const { handler } = await import('../functions/verify.ts');
+  const { lambdaContext } = await import('../local/lambda-context.ts');
+  // Heap and external (Buffer) memory sampled through the pass; the heap after a full GC is what the
+  // verifier actually retains.
+  let peakHeap = 0;
+  let peakExternal = 0;
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    peakHeap = Math.max(peakHeap, m.heapUsed);
+    peakExternal = Math.max(peakExternal, m.external);
+  }, 20);
+  const started = performance.now();
+  const report = await handler({ repair: false, graceSeconds: 0 }, lambdaContext('verify', 900_000));
+  const passMs = performance.now() - started;
+  clearInterval(sampler);
+  (globalThis as { gc?: () => void }).gc?.();
+  const MiB = 2 ** 20;
+  process.stdout.write(
+    `${JSON.stringify({
+      report,
+      passMs,
+      maxRssKb: process.resourceUsage().maxRSS,
+      peakHeapMiB: peakHeap / MiB,
+      peakExternalMiB: peakExternal / MiB,
+      heapAfterGcMiB: process.memoryUsage().heapUsed / MiB,
+    })}\n`,
+  );
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------- role: main
+
+interface VerifierRun {
+  passMs: number;
+  /** The whole verifier process: start, module load, the pass, exit. */
+  processMs: number;
+  maxRssMiB: number;
+  peakHeapMiB: number;
+  peakExternalMiB: number;
+  heapAfterGcMiB: number;
+  counts: Record<string, number>;
+  requests: { list: number; head: number };
+  emulatorRequests: Record<string, number>;
+}
+
+interface RcloneRun {
+  ms: number;
+  exitCode: number;
+  summary: string[];
+  emulatorRequests: Record<string, number>;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? Number.NaN;
+
+function ask<T>(child: ChildProcess, message: EmulatorMessage): Promise<T> {
+  return new Promise((resolve) => {
+    child.once('message', (reply) => resolve(reply as T));
+    child.send(message);
+  });
+}
+
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    execFile(command, args, { cwd: root, env, maxBuffer: 256 << 20 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr, ms: performance.now() - started });
+    });
+  });
+}
+
+function ensureRclone(): string {
+  const found = spawnSync('rclone', ['version'], { encoding: 'utf8' });
+  if (found.status === 0) return found.stdout.split('\n')[0] ?? 'rclone';
+  process.stderr.write('rclone is not installed: apt-get install -y rclone …\n');
+  const install = spawnSync('apt-get', ['install', '-y', 'rclone'], { stdio: 'inherit' });
+  if (install.status !== 0)
+    throw new Error('could not install rclone with apt-get (run as root, or install it yourself)');
+  return spawnSync('rclone', ['version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? 'rclone';
+}
+
+async function main(): Promise<void> {
+  const n = Number(process.env.BENCH_N ?? 100_000);
+  const smallN = Number(process.env.BENCH_SMALL_N ?? Math.round(n / 10));
+  const repeat = Number(process.env.BENCH_REPEAT ?? 5);
+  const concurrency = process.env.S3DR_VERIFY_CONCURRENCY ?? '8';
+  const rcloneVersion = ensureRclone();
+
+  const emulator = fork(self, ['--emulator'], {
+    execArgv: ['--no-warnings'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const { port } = await new Promise<{ port: number }>((resolve) =>
+    emulator.once('message', (m) => resolve(m as { port: number })),
+  );
+  const endpoint = `http://127.0.0.1:${port}`;
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+
+  try {
+    const extra = (process.env.BENCH_EXTRA_N ?? '').split(',').filter(Boolean).map(Number);
+    const sizes = [...new Set([smallN, n, ...extra])].sort((a, b) => a - b);
+    for (const size of sizes) {
+      const t = performance.now();
+      await ask(emulator, { cmd: 'populate', n: size, source: `src-${size}`, dr: `dr-${size}` });
+      log(`populated src-${size} and dr-${size} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    }
+
+    const verifierEnv = (size: number): NodeJS.ProcessEnv => ({
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      S3DR_SOURCE_BUCKETS: `src-${size}`,
+      S3DR_DR_BUCKET: `dr-${size}`,
+      S3DR_SOURCE_REGION: REGION,
+      S3DR_DR_REGION: REGION,
+      S3DR_ENDPOINT_URL: endpoint,
+      S3DR_FORCE_PATH_STYLE: 'true',
+      S3DR_VERIFY_CONCURRENCY: concurrency,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.id,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secret,
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+    });
+    const verifierPass = async (size: number): Promise<VerifierRun> => {
+      await ask(emulator, { cmd: 'reset' });
+      const r = await run(
+        process.execPath,
+        [
+          '--no-warnings',
+          '--expose-gc',
+          ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+          self,
+          '--verifier',
+        ],
+        verifierEnv(size),
+      );
+      if (r.code !== 0) throw new Error(`verifier failed (${r.code}): ${r.stderr}`);
+      const out = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
+      const { counts: emulatorRequests } = await ask<{ counts: Record<string, number> }>(emulator, {
+        cmd: 'counts',
+      });
+      return {
+        passMs: out.passMs,
+        processMs: r.ms,
+        maxRssMiB: out.maxRssKb / 1024,
+        peakHeapMiB: out.peakHeapMiB,
+        peakExternalMiB: out.peakExternalMiB,
+        heapAfterGcMiB: out.heapAfterGcMiB,
+        counts: out.report.counts,
+        requests: { list: out.report.requests.list, head: out.report.requests.head },
+        emulatorRequests,
+      };
+    };
+    const rcloneEnv: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      RCLONE_CONFIG_BENCH_TYPE: 's3',
+      RCLONE_CONFIG_BENCH_PROVIDER: 'Other',
+      RCLONE_CONFIG_BENCH_ENDPOINT: endpoint,
+      RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true',
+      RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: CREDENTIALS.id,
+      RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: CREDENTIALS.secret,
+      RCLONE_CONFIG_BENCH_REGION: REGION,
+      // AWS_CA_BUNDLE is deliberately absent: rclone fails to load one here.
+    };
+    const rcloneCheck = async (size: number): Promise<RcloneRun> => {
+      await ask(emulator, { cmd: 'reset' });
+      // The verifier's own cursor and reports live under .s3dr/ in the DR bucket.
+      const r = await run(
+        'rclone',
+        ['check', `bench:src-${size}`, `bench:dr-${size}`, '--exclude', '.s3dr/**'],
+        rcloneEnv,
+      );
+      const { counts: emulatorRequests } = await ask<{ counts: Record<string, number> }>(emulator, {
+        cmd: 'counts',
+      });
+      const summary = r.stderr
+        .split('\n')
+        .filter((l) => /differences found|files missing|matching files|hashes could not be checked/.test(l))
+        .map((l) => l.replace(/^.*?(NOTICE|ERROR): /, ''));
+      return { ms: r.ms, exitCode: r.code, summary, emulatorRequests };
+    };
+
+    const results: Record<string, { verifier: VerifierRun[]; rclone: RcloneRun[] }> = {};
+    for (const size of sizes) {
+      results[size] = { verifier: [], rclone: [] };
+      for (let i = 0; i < repeat; i++) {
+        const v = await verifierPass(size);
+        results[size].verifier.push(v);
+        log(
+          `N=${size} verifier pass ${i + 1}: ${v.passMs.toFixed(0)} ms, peak RSS ${v.maxRssMiB.toFixed(0)} MiB, ${v.requests.list} LIST, ${v.requests.head} HEAD`,
+        );
+        if (process.env.BENCH_RCLONE === '0') continue;
+        const r = await rcloneCheck(size);
+        results[size].rclone.push(r);
+        log(
+          `N=${size} rclone check ${i + 1}: ${r.ms.toFixed(0)} ms (exit ${r.exitCode}) ${r.summary.join('; ')}`,
+        );
+      }
+    }
+
+    const summarise = (size: number) => {
+      const { verifier, rclone } = results[size]!;
+      const first = verifier[0]!;
+      // Best of the runs: other work on a shared machine only ever adds time, to either tool.
+      const verifyMs = Math.min(...verifier.map((v) => v.passMs));
+      const rcloneMs = rclone.length > 0 ? Math.min(...rclone.map((r) => r.ms)) : Number.NaN;
+      const listPerBucket = first.requests.list / 2;
+      return {
+        n: size,
+        verifyPassMs: Math.round(verifyMs),
+        verifyProcessMs: Math.round(Math.min(...verifier.map((v) => v.processMs))),
+        verifyPassMedianMs: Math.round(median(verifier.map((v) => v.passMs))),
+        rcloneCheckMedianMs: rclone.length > 0 ? Math.round(median(rclone.map((r) => r.ms))) : Number.NaN,
+        rcloneCheckMs: Math.round(rcloneMs),
+        speedupVsRclone: Number((rcloneMs / verifyMs).toFixed(2)),
+        verifierPeakRssMiB: Number(median(verifier.map((v) => v.maxRssMiB)).toFixed(1)),
+        verifierPeakHeapMiB: Number(median(verifier.map((v) => v.peakHeapMiB)).toFixed(1)),
+        verifierPeakExternalMiB: Number(median(verifier.map((v) => v.peakExternalMiB)).toFixed(1)),
+        verifierHeapAfterGcMiB: Number(median(verifier.map((v) => v.heapAfterGcMiB)).toFixed(1)),
+        counts: first.counts,
+        verifierRequests: first.emulatorRequests,
+        listPerBucket,
+        listPer1000KeysPerBucket: Number(((1000 * listPerBucket) / size).toFixed(3)),
+        heads: first.requests.head,
+        rcloneRequests: rclone[0]?.emulatorRequests ?? {},
+        rcloneSummary: rclone[0]?.summary ?? [],
+        runs: {
+          verifyPassMs: verifier.map((v) => Math.round(v.passMs)),
+          rcloneCheckMs: rclone.map((r) => Math.round(r.ms)),
+        },
+      };
+    };
+    const all = sizes.map(summarise);
+    const small = all.find((s) => s.n === smallN) ?? all[0]!;
+    const big = all.find((s) => s.n === n) ?? all.at(-1)!;
+    const largest = all.at(-1)!;
+    const expectedHeads = PLAN.mismatchedSameSize + PLAN.recordedEtag;
+    const result = {
+      date: new Date().toISOString(),
+      machine: {
+        node: process.version,
+        cpus: (await import('node:os')).cpus().length,
+        rclone: rcloneVersion,
+      },
+      layout: `N / ${KEYS_PER_PREFIX} prefixes of ${KEYS_PER_PREFIX} keys (tenant-000/ …), keys spread round-robin; bodies 48 B`,
+      planted: PLAN,
+      concurrency: Number(concurrency),
+      repeat,
+      sizes: all,
+      targets: {
+        atLeastAsFastAsRclone: big.speedupVsRclone >= 1,
+        peakRssRatioLargeToSmall: Number((big.verifierPeakRssMiB / small.verifierPeakRssMiB).toFixed(3)),
+        peakRssWithin20Percent: big.verifierPeakRssMiB <= 1.2 * small.verifierPeakRssMiB,
+        ...(largest.n > n
+          ? {
+              [`peakRssRatio${largest.n}To${n}`]: Number(
+                (largest.verifierPeakRssMiB / big.verifierPeakRssMiB).toFixed(3),
+              ),
+            }
+          : {}),
+        listPer1000KeysPerBucket: big.listPer1000KeysPerBucket,
+        headsOnlyForEtagDifferences: big.heads === expectedHeads,
+        expectedHeads,
+      },
+    };
+
+    const rows = result.sizes.map(
+      (s) =>
+        `| ${String(s.n).padStart(7)} | ${String(s.verifyPassMs).padStart(9)} | ${String(s.rcloneCheckMs).padStart(9)} | ${s.speedupVsRclone.toFixed(2).padStart(6)} | ${s.verifierPeakRssMiB.toFixed(0).padStart(7)} | ${`${s.verifierPeakHeapMiB.toFixed(0)}/${s.verifierPeakExternalMiB.toFixed(0)}/${s.verifierHeapAfterGcMiB.toFixed(0)}`.padStart(12)} | ${String(s.listPerBucket).padStart(8)} | ${String(s.heads).padStart(4)} | ${`${s.counts.missing}/${s.counts.mismatched}/${s.counts.orphaned}`.padStart(12)} |`,
+    );
+    process.stdout.write(
+      [
+        '',
+        `verify bench — concurrency ${concurrency}, best of ${repeat} (times), medians (memory), ${rcloneVersion}`,
+        '|       N | verify ms | rclone ms | ratio  | RSS MiB | heap/ext/GC  | LIST/bkt | HEAD | miss/mis/orp |',
+        '|---------|-----------|-----------|--------|---------|--------------|----------|------|--------------|',
+        ...rows,
+        '',
+        `targets: as fast as rclone ${result.targets.atLeastAsFastAsRclone ? 'yes' : 'NO'}; RSS ratio ${result.targets.peakRssRatioLargeToSmall} (≤ 1.2: ${result.targets.peakRssWithin20Percent ? 'yes' : 'NO'}); ` +
+          `${result.targets.listPer1000KeysPerBucket} LIST per 1,000 keys per bucket; HEADs ${big.heads} (expected ${expectedHeads})`,
+        '',
+      ].join('\n'),
+    );
+    await mkdir(new URL('results/', import.meta.url), { recursive: true });
+    await writeFile(new URL('results/verify.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    await ask(emulator, { cmd: 'stop' }).catch(() => undefined);
+    emulator.kill();
+  }
+}
+
+const role = process.argv[2];
+if (role === '--emulator') await emulatorRole();
+else if (role === '--verifier') await verifierRole();
+else await main();

@@ -1,0 +1,28 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { logger, metrics } from '../lib/observability.ts';
+import { createRuntime } from '../lib/runtime.ts';
+import { parseVerifyRequest } from '../lib/verify-payload.ts';
+import type { VerifyReport } from '../lib/verify-report.ts';
+import { verifySources } from '../lib/verify-run.ts';
+
+const runtime = createRuntime();
+
+/** Schedule event or `sls invoke -f verify --data '{…}'` → validated request → verify → report. */
+export const run = (event: unknown, context: Context): Promise<VerifyReport> =>
+  verifySources(parseVerifyRequest(event, runtime.config), {
+    sourceStore: runtime.sourceStore,
+    dr: runtime.dr,
+    queue: () => runtime.queue(),
+    clock: { now: () => new Date(), remainingMs: () => context.getRemainingTimeInMillis() },
+    settings: runtime.config,
+    logger,
+    metrics,
+  });
+
+export const handler = middy<unknown, VerifyReport, Error, Context>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler(run);

@@ -1,0 +1,429 @@
+import { randomUUID } from 'node:crypto';
+import { RESERVED_PREFIX } from './config.ts';
+import { DrError } from './errors.ts';
+import { drPrefixFor, fromDrKey, type KeyLayout } from './key-mapping.ts';
+import { compareKeys } from './key-order.ts';
+import { mapConcurrent } from './map-concurrent.ts';
+import { mergeListings } from './merge-listings.ts';
+import type { Clock, ListedObject, ObjectStore, TaskQueue } from './ports.ts';
+import { recordedSourceEtag } from './replicate-key.ts';
+import type { Task } from './task.ts';
+import {
+  addCounts,
+  cursorKey,
+  loadCursor,
+  type PassState,
+  saveCursor,
+  type VerifyClass,
+  type VerifyCursor,
+  type VerifyScope,
+  zeroCounts,
+} from './verify-cursor.ts';
+import { compareContent, isSampled } from './verify-deep.ts';
+import { listEntries } from './verify-listing.ts';
+import {
+  type BucketReport,
+  type DeepReport,
+  MAX_SAMPLES,
+  type RequestCounts,
+  Tally,
+  zeroRequests,
+} from './verify-report.ts';
+import {
+  childItems,
+  itemStart,
+  listingPlan,
+  PrefixCollector,
+  type ShardLimits,
+  shardLimits,
+  sortWork,
+  type WorkItem,
+} from './verify-shards.ts';
+
+/** The event name of the tasks the verifier queues; replicate reconciles them like any other hint. */
+export const REPAIR_EVENT = 'Verify:Repair';
+
+export interface VerifyBucketSettings {
+  keyLayout: KeyLayout;
+  deletePolicy: 'mirror' | 'retain';
+  /** Shards listed at once (S3DR_VERIFY_CONCURRENCY). */
+  concurrency: number;
+  /** Stop when less than this is left before the deadline (S3DR_SAFETY_MARGIN_MS). */
+  safetyMarginMs: number;
+  /** A source object modified more recently than this is `pending` rather than drift. */
+  graceSeconds: number;
+  /** Only keys starting with this (in source key space). */
+  prefix: string;
+  repair: boolean;
+  /** Share of `ok` keys whose content is compared too: 0 (off) to 1 (every key). */
+  deep: number;
+  /** Overrides of the sharding limits derived from `concurrency` (tests use tiny ones). */
+  limits?: Partial<ShardLimits>;
+}
+
+/** The slice of the Powertools logger the verifier uses. */
+export interface VerifyLog {
+  info(message: string, extra: Record<string, unknown>): void;
+  warn(message: string, extra: Record<string, unknown>): void;
+}
+
+export interface VerifyBucketDeps {
+  source: ObjectStore;
+  dr: ObjectStore;
+  /** The replication queue; required when `repair` is on. */
+  queue: TaskQueue | undefined;
+  clock: Clock;
+  log: VerifyLog;
+}
+
+/** Keys resolved with HEADs (or deep checks) at once, per shard. */
+const CHECK_CONCURRENCY = 16;
+const CHECK_BATCH = 64;
+/** Repair tasks buffered before they are sent. */
+const REPAIR_BATCH = 100;
+
+interface Deferred {
+  key: string;
+  source: ListedObject;
+  /** The ETags differ: the DR copy's recorded source ETag decides. */
+  head: boolean;
+}
+
+type ItemOutcome = { done: true; children: WorkItem[] } | { done: false; item: WorkItem };
+
+/**
+ * Verifies one source bucket against the DR bucket (DESIGN invariant 5), resuming the pass its cursor
+ * describes, for as long as the deadline allows.
+ *
+ * The key space is cut into shards (see verify-shards.ts) listed `concurrency` at a time; in each, the
+ * source and DR listings are merge-joined (mergeListings), so memory is a few pages per shard whatever
+ * the bucket's size. Each key is classified: `ok`, `missing`, `mismatched` (size differs, or ETag differs
+ * and the DR copy's recorded `s3dr-source-etag` — one HEAD — does not match either), `orphaned`, or
+ * `pending` (source modified within the grace period). With `repair`, a `Verify:Repair` task is queued for
+ * each missing and mismatched key, and for orphaned keys under the `mirror` policy; replicate reconciles
+ * them from the source's current state — which is also how a never-replicated bucket gets backfilled.
+ *
+ * Before the deadline (less the safety margin) every shard stops after the key in hand, queued repairs
+ * are flushed, and the unfinished shards with their positions are stored in the cursor. When no work is
+ * left the pass is complete and the next run starts a new one.
+ */
+export async function verifyBucket(
+  deps: VerifyBucketDeps,
+  settings: VerifyBucketSettings,
+): Promise<BucketReport> {
+  return new BucketVerification(deps, settings).run();
+}
+
+class BucketVerification {
+  private readonly deps: VerifyBucketDeps;
+  private readonly settings: VerifyBucketSettings;
+  private readonly limits: ShardLimits;
+  private readonly tally = new Tally();
+  private readonly requests: RequestCounts = zeroRequests();
+  private readonly deep: DeepReport = { methods: {}, samples: {} };
+  private readonly repairs: Task[] = [];
+  private repairsQueued = 0;
+  private readonly drPrefix: string;
+  private readonly startedAt: Date;
+  private readonly graceCutoff: number;
+  private failure: { error: unknown } | undefined;
+  private pass!: PassState;
+
+  constructor(deps: VerifyBucketDeps, settings: VerifyBucketSettings) {
+    this.deps = deps;
+    this.settings = settings;
+    this.limits = { ...shardLimits(settings.concurrency), ...settings.limits };
+    this.drPrefix = drPrefixFor(settings.keyLayout, deps.source.bucket);
+    this.startedAt = deps.clock.now();
+    this.graceCutoff = this.startedAt.getTime() - settings.graceSeconds * 1000;
+    if (settings.repair && !deps.queue)
+      throw new DrError('verifyBucket: repair is on but no queue was given');
+  }
+
+  private shouldStop(): boolean {
+    return this.failure !== undefined || this.deps.clock.remainingMs() < this.settings.safetyMarginMs;
+  }
+
+  async run(): Promise<BucketReport> {
+    const { source, dr, log } = this.deps;
+    const scope: VerifyScope = { prefix: this.settings.prefix, deep: this.settings.deep };
+    const key = cursorKey(source.bucket, scope);
+    const stored = await loadCursor(dr, key, log);
+    const resumable =
+      stored !== undefined &&
+      stored.source === source.bucket &&
+      stored.scope.prefix === scope.prefix &&
+      stored.scope.deep === scope.deep &&
+      stored.work.length > 0 &&
+      !stored.pass.completedAt;
+    let work: WorkItem[];
+    let lastCompleted: PassState | undefined;
+    if (resumable) {
+      this.pass = stored.pass;
+      work = stored.work;
+      lastCompleted = stored.lastCompleted;
+    } else {
+      this.pass = {
+        id: randomUUID(),
+        startedAt: this.startedAt.toISOString(),
+        runs: 0,
+        counts: zeroCounts(),
+        itemsDone: 0,
+        nodes: 1,
+      };
+      work = [{ kind: 'node', prefix: this.settings.prefix, depth: 0 }];
+      lastCompleted = stored?.pass.completedAt ? stored.pass : stored?.lastCompleted;
+    }
+    this.pass.runs += 1;
+
+    const { remaining, done } = await this.process(work);
+    try {
+      await this.flushRepairs();
+    } catch (error) {
+      this.failure ??= { error };
+    }
+    this.pass.counts = addCounts(this.pass.counts, this.tally.counts);
+    this.pass.itemsDone += done;
+    const complete = remaining.length === 0 && this.failure === undefined;
+    if (complete) this.pass.completedAt = this.deps.clock.now().toISOString();
+    const cursor: VerifyCursor = {
+      version: 1,
+      source: source.bucket,
+      scope,
+      pass: this.pass,
+      work: sortWork(remaining),
+      ...(complete ? { lastCompleted: this.pass } : lastCompleted ? { lastCompleted } : {}),
+    };
+    await saveCursor(dr, key, cursor);
+    if (this.failure) throw this.failure.error;
+
+    const itemsRemaining = remaining.length;
+    const first = cursor.work[0];
+    return {
+      source: source.bucket,
+      dr: dr.bucket,
+      prefix: this.settings.prefix,
+      counts: this.tally.counts,
+      samples: this.tally.samples,
+      pass: {
+        complete,
+        cursor: complete ? null : `s3://${dr.bucket}/${key}`,
+        progress: complete ? 1 : this.pass.itemsDone / (this.pass.itemsDone + itemsRemaining),
+        id: this.pass.id,
+        startedAt: this.pass.startedAt,
+        runs: this.pass.runs,
+        counts: this.pass.counts,
+        ...(first ? { resumeFrom: itemStart(first) } : {}),
+        itemsDone: this.pass.itemsDone,
+        itemsRemaining,
+      },
+      durationMs: this.deps.clock.now().getTime() - this.startedAt.getTime(),
+      requests: this.requests,
+      repairsQueued: this.repairsQueued,
+      ...(this.settings.deep > 0 ? { deep: this.deep } : {}),
+    };
+  }
+
+  /**
+   * Runs work items `concurrency` at a time, in key order, adding the items finished nodes hand on. On
+   * stop or failure, returns what is left (in-flight items with their positions, and untouched ones).
+   */
+  private async process(initial: WorkItem[]): Promise<{ remaining: WorkItem[]; done: number }> {
+    const queue = sortWork([...initial]);
+    const remaining: WorkItem[] = [];
+    let done = 0;
+    let active = 0;
+    let waiters: (() => void)[] = [];
+    const wakeAll = () => {
+      const w = waiters;
+      waiters = [];
+      for (const wake of w) wake();
+    };
+    const worker = async () => {
+      for (;;) {
+        if (this.shouldStop()) return;
+        const item = queue.shift();
+        if (!item) {
+          if (active === 0) return;
+          await new Promise<void>((resolve) => waiters.push(resolve));
+          continue;
+        }
+        active += 1;
+        try {
+          const outcome = await this.runItem(item);
+          if (outcome.done) {
+            done += 1;
+            if (outcome.children.length > 0) {
+              queue.push(...outcome.children);
+              sortWork(queue);
+            }
+          } else {
+            remaining.push(outcome.item);
+          }
+        } catch (error) {
+          this.failure ??= { error };
+          remaining.push(item);
+        } finally {
+          active -= 1;
+          wakeAll();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.settings.concurrency }, worker));
+    remaining.push(...queue);
+    return { remaining, done };
+  }
+
+  private async runItem(item: WorkItem): Promise<ItemOutcome> {
+    const { source, dr } = this.deps;
+    const plan = listingPlan(item);
+    const layout = this.settings.keyLayout;
+    const bucket = source.bucket;
+    const onRequest = () => {
+      this.requests.list += 1;
+    };
+    const sourceEntries = listEntries(source, {
+      prefix: plan.prefix,
+      delimiter: plan.delimiter,
+      startAfter: plan.startAfter,
+      endBefore: plan.endBefore,
+      // With the flat layout, source keys under the reserved prefix cannot be replicated: not compared.
+      map: layout === 'flat' ? (k) => (k.startsWith(RESERVED_PREFIX) ? undefined : k) : (k) => k,
+      onRequest,
+    });
+    const drEntries = listEntries(dr, {
+      prefix: this.drPrefix + plan.prefix,
+      delimiter: plan.delimiter,
+      startAfter: plan.startAfter === undefined ? undefined : this.drPrefix + plan.startAfter,
+      endBefore: plan.endBefore === undefined ? undefined : this.drPrefix + plan.endBefore,
+      map: (k) => fromDrKey(layout, bucket, k),
+      onRequest,
+    });
+    const collector =
+      item.kind === 'node' ? new PrefixCollector(this.limits.prefixBudget, item.collector) : undefined;
+    const deferred: Deferred[] = [];
+    let after = item.after;
+    let stopped = false;
+    let finished = false;
+    for await (const batch of mergeListings(sourceEntries, drEntries)) {
+      for (const joined of batch) {
+        // Resuming after a common prefix, S3 may roll the keys under it up into that prefix once more.
+        if (item.after !== undefined && compareKeys(joined.key, item.after) <= 0) continue;
+        if (this.shouldStop()) {
+          stopped = true;
+          break;
+        }
+        const verdict = plan.accept(joined.key);
+        if (verdict === 'stop') {
+          finished = true;
+          break;
+        }
+        if (verdict === 'take') {
+          const s = joined.source?.object;
+          const d = joined.dr?.object;
+          // A common prefix (from either side) is more work for the node, not a key to classify.
+          if ((joined.source && !s) || (joined.dr && !d)) collector?.add(joined.key);
+          if (s || d) this.classify(joined.key, s, d, deferred);
+        }
+        after = joined.key;
+      }
+      if (deferred.length >= CHECK_BATCH) await this.resolve(deferred);
+      if (this.repairs.length >= REPAIR_BATCH) await this.flushRepairs();
+      if (stopped || finished) break;
+    }
+    await this.resolve(deferred);
+    if (stopped) {
+      const resumed: WorkItem = { ...item, ...(after === undefined ? {} : { after }) };
+      if (resumed.kind === 'node' && collector) resumed.collector = collector.state();
+      return { done: false, item: resumed };
+    }
+    if (item.kind !== 'node' || !collector) return { done: true, children: [] };
+    return {
+      done: true,
+      children: childItems(item, collector, this.limits, (count) => {
+        if (this.pass.nodes + count > this.limits.maxNodes) return false;
+        this.pass.nodes += count;
+        return true;
+      }),
+    };
+  }
+
+  private isRecent(object: ListedObject): boolean {
+    return object.lastModified.getTime() > this.graceCutoff;
+  }
+
+  /** Classifies what the listings alone can decide; defers what needs a HEAD or a content check. */
+  private classify(
+    key: string,
+    s: ListedObject | undefined,
+    d: ListedObject | undefined,
+    deferred: Deferred[],
+  ): void {
+    if (!d) {
+      if (s) this.record(this.isRecent(s) ? 'pending' : 'missing', key, s);
+    } else if (!s) {
+      this.record('orphaned', key, undefined);
+    } else if (s.size === d.size && s.etag === d.etag) {
+      if (isSampled(key, this.settings.deep)) deferred.push({ key, source: s, head: false });
+      else this.record('ok', key, s);
+    } else if (this.isRecent(s)) {
+      this.record('pending', key, s);
+    } else if (s.size !== d.size) {
+      this.record('mismatched', key, s);
+    } else {
+      // Same size, other ETag: SSE-KMS or another part layout, or other bytes. The DR copy says which.
+      deferred.push({ key, source: s, head: true });
+    }
+  }
+
+  /** Resolves deferred keys (HEADs, content checks), a few at a time, and empties the list. */
+  private async resolve(deferred: Deferred[]): Promise<void> {
+    const batch = deferred.splice(0);
+    if (batch.length === 0) return;
+    await mapConcurrent(batch, CHECK_CONCURRENCY, async ({ key, source, head }) => {
+      const drKey = this.drPrefix + key;
+      if (head) {
+        this.requests.head += 1;
+        const drHead = await this.deps.dr.head(drKey);
+        if (!drHead) return this.record(this.isRecent(source) ? 'pending' : 'missing', key, source);
+        if (drHead.size !== source.size || recordedSourceEtag(drHead) !== source.etag) {
+          return this.record('mismatched', key, source);
+        }
+      }
+      if (isSampled(key, this.settings.deep)) {
+        const result = await compareContent(this.deps.source, key, this.deps.dr, drKey, this.requests);
+        this.deep.methods[result.method] = (this.deep.methods[result.method] ?? 0) + 1;
+        const samples = this.deep.samples[result.method] ?? [];
+        this.deep.samples[result.method] = samples;
+        if (samples.length < MAX_SAMPLES) samples.push(key);
+        if (!result.same) return this.record('mismatched', key, source);
+      }
+      return this.record('ok', key, source);
+    });
+  }
+
+  private record(cls: VerifyClass, key: string, source: ListedObject | undefined): void {
+    this.tally.record(cls, key);
+    if (!this.settings.repair) return;
+    const repair =
+      cls === 'missing' ||
+      cls === 'mismatched' ||
+      (cls === 'orphaned' && this.settings.deletePolicy === 'mirror');
+    if (!repair) return;
+    this.repairs.push({
+      v: 1,
+      bucket: this.deps.source.bucket,
+      key,
+      eventName: REPAIR_EVENT,
+      eventTime: this.deps.clock.now().toISOString(),
+      ...(source ? { size: source.size, etag: source.etag } : {}),
+    });
+  }
+
+  private async flushRepairs(): Promise<void> {
+    const batch = this.repairs.splice(0);
+    if (batch.length === 0 || !this.deps.queue) return;
+    await this.deps.queue.send(batch);
+    this.repairsQueued += batch.length;
+  }
+}

@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+import type { ObjectStore } from './ports.ts';
+import type { RequestCounts } from './verify-report.ts';
+
+/** Full-object checksum algorithms, strongest first. */
+const ALGORITHMS = ['SHA256', 'SHA1', 'CRC64NVME', 'CRC32C', 'CRC32'] as const;
+
+/**
+ * Whether deep mode compares this key's content: every key at rate 1, none at 0, and in between a
+ * deterministic share (by a hash of the key), so repeated runs check the same keys and a report can be
+ * reproduced.
+ */
+export function isSampled(key: string, rate: number): boolean {
+  if (rate <= 0) return false;
+  if (rate >= 1) return true;
+  const h = createHash('sha256').update(key).digest();
+  return h.readUInt32BE(0) / 0x1_0000_0000 < rate;
+}
+
+export interface ContentComparison {
+  same: boolean;
+  /** `checksum:<ALGORITHM>` when both copies hold the same kind of checksum, else `hash:sha256`. */
+  method: string;
+}
+
+/**
+ * Compares the content of a source object and its DR copy. Where S3 holds a full-object checksum of the
+ * same algorithm and type on both (GetObjectAttributes), that decides without reading a byte; otherwise
+ * both objects are streamed through SHA-256 (this costs a GET of each: deep mode is opt-in for a reason).
+ */
+export async function compareContent(
+  source: ObjectStore,
+  key: string,
+  dr: ObjectStore,
+  drKey: string,
+  requests: RequestCounts,
+): Promise<ContentComparison> {
+  requests.attributes += 2;
+  const [a, b] = await Promise.all([source.checksums(key), dr.checksums(drKey)]);
+  if (a.Type === b.Type) {
+    for (const algorithm of ALGORITHMS) {
+      const x = a[algorithm];
+      const y = b[algorithm];
+      if (x !== undefined && y !== undefined) return { same: x === y, method: `checksum:${algorithm}` };
+    }
+  }
+  requests.get += 2;
+  const [x, y] = await Promise.all([source.hashBody(key, 'sha256'), dr.hashBody(drKey, 'sha256')]);
+  return { same: x === y, method: 'hash:sha256' };
+}

@@ -1,0 +1,221 @@
+import { execFile } from 'node:child_process';
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Context } from 'aws-lambda';
+import { compareKeys } from '../../lib/key-order.ts';
+import { mapConcurrent } from '../../lib/map-concurrent.ts';
+import type { VerifyReport } from '../../lib/verify-report.ts';
+import { lambdaContext } from '../../local/lambda-context.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+import { awkwardKeys, bodyFor, listKeys, putObject } from '../helpers/objects.ts';
+import { root } from '../helpers/template.ts';
+
+let rt: LocalRuntime;
+let source: string;
+let dr: string;
+let verifyHandler: (payload: unknown, context: Context) => Promise<VerifyReport>;
+
+/**
+ * Keys where S3's order (UTF-8 bytes) differs from `localeCompare` and from UTF-16 `<`: case, punctuation,
+ * emoji against U+E000–U+FFFF. The `mixed/` prefix alone holds more than one page (1,000 keys), which is
+ * where fauxqs 2.4.1 skipped and repeated keys before patches/fauxqs+2.4.1.patch.
+ */
+function orderSensitiveKeys(): string[] {
+  const keys: string[] = [];
+  for (let i = 0; i < 1100; i++) {
+    const n = String(i).padStart(4, '0');
+    keys.push(['mixed/Apple', 'mixed/apple', 'mixed/_apple', 'mixed/-apple', 'mixed/APPLE.'][i % 5] + n);
+  }
+  for (let i = 0; i < 20; i++) keys.push(`bmp/\ue000-${i}`, `bmp/😀-${i}`, `bmp/\uffee-${i}`, `bmp/𝄞-${i}`);
+  return keys;
+}
+
+const verify = (payload: unknown, context: Context = lambdaContext('verify', 900_000)) =>
+  verifyHandler(payload, context);
+const sorted = (keys: readonly string[]) => [...keys].sort(compareKeys);
+const total = (r: VerifyReport) => Object.values(r.counts).reduce((a, b) => a + b, 0);
+
+beforeAll(async () => {
+  // Under `mirror`, repairing an orphan deletes it from DR; the local stage's default is `retain`.
+  rt = await startLocalRuntime({ port: 0, quiet: true, env: { S3DR_DELETE_POLICY: 'mirror' } });
+  source = rt.config.sourceBuckets[0]!;
+  dr = rt.config.drBucket;
+  verifyHandler = (await import('../../functions/verify.ts')).handler as typeof verifyHandler;
+}, 60_000);
+
+afterAll(async () => {
+  await rt?.stop();
+});
+
+describe('the patched emulator', () => {
+  it('lists keys in S3 order (UTF-8 bytes), each once, across pages and with a delimiter', async () => {
+    const keys = orderSensitiveKeys();
+    await mapConcurrent(keys, 32, (key) =>
+      rt.s3.send(new PutObjectCommand({ Bucket: dr, Key: `order-probe/${key}`, Body: 'x' })),
+    );
+    const listed = await listKeys(rt.s3, dr, 'order-probe/');
+    expect(listed).toEqual(sorted(keys.map((k) => `order-probe/${k}`)));
+
+    // A page that ends with a common prefix continues after it (fauxqs 2.4.1 repeated such prefixes).
+    const entries: string[] = [];
+    let token: string | undefined;
+    do {
+      const r = await rt.s3.send(
+        new ListObjectsV2Command({
+          Bucket: dr,
+          Prefix: 'order-probe/',
+          Delimiter: '/',
+          MaxKeys: 1,
+          ContinuationToken: token,
+        }),
+      );
+      entries.push(
+        ...(r.CommonPrefixes ?? []).map((p) => p.Prefix ?? ''),
+        ...(r.Contents ?? []).map((o) => o.Key ?? ''),
+      );
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+    expect(entries).toEqual(['order-probe/bmp/', 'order-probe/mixed/']);
+
+    await mapConcurrent(
+      Array.from({ length: Math.ceil(listed.length / 1000) }, (_, i) =>
+        listed.slice(i * 1000, (i + 1) * 1000),
+      ),
+      2,
+      (batch) =>
+        rt.s3.send(
+          new DeleteObjectsCommand({ Bucket: dr, Delete: { Objects: batch.map((Key) => ({ Key })) } }),
+        ),
+    );
+  }, 60_000);
+});
+
+describe('verify on the local runtime (delete policy mirror)', () => {
+  const keys = [...orderSensitiveKeys(), ...awkwardKeys(100)];
+  const legacy = Array.from({ length: 30 }, (_, i) => `legacy/2019/report-${i}.csv`);
+  const pick = (indices: number[]) => indices.map((i) => keys[i]!);
+  const deletedFromDr = pick([5, 216, 427, 1103, 1275]);
+  const alteredSameSize = pick([100, 300, 1110, 1250]);
+  const alteredOtherSize = pick([700, 1190]);
+  const extraInDr = ['extra/stray.bin', 'mixed/zz-stray', 'bmp/😀-stray', 'Top-level stray.txt'];
+
+  it('finds exactly the keys deleted, altered and added in DR behind the pipeline’s back, and a never-replicated prefix', async () => {
+    // Prepare: the pipeline replicates everything; then DR is tampered with directly (DR is not a source,
+    // so nothing notices), and the `legacy/` prefix is removed from DR altogether — the state of a prefix
+    // written before the bucket was protected.
+    await mapConcurrent([...keys, ...legacy], 32, (key) =>
+      putObject(rt.s3, source, key, bodyFor(key, 1, 64)),
+    );
+    await rt.drain(180_000);
+    await mapConcurrent([...deletedFromDr, ...legacy], 8, (key) =>
+      rt.s3.send(new DeleteObjectCommand({ Bucket: dr, Key: key })),
+    );
+    await mapConcurrent(alteredSameSize, 8, (key) => putObject(rt.s3, dr, key, bodyFor(key, 2, 64)));
+    await mapConcurrent(alteredOtherSize, 8, (key) => putObject(rt.s3, dr, key, bodyFor(key, 2, 65)));
+    await mapConcurrent(extraInDr, 8, (key) => putObject(rt.s3, dr, key, Buffer.from('not in the source')));
+
+    // Act: graceSeconds 0, since everything here was written seconds ago.
+    const report = await verify({ graceSeconds: 0 });
+
+    // Assess
+    expect(report.counts).toEqual({
+      ok: keys.length - deletedFromDr.length - alteredSameSize.length - alteredOtherSize.length,
+      missing: deletedFromDr.length + legacy.length,
+      mismatched: alteredSameSize.length + alteredOtherSize.length,
+      orphaned: extraInDr.length,
+      pending: 0,
+    });
+    expect(sorted(report.samples.missing)).toEqual(sorted([...deletedFromDr, ...legacy]));
+    expect(sorted(report.samples.mismatched)).toEqual(sorted([...alteredSameSize, ...alteredOtherSize]));
+    expect(sorted(report.samples.orphaned)).toEqual(sorted(extraInDr));
+    expect(report.pass.complete).toBe(true);
+    // Only the same-size alterations needed a HEAD: every other key was decided by the listings.
+    expect(report.requests.head).toBe(alteredSameSize.length);
+    expect(report.repairsQueued).toBe(deletedFromDr.length + legacy.length + 6 + extraInDr.length);
+    expect(await listKeys(rt.s3, dr, '.s3dr/reports/verify/')).toContain(report.reportKey);
+  }, 240_000);
+
+  it('repairs them through the replication queue, so the next verify reports every key ok', async () => {
+    await rt.drain(120_000);
+
+    const report = await verify({ graceSeconds: 0 });
+
+    expect(report.counts).toEqual({
+      ok: keys.length + legacy.length,
+      missing: 0,
+      mismatched: 0,
+      orphaned: 0,
+      pending: 0,
+    });
+    expect(report.repairsQueued).toBe(0);
+    expect(await listKeys(rt.s3, dr, 'extra/')).toEqual([]);
+    expect(rt.status.snapshot().dlqDepth).toBe(0);
+    expect(rt.status.snapshot().verify).toMatchObject({ lastCounts: report.counts, lastPassComplete: true });
+  }, 180_000);
+
+  it('resumes a time-boxed pass from its cursor and covers every key exactly once', async () => {
+    await putObject(rt.s3, dr, 'mixed/apple0001', Buffer.from('tampered'));
+    let checks = 400;
+    const shortLived = (): Context => ({
+      ...lambdaContext('verify', 900_000),
+      getRemainingTimeInMillis: () => (checks-- > 0 ? 900_000 : 0),
+    });
+
+    const runs: VerifyReport[] = [];
+    do {
+      checks = 400;
+      runs.push(await verify({ graceSeconds: 0, repair: false }, shortLived()));
+    } while (!runs.at(-1)?.pass.complete && runs.length < 40);
+
+    expect(runs.length).toBeGreaterThan(1);
+    expect(runs[0]?.pass).toMatchObject({
+      complete: false,
+      cursor: `s3://${dr}/.s3dr/verify/${source}.json`,
+    });
+    expect(runs.at(-1)?.pass.complete).toBe(true);
+    expect(runs.reduce((n, r) => n + total(r), 0)).toBe(keys.length + legacy.length);
+    expect(runs.flatMap((r) => r.samples.mismatched)).toEqual(['mixed/apple0001']);
+  }, 180_000);
+
+  it('deep mode compares the content of every key in scope and says how', async () => {
+    const report = await verify({ prefix: 'legacy/', deep: true, repair: false });
+    expect(report.counts).toMatchObject({ ok: legacy.length, mismatched: 0 });
+    const methods = report.buckets[0]?.deep?.methods ?? {};
+    expect(Object.values(methods).reduce((a, b) => a + b, 0)).toBe(legacy.length);
+    expect(Object.keys(methods).every((m) => /^(checksum:[A-Z0-9]+|hash:sha256)$/.test(m))).toBe(true);
+  }, 60_000);
+
+  it('runs from the command line against the running runtime: npm run verify -- --data …', async () => {
+    const run = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        const env: NodeJS.ProcessEnv = { ...process.env, S3DR_PORT: String(rt.port) };
+        delete env.NODE_OPTIONS;
+        execFile(
+          process.execPath,
+          ['--no-warnings', 'scripts/verify.ts', ...args],
+          { cwd: root, env },
+          (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+
+    const ok = await run(['--data', '{"prefix":"legacy/","repair":false}']);
+    expect(ok.code).toBe(0);
+    const report = JSON.parse(ok.stdout) as VerifyReport;
+    expect(report).toMatchObject({
+      prefix: 'legacy/',
+      repair: false,
+      counts: { ok: legacy.length, missing: 0 },
+    });
+    expect(ok.stderr).toMatch(/verify: ok 30, missing 0/);
+
+    const bad = await run(['--data', '{"prefix":"legacy/","dryRun":true}']);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toMatch(/dryRun: is not a verify option/);
+  }, 60_000);
+});

@@ -1,0 +1,147 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { ListingOrderError } from '../../lib/errors.ts';
+import { compareKeys } from '../../lib/key-order.ts';
+import { mergeListings } from '../../lib/merge-listings.ts';
+import type { ListedObject, ListPage, ObjectStore } from '../../lib/ports.ts';
+import { listEntries } from '../../lib/verify-listing.ts';
+
+const awkwardChar = fc.constantFrom('a', 'B', '/', '-', '.', ' ', 'é', '\ue000', '😀');
+const keySet = fc.uniqueArray(fc.string({ unit: awkwardChar, minLength: 1, maxLength: 5 }), {
+  maxLength: 60,
+});
+
+const object = (key: string): ListedObject => ({ key, etag: 'e', size: 1, lastModified: new Date(0) });
+
+/**
+ * A bucket that answers ListObjectsV2 as S3 does: UTF-8 order, Prefix, Delimiter, StartAfter, opaque
+ * continuation tokens, MaxKeys counting objects and common prefixes alike.
+ */
+function bucketOf(keys: readonly string[]): Pick<ObjectStore, 'list' | 'bucket'> {
+  const sorted = [...keys].sort(compareKeys);
+  return {
+    bucket: 'fake',
+    async list({ prefix = '', delimiter, startAfter, token, maxKeys = 1000 }): Promise<ListPage> {
+      const from = token ?? startAfter ?? '';
+      const objects: ListedObject[] = [];
+      const commonPrefixes: string[] = [];
+      let last = '';
+      for (const key of sorted) {
+        if (!key.startsWith(prefix) || (from && compareKeys(key, from) <= 0)) continue;
+        const cut = delimiter ? key.indexOf(delimiter, prefix.length) : -1;
+        const entry = cut >= 0 ? key.slice(0, cut + 1) : key;
+        if (cut >= 0 && (entry === commonPrefixes.at(-1) || (from && compareKeys(entry, from) <= 0)))
+          continue;
+        if (objects.length + commonPrefixes.length === maxKeys)
+          return { objects, commonPrefixes, nextToken: last };
+        if (cut >= 0) commonPrefixes.push(entry);
+        else objects.push(object(key));
+        last = entry;
+      }
+      return { objects, commonPrefixes };
+    },
+  };
+}
+
+async function* paged(keys: readonly string[], pageSize: number) {
+  for (let i = 0; i < keys.length; i += pageSize) {
+    await Promise.resolve();
+    yield keys.slice(i, i + pageSize).map(object);
+  }
+}
+
+/** Every joined key, in the order the merge produced them (batches flattened). */
+async function collect<T>(batches: AsyncIterable<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const batch of batches) out.push(...batch);
+  return out;
+}
+
+describe('mergeListings', () => {
+  it('classifies exactly the set difference and intersection, for any two key sets and page sizes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        keySet,
+        keySet,
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 1, max: 7 }),
+        async (a, b, pa, pb) => {
+          const listing = (keys: string[], pageSize: number) =>
+            listEntries(bucketOf(keys) as ObjectStore, {
+              prefix: '',
+              map: (k) => k,
+              onRequest: () => undefined,
+              pageSize,
+            });
+          const joined = await collect(mergeListings(listing(a, pa), listing(b, pb)));
+
+          const inB = new Set(b);
+          const inA = new Set(a);
+          expect(joined.filter((j) => j.source && !j.dr).map((j) => j.key)).toEqual(
+            a.filter((k) => !inB.has(k)).sort(compareKeys),
+          );
+          expect(joined.filter((j) => !j.source && j.dr).map((j) => j.key)).toEqual(
+            b.filter((k) => !inA.has(k)).sort(compareKeys),
+          );
+          expect(joined.filter((j) => j.source && j.dr).map((j) => j.key)).toEqual(
+            a.filter((k) => inB.has(k)).sort(compareKeys),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('sees every key once through delimiter listings too: objects and common prefixes interleave in order', async () => {
+    await fc.assert(
+      fc.asyncProperty(keySet, keySet, fc.integer({ min: 1, max: 5 }), async (a, b, pageSize) => {
+        const listing = (keys: string[]) =>
+          listEntries(bucketOf(keys) as ObjectStore, {
+            prefix: '',
+            delimiter: '/',
+            map: (k) => k,
+            onRequest: () => undefined,
+            pageSize,
+          });
+        const joined = await collect(mergeListings(listing(a), listing(b)));
+        const entries = (keys: string[]) => [
+          ...new Set(keys.map((k) => (k.includes('/') ? k.slice(0, k.indexOf('/') + 1) : k))),
+        ];
+        const expected = [...new Set([...entries(a), ...entries(b)])].sort(compareKeys);
+        expect(joined.map((j) => j.key)).toEqual(expected);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('stops with ListingOrderError naming the keys when a listing goes backwards', async () => {
+    // UTF-16 order (what `sort()` gives) puts the emoji first; S3 never would.
+    const jsSorted = ['a/😀', 'a/\ue000'];
+    const merge = collect(mergeListings(paged(jsSorted, 1), paged([], 1)));
+    await expect(merge).rejects.toThrow(ListingOrderError);
+    await expect(collect(mergeListings(paged([], 1), paged(jsSorted, 1)))).rejects.toThrow(
+      /the DR listing goes backwards: "a\/\ue000" came after "a\/😀"/,
+    );
+  });
+
+  it('stops with ListingOrderError when a listing repeats a key, as a skipping-and-repeating pager would', async () => {
+    await expect(collect(mergeListings(paged(['a', 'b', 'b', 'c'], 2), paged(['a'], 1)))).rejects.toThrow(
+      /the source listing repeats: "b" came after "b"/,
+    );
+  });
+
+  it('closes both listings when the consumer stops early', async () => {
+    let closed = 0;
+    async function* tracked(keys: string[]) {
+      try {
+        yield* paged(keys, 1);
+      } finally {
+        closed += 1;
+      }
+    }
+    for await (const batch of mergeListings(tracked(['a', 'b', 'c']), tracked(['a', 'c']))) {
+      if (batch.some((j) => j.key === 'b')) break;
+    }
+    expect(closed).toBe(2);
+  });
+});
