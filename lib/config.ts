@@ -64,6 +64,8 @@ const envSchema = z
     S3DR_PART_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
     S3DR_COPY_TAGS: bool(true),
     S3DR_RESTORE_TARGETS: list(bucketName).default([]),
+    S3DR_RESTORE_TARGET_REGION: region.optional(),
+    S3DR_RESTORE_CONCURRENCY: z.coerce.number().int().min(1).max(128).default(32),
     S3DR_VERIFY_GRACE_SECONDS: z.coerce.number().int().min(0).default(900),
     S3DR_VERIFY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
     S3DR_STACK_ROLE: z.enum(['primary', 'dr']).default('primary'),
@@ -106,6 +108,10 @@ export interface Config {
   partConcurrency: number;
   copyTags: boolean;
   restoreTargets: string[];
+  /** Region of the restore-target buckets; unset = the region this stack runs in (see stackRole). */
+  restoreTargetRegion: string | undefined;
+  /** Keys a restore plans and copies at once. */
+  restoreConcurrency: number;
   verifyGraceSeconds: number;
   verifyConcurrency: number;
   stackRole: 'primary' | 'dr';
@@ -149,6 +155,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     partConcurrency: e.S3DR_PART_CONCURRENCY,
     copyTags: e.S3DR_COPY_TAGS,
     restoreTargets: e.S3DR_RESTORE_TARGETS,
+    restoreTargetRegion: e.S3DR_RESTORE_TARGET_REGION,
+    restoreConcurrency: e.S3DR_RESTORE_CONCURRENCY,
     verifyGraceSeconds: e.S3DR_VERIFY_GRACE_SECONDS,
     verifyConcurrency: e.S3DR_VERIFY_CONCURRENCY,
     stackRole: e.S3DR_STACK_ROLE,

@@ -118,11 +118,21 @@ export interface ObjectStore {
     partNumber: number,
     range: { start: number; end: number },
   ): Promise<string>;
-  completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<CopyResult>;
+  completeMultipart(
+    key: string,
+    uploadId: string,
+    parts: { partNumber: number; etag: string }[],
+  ): Promise<CopyResult>;
   abortMultipart(key: string, uploadId: string): Promise<void>;
   listOpenUploads(key: string): Promise<OpenUpload[]>;
   listParts(key: string, uploadId: string): Promise<UploadedPart[]>;
-  list(options: { prefix?: string; delimiter?: string; startAfter?: string; token?: string; maxKeys?: number }): Promise<ListPage>;
+  list(options: {
+    prefix?: string;
+    delimiter?: string;
+    startAfter?: string;
+    token?: string;
+    maxKeys?: number;
+  }): Promise<ListPage>;
   listVersions(options: {
     prefix?: string;
     keyMarker?: string;
@@ -133,6 +143,8 @@ export interface ObjectStore {
   putText(key: string, body: string, contentType?: string): Promise<void>;
   /** Starts thawing an archived object; returns false when a thaw is already in progress. */
   startThaw(key: string, versionId: string | undefined, days: number, tier: string): Promise<boolean>;
+  /** The bucket's versioning state (GetBucketVersioning); `unversioned` when it was never enabled. */
+  versioning(): Promise<'enabled' | 'suspended' | 'unversioned'>;
   /**
    * Sizes of the parts a multipart object was uploaded with, in order (GetObjectAttributes, or one HEAD
    * per part number where S3 does not list them).

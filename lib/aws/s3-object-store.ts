@@ -6,6 +6,7 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  GetBucketVersioningCommand,
   GetObjectAttributesCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
@@ -19,11 +20,11 @@ import {
   type S3Client,
   S3ServiceException,
   type StorageClass,
-  UploadPartCopyCommand,
   type Tier,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { mapConcurrent } from '../map-concurrent.ts';
 import { ObjectNotFoundError, PreconditionFailedError } from '../errors.ts';
+import { mapConcurrent } from '../map-concurrent.ts';
 import type {
   CopyResult,
   CopySource,
@@ -97,7 +98,10 @@ export class S3ObjectStore implements ObjectStore {
     this.bucket = bucket;
   }
 
-  async head(key: string, options: { versionId?: string; partNumber?: number } = {}): Promise<ObjectHead | undefined> {
+  async head(
+    key: string,
+    options: { versionId?: string; partNumber?: number } = {},
+  ): Promise<ObjectHead | undefined> {
     try {
       const r = await this.client.send(
         new HeadObjectCommand({
@@ -177,7 +181,8 @@ export class S3ObjectStore implements ObjectStore {
         ...writeParams(options),
       }),
     );
-    if (!r.UploadId) throw new Error(`CreateMultipartUpload for s3://${this.bucket}/${key} returned no UploadId`);
+    if (!r.UploadId)
+      throw new Error(`CreateMultipartUpload for s3://${this.bucket}/${key} returned no UploadId`);
     return r.UploadId;
   }
 
@@ -228,7 +233,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
     try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+      await this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
+      );
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -248,7 +255,8 @@ export class S3ObjectStore implements ObjectStore {
         }),
       );
       for (const u of r.Uploads ?? []) {
-        if (u.Key === key && u.UploadId) uploads.push({ key, uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) });
+        if (u.Key === key && u.UploadId)
+          uploads.push({ key, uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) });
       }
       keyMarker = r.IsTruncated ? r.NextKeyMarker : undefined;
       uploadIdMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined;
@@ -262,7 +270,12 @@ export class S3ObjectStore implements ObjectStore {
     try {
       do {
         const r = await this.client.send(
-          new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
+          new ListPartsCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumberMarker: marker,
+          }),
         );
         for (const p of r.Parts ?? []) {
           if (p.PartNumber !== undefined && p.ETag) {
@@ -277,7 +290,13 @@ export class S3ObjectStore implements ObjectStore {
     return parts;
   }
 
-  async list(options: { prefix?: string; delimiter?: string; startAfter?: string; token?: string; maxKeys?: number }) {
+  async list(options: {
+    prefix?: string;
+    delimiter?: string;
+    startAfter?: string;
+    token?: string;
+    maxKeys?: number;
+  }) {
     const r = await this.client.send(
       new ListObjectsV2Command({
         Bucket: this.bucket,
@@ -301,7 +320,12 @@ export class S3ObjectStore implements ObjectStore {
     };
   }
 
-  async listVersions(options: { prefix?: string; keyMarker?: string; versionIdMarker?: string; maxKeys?: number }) {
+  async listVersions(options: {
+    prefix?: string;
+    keyMarker?: string;
+    versionIdMarker?: string;
+    maxKeys?: number;
+  }) {
     const r = await this.client.send(
       new ListObjectVersionsCommand({
         Bucket: this.bucket,
@@ -348,7 +372,9 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async putText(key: string, body: string, contentType = 'application/json'): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
+    );
   }
 
   async startThaw(key: string, versionId: string | undefined, days: number, tier: string): Promise<boolean> {
@@ -366,6 +392,12 @@ export class S3ObjectStore implements ObjectStore {
       if (error instanceof Error && error.name === 'RestoreAlreadyInProgress') return false;
       return translate(error, `RestoreObject s3://${this.bucket}/${key}`);
     }
+  }
+
+  async versioning(): Promise<'enabled' | 'suspended' | 'unversioned'> {
+    const r = await this.client.send(new GetBucketVersioningCommand({ Bucket: this.bucket }));
+    if (r.Status === 'Enabled') return 'enabled';
+    return r.Status === 'Suspended' ? 'suspended' : 'unversioned';
   }
 
   async partSizes(key: string, partsCount: number, versionId?: string): Promise<number[]> {
@@ -394,7 +426,8 @@ export class S3ObjectStore implements ObjectStore {
       16,
       async (partNumber) => {
         const part = await this.head(key, { versionId, partNumber });
-        if (!part) throw new ObjectNotFoundError(`HEAD part ${partNumber} of s3://${this.bucket}/${key}: not found`);
+        if (!part)
+          throw new ObjectNotFoundError(`HEAD part ${partNumber} of s3://${this.bucket}/${key}: not found`);
         return part.size;
       },
     );
@@ -402,12 +435,17 @@ export class S3ObjectStore implements ObjectStore {
 
   async checksums(key: string): Promise<Record<string, string>> {
     const r = await this.client.send(
-      new GetObjectAttributesCommand({ Bucket: this.bucket, Key: key, ObjectAttributes: ['Checksum', 'ETag'] }),
+      new GetObjectAttributesCommand({
+        Bucket: this.bucket,
+        Key: key,
+        ObjectAttributes: ['Checksum', 'ETag'],
+      }),
     );
     const c = r.Checksum ?? {};
     const out: Record<string, string> = {};
     for (const [name, value] of Object.entries(c)) {
-      if (typeof value === 'string' && name.startsWith('Checksum')) out[name.slice('Checksum'.length)] = value;
+      if (typeof value === 'string' && name.startsWith('Checksum'))
+        out[name.slice('Checksum'.length)] = value;
     }
     if (c.ChecksumType) out.Type = c.ChecksumType;
     return out;

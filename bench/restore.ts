@@ -1,0 +1,281 @@
+/**
+ * `npm run bench:restore`: restore throughput on the local runtime, through the real restore handler.
+ *
+ *  1. small — N objects (default 10,000 × 1 KiB) written into the source bucket, replicated, deleted at
+ *     the source; then timed: the dry run (planning only), a real restore into a second, allowed bucket
+ *     (nothing else running), and a real restore back into the source bucket (the runbook's case:
+ *     the pipeline is live and must recognise every restored write without copying it again).
+ *  2. large — one 1 GiB object uploaded in 8 MiB parts (the emulator refuses single PUTs above ~11 MiB),
+ *     replicated, deleted at the source and restored with the multipart copy path: 128 UploadPartCopy
+ *     with the object's own part boundaries.
+ *
+ * Prints objects/s and MiB/s and writes bench/results/restore.json.
+ * Env: BENCH_N, BENCH_BYTES, BENCH_LARGE_MIB (0 skips it), BENCH_PART_MIB, S3DR_RESTORE_CONCURRENCY.
+ */
+
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import type { Context } from 'aws-lambda';
+import { mapConcurrent } from '../lib/map-concurrent.ts';
+import type { RestoreReport } from '../lib/restore-objects.ts';
+import { lambdaContext } from '../local/lambda-context.ts';
+import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
+
+const MiB = 1024 * 1024;
+const TARGET = 'bench-restore-target';
+
+export interface RestoreRun {
+  what: string;
+  objects: number;
+  bytes: number;
+  seconds: number;
+  objectsPerSecond: number;
+  mibPerSecond: number;
+  /** S3 requests the restore made per object, by operation (from the emulator's counts). */
+  requestsPerObject: Record<string, number>;
+}
+
+export interface RestoreBenchResult {
+  machine: { cpus: number; node: string };
+  settings: { restoreConcurrency: number; partConcurrency: number; partSizeMiB: number };
+  small: { objects: number; bytesEach: number; runs: RestoreRun[]; replicationOfRestoredWrites: string };
+  large?: { bytes: number; parts: number; runs: RestoreRun[] };
+}
+
+type Invoke = (payload: unknown, context: Context) => Promise<RestoreReport>;
+
+async function timed(
+  rt: LocalRuntime,
+  restore: Invoke,
+  what: string,
+  payload: Record<string, unknown>,
+): Promise<RestoreRun> {
+  const before = await rt.emulator.requestCounts();
+  const started = performance.now();
+  const report = await restore(payload, lambdaContext('restore', 900_000));
+  const seconds = (performance.now() - started) / 1000;
+  const after = await rt.emulator.requestCounts();
+  if (!report.complete || (report.results?.failed.objects ?? 0) > 0) {
+    throw new Error(`${what}: ${report.summary}`);
+  }
+  // A dry run, or a rerun that finds everything identical, is measured in keys examined.
+  const restored = report.results?.restored;
+  const objects = restored?.objects ? restored.objects : report.examined;
+  const bytes = restored?.objects
+    ? restored.bytes
+    : report.plan.restore.bytes + report.plan['skip-identical'].bytes;
+  const requestsPerObject: Record<string, number> = {};
+  for (const [op, n] of Object.entries(after)) {
+    const delta = n - (before[op] ?? 0);
+    if (delta > 0 && !op.startsWith('SQS:'))
+      requestsPerObject[op] = Number((delta / Math.max(1, objects)).toFixed(3));
+  }
+  const run = {
+    what,
+    objects,
+    bytes,
+    seconds: Number(seconds.toFixed(3)),
+    objectsPerSecond: Number((objects / seconds).toFixed(3)),
+    mibPerSecond: Number((bytes / MiB / seconds).toFixed(2)),
+    requestsPerObject,
+  };
+  process.stdout.write(
+    `  ${what.padEnd(52)} ${String(objects).padStart(6)} objects ${(bytes / MiB).toFixed(1).padStart(8)} MiB in ${seconds.toFixed(2).padStart(6)} s → ${(objects < 100 ? run.objectsPerSecond.toFixed(2) : run.objectsPerSecond.toFixed(0)).padStart(5)} objects/s, ${run.mibPerSecond.toFixed(1).padStart(6)} MiB/s\n`,
+  );
+  return run;
+}
+
+async function deleteAll(s3: S3Client, bucket: string, keys: string[]): Promise<void> {
+  const chunks = Array.from({ length: Math.ceil(keys.length / 1000) }, (_, i) =>
+    keys.slice(i * 1000, i * 1000 + 1000),
+  );
+  for (const chunk of chunks) {
+    await s3.send(
+      new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk.map((Key) => ({ Key })) } }),
+    );
+  }
+}
+
+/** Uploads `total` bytes in parts of `partSize`, generating each part as it goes. */
+async function uploadLarge(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  total: number,
+  partSize: number,
+): Promise<number> {
+  const { UploadId } = await s3.send(
+    new CreateMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      ContentType: 'video/mp4',
+      Metadata: { bench: 'large' },
+    }),
+  );
+  const count = Math.ceil(total / partSize);
+  const parts = await mapConcurrent(
+    Array.from({ length: count }, (_, i) => i),
+    4,
+    async (i) => {
+      const size = Math.min(partSize, total - i * partSize);
+      const r = await s3.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId,
+          PartNumber: i + 1,
+          Body: Buffer.alloc(size, i % 251),
+        }),
+      );
+      return { PartNumber: i + 1, ETag: r.ETag };
+    },
+  );
+  await s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: key,
+      UploadId,
+      MultipartUpload: { Parts: parts },
+    }),
+  );
+  return count;
+}
+
+/** Runs both restore benchmarks on one fresh local runtime. */
+export async function benchRestore(options: {
+  n: number;
+  bytes: number;
+  largeMiB: number;
+  partMiB: number;
+}): Promise<RestoreBenchResult> {
+  const restoreConcurrency = Number(process.env.S3DR_RESTORE_CONCURRENCY ?? 32); // the default
+  const partConcurrency = 16;
+  const rt = await startLocalRuntime({
+    port: 0,
+    quiet: true,
+    pollers: 8,
+    env: {
+      S3DR_DELETE_POLICY: 'retain',
+      S3DR_RESTORE_TARGETS: TARGET,
+      S3DR_RESTORE_CONCURRENCY: String(restoreConcurrency),
+      // Lowered from the 5 GiB default, so the large object takes the multipart copy path either way.
+      S3DR_MULTIPART_THRESHOLD: String(64 * MiB),
+      S3DR_PART_SIZE: String(options.partMiB * MiB),
+      S3DR_PART_CONCURRENCY: String(partConcurrency),
+    },
+    extraBuckets: [TARGET],
+  });
+  try {
+    const source = rt.config.sourceBuckets[0]!;
+    const restore = (await import('../functions/restore.ts')).handler as unknown as Invoke;
+    const result: RestoreBenchResult = {
+      machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version },
+      settings: { restoreConcurrency, partConcurrency, partSizeMiB: options.partMiB },
+      small: { objects: options.n, bytesEach: options.bytes, runs: [], replicationOfRestoredWrites: '' },
+    };
+
+    // ---- small objects
+    const prefix = 'bench/small/';
+    process.stdout.write(
+      `preparing ${options.n} × ${options.bytes} B: write, replicate, delete at the source…\n`,
+    );
+    await promisify(execFile)(
+      process.execPath,
+      [
+        '--no-warnings',
+        new URL('./load-writer.ts', import.meta.url).pathname,
+        rt.endpoint,
+        source,
+        prefix,
+        String(options.n),
+        String(options.bytes),
+        '32',
+      ],
+      { maxBuffer: 1 << 20 },
+    );
+    await rt.drain(600_000);
+    const keys = Array.from({ length: options.n }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
+    await deleteAll(rt.s3, source, keys);
+    await rt.drain(600_000);
+    process.stdout.write('restore throughput:\n');
+    result.small.runs.push(await timed(rt, restore, 'dry run (plan only), deleted prefix', { prefix }));
+    result.small.runs.push(
+      await timed(rt, restore, 'into another allowed bucket (pipeline idle)', {
+        prefix,
+        target: { bucket: TARGET, prefix: 'copy/' },
+        dryRun: false,
+      }),
+    );
+    const skipped = rt.status.snapshot().objectsSkipped;
+    const copied = rt.status.snapshot().objectsCopied;
+    result.small.runs.push(
+      await timed(rt, restore, 'back into the source bucket (pipeline live)', { prefix, dryRun: false }),
+    );
+    const drainStart = performance.now();
+    await rt.drain(600_000);
+    const recognised = rt.status.snapshot().objectsSkipped - skipped;
+    const recopied = rt.status.snapshot().objectsCopied - copied;
+    result.small.replicationOfRestoredWrites = `${recognised} restored writes recognised by replicate without a copy, ${recopied} copied again; queue drained ${((performance.now() - drainStart) / 1000).toFixed(1)} s after the restore returned`;
+    process.stdout.write(`  replication: ${result.small.replicationOfRestoredWrites}\n`);
+    result.small.runs.push(
+      await timed(rt, restore, 'rerun (all identical: listings only, no copy)', { prefix, dryRun: false }),
+    );
+    await deleteAll(rt.s3, source, keys);
+    await deleteAll(
+      rt.s3,
+      TARGET,
+      keys.map((k) => `copy/${k}`),
+    );
+    await rt.drain(600_000);
+
+    // ---- one large object
+    if (options.largeMiB > 0) {
+      const key = 'bench/large/one.bin';
+      const total = options.largeMiB * MiB;
+      process.stdout.write(`preparing one ${options.largeMiB} MiB object in ${options.partMiB} MiB parts…\n`);
+      const parts = await uploadLarge(rt.s3, source, key, total, options.partMiB * MiB);
+      await rt.drain(900_000);
+      await rt.s3.send(new DeleteObjectCommand({ Bucket: source, Key: key }));
+      await rt.drain(60_000);
+      result.large = { bytes: total, parts, runs: [] };
+      result.large.runs.push(
+        await timed(rt, restore, `${options.largeMiB} MiB multipart, into another bucket`, {
+          keys: [key],
+          target: { bucket: TARGET },
+          dryRun: false,
+        }),
+      );
+      result.large.runs.push(
+        await timed(rt, restore, `${options.largeMiB} MiB multipart, back into the source`, {
+          keys: [key],
+          dryRun: false,
+        }),
+      );
+      await rt.drain(900_000);
+    }
+    return result;
+  } finally {
+    await rt.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const result = await benchRestore({
+    n: Number(process.env.BENCH_N ?? 10_000),
+    bytes: Number(process.env.BENCH_BYTES ?? 1024),
+    largeMiB: Number(process.env.BENCH_LARGE_MIB ?? 1024),
+    partMiB: Number(process.env.BENCH_PART_MIB ?? 8),
+  });
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  await writeFile(new URL('./results/restore.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write('wrote bench/results/restore.json\n');
+}
