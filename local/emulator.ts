@@ -38,7 +38,82 @@ interface S3StoreLike {
   putObject(...args: unknown[]): StoredObject;
   deleteObject(bucket: string, key: string): void;
   completeMultipartUpload(uploadId: string, parts: unknown): StoredObject;
-  multipartUploads: Map<string, { bucket: string; key: string }>;
+  multipartUploads: Map<string, OpenUpload>;
+}
+
+interface OpenUpload {
+  uploadId: string;
+  bucket: string;
+  key: string;
+  initiated: Date;
+  parts: Map<number, { partNumber: number; etag: string; body: Buffer; lastModified: Date }>;
+}
+
+const xmlEscape = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/**
+ * fauxqs 2.4.1 has no ListMultipartUploads (`GET /bucket?uploads` lists objects instead) and no ListParts
+ * (`GET /bucket/key?uploadId=…` reads the object): without them an interrupted multipart copy could never
+ * be resumed locally. Both are answered here from fauxqs's own upload store (no pagination: one page).
+ */
+function multipartListing(
+  method: string,
+  url: string,
+  store: S3StoreLike,
+): { status: number; body: string } | undefined {
+  if (method !== 'GET') return undefined;
+  const [path = '', query = ''] = url.split('?', 2);
+  const q = new URLSearchParams(query);
+  const [bucketPart = '', ...keyParts] = path.replace(/^\//, '').split('/');
+  const bucket = decodeURIComponent(bucketPart);
+  const key = keyParts.map(decodeURIComponent).join('/');
+  const xml = (body: string) => `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
+  const ns = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"';
+  if (key === '' && q.has('uploads')) {
+    const prefix = q.get('prefix') ?? '';
+    const uploads = [...store.multipartUploads.values()]
+      .filter((u) => u.bucket === bucket && u.key.startsWith(prefix))
+      .sort((a, b) =>
+        a.key < b.key ? -1 : a.key > b.key ? 1 : a.initiated.getTime() - b.initiated.getTime(),
+      );
+    return {
+      status: 200,
+      body: xml(
+        `<ListMultipartUploadsResult ${ns}><Bucket>${xmlEscape(bucket)}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><Prefix>${xmlEscape(prefix)}</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>${uploads
+          .map(
+            (u) =>
+              `<Upload><Key>${xmlEscape(u.key)}</Key><UploadId>${xmlEscape(u.uploadId)}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`,
+          )
+          .join('')}</ListMultipartUploadsResult>`,
+      ),
+    };
+  }
+  const uploadId = q.get('uploadId');
+  if (key !== '' && uploadId && !q.has('partNumber')) {
+    const upload = store.multipartUploads.get(uploadId);
+    if (!upload || upload.bucket !== bucket || upload.key !== key) {
+      return {
+        status: 404,
+        body: xml(
+          `<Error><Code>NoSuchUpload</Code><Message>The specified multipart upload does not exist.</Message><UploadId>${xmlEscape(uploadId)}</UploadId></Error>`,
+        ),
+      };
+    }
+    const parts = [...upload.parts.values()].sort((a, b) => a.partNumber - b.partNumber);
+    return {
+      status: 200,
+      body: xml(
+        `<ListPartsResult ${ns}><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><UploadId>${xmlEscape(uploadId)}</UploadId><PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>${parts.at(-1)?.partNumber ?? 0}</NextPartNumberMarker><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>${parts
+          .map(
+            (p) =>
+              `<Part><PartNumber>${p.partNumber}</PartNumber><LastModified>${p.lastModified.toISOString()}</LastModified><ETag>${xmlEscape(p.etag)}</ETag><Size>${p.body.length}</Size></Part>`,
+          )
+          .join('')}</ListPartsResult>`,
+      ),
+    };
+  }
+  return undefined;
 }
 
 export interface Emulator {
@@ -62,7 +137,7 @@ async function loadStoreClasses() {
 }
 
 /** Names the S3 operation (or SQS action) of a request, for request counts and event names. */
-function classify(method: string, url: string, headers: Record<string, unknown>): string {
+export function classify(method: string, url: string, headers: Record<string, unknown>): string {
   const [path = '', query = ''] = url.split('?', 2);
   const q = new URLSearchParams(query);
   const segments = path.split('/').filter(Boolean).length;
@@ -129,6 +204,11 @@ export async function startEmulator(options: {
     const kind = classify(request.method, request.url, request.headers as Record<string, unknown>);
     counts[kind] = (counts[kind] ?? 0) + 1;
     done();
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    const listing = multipartListing(request.method, request.url, s3Store);
+    if (!listing) return done();
+    void reply.code(listing.status).header('content-type', 'application/xml').send(listing.body);
   });
   // After the body is parsed, fastify calls the route handler from this hook's `done`: the store calls it
   // makes run inside this context and can name their event after the request.
