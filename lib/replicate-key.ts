@@ -8,6 +8,8 @@ import { multipartPartsOf, type Task } from './task.ts';
 /** Metadata s3-dr writes on DR copies; stripped again on restore. */
 export const META_PREFIX = 's3dr-';
 export const META_SOURCE_ETAG = 's3dr-source-etag';
+/** Up to this size, a freshly uploaded object is copied without looking at the DR copy first. */
+export const BLIND_COPY_MAX_BYTES = 1024 * 1024;
 
 export type ReplicateSettings = Pick<
   Config,
@@ -63,9 +65,10 @@ function isCreate(task: Task): boolean {
  * Makes the DR copy of one key match the source's current state (DESIGN invariant 1: the event is a
  * hint, the source is the truth).
  *
- * Common case — a create event that carries a single-part ETag: one HEAD of the DR copy (so duplicates,
- * and restores writing back what DR already holds, cost no copy) and one CopyObject conditional on that
- * ETag, which copies metadata, content headers and (optionally) tags as they are. Every other case, and a
+ * Common case — a put event of a small single-part object: one CopyObject conditional on the event's
+ * ETag, which copies metadata, content headers and (optionally) tags as they are. Larger objects and
+ * copy events (restores, in-place metadata changes) first HEAD the DR copy, so that writing back what DR
+ * already holds costs no copy. Every other case, and a
  * conditional copy that fails because the source moved on, reads the source with HEAD and reconciles:
  * copy what differs (recording the source ETag in `s3dr-source-etag`), apply the delete policy to what
  * is gone, skip what is identical. The source changing twice under us fails the task, to be retried.
@@ -89,21 +92,30 @@ async function tryConditionalCopy(
 ): Promise<ReplicateOutcome | undefined> {
   const { settings } = deps;
   if ((task.size ?? 0) > settings.multipartThreshold) return undefined;
-  requests.push('HEAD dr');
-  const drHead = await deps.dr.head(drKey);
-  if (
-    drHead &&
-    recordedSourceEtag(drHead) === etag &&
-    (task.size === undefined || drHead.size === task.size)
-  ) {
-    // Same bytes. A duplicate of the event that produced this copy is done. But the same bytes can come
-    // with new metadata: an in-place copy (`ObjectCreated:Copy`, how metadata is changed), or a rewrite
-    // well after DR was written (Last-Modified has whole seconds): those compare metadata first.
-    const rewrite =
-      task.eventName === 'ObjectCreated:Copy' ||
-      drHead.lastModified.getTime() + 1000 < Date.parse(task.eventTime);
-    if (!rewrite) return { kind: 'skipped', drKey, reason: 'identical', requests };
-    return undefined;
+  // A small object freshly uploaded is copied blind: one conditional COPY is cheaper than a HEAD plus a
+  // COPY, and a duplicate event merely copies it again. Larger objects, and copies (which is how
+  // restores and in-place metadata changes write), are first compared with the DR copy.
+  const blind =
+    (task.eventName === 'ObjectCreated:Put' || task.eventName === 'ObjectCreated:Post') &&
+    task.size !== undefined &&
+    task.size <= BLIND_COPY_MAX_BYTES;
+  if (!blind) {
+    requests.push('HEAD dr');
+    const drHead = await deps.dr.head(drKey);
+    if (
+      drHead &&
+      recordedSourceEtag(drHead) === etag &&
+      (task.size === undefined || drHead.size === task.size)
+    ) {
+      // Same bytes. A duplicate of the event that produced this copy is done. But the same bytes can come
+      // with new metadata: an in-place copy (`ObjectCreated:Copy`, how metadata is changed), or a rewrite
+      // well after DR was written (Last-Modified has whole seconds): those compare metadata first.
+      const rewrite =
+        task.eventName === 'ObjectCreated:Copy' ||
+        drHead.lastModified.getTime() + 1000 < Date.parse(task.eventTime);
+      if (!rewrite) return { kind: 'skipped', drKey, reason: 'identical', requests };
+      return undefined;
+    }
   }
   try {
     requests.push('COPY');
