@@ -1,0 +1,54 @@
+/**
+ * The fault scenario of faults.test.ts under the `mirror` delete policy, where DR must end up equal to
+ * the source — deletes included — not merely a superset. (Locally the DR bucket is not versioned, so a
+ * mirrored delete really removes the copy; on AWS it leaves a delete marker.)
+ *
+ * Size and seed: S3DR_FAULTS_MIRROR_OBJECTS (default 600), S3DR_FAULTS_SEED (default 7).
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  type FaultScenario,
+  faultLedger,
+  listing,
+  queueMessages,
+  runFaultScenario,
+  stopFaultScenario,
+} from '../helpers/fault-workload.ts';
+
+const objects = Number(process.env.S3DR_FAULTS_MIRROR_OBJECTS ?? 600);
+const seed = Number(process.env.S3DR_FAULTS_SEED ?? 7);
+let s: FaultScenario;
+
+beforeAll(async () => {
+  s = await runFaultScenario({
+    deletePolicy: 'mirror',
+    objects,
+    multipart: 2,
+    rate: 0.1,
+    seed: seed + 1,
+    maxAttempts: 3,
+    requestTimeoutMs: 2000,
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await stopFaultScenario(s);
+});
+
+describe(`the pipeline with 10 % of handler requests failing (mirror, ${objects} objects)`, () => {
+  it('leaves DR equal to the source: same keys, ETags and sizes, deleted keys gone', async () => {
+    expect(s.rt.config.deletePolicy).toBe('mirror');
+    const [src, copy] = await Promise.all([listing(s.rt.s3, s.source), listing(s.rt.s3, s.dr)]);
+    expect([...src.keys()].sort()).toEqual([...s.live].sort());
+    expect(Object.fromEntries(copy)).toEqual(Object.fromEntries(src));
+    expect(s.deleted.size).toBeGreaterThan(0);
+  });
+
+  it('dead-letters nothing and accounts for every injected fault', async () => {
+    expect(await queueMessages(s.rt, s.rt.dlqUrl)).toEqual([]);
+    const ledger = faultLedger(s);
+    expect(ledger.injected).toBeGreaterThan(0);
+    expect(ledger.untraceable).toBe(0);
+    expect(ledger.unaccounted).toEqual({ s3Keys: 0, byName: {}, sqs: 0 });
+  });
+});

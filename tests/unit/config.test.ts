@@ -1,0 +1,193 @@
+/**
+ * Configuration errors fail at cold start, once, with one message that names the variable and says what
+ * it must be — in loadConfig, and in every handler module when Lambda (here: a child Node 22 process)
+ * first imports it with a bad environment.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from '@jest/globals';
+import { loadConfig } from '../../lib/config.ts';
+import { ConfigError } from '../../lib/errors.ts';
+
+const valid: Record<string, string> = {
+  S3DR_SOURCE_BUCKETS: 'source-bucket',
+  S3DR_SOURCE_REGION: 'eu-west-1',
+  S3DR_DR_BUCKET: 'dr-bucket',
+  S3DR_DR_REGION: 'eu-central-1',
+  S3DR_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/s3-dr-replication',
+};
+
+/** The problems a ConfigError message lists, one per bad variable. */
+const problems = (message: string) =>
+  message.replace('Invalid s3-dr configuration: ', '').split(/; (?=S3DR_)/);
+
+function configError(env: Record<string, string | undefined>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+describe('loadConfig', () => {
+  it('accepts the minimal valid environment, with mirror, flat and standard retries by default', () => {
+    expect(loadConfig(valid)).toEqual(
+      expect.objectContaining({
+        deletePolicy: 'mirror',
+        keyLayout: 'flat',
+        retryMode: 'standard',
+        maxAttempts: 6,
+      }),
+    );
+  });
+
+  it.each([
+    ['a missing DR bucket name', { S3DR_DR_BUCKET: undefined }, 'S3DR_DR_BUCKET is not set'],
+    ['a missing source bucket list', { S3DR_SOURCE_BUCKETS: undefined }, 'S3DR_SOURCE_BUCKETS is not set'],
+    [
+      'an empty source bucket list',
+      { S3DR_SOURCE_BUCKETS: ' , ' },
+      'S3DR_SOURCE_BUCKETS must name at least one bucket',
+    ],
+    [
+      'an invalid bucket name',
+      { S3DR_DR_BUCKET: 'DR_Bucket' },
+      'S3DR_DR_BUCKET is "DR_Bucket": must be a valid S3 bucket name',
+    ],
+    [
+      'a region without its number',
+      { S3DR_SOURCE_REGION: 'eu-west' },
+      'S3DR_SOURCE_REGION is "eu-west": must be an AWS region such as eu-west-1',
+    ],
+    [
+      'a region name in words',
+      { S3DR_DR_REGION: 'Frankfurt' },
+      'S3DR_DR_REGION is "Frankfurt": must be an AWS region',
+    ],
+    [
+      'a delete policy typo',
+      { S3DR_DELETE_POLICY: 'mirorr' },
+      'S3DR_DELETE_POLICY is "mirorr": Invalid option: expected one of "mirror"|"retain"',
+    ],
+    ['a delete policy in capitals', { S3DR_DELETE_POLICY: 'RETAIN' }, 'S3DR_DELETE_POLICY is "RETAIN"'],
+    ['a key layout typo', { S3DR_KEY_LAYOUT: 'prefixed' }, 'S3DR_KEY_LAYOUT is "prefixed"'],
+    [
+      'a storage class typo',
+      { S3DR_DR_STORAGE_CLASS: 'GLACIER_DEEP' },
+      'S3DR_DR_STORAGE_CLASS is "GLACIER_DEEP"',
+    ],
+    ['a boolean written as yes', { S3DR_COPY_TAGS: 'yes' }, 'S3DR_COPY_TAGS is "yes": must be true or false'],
+    ['zero attempts', { S3DR_MAX_ATTEMPTS: '0' }, 'S3DR_MAX_ATTEMPTS is "0"'],
+    ['a retry mode typo', { S3DR_RETRY_MODE: 'legacy' }, 'S3DR_RETRY_MODE is "legacy"'],
+    [
+      'a timeout that is not a number',
+      { S3DR_REQUEST_TIMEOUT_MS: 'fast' },
+      'S3DR_REQUEST_TIMEOUT_MS is "fast"',
+    ],
+    [
+      'a part size below S3’s minimum',
+      { S3DR_PART_SIZE: '1024' },
+      'S3DR_PART_SIZE is "1024": must be at least 5242880 bytes',
+    ],
+    [
+      'a queue URL that is not a URL',
+      { S3DR_QUEUE_URL: 'replication-queue' },
+      'S3DR_QUEUE_URL is "replication-queue": must be the replication queue URL',
+    ],
+    [
+      'the DR bucket among the sources',
+      { S3DR_DR_BUCKET: 'source-bucket' },
+      'S3DR_DR_BUCKET is also listed in S3DR_SOURCE_BUCKETS',
+    ],
+    [
+      'two sources with the flat layout',
+      { S3DR_SOURCE_BUCKETS: 'a-bucket,b-bucket' },
+      'S3DR_KEY_LAYOUT is "flat", which maps keys 1:1',
+    ],
+  ])('fails on %s with one message naming the variable', (_what, change, expected) => {
+    const message = configError({ ...valid, ...change });
+    expect(message.startsWith('Invalid s3-dr configuration: ')).toBe(true);
+    expect(message).toContain(expected);
+    // One problem, one variable: nothing else is blamed.
+    expect(problems(message)).toHaveLength(1);
+  });
+
+  it('names every bad variable in the one message when several are wrong', () => {
+    const message = configError({ ...valid, S3DR_DR_BUCKET: undefined, S3DR_DELETE_POLICY: 'mirorr' });
+    expect(message).toMatch(
+      /^Invalid s3-dr configuration: .*S3DR_DR_BUCKET is not set.*; .*S3DR_DELETE_POLICY is "mirorr"/,
+    );
+  });
+});
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Imports a handler module in a fresh Node process (the one npm pinned: this test runs under it) with
+ * exactly `env`, as Lambda does at cold start; reports what the import threw.
+ */
+async function coldStart(handler: string, env: Record<string, string>) {
+  const script = `
+    try {
+      await import('./functions/${handler}.ts');
+      console.log(JSON.stringify({ loaded: true }));
+    } catch (error) {
+      console.log(JSON.stringify({ name: error.name, message: error.message }));
+    }`;
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--no-warnings', '--input-type=module', '-e', script],
+    {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+        ...env,
+      },
+      timeout: 60_000,
+    },
+  );
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as {
+    loaded?: true;
+    name?: string;
+    message?: string;
+  };
+}
+
+describe('a handler at cold start', () => {
+  it('runs these checks on Node 22, as Lambda does', () => {
+    expect(process.version).toMatch(/^v22\./);
+  });
+
+  it.each(['ingest', 'replicate', 'verify', 'restore'])(
+    '%s loads with a valid environment',
+    async (handler) => {
+      expect(await coldStart(handler, valid)).toEqual({ loaded: true });
+    },
+    60_000,
+  );
+
+  it.each([
+    ['ingest', { S3DR_DR_BUCKET: undefined }, 'S3DR_DR_BUCKET is not set'],
+    ['replicate', { S3DR_SOURCE_REGION: 'eu-west' }, 'S3DR_SOURCE_REGION is "eu-west"'],
+    ['verify', { S3DR_DELETE_POLICY: 'mirorr' }, 'S3DR_DELETE_POLICY is "mirorr"'],
+    ['restore', { S3DR_SOURCE_BUCKETS: undefined }, 'S3DR_SOURCE_BUCKETS is not set'],
+    ['ingest', { S3DR_QUEUE_URL: undefined }, 'S3DR_QUEUE_URL is not set'],
+  ])(
+    '%s fails to load with ConfigError naming the variable (%j)',
+    async (handler, change, expected) => {
+      const env = Object.fromEntries(
+        Object.entries({ ...valid, ...change }).filter((e): e is [string, string] => e[1] !== undefined),
+      );
+      const result = await coldStart(handler, env);
+      expect(result.name).toBe('ConfigError');
+      expect(result.message).toContain(expected);
+      expect(problems(result.message ?? '')).toHaveLength(1);
+    },
+    60_000,
+  );
+});
