@@ -1,0 +1,397 @@
+/**
+ * `npm run bench`: s3-dr against its peers, on the local emulator, in one run.
+ *
+ * 1. s3-dr end to end: N objects (default 10,000 × 1 KiB) written at concurrency 32 through a fresh local
+ *    runtime (bench/replicate.ts `benchReplicate`): objects/s from first write to last DR copy, put→DR p50/p99.
+ * 2. Peers copying the same N objects (same keys, same sizes) between two emulated buckets:
+ *    `rclone sync --transfers 32` and `aws s3 sync` (Debian's `rclone` and `awscli`; installed with apt-get
+ *    when missing and running as root). Ratios s3-dr / peer.
+ * 3. One change among the N: the S3 requests each tool needs to propagate it (emulator request counts),
+ *    after a settling second sync. s3-dr is event-driven; a sync tool has to list (and maybe HEAD) everything.
+ * 4. put→DR p50/p99 at 100 objects/s offered load (BENCH_RATE, BENCH_RATE_N objects).
+ *
+ * Prints a table and writes bench/results/bench.json. Env: BENCH_N, BENCH_BYTES, BENCH_CONCURRENCY,
+ * BENCH_RATE, BENCH_RATE_N, BENCH_REPEAT (runs of the whole thing, default 1), BENCH_ONLY (comma list of
+ * ours,peers,change,rate: a partial run, not recorded), BENCH_CPU_PROF=<dir> (CPU profiles of the
+ * handler processes, node --cpu-prof).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { type Emulator, startEmulatorProcess } from '../local/emulator.ts';
+import { startLocalRuntime } from '../local/runtime.ts';
+import { benchReplicate, type ReplicateBenchResult } from './replicate.ts';
+
+const run = promisify(execFile);
+const N = Number(process.env.BENCH_N ?? 10_000);
+const BYTES = Number(process.env.BENCH_BYTES ?? 1024);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const RATE = Number(process.env.BENCH_RATE ?? 100);
+const RATE_N = Number(process.env.BENCH_RATE_N ?? 3000);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 1);
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'ours,peers,change,rate').split(','));
+const PREFIX = 'bench/';
+const AWS = '/usr/bin/aws';
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+const CHANGED_KEY = `${PREFIX}${String(Math.floor(N / 2)).padStart(6, '0')}`;
+
+/** Requests by S3 operation (SQS excluded) between two emulator request-count snapshots. */
+function s3Delta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const delta: Record<string, number> = {};
+  for (const [op, count] of Object.entries(after)) {
+    const d = count - (before[op] ?? 0);
+    if (d > 0 && !op.startsWith('SQS:') && op !== 'PutBucket') delta[op] = d;
+  }
+  return delta;
+}
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+async function ensureTools(): Promise<void> {
+  const missing = [
+    ...(existsSync(AWS) ? [] : ['awscli']),
+    ...((await run('sh', ['-c', 'command -v rclone']).then(
+      () => true,
+      () => false,
+    ))
+      ? []
+      : ['rclone']),
+  ];
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      `missing ${missing.join(' and ')}: install with sudo apt-get install -y ${missing.join(' ')}`,
+    );
+  }
+  process.stdout.write(`installing ${missing.join(', ')} with apt-get…\n`);
+  await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { maxBuffer: 64 << 20 });
+}
+
+/** Writes N objects with bench/load-writer.ts, from its own process. */
+async function writeObjects(endpoint: string, bucket: string, n: number): Promise<void> {
+  await run(
+    process.execPath,
+    [
+      '--no-warnings',
+      new URL('./load-writer.ts', import.meta.url).pathname,
+      endpoint,
+      bucket,
+      PREFIX,
+      String(n),
+      String(BYTES),
+      String(CONCURRENCY),
+      '0',
+    ],
+    { maxBuffer: 1 << 20 },
+  );
+}
+
+async function countObjects(s3: S3Client, bucket: string): Promise<number> {
+  let count = 0;
+  let token: string | undefined;
+  do {
+    const r = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    count += r.KeyCount ?? 0;
+    token = r.IsTruncated ? r.NextContinuationToken : undefined;
+  } while (token);
+  return count;
+}
+
+interface Tool {
+  name: string;
+  command: (from: string, to: string) => [string, string[]];
+}
+
+/** Runs a command with the environment the peers need; resolves with wall-clock seconds. */
+async function timed(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const started = process.hrtime.bigint();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(file, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`${file} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`)),
+    );
+  });
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+interface PeerResult {
+  tool: string;
+  command: string;
+  seconds: number;
+  objectsPerSecond: number;
+  requests: Record<string, number>;
+  /** Requests of a second sync with nothing changed. */
+  settle?: Record<string, number>;
+  oneChange: { requests: Record<string, number>; total: number; seconds: number };
+}
+
+async function benchPeers(): Promise<PeerResult[]> {
+  await ensureTools();
+  const emulator: Emulator = await startEmulatorProcess({ port: 0, statusSnapshot: () => ({}) });
+  const dir = await mkdtemp(join(tmpdir(), 's3dr-bench-'));
+  const s3 = new S3Client({
+    endpoint: emulator.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials,
+  });
+  try {
+    await writeFile(
+      join(dir, 'aws-config'),
+      '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n',
+    );
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: dir,
+      AWS_CONFIG_FILE: join(dir, 'aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      AWS_PAGER: '',
+      RCLONE_CONFIG: join(dir, 'rclone.conf'),
+      RCLONE_CONFIG_EMU_TYPE: 's3',
+      RCLONE_CONFIG_EMU_PROVIDER: 'Other',
+      RCLONE_CONFIG_EMU_ENDPOINT: emulator.endpoint,
+      RCLONE_CONFIG_EMU_FORCE_PATH_STYLE: 'true',
+      RCLONE_CONFIG_EMU_ACCESS_KEY_ID: credentials.accessKeyId,
+      RCLONE_CONFIG_EMU_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      RCLONE_CONFIG_EMU_REGION: 'us-east-1',
+    };
+    const tools: Tool[] = [
+      {
+        name: 'rclone sync --transfers 32',
+        command: (from, to) => ['rclone', ['sync', `emu:${from}`, `emu:${to}`, '--transfers', '32', '-q']],
+      },
+      {
+        name: 'aws s3 sync',
+        command: (from, to) => [
+          AWS,
+          [
+            '--endpoint-url',
+            emulator.endpoint,
+            's3',
+            'sync',
+            `s3://${from}`,
+            `s3://${to}`,
+            '--only-show-errors',
+          ],
+        ],
+      },
+    ];
+    const source = 'peer-source';
+    const targets = ['peer-rclone', 'peer-awscli'];
+    for (const bucket of [source, ...targets]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await writeObjects(emulator.endpoint, source, N);
+
+    const results: PeerResult[] = [];
+    for (const [i, tool] of tools.entries()) {
+      const target = targets[i]!;
+      const [file, args] = tool.command(source, target);
+      const before = await emulator.requestCounts();
+      const seconds = await timed(file, args, env);
+      const requests = s3Delta(before, await emulator.requestCounts());
+      const copied = await countObjects(s3, target);
+      if (copied !== N) throw new Error(`${tool.name} left ${copied} of ${N} objects in ${target}`);
+      results.push({
+        tool: tool.name,
+        command: `${file === AWS ? 'aws' : file} ${args.join(' ')}`,
+        seconds,
+        objectsPerSecond: N / seconds,
+        requests,
+        oneChange: { requests: {}, total: 0, seconds: 0 },
+      });
+    }
+    // A second sync with nothing changed lets each tool settle (rclone re-copies everything once to
+    // store its mtime metadata), so the one-change figures below are its steady state.
+    for (const [i, tool] of tools.entries()) {
+      const [file, args] = tool.command(source, targets[i]!);
+      const before = await emulator.requestCounts();
+      await timed(file, args, env);
+      results[i]!.settle = s3Delta(before, await emulator.requestCounts());
+    }
+    // One changed object (new bytes, new size), then each tool again.
+    await s3.send(
+      new PutObjectCommand({ Bucket: source, Key: CHANGED_KEY, Body: Buffer.alloc(BYTES + 1, 9) }),
+    );
+    for (const [i, tool] of tools.entries()) {
+      const [file, args] = tool.command(source, targets[i]!);
+      const before = await emulator.requestCounts();
+      const seconds = await timed(file, args, env);
+      const requests = s3Delta(before, await emulator.requestCounts());
+      results[i]!.oneChange = { requests, total: total(requests), seconds };
+    }
+    return results;
+  } finally {
+    s3.destroy();
+    await emulator.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** s3-dr with N objects replicated, then one of them changed: the S3 requests the change costs. */
+async function benchOneChange(): Promise<{
+  requests: Record<string, number>;
+  total: number;
+  sqs: Record<string, number>;
+}> {
+  const rt = await startLocalRuntime({ port: 0, quiet: true, pollers: 8 });
+  try {
+    const source = rt.config.sourceBuckets[0]!;
+    await writeObjects(rt.endpoint, source, N);
+    await rt.drain(600_000);
+    const before = await rt.emulator.requestCounts();
+    await rt.s3.send(
+      new PutObjectCommand({ Bucket: source, Key: CHANGED_KEY, Body: Buffer.alloc(BYTES + 1, 9) }),
+    );
+    await rt.drain(60_000);
+    const after = await rt.emulator.requestCounts();
+    const requests = s3Delta(before, after);
+    requests.PutObject = (requests.PutObject ?? 0) - 1; // the change itself
+    if (requests.PutObject === 0) delete requests.PutObject;
+    const sqs: Record<string, number> = {};
+    for (const [op, count] of Object.entries(after)) {
+      const d = count - (before[op] ?? 0);
+      if (d > 0 && op.startsWith('SQS:') && !['SQS:ReceiveMessage', 'SQS:GetQueueAttributes'].includes(op)) {
+        sqs[op] = d;
+      }
+    }
+    return { requests, total: total(requests), sqs };
+  } finally {
+    await rt.stop();
+  }
+}
+
+interface BenchRun {
+  startedAt: string;
+  ours?: ReplicateBenchResult;
+  peers?: PeerResult[];
+  oneChange?: Awaited<ReturnType<typeof benchOneChange>>;
+  atRate?: ReplicateBenchResult;
+}
+
+const fmt = (v: number | undefined, digits = 0) =>
+  v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
+
+function report(r: BenchRun) {
+  const rclone = r.peers?.find((p) => p.tool.startsWith('rclone'));
+  const aws = r.peers?.find((p) => p.tool.startsWith('aws'));
+  const ours = r.ours?.objectsPerSecond;
+  const ratios = {
+    vsAwsS3Sync: ours && aws ? ours / aws.objectsPerSecond : undefined,
+    vsRclone32: ours && rclone ? ours / rclone.objectsPerSecond : undefined,
+  };
+  const targets = {
+    endToEndAtLeastAwsS3Sync: ratios.vsAwsS3Sync === undefined ? undefined : ratios.vsAwsS3Sync >= 1,
+    endToEndAtLeastQuarterOfRclone32: ratios.vsRclone32 === undefined ? undefined : ratios.vsRclone32 >= 0.25,
+    oneChangeAtMost3S3Requests: r.oneChange ? r.oneChange.total <= 3 : undefined,
+    p99Under1sAt100PerSecond: r.atRate ? r.atRate.lagP99Ms < 1000 : undefined,
+  };
+  const lines: string[] = [];
+  const row = (cells: string[]) =>
+    lines.push(cells.map((c, i) => (i === 0 ? c.padEnd(34) : c.padStart(14))).join(''));
+  lines.push(`N = ${N} objects × ${BYTES} B; ${cpus().length} CPUs; node ${process.version}`);
+  row(['', 'objects/s', 'seconds', 'ours ÷ this']);
+  if (r.ours) row(['s3-dr end to end (write→DR)', fmt(ours), fmt(r.ours.endToEndSeconds, 1), '1.00']);
+  for (const p of r.peers ?? []) {
+    row([p.tool, fmt(p.objectsPerSecond), fmt(p.seconds, 1), ours ? fmt(ours / p.objectsPerSecond, 2) : '-']);
+  }
+  if (r.ours) {
+    lines.push(
+      `(s3-dr's time includes writing the ${N} objects, ${fmt(r.ours.writeSeconds, 1)} s, on the same cores; the peers copy objects already written)`,
+    );
+    lines.push(
+      `put→DR latency, as fast as possible: p50 ${r.ours.lagP50Ms} ms, p99 ${r.ours.lagP99Ms} ms, max ${r.ours.lagMaxMs} ms; ${fmt(r.ours.s3RequestsPerObject, 2)} S3 requests/object besides the PUT`,
+    );
+  }
+  if (r.atRate) {
+    lines.push(
+      `put→DR latency at ${r.atRate.offeredRate} objects/s offered (${r.atRate.objects} objects): p50 ${r.atRate.lagP50Ms} ms, p99 ${r.atRate.lagP99Ms} ms, max ${r.atRate.lagMaxMs} ms`,
+    );
+  }
+  const show = (req: Record<string, number>) =>
+    Object.entries(req)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+  lines.push(`1 change among ${N} objects, S3 requests to propagate it:`);
+  if (r.oneChange)
+    lines.push(
+      `  s3-dr: ${r.oneChange.total} (${show(r.oneChange.requests)}; SQS: ${show(r.oneChange.sqs)})`,
+    );
+  for (const p of r.peers ?? [])
+    lines.push(`  ${p.tool}: ${p.oneChange.total} (${show(p.oneChange.requests)})`);
+  lines.push(
+    `targets: ${Object.entries(targets)
+      .map(([k, v]) => `${k} ${v === undefined ? 'n/a' : v ? 'met' : 'MISSED'}`)
+      .join('; ')}`,
+  );
+  return { text: lines.join('\n'), ratios, targets };
+}
+
+/**
+ * The handlers read their configuration when first imported, so one process hosts one local runtime:
+ * each runtime-based phase runs in a child process of its own and reports one JSON line.
+ */
+async function inChild<T>(phase: string): Promise<T> {
+  const profile = process.env.BENCH_CPU_PROF;
+  const { stdout } = await run(
+    process.execPath,
+    [
+      '--no-warnings',
+      ...(profile
+        ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${phase}-${Date.now()}.cpuprofile`]
+        : []),
+      new URL(import.meta.url).pathname,
+    ],
+    { env: { ...process.env, BENCH_PHASE: phase }, maxBuffer: 256 << 20 },
+  );
+  const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+  if (!line) throw new Error(`bench phase ${phase} reported nothing`);
+  return JSON.parse(line.slice('BENCH_RESULT '.length)) as T;
+}
+
+async function runPhase(phase: string): Promise<unknown> {
+  switch (phase) {
+    case 'ours':
+      return benchReplicate({ n: N, bytes: BYTES, concurrency: CONCURRENCY });
+    case 'change':
+      return benchOneChange();
+    case 'rate':
+      return benchReplicate({ n: RATE_N, bytes: BYTES, concurrency: CONCURRENCY, rate: RATE });
+    default:
+      throw new Error(`unknown bench phase ${phase}`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` && process.env.BENCH_PHASE) {
+  const result = await runPhase(process.env.BENCH_PHASE);
+  process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
+} else if (import.meta.url === `file://${process.argv[1]}`) {
+  const runs: (BenchRun & { ratios: unknown; targets: unknown })[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const r: BenchRun = { startedAt: new Date().toISOString() };
+    if (ONLY.has('ours')) r.ours = await inChild<ReplicateBenchResult>('ours');
+    if (ONLY.has('peers')) r.peers = await benchPeers();
+    if (ONLY.has('change')) r.oneChange = await inChild<BenchRun['oneChange']>('change');
+    if (ONLY.has('rate')) r.atRate = await inChild<ReplicateBenchResult>('rate');
+    const { text, ratios, targets } = report(r);
+    process.stdout.write(`\n— run ${i + 1} of ${REPEAT} —\n${text}\n`);
+    runs.push({ ...r, ratios, targets });
+  }
+  // A partial run (BENCH_ONLY) prints its figures but leaves the recorded results alone.
+  if (process.env.BENCH_ONLY) process.exit(0);
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  await writeFile(
+    new URL('./results/bench.json', import.meta.url),
+    `${JSON.stringify({ machine: { cpus: cpus().length, node: process.version }, n: N, bytes: BYTES, runs }, null, 2)}\n`,
+  );
+}
