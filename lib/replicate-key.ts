@@ -107,12 +107,13 @@ async function tryConditionalCopy(
       recordedSourceEtag(drHead) === etag &&
       (task.size === undefined || drHead.size === task.size)
     ) {
-      // Same bytes. A duplicate of the event that produced this copy is done. But the same bytes can come
-      // with new metadata: an in-place copy (`ObjectCreated:Copy`, how metadata is changed), or a rewrite
-      // well after DR was written (Last-Modified has whole seconds): those compare metadata first.
+      // Same bytes. A DR copy written after this event (Last-Modified has whole seconds: strictly after)
+      // already reflects it: a duplicate costs this one HEAD. Otherwise the same bytes may carry new
+      // metadata — an in-place copy (`ObjectCreated:Copy`, how metadata is changed) or a rewrite — so
+      // the source is read and compared.
       const rewrite =
         task.eventName === 'ObjectCreated:Copy' ||
-        drHead.lastModified.getTime() + 1000 < Date.parse(task.eventTime);
+        drHead.lastModified.getTime() <= Date.parse(task.eventTime);
       if (!rewrite) return { kind: 'skipped', drKey, reason: 'identical', requests };
       return undefined;
     }
@@ -126,7 +127,8 @@ async function tryConditionalCopy(
     });
     // With SSE-KMS (source or DR) the ETag is not the content MD5: rewrite with the source ETag recorded.
     if (r.etag !== etag) return undefined;
-    if (settings.deletePolicy === 'mirror') return confirmCopy(task, drKey, etag, deps, requests, 'copy');
+    // The copy took the source's metadata as it was at that moment; under mirror, confirm it still exists.
+    if (settings.deletePolicy === 'mirror') return confirmCopy(task, drKey, { etag }, deps, requests, 'copy');
     return { kind: 'copied', drKey, bytes: task.size ?? 0, etag, method: 'copy', requests };
   } catch (error) {
     if (error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError) {
@@ -151,7 +153,7 @@ async function tryConditionalCopy(
 async function confirmCopy(
   task: Task,
   drKey: string,
-  etag: string,
+  copied: { etag: string; head?: ObjectHead },
   deps: ReplicateDeps,
   requests: string[],
   method: 'copy' | 'multipart',
@@ -159,33 +161,39 @@ async function confirmCopy(
 ): Promise<ReplicateOutcome> {
   requests.push('HEAD source');
   const now = await deps.source.head(task.key);
-  if (now?.etag === etag) return { kind: 'copied', drKey, bytes, etag, method, requests };
+  const unchanged =
+    now !== undefined && now.etag === copied.etag && (!copied.head || sameMetadata(now, copied.head));
+  if (unchanged) return { kind: 'copied', drKey, bytes, etag: copied.etag, method, requests };
   deps.log.info('source changed while it was being copied; reconciling again', {
     bucket: task.bucket,
     key: task.key,
-    etag,
+    etag: copied.etag,
     action: 'reconcile',
   });
   return reconcile(task, drKey, deps, requests);
 }
 
-/** True when the DR copy stands for this very source object: content, user metadata, headers. */
-export function sameObject(src: ObjectHead, dr: ObjectHead): boolean {
-  if (recordedSourceEtag(dr) !== src.etag || dr.size !== src.size) return false;
+/** User metadata (without s3dr-*) and content headers are the same. */
+export function sameMetadata(a: ObjectHead, b: ObjectHead): boolean {
   const userMeta = (m: Record<string, string>) =>
     JSON.stringify(
       Object.entries(m)
         .filter(([k]) => !k.startsWith(META_PREFIX))
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)),
     );
   return (
-    userMeta(src.metadata) === userMeta(dr.metadata) &&
-    src.contentType === dr.contentType &&
-    src.contentEncoding === dr.contentEncoding &&
-    src.contentDisposition === dr.contentDisposition &&
-    src.contentLanguage === dr.contentLanguage &&
-    src.cacheControl === dr.cacheControl
+    userMeta(a.metadata) === userMeta(b.metadata) &&
+    a.contentType === b.contentType &&
+    a.contentEncoding === b.contentEncoding &&
+    a.contentDisposition === b.contentDisposition &&
+    a.contentLanguage === b.contentLanguage &&
+    a.cacheControl === b.cacheControl
   );
+}
+
+/** True when the DR copy stands for this very source object: content, user metadata, headers. */
+export function sameObject(src: ObjectHead, dr: ObjectHead): boolean {
+  return recordedSourceEtag(dr) === src.etag && dr.size === src.size && sameMetadata(src, dr);
 }
 
 async function reconcile(
@@ -241,10 +249,10 @@ async function reconcile(
           parts: r.parts,
         });
       }
-      if (settings.deletePolicy === 'mirror') {
-        return confirmCopy(task, drKey, src.etag, deps, requests, r.method, src.size);
-      }
-      return { kind: 'copied', drKey, bytes: src.size, etag: src.etag, method: r.method, requests };
+      // The copy wrote the metadata read by our HEAD. Same-bytes versions share an ETag, so a rewrite in
+      // between would pass CopySourceIfMatch: confirm the source still has what we wrote (and, under
+      // mirror, still exists).
+      return confirmCopy(task, drKey, { etag: src.etag, head: src }, deps, requests, r.method, src.size);
     } catch (error) {
       if (!(error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError)) throw error;
       deps.log.info('source changed during the copy; reading it again', {

@@ -7,10 +7,12 @@
  * When everything has settled, DR must hold exactly what the source holds (`mirror`), or at least that
  * (`retain`). Below the properties, the counterexamples fast-check found, as fixed regression tests.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { Clock } from '../../lib/ports.ts';
 import {
+  BLIND_COPY_MAX_BYTES,
   type ReplicateDeps,
   type ReplicateSettings,
   recordedSourceEtag,
@@ -43,11 +45,17 @@ type Mutation =
       kind: 'put';
       key: string;
       body: string;
+      /** The body is `body` repeated this many times (keeps large bodies short in counterexamples). */
+      repeat?: number;
       parts?: number[];
       /** How many times its event is delivered (duplicates). */
       copies: number;
       /** Parts the first delivery may start before its deadline (undefined: no deadline). */
       budget?: number;
+      /** User metadata `rev` written with it (same bytes + another rev = a metadata-only change). */
+      meta?: string;
+      /** How it was written: PutObject (default) or an in-place CopyObject (ObjectCreated:Copy). */
+      via?: 'put' | 'copy';
     }
   | { kind: 'delete'; key: string; copies: number };
 
@@ -65,7 +73,11 @@ interface Run {
   stats: Record<string, number>;
 }
 
-function newRun(deletePolicy: 'mirror' | 'retain', tickMs: number) {
+function newRun(
+  deletePolicy: 'mirror' | 'retain',
+  tickMs: number,
+  overrides: Partial<ReplicateSettings> = {},
+) {
   const world = new MemoryWorld({ tickMs });
   const source = world.bucket(SOURCE);
   const dr = world.bucket(DR, { versioned: true });
@@ -77,7 +89,7 @@ function newRun(deletePolicy: 'mirror' | 'retain', tickMs: number) {
     source,
     dr,
     clock,
-    settings: settingsFor(deletePolicy),
+    settings: { ...settingsFor(deletePolicy), ...overrides },
     log: { info: (_message, extra) => count(String(extra.action)) },
   });
   return { run, deps, count };
@@ -92,22 +104,40 @@ function budgetClock(budget: number | undefined): Clock {
   };
 }
 
-/** The event S3 sends for a mutation (create events carry size and ETag; deletes do not). */
-function eventFor(m: Mutation, written: StoredObject | undefined, n: number): Task {
+/**
+ * The event S3 sends for a mutation (create events carry size and ETag; deletes do not), timed when the
+ * source was written.
+ */
+function eventFor(m: Mutation, written: StoredObject | undefined, n: number, at: Date): Task {
   const base = {
     v: 1 as const,
     bucket: SOURCE,
     key: m.key,
-    eventTime: new Date(Date.parse('2026-11-25T10:00:00Z') + n).toISOString(),
+    eventTime: (written?.lastModified ?? at).toISOString(),
     sequencer: n.toString(16).toUpperCase().padStart(16, '0'),
   };
   if (m.kind === 'delete' || !written) return { ...base, eventName: 'ObjectRemoved:Delete' };
   return {
     ...base,
-    eventName: m.parts ? 'ObjectCreated:CompleteMultipartUpload' : 'ObjectCreated:Put',
+    eventName: m.parts
+      ? 'ObjectCreated:CompleteMultipartUpload'
+      : m.via === 'copy'
+        ? 'ObjectCreated:Copy'
+        : 'ObjectCreated:Put',
     size: written.body.length,
     etag: written.etag,
   };
+}
+
+/** A mutation as the scheduler's report names it, e.g. `put a 100B rev 2 (copy) multipart`. */
+function describe_(m: Mutation): string {
+  if (m.kind === 'delete') return `delete ${m.key}`;
+  return [
+    `put ${m.key} ${m.body.length * (m.repeat ?? 1)}B`,
+    m.meta ? ` rev ${m.meta}` : '',
+    m.via === 'copy' ? ' (copy)' : '',
+    m.parts ? ' multipart' : '',
+  ].join('');
 }
 
 /**
@@ -119,8 +149,9 @@ async function simulate(
   s: fc.Scheduler,
   mutations: Mutation[],
   deletePolicy: 'mirror' | 'retain',
+  overrides: Partial<ReplicateSettings> = {},
 ): Promise<Run> {
-  const { run, deps, count } = newRun(deletePolicy, 300);
+  const { run, deps, count } = newRun(deletePolicy, 300, overrides);
   run.world.beforeOp = (op) => s.schedule(Promise.resolve(), `${op.op} ${op.bucket}/${op.key}`);
   const deliver = (task: Task, receive: number, label: string, budget: number | undefined): void => {
     void s
@@ -137,14 +168,20 @@ async function simulate(
   };
   s.scheduleSequence(
     mutations.map((m, n) => ({
-      label: `${m.kind} ${m.key}${m.kind === 'put' ? ` ${m.body.length}B${m.parts ? ' multipart' : ''}` : ''}`,
+      label: describe_(m),
       builder: async () => {
         let written: StoredObject | undefined;
         if (m.kind === 'put') {
-          written = run.source.put(m.key, m.body, m.parts ? { partSizes: m.parts } : {});
-          run.everWritten.set(m.key, (run.everWritten.get(m.key) ?? new Set()).add(m.body));
+          written = run.source.put(m.key, m.body.repeat(m.repeat ?? 1), {
+            ...(m.parts ? { partSizes: m.parts } : {}),
+            ...(m.meta ? { metadata: { rev: m.meta } } : {}),
+          });
+          run.everWritten.set(
+            m.key,
+            (run.everWritten.get(m.key) ?? new Set()).add(written.body.toString('latin1')),
+          );
         } else run.source.delete(m.key);
-        const event = eventFor(m, written, n);
+        const event = eventFor(m, written, n, run.world.now());
         for (let copy = 1; copy <= m.copies; copy++) {
           deliver(event, 1, `event ${n} copy ${copy}`, m.kind === 'put' ? m.budget : undefined);
         }
@@ -158,10 +195,20 @@ async function simulate(
 // ---------------------------------------------------------------------------------------------------
 // What "DR matches the source" means
 
-/** What a replica must reproduce of an object: its bytes, and the source ETag it stands for. */
+/** Bytes as text when short, else their MD5 (so a failing comparison stays readable). */
+const bytesOf = (body: Buffer) =>
+  body.length <= 200 ? body.toString() : `md5:${createHash('md5').update(body).digest('hex')}`;
+/** User metadata without s3-dr's own keys. */
+const userMetadata = (o: StoredObject) =>
+  Object.fromEntries(Object.entries(o.metadata).filter(([k]) => !k.startsWith('s3dr-')));
+
+/** What a replica must reproduce of an object: its bytes, user metadata, and the source ETag it stands for. */
 function sourceState(source: MemoryStore) {
   return Object.fromEntries(
-    [...source.objects].map(([key, o]) => [key, { body: o.body.toString(), etag: o.etag }]),
+    [...source.objects].map(([key, o]) => [
+      key,
+      { body: bytesOf(o.body), etag: o.etag, meta: userMetadata(o) },
+    ]),
   );
 }
 
@@ -171,7 +218,7 @@ function drState(dr: MemoryStore, keys: Iterable<string> = dr.objects.keys()) {
       .filter((key) => dr.objects.has(key))
       .map((key) => {
         const o = dr.objects.get(key)!;
-        return [key, { body: o.body.toString(), etag: recordedSourceEtag(o) }];
+        return [key, { body: bytesOf(o.body), etag: recordedSourceEtag(o), meta: userMetadata(o) }];
       }),
   );
 }
@@ -187,7 +234,7 @@ function expectRetained(run: Run): void {
   expect(run.deadLetters).toEqual([]);
   expect(drState(run.dr, run.source.objects.keys())).toEqual(sourceState(run.source));
   for (const [key, copy] of run.dr.objects) {
-    expect(run.everWritten.get(key)?.has(copy.body.toString())).toBe(true);
+    expect(run.everWritten.get(key)?.has(copy.body.toString('latin1'))).toBe(true);
   }
   expect(run.dr.history.filter((v) => v.deleteMarker)).toEqual([]);
 }
@@ -257,6 +304,57 @@ describe('replicateKey under reordering, duplication, deadlines and concurrent s
   });
 });
 
+/**
+ * The other fast path: single-part objects above the blind-copy limit (and below the multipart
+ * threshold) are compared with the DR copy before copying; and metadata-only rewrites (the same bytes
+ * with a new `rev`), by PutObject or by an in-place CopyObject, must reach DR too.
+ */
+const largeBodyArb = fc.record({
+  body: fc.constantFrom('x', 'y'),
+  repeat: fc.constantFrom(BLIND_COPY_MAX_BYTES + 1, BLIND_COPY_MAX_BYTES + 2),
+});
+const rewriteArb: fc.Arbitrary<Mutation> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc
+      .record({
+        key: fc.constantFrom('a', 'b'),
+        size: fc.oneof(largeBodyArb, fc.constant({ body: 'small', repeat: 1 })),
+        meta: fc.constantFrom('1', '2'),
+        via: fc.constantFrom('put' as const, 'copy' as const),
+        copies: copiesArb,
+      })
+      .map(({ size, ...m }): Mutation => ({ kind: 'put', ...m, ...size })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('delete' as const),
+      key: fc.constantFrom('a', 'b'),
+      copies: copiesArb,
+    }),
+  },
+);
+const largeSettings: Partial<ReplicateSettings> = { multipartThreshold: 8 * BLIND_COPY_MAX_BYTES };
+
+describe('replicateKey with larger objects and metadata-only rewrites', () => {
+  it.each([
+    ['mirror', expectMirrored],
+    ['retain', expectRetained],
+  ] as const)('with delete policy %s, carries bytes and user metadata to DR', async (policy, expectation) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.scheduler(),
+        fc.array(rewriteArb, { minLength: 1, maxLength: 6 }),
+        async (s, mutations) => {
+          expectation(await simulate(s, mutations, policy, largeSettings));
+        },
+      ),
+      { numRuns: Math.ceil(numRuns / 2) },
+    );
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------
 // Regressions: the shrunk counterexamples, replayed step by step.
 
@@ -283,8 +381,8 @@ function pauseAt(world: MemoryWorld, match: (op: StoreOp) => boolean) {
   return { atGate, release };
 }
 
-function scenario(deletePolicy: 'mirror' | 'retain', tickMs = 1) {
-  const { run, deps } = newRun(deletePolicy, tickMs);
+function scenario(deletePolicy: 'mirror' | 'retain', tickMs = 1, overrides: Partial<ReplicateSettings> = {}) {
+  const { run, deps } = newRun(deletePolicy, tickMs, overrides);
   let n = 0;
   const put = (
     key: string,
@@ -302,11 +400,11 @@ function scenario(deletePolicy: 'mirror' | 'retain', tickMs = 1) {
       ...(options.parts ? { partSizes: options.parts } : {}),
       ...(options.metadata ? { metadata: options.metadata } : {}),
     });
-    return eventFor(m, written, n++);
+    return eventFor(m, written, n++, written.lastModified);
   };
   const del = (key: string) => {
     run.source.delete(key);
-    return eventFor({ kind: 'delete', key, copies: 1 }, undefined, n++);
+    return eventFor({ kind: 'delete', key, copies: 1 }, undefined, n++, run.world.now());
   };
   const replicate = (task: Task, budget?: number) => replicateKey(task, deps(budgetClock(budget)));
   return { ...run, put, del, replicate };
@@ -340,7 +438,8 @@ describe('replicateKey regressions (shrunk counterexamples)', () => {
     const newer = t.put('a', 'yyy');
     await t.replicate(newer);
     await t.replicate(older);
-    expect(drState(t.dr)).toEqual({ a: { body: 'yyy', etag: t.source.objects.get('a')!.etag } });
+    expect(drState(t.dr)).toEqual(sourceState(t.source));
+    expect(t.dr.objects.get('a')?.body.toString()).toBe('yyy');
   });
 
   it('copies a small object blind on every delivery of its event (mirror: each copy confirmed by a HEAD of the source)', async () => {
@@ -452,4 +551,40 @@ describe('replicateKey regressions (shrunk counterexamples)', () => {
     await t.replicate(rewrite);
     expect(t.dr.objects.get('a')?.metadata).toEqual(expect.objectContaining({ owner: 'bob' }));
   });
+
+  // Found by the metadata property. An object above the blind-copy limit whose event's ETag matches the
+  // DR copy is skipped unless the DR copy is over a second older than the event; but DR's Last-Modified
+  // has whole seconds, so a DR copy made just *before* a same-bytes rewrite in the same second passes for
+  // one made after it, and the new metadata never reaches DR (nor can the verifier, comparing ETags, see
+  // it). Only a DR Last-Modified strictly after the event time proves the copy is newer.
+  it('replicates a metadata-only rewrite of a larger object made in the same second as the DR copy', async () => {
+    const t = scenario('retain', 300, largeSettings);
+    const big = 'x'.repeat(BLIND_COPY_MAX_BYTES + 1);
+    await t.replicate(t.put('b', big, { metadata: { rev: '2' } }));
+    await t.replicate(t.put('b', big, { metadata: { rev: '1' } }));
+    expect(t.dr.objects.get('b')?.metadata.rev).toBe('1');
+  });
+
+  // Found by the metadata property (retain; mirror alike). Versions with the same bytes have the same
+  // ETag, so neither CopySourceIfMatch nor the HEAD that confirms a copy tells them apart; a reconcile
+  // copy writes the metadata it read before the copy (MetadataDirective REPLACE). A task that read one
+  // metadata-only rewrite and copies after the next one has been replicated puts the older metadata
+  // back into DR, and the verifier (ETags) cannot see it.
+  it.each(['retain', 'mirror'] as const)(
+    'does not put back older metadata when two metadata-only rewrites race (%s)',
+    async (policy) => {
+      const t = scenario(policy);
+      await t.replicate(t.put('b', 'small', { metadata: { rev: '0' } }));
+      const second = { ...t.put('b', 'small', { metadata: { rev: '2' } }), eventName: 'ObjectCreated:Copy' };
+      // The task for rev 2 has read the source (rev 2) and the DR copy (rev 0) and is about to copy.
+      const gate = pauseAt(t.world, (op) => op.bucket === DR && op.op === 'copy');
+      const stale = t.replicate(second);
+      await gate.atGate;
+      await t.replicate(t.put('b', 'small', { metadata: { rev: '1' } }));
+      expect(t.dr.objects.get('b')?.metadata.rev).toBe('1');
+      gate.release();
+      await stale;
+      expect(drState(t.dr)).toEqual(sourceState(t.source));
+    },
+  );
 });
