@@ -9,6 +9,9 @@ export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_N
 export const metrics = new Metrics({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 's3-dr',
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'S3DR',
+  // Its own warnings (e.g. an invocation that had nothing to count) as structured log lines, at the
+  // configured log level, instead of bare console output.
+  logger,
 });
 
 /**

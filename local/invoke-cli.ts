@@ -1,0 +1,74 @@
+/**
+ * The shared half of `npm run verify` and `npm run restore`: the local equivalents of `sls invoke -f
+ * <name>`. Reads the payload (`--data '<JSON>'` or `--path <file>`), finds the running local runtime
+ * (`npm start`, through S3DR_PORT, default 4566), and configures this process exactly as the runtime
+ * configures its handlers, so the real handler can then be imported and invoked.
+ */
+
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import type { Context } from 'aws-lambda';
+import { localEnv, localPort } from './env.ts';
+import { lambdaContext } from './lambda-context.ts';
+import { loadLocalSettings } from './settings.ts';
+
+export interface LocalInvoke {
+  payload: unknown;
+  env: Record<string, string>;
+  /** A fresh Lambda context with the function's timeout from serverless.yml. */
+  context(): Context;
+  /** Prints `<name>: <message>` on stderr and exits 1. */
+  fail(message: string): never;
+}
+
+export async function prepareLocalInvoke(
+  name: 'verify' | 'restore',
+  options: { overridable: string[]; defaultPayload?: string; usage: string },
+): Promise<LocalInvoke> {
+  const fail = (message: string): never => {
+    process.stderr.write(`${name}: ${message}\n`);
+    process.exit(1);
+  };
+  const { values } = parseArgs({
+    options: { data: { type: 'string', short: 'd' }, path: { type: 'string', short: 'p' } },
+    strict: true,
+  });
+  if (values.data !== undefined && values.path !== undefined)
+    fail(`give the payload with --data or --path, not both`);
+  const text =
+    values.data ??
+    (values.path !== undefined
+      ? await readFile(values.path, 'utf8').catch((e: Error) => fail(e.message))
+      : (options.defaultPayload ?? fail(`give the payload with ${options.usage}`)));
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch (error) {
+    fail(`the payload is not JSON: ${(error as Error).message}`);
+  }
+
+  const port = localPort();
+  const overrides: Record<string, string> = {};
+  for (const variable of options.overridable) {
+    const value = process.env[variable];
+    if (value) overrides[variable] = value;
+  }
+  const env = await localEnv(port, overrides);
+  const endpoint = env.S3DR_ENDPOINT_URL ?? `http://127.0.0.1:${port}`;
+  try {
+    await fetch(endpoint, { signal: AbortSignal.timeout(5_000) });
+  } catch (error) {
+    fail(
+      `no local runtime answers at ${endpoint} (${(error as Error).cause ?? (error as Error).message}); start one with \`npm start\`, or set S3DR_PORT`,
+    );
+  }
+  // Handlers read their configuration when first imported, exactly as in Lambda. Info logs and EMF would
+  // go to stdout, which carries the report: off unless asked for (warnings and errors go to stderr).
+  Object.assign(process.env, env, {
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+  });
+  const settings = await loadLocalSettings();
+  const timeoutMs = settings[name].timeoutSeconds * 1000;
+  return { payload, env, context: () => lambdaContext(name, timeoutMs), fail };
+}
