@@ -15,6 +15,7 @@
  * ours,peers,change,rate: a partial run, not recorded), BENCH_CPU_PROF=<dir> (CPU profiles of the
  * handler processes, node --cpu-prof).
  */
+
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -25,6 +26,7 @@ import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client }
 import { type Emulator, startEmulatorProcess } from '../local/emulator.ts';
 import { startLocalRuntime } from '../local/runtime.ts';
 import { benchReplicate, type ReplicateBenchResult } from './replicate.ts';
+import { writeObjects } from './write-objects.ts';
 
 const run = promisify(execFile);
 const N = Number(process.env.BENCH_N ?? 10_000);
@@ -68,25 +70,6 @@ async function ensureTools(): Promise<void> {
   }
   process.stdout.write(`installing ${missing.join(', ')} with apt-get…\n`);
   await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { maxBuffer: 64 << 20 });
-}
-
-/** Writes N objects with bench/load-writer.ts, from its own process. */
-async function writeObjects(endpoint: string, bucket: string, n: number): Promise<void> {
-  await run(
-    process.execPath,
-    [
-      '--no-warnings',
-      new URL('./load-writer.ts', import.meta.url).pathname,
-      endpoint,
-      bucket,
-      PREFIX,
-      String(n),
-      String(BYTES),
-      String(CONCURRENCY),
-      '0',
-    ],
-    { maxBuffer: 1 << 20 },
-  );
 }
 
 async function countObjects(s3: S3Client, bucket: string): Promise<number> {
@@ -191,7 +174,14 @@ async function benchPeers(): Promise<PeerResult[]> {
     const source = 'peer-source';
     const targets = ['peer-rclone', 'peer-awscli'];
     for (const bucket of [source, ...targets]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    await writeObjects(emulator.endpoint, source, N);
+    await writeObjects({
+      endpoint: emulator.endpoint,
+      bucket: source,
+      prefix: PREFIX,
+      count: N,
+      bytes: BYTES,
+      concurrency: CONCURRENCY,
+    });
 
     const results: PeerResult[] = [];
     for (const [i, tool] of tools.entries()) {
@@ -247,7 +237,14 @@ async function benchOneChange(): Promise<{
   const rt = await startLocalRuntime({ port: 0, quiet: true, pollers: 8 });
   try {
     const source = rt.config.sourceBuckets[0]!;
-    await writeObjects(rt.endpoint, source, N);
+    await writeObjects({
+      endpoint: rt.endpoint,
+      bucket: source,
+      prefix: PREFIX,
+      count: N,
+      bytes: BYTES,
+      concurrency: CONCURRENCY,
+    });
     await rt.drain(600_000);
     const before = await rt.emulator.requestCounts();
     await rt.s3.send(

@@ -6,10 +6,10 @@
  * stored), so put→DR latency is measured on one clock. Request counts come from the emulator too.
  * Env: BENCH_N, BENCH_BYTES, BENCH_CONCURRENCY, BENCH_RATE (objects/s offered; 0 = as fast as possible).
  */
-import { execFile } from 'node:child_process';
+
 import { mkdir, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { startLocalRuntime } from '../local/runtime.ts';
+import { writeObjects } from './write-objects.ts';
 
 export interface ReplicateBenchResult {
   objects: number;
@@ -54,21 +54,15 @@ export async function benchReplicate(options: {
         replicated.set(e.key, e.time.getTime());
     });
     const before = await rt.emulator.requestCounts();
-    await promisify(execFile)(
-      process.execPath,
-      [
-        '--no-warnings',
-        new URL('./load-writer.ts', import.meta.url).pathname,
-        rt.endpoint,
-        source,
-        prefix,
-        String(options.n),
-        String(options.bytes),
-        String(options.concurrency),
-        String(options.rate ?? 0),
-      ],
-      { maxBuffer: 1 << 20 },
-    );
+    await writeObjects({
+      endpoint: rt.endpoint,
+      bucket: source,
+      prefix,
+      count: options.n,
+      bytes: options.bytes,
+      concurrency: options.concurrency,
+      rate: options.rate ?? 0,
+    });
     await rt.drain(600_000);
     const after = await rt.emulator.requestCounts();
     const requests: Record<string, number> = {};

@@ -13,9 +13,7 @@
  * Env: BENCH_N, BENCH_BYTES, BENCH_LARGE_MIB (0 skips it), BENCH_PART_MIB, S3DR_RESTORE_CONCURRENCY.
  */
 
-import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -29,6 +27,7 @@ import { mapConcurrent } from '../lib/map-concurrent.ts';
 import type { RestoreReport } from '../lib/restore-objects.ts';
 import { lambdaContext } from '../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
+import { writeObjects } from './write-objects.ts';
 
 const MiB = 1024 * 1024;
 const TARGET = 'bench-restore-target';
@@ -188,20 +187,14 @@ export async function benchRestore(options: {
     process.stdout.write(
       `preparing ${options.n} × ${options.bytes} B: write, replicate, delete at the source…\n`,
     );
-    await promisify(execFile)(
-      process.execPath,
-      [
-        '--no-warnings',
-        new URL('./load-writer.ts', import.meta.url).pathname,
-        rt.endpoint,
-        source,
-        prefix,
-        String(options.n),
-        String(options.bytes),
-        '32',
-      ],
-      { maxBuffer: 1 << 20 },
-    );
+    await writeObjects({
+      endpoint: rt.endpoint,
+      bucket: source,
+      prefix,
+      count: options.n,
+      bytes: options.bytes,
+      concurrency: 32,
+    });
     await rt.drain(600_000);
     const keys = Array.from({ length: options.n }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
     await deleteAll(rt.s3, source, keys);
