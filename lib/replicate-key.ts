@@ -76,7 +76,7 @@ function isCreate(task: Task): boolean {
 export async function replicateKey(task: Task, deps: ReplicateDeps): Promise<ReplicateOutcome> {
   const drKey = toDrKey(deps.settings.keyLayout, task.bucket, task.key);
   const requests: string[] = [];
-  if (isCreate(task) && task.etag && multipartPartsOf(task.etag) === undefined) {
+  if (isCreate(task) && task.etag && task.drEtag === undefined && multipartPartsOf(task.etag) === undefined) {
     const fast = await tryConditionalCopy(task, task.etag, drKey, deps, requests);
     if (fast) return fast;
   }
@@ -196,6 +196,14 @@ export function sameObject(src: ObjectHead, dr: ObjectHead): boolean {
   return recordedSourceEtag(dr) === src.etag && dr.size === src.size && sameMetadata(src, dr);
 }
 
+/**
+ * The verifier's deep mode found this very DR copy (by its ETag) to hold other bytes than the source,
+ * although its metadata vouches for the source ETag: it is rewritten, not trusted.
+ */
+function condemned(task: Task, dr: ObjectHead): boolean {
+  return task.drEtag !== undefined && task.drEtag === dr.etag;
+}
+
 async function reconcile(
   task: Task,
   drKey: string,
@@ -215,7 +223,9 @@ async function reconcile(
     if (!src) return applyDeletePolicy(task, drKey, deps, requests);
     requests.push('HEAD dr');
     const drHead = await deps.dr.head(drKey);
-    if (drHead && sameObject(src, drHead)) return { kind: 'skipped', drKey, reason: 'identical', requests };
+    if (drHead && sameObject(src, drHead) && !condemned(task, drHead)) {
+      return { kind: 'skipped', drKey, reason: 'identical', requests };
+    }
     const write: WriteOptions = {
       metadata: drMetadataFor(src),
       contentType: src.contentType,

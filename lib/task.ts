@@ -24,6 +24,12 @@ export const taskSchema = z.strictObject({
   versionId: z.string().max(1024).optional(),
   size: z.number().int().nonnegative().optional(),
   etag: z.string().max(128).optional(),
+  /**
+   * Set by the verifier's deep mode: the DR copy that had this ETag was found to differ from the source
+   * in content although its recorded source ETag matched. Replicate rewrites a DR copy that still has
+   * this ETag instead of trusting the recorded one; once rewritten, the task is an ordinary hint again.
+   */
+  drEtag: z.string().max(128).optional(),
 });
 
 export type Task = z.infer<typeof taskSchema>;

@@ -85,6 +85,8 @@ const REPAIR_BATCH = 100;
 interface Deferred {
   key: string;
   source: ListedObject;
+  /** The DR copy's ETag, as listed. */
+  drEtag: string;
   /** The ETags differ: the DR copy's recorded source ETag decides. */
   head: boolean;
 }
@@ -364,7 +366,7 @@ class BucketVerification {
     } else if (!s) {
       this.record('orphaned', key, undefined);
     } else if (s.size === d.size && s.etag === d.etag) {
-      if (isSampled(key, this.settings.deep)) deferred.push({ key, source: s, head: false });
+      if (isSampled(key, this.settings.deep)) deferred.push({ key, source: s, drEtag: d.etag, head: false });
       else this.record('ok', key, s);
     } else if (this.isRecent(s)) {
       this.record('pending', key, s);
@@ -372,7 +374,7 @@ class BucketVerification {
       this.record('mismatched', key, s);
     } else {
       // Same size, other ETag: SSE-KMS or another part layout, or other bytes. The DR copy says which.
-      deferred.push({ key, source: s, head: true });
+      deferred.push({ key, source: s, drEtag: d.etag, head: true });
     }
   }
 
@@ -380,8 +382,9 @@ class BucketVerification {
   private async resolve(deferred: Deferred[]): Promise<void> {
     const batch = deferred.splice(0);
     if (batch.length === 0) return;
-    await mapConcurrent(batch, CHECK_CONCURRENCY, async ({ key, source, head }) => {
+    await mapConcurrent(batch, CHECK_CONCURRENCY, async ({ key, source, drEtag, head }) => {
       const drKey = this.drPrefix + key;
+      let drEtagNow = drEtag;
       if (head) {
         this.requests.head += 1;
         const drHead = await this.deps.dr.head(drKey);
@@ -389,6 +392,7 @@ class BucketVerification {
         if (drHead.size !== source.size || recordedSourceEtag(drHead) !== source.etag) {
           return this.record('mismatched', key, source);
         }
+        drEtagNow = drHead.etag;
       }
       if (isSampled(key, this.settings.deep)) {
         const result = await compareContent(this.deps.source, key, this.deps.dr, drKey, this.requests);
@@ -396,13 +400,20 @@ class BucketVerification {
         const samples = this.deep.samples[result.method] ?? [];
         this.deep.samples[result.method] = samples;
         if (samples.length < MAX_SAMPLES) samples.push(key);
-        if (!result.same) return this.record('mismatched', key, source);
+        // The DR copy's metadata vouches for the source ETag, so replicate would trust it: the repair
+        // names the copy (by its ETag) to be rewritten.
+        if (!result.same) return this.record('mismatched', key, source, drEtagNow);
       }
       return this.record('ok', key, source);
     });
   }
 
-  private record(cls: VerifyClass, key: string, source: ListedObject | undefined): void {
+  private record(
+    cls: VerifyClass,
+    key: string,
+    source: ListedObject | undefined,
+    condemnedDrEtag?: string,
+  ): void {
     this.tally.record(cls, key);
     if (!this.settings.repair) return;
     const repair =
@@ -417,6 +428,7 @@ class BucketVerification {
       eventName: REPAIR_EVENT,
       eventTime: this.deps.clock.now().toISOString(),
       ...(source ? { size: source.size, etag: source.etag } : {}),
+      ...(condemnedDrEtag === undefined ? {} : { drEtag: condemnedDrEtag }),
     });
   }
 

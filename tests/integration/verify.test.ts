@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
@@ -188,6 +190,35 @@ describe('verify on the local runtime (delete policy mirror)', () => {
     const methods = report.buckets[0]?.deep?.methods ?? {};
     expect(Object.values(methods).reduce((a, b) => a + b, 0)).toBe(legacy.length);
     expect(Object.keys(methods).every((m) => /^(checksum:[A-Z0-9]+|hash:sha256)$/.test(m))).toBe(true);
+  }, 60_000);
+
+  it('deep mode finds a DR copy forged behind a matching recorded ETag, and its repair rewrites it', async () => {
+    // Other bytes of the same size, with metadata that vouches for the source's ETag: a shallow pass
+    // trusts the recorded ETag (one HEAD), only a content comparison tells.
+    const key = legacy[3]!;
+    const { ETag } = await rt.s3.send(new HeadObjectCommand({ Bucket: source, Key: key }));
+    await rt.s3.send(
+      new PutObjectCommand({
+        Bucket: dr,
+        Key: key,
+        Body: bodyFor(key, 3, 64),
+        Metadata: { 's3dr-source-etag': (ETag ?? '').replaceAll('"', '') },
+      }),
+    );
+    const shallow = await verify({ prefix: 'legacy/', graceSeconds: 0, repair: false });
+    expect(shallow.counts).toMatchObject({ ok: legacy.length, mismatched: 0 });
+    expect(shallow.requests.head).toBe(1);
+
+    const deep = await verify({ prefix: 'legacy/', graceSeconds: 0, deep: true });
+    expect(deep.counts).toMatchObject({ ok: legacy.length - 1, mismatched: 1 });
+    expect(deep.samples.mismatched).toEqual([key]);
+    expect(deep.repairsQueued).toBe(1);
+
+    await rt.drain(60_000);
+    const after = await verify({ prefix: 'legacy/', graceSeconds: 0, deep: true, repair: false });
+    expect(after.counts).toMatchObject({ ok: legacy.length, mismatched: 0 });
+    const copy = await rt.s3.send(new GetObjectCommand({ Bucket: dr, Key: key }));
+    expect(Buffer.from(await copy.Body!.transformToByteArray())).toEqual(bodyFor(key, 1, 64));
   }, 60_000);
 
   it('runs from the command line against the running runtime: npm run verify -- --data …', async () => {

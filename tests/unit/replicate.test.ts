@@ -128,6 +128,36 @@ describe('replicate', () => {
     expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
   });
 
+  it('rewrites a DR copy the verifier condemned (deep mode), though its recorded source ETag matches', async () => {
+    const forged = sourceHead('kms-x', { Metadata: { owner: 'alice', 's3dr-source-etag': 'e1' } });
+    onHead({ 'source-bucket/photos/cat.jpg': sourceHead('e1'), 'dr-bucket/photos/cat.jpg': forged });
+    s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"kms-y"' } });
+    const repair = { eventName: 'Verify:Repair', etag: 'e1', size: 1024 };
+
+    // Without the verdict, the copy is trusted by its recorded ETag; with it, it is rewritten.
+    await replicate(anSqsEvent(aTask(repair)));
+    expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
+
+    const result = await replicate(anSqsEvent(aTask({ ...repair, drEtag: 'kms-x' })));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+    expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, {
+      Bucket: 'dr-bucket',
+      Key: 'photos/cat.jpg',
+      MetadataDirective: 'REPLACE',
+      Metadata: { owner: 'alice', 's3dr-source-etag': 'e1' },
+    });
+  });
+
+  it('does not rewrite again once the condemned DR copy was replaced (a redelivered repair)', async () => {
+    const rewritten = sourceHead('kms-y', { Metadata: { owner: 'alice', 's3dr-source-etag': 'e1' } });
+    onHead({ 'source-bucket/photos/cat.jpg': sourceHead('e1'), 'dr-bucket/photos/cat.jpg': rewritten });
+    await replicate(
+      anSqsEvent(aTask({ eventName: 'Verify:Repair', etag: 'e1', size: 1024, drEtag: 'kms-x' })),
+    );
+    expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
+  });
+
   it('replicates a metadata-only change (an in-place copy keeps the ETag) with a metadata-replacing copy', async () => {
     onHead({
       'source-bucket/photos/cat.jpg': sourceHead('e1', { Metadata: { owner: 'bob' } }),

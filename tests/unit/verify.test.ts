@@ -462,6 +462,26 @@ describe('verify', () => {
     expect(report.buckets[0]?.deep?.methods).toEqual({ 'checksum:SHA256': 1, 'hash:sha256': 2 });
     expect(report.requests).toMatchObject({ attributes: 6, get: 4 });
   });
+
+  it('names the DR copy to rewrite when deep mode finds other bytes behind a matching recorded ETag', async () => {
+    replicated('fine.bin');
+    put(SOURCE, 'forged.bin', { etag: 'e3', body: 'good bytes' });
+    put(DR, 'forged.bin', { etag: 'kms-x', body: 'evil bytes', metadata: { 's3dr-source-etag': 'e3' } });
+    put(SOURCE, 'rotten.bin', { etag: 'e2', body: 'good bytes' });
+    put(DR, 'rotten.bin', { etag: 'e2', body: 'evil bytes' });
+
+    const shallow = await verify({ repair: false });
+    expect(shallow.counts).toMatchObject({ ok: 3, mismatched: 0 });
+
+    const report = await verify({ deep: true });
+
+    expect(report.counts).toMatchObject({ ok: 1, mismatched: 2 });
+    const tasks = sentTasks().sort((a, b) => compareKeys(a.key, b.key));
+    expect(tasks).toEqual([
+      expect.objectContaining({ key: 'forged.bin', etag: 'e3', drEtag: 'kms-x' }),
+      expect.objectContaining({ key: 'rotten.bin', etag: 'e2', drEtag: 'e2' }),
+    ]);
+  });
 });
 
 describe('verifyBucket', () => {
