@@ -8,12 +8,15 @@
  *  - the emulator (fauxqs, patched; `--emulator`), which holds the buckets — filled directly through its
  *    store, with a few hundred planted differences — and counts the requests it serves;
  *  - one fresh verifier process per pass (`--verifier`) running the real `functions/verify.ts` handler,
- *    which reports its own peak RSS;
+ *    which reports its own peak RSS and CPU time. It runs with the verify function's NODE_OPTIONS from
+ *    serverless.yml — the V8 heap limits it has on Lambda — unless BENCH_VERIFY_NODE_OPTIONS says
+ *    otherwise (set it empty for V8's defaults on this host);
  *  - `rclone check` (Debian's rclone; installed with apt-get if missing).
  *
  * Env: BENCH_N (100000), BENCH_SMALL_N (N/10), BENCH_EXTRA_N (more sizes, e.g. 300000, to show the
  * plateau), BENCH_REPEAT (5; times are the best run, the machine being shared; medians are kept too), BENCH_KEYS_PER_PREFIX (1000), BENCH_RCLONE=0 (skip
- * rclone), BENCH_NODE_FLAGS (for the verifier process), S3DR_VERIFY_CONCURRENCY (8).
+ * rclone), BENCH_VERIFY_NODE_OPTIONS, BENCH_NODE_FLAGS (more flags for the verifier process),
+ * S3DR_VERIFY_CONCURRENCY (8).
  * Writes bench/results/verify.json. No assertions: it reports, and the targets are judged by people.
  */
 import { type ChildProcess, execFile, fork, spawnSync } from 'node:child_process';
@@ -172,6 +175,7 @@ async function verifierRole(): Promise<void> {
   // verifier actually retains.
   let peakHeap = 0;
   let peakExternal = 0;
+  const cpuBefore = process.cpuUsage();
   const sampler = setInterval(() => {
     const m = process.memoryUsage();
     peakHeap = Math.max(peakHeap, m.heapUsed);
@@ -180,6 +184,7 @@ async function verifierRole(): Promise<void> {
   const started = performance.now();
   const report = await handler({ repair: false, graceSeconds: 0 }, lambdaContext('verify', 900_000));
   const passMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   clearInterval(sampler);
   (globalThis as { gc?: () => void }).gc?.();
   const MiB = 2 ** 20;
@@ -187,6 +192,7 @@ async function verifierRole(): Promise<void> {
     `${JSON.stringify({
       report,
       passMs,
+      cpuMs: (cpu.user + cpu.system) / 1000,
       maxRssKb: process.resourceUsage().maxRSS,
       peakHeapMiB: peakHeap / MiB,
       peakExternalMiB: peakExternal / MiB,
@@ -200,6 +206,8 @@ async function verifierRole(): Promise<void> {
 
 interface VerifierRun {
   passMs: number;
+  /** CPU time of the verifier process during the pass (all its threads: V8 collects garbage on helpers). */
+  cpuMs: number;
   /** The whole verifier process: start, module load, the pass, exit. */
   processMs: number;
   maxRssMiB: number;
@@ -257,6 +265,11 @@ async function main(): Promise<void> {
   const repeat = Number(process.env.BENCH_REPEAT ?? 5);
   const concurrency = process.env.S3DR_VERIFY_CONCURRENCY ?? '8';
   const rcloneVersion = ensureRclone();
+  const { loadLocalSettings } = await import('../local/settings.ts');
+  const verifyNodeOptions =
+    process.env.BENCH_VERIFY_NODE_OPTIONS ??
+    (await loadLocalSettings()).functionEnv.verify?.NODE_OPTIONS ??
+    '';
 
   const emulator = fork(self, ['--emulator'], {
     execArgv: ['--no-warnings'],
@@ -291,6 +304,7 @@ async function main(): Promise<void> {
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secret,
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: 'ERROR',
+      NODE_OPTIONS: verifyNodeOptions,
     });
     const verifierPass = async (size: number): Promise<VerifierRun> => {
       await ask(emulator, { cmd: 'reset' });
@@ -312,6 +326,7 @@ async function main(): Promise<void> {
       });
       return {
         passMs: out.passMs,
+        cpuMs: out.cpuMs,
         processMs: r.ms,
         maxRssMiB: out.maxRssKb / 1024,
         peakHeapMiB: out.peakHeapMiB,
@@ -389,6 +404,7 @@ async function main(): Promise<void> {
         verifierPeakHeapMiB: Number(median(verifier.map((v) => v.peakHeapMiB)).toFixed(1)),
         verifierPeakExternalMiB: Number(median(verifier.map((v) => v.peakExternalMiB)).toFixed(1)),
         verifierHeapAfterGcMiB: Number(median(verifier.map((v) => v.heapAfterGcMiB)).toFixed(1)),
+        verifierCpuMsPer1000Keys: Number(((1000 * median(verifier.map((v) => v.cpuMs))) / size).toFixed(1)),
         counts: first.counts,
         verifierRequests: first.emulatorRequests,
         listPerBucket,
@@ -417,6 +433,7 @@ async function main(): Promise<void> {
       layout: `N / ${KEYS_PER_PREFIX} prefixes of ${KEYS_PER_PREFIX} keys (tenant-000/ …), keys spread round-robin; bodies 48 B`,
       planted: PLAN,
       concurrency: Number(concurrency),
+      verifierNodeOptions: verifyNodeOptions,
       repeat,
       sizes: all,
       targets: {
@@ -438,14 +455,14 @@ async function main(): Promise<void> {
 
     const rows = result.sizes.map(
       (s) =>
-        `| ${String(s.n).padStart(7)} | ${String(s.verifyPassMs).padStart(9)} | ${String(s.rcloneCheckMs).padStart(9)} | ${s.speedupVsRclone.toFixed(2).padStart(6)} | ${s.verifierPeakRssMiB.toFixed(0).padStart(7)} | ${`${s.verifierPeakHeapMiB.toFixed(0)}/${s.verifierPeakExternalMiB.toFixed(0)}/${s.verifierHeapAfterGcMiB.toFixed(0)}`.padStart(12)} | ${String(s.listPerBucket).padStart(8)} | ${String(s.heads).padStart(4)} | ${`${s.counts.missing}/${s.counts.mismatched}/${s.counts.orphaned}`.padStart(12)} |`,
+        `| ${String(s.n).padStart(7)} | ${String(s.verifyPassMs).padStart(9)} | ${String(s.rcloneCheckMs).padStart(9)} | ${s.speedupVsRclone.toFixed(2).padStart(6)} | ${s.verifierPeakRssMiB.toFixed(0).padStart(7)} | ${`${s.verifierPeakHeapMiB.toFixed(0)}/${s.verifierPeakExternalMiB.toFixed(0)}/${s.verifierHeapAfterGcMiB.toFixed(0)}`.padStart(12)} | ${s.verifierCpuMsPer1000Keys.toFixed(0).padStart(9)} | ${String(s.listPerBucket).padStart(8)} | ${String(s.heads).padStart(4)} | ${`${s.counts.missing}/${s.counts.mismatched}/${s.counts.orphaned}`.padStart(12)} |`,
     );
     process.stdout.write(
       [
         '',
-        `verify bench — concurrency ${concurrency}, best of ${repeat} (times), medians (memory), ${rcloneVersion}`,
-        '|       N | verify ms | rclone ms | ratio  | RSS MiB | heap/ext/GC  | LIST/bkt | HEAD | miss/mis/orp |',
-        '|---------|-----------|-----------|--------|---------|--------------|----------|------|--------------|',
+        `verify bench — concurrency ${concurrency}, NODE_OPTIONS "${verifyNodeOptions}", best of ${repeat} (times), medians (memory, CPU), ${rcloneVersion}`,
+        '|       N | verify ms | rclone ms | ratio  | RSS MiB | heap/ext/GC  | CPU ms/1k | LIST/bkt | HEAD | miss/mis/orp |',
+        '|---------|-----------|-----------|--------|---------|--------------|-----------|----------|------|--------------|',
         ...rows,
         '',
         `targets: as fast as rclone ${result.targets.atLeastAsFastAsRclone ? 'yes' : 'NO'}; RSS ratio ${result.targets.peakRssRatioLargeToSmall} (≤ 1.2: ${result.targets.peakRssWithin20Percent ? 'yes' : 'NO'}); ` +

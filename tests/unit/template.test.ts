@@ -84,6 +84,22 @@ describe('functions', () => {
     expect(fnProps(dev, 'restore')).toMatchObject({ Timeout: 900 });
   });
 
+  it('states the verifier’s V8 heap limits in NODE_OPTIONS, which Lambda’s Node.js runtime then keeps', () => {
+    const nodeOptions = (fn: string) =>
+      String(get(fnProps(dev, fn), 'Environment', 'Variables', 'NODE_OPTIONS')).split(' ');
+    expect(nodeOptions('verify')).toEqual([
+      '--enable-source-maps',
+      '--max-semi-space-size=16',
+      '--max-old-space-size=512',
+    ]);
+    // Both are set: when NODE_OPTIONS names either, the runtime sets neither, and V8 would size the
+    // other from the host.
+    const oldSpaceMiB = Number(nodeOptions('verify').at(-1)?.split('=')[1]);
+    expect(oldSpaceMiB).toBeLessThanOrEqual(Number(get(fnProps(dev, 'verify'), 'MemorySize')) / 2);
+    for (const fn of ['ingest', 'replicate', 'restore'])
+      expect(nodeOptions(fn)).toEqual(['--enable-source-maps']);
+  });
+
   it('gives every function an environment that lib/config.ts accepts', () => {
     for (const t of [dev, two, dr]) {
       for (const [id] of resourcesOfType(t, 'AWS::Lambda::Function')) {
