@@ -26,7 +26,24 @@ type Element = Leaf | Container;
 const isLeaf = (e: Element): e is Leaf => 'text' in e;
 
 /** Text with markup, entities' own characters, line breaks, non-ASCII and astral characters. */
-const textChar = fc.constantFrom('a', 'Z', '0', ' ', '&', '<', '>', '"', "'", '\n', '\r', '\t', 'é', '😀', ';', '#');
+const textChar = fc.constantFrom(
+  'a',
+  'Z',
+  '0',
+  ' ',
+  '&',
+  '<',
+  '>',
+  '"',
+  "'",
+  '\n',
+  '\r',
+  '\t',
+  'é',
+  '😀',
+  ';',
+  '#',
+);
 const text = fc.string({ unit: textChar, maxLength: 12 });
 // Attribute names never collide with element names: the parser merges both into one object.
 const tag = fc.constantFrom('Key', 'ETag', 'Size', 'Contents', 'Prefix', 'a-b', 'x.y');
