@@ -77,6 +77,15 @@ export interface ListedObject {
   storageClass?: string;
 }
 
+/** One ListObjectsV2 request: `token` continues a listing, `startAfter` only starts one. */
+export interface ListOptions {
+  prefix?: string;
+  delimiter?: string;
+  startAfter?: string;
+  token?: string;
+  maxKeys?: number;
+}
+
 export interface ListPage {
   objects: ListedObject[];
   commonPrefixes: string[];
@@ -93,6 +102,14 @@ export interface ListedVersion {
   etag?: string;
   size?: number;
   storageClass?: string;
+}
+
+/** One ListObjectVersions request. */
+export interface VersionListOptions {
+  prefix?: string;
+  keyMarker?: string;
+  versionIdMarker?: string;
+  maxKeys?: number;
 }
 
 export interface VersionPage {
@@ -126,19 +143,8 @@ export interface ObjectStore {
   abortMultipart(key: string, uploadId: string): Promise<void>;
   listOpenUploads(key: string): Promise<OpenUpload[]>;
   listParts(key: string, uploadId: string): Promise<UploadedPart[]>;
-  list(options: {
-    prefix?: string;
-    delimiter?: string;
-    startAfter?: string;
-    token?: string;
-    maxKeys?: number;
-  }): Promise<ListPage>;
-  listVersions(options: {
-    prefix?: string;
-    keyMarker?: string;
-    versionIdMarker?: string;
-    maxKeys?: number;
-  }): Promise<VersionPage>;
+  list(options: ListOptions): Promise<ListPage>;
+  listVersions(options: VersionListOptions): Promise<VersionPage>;
   getText(key: string): Promise<string | undefined>;
   putText(key: string, body: string, contentType?: string): Promise<void>;
   /** Starts thawing an archived object; returns false when a thaw is already in progress. */

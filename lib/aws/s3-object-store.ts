@@ -29,10 +29,12 @@ import type {
   CopyResult,
   CopySource,
   ListedVersion,
+  ListOptions,
   ObjectHead,
   ObjectStore,
   OpenUpload,
   UploadedPart,
+  VersionListOptions,
   WriteOptions,
 } from '../ports.ts';
 import { normaliseEtag } from '../task.ts';
@@ -290,13 +292,7 @@ export class S3ObjectStore implements ObjectStore {
     return parts;
   }
 
-  async list(options: {
-    prefix?: string;
-    delimiter?: string;
-    startAfter?: string;
-    token?: string;
-    maxKeys?: number;
-  }) {
+  async list(options: ListOptions) {
     const r = await this.client.send(
       new ListObjectsV2Command({
         Bucket: this.bucket,
@@ -320,12 +316,7 @@ export class S3ObjectStore implements ObjectStore {
     };
   }
 
-  async listVersions(options: {
-    prefix?: string;
-    keyMarker?: string;
-    versionIdMarker?: string;
-    maxKeys?: number;
-  }) {
+  async listVersions(options: VersionListOptions) {
     const r = await this.client.send(
       new ListObjectVersionsCommand({
         Bucket: this.bucket,

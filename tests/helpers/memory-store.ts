@@ -16,11 +16,13 @@ import type {
   CopyResult,
   CopySource,
   ListedVersion,
+  ListOptions,
   ListPage,
   ObjectHead,
   ObjectStore,
   OpenUpload,
   UploadedPart,
+  VersionListOptions,
   VersionPage,
   WriteOptions,
 } from '../../lib/ports.ts';
@@ -348,13 +350,7 @@ export class MemoryStore implements ObjectStore {
       .map(([partNumber, p]) => ({ partNumber, etag: p.etag, size: p.body.length }));
   }
 
-  async list(options: {
-    prefix?: string;
-    delimiter?: string;
-    startAfter?: string;
-    token?: string;
-    maxKeys?: number;
-  }): Promise<ListPage> {
+  async list(options: ListOptions): Promise<ListPage> {
     await this.enter('list', options.prefix ?? '');
     const after = options.token ?? options.startAfter;
     const max = options.maxKeys ?? 1000;
@@ -372,11 +368,7 @@ export class MemoryStore implements ObjectStore {
     };
   }
 
-  async listVersions(options: {
-    prefix?: string;
-    keyMarker?: string;
-    maxKeys?: number;
-  }): Promise<VersionPage> {
+  async listVersions(options: VersionListOptions): Promise<VersionPage> {
     await this.enter('listVersions', options.prefix ?? '');
     const latest = new Map<string, string>();
     for (const v of this.history) latest.set(v.key, v.versionId);
