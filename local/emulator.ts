@@ -199,6 +199,20 @@ export async function startEmulator(options: {
   const emit = (event: ObjectEvent) => {
     for (const listener of listeners) listener(event);
   };
+  const emitCreated = (
+    eventName: ObjectEventName,
+    bucket: string,
+    key: string,
+    obj: { contentLength: number; etag: string },
+  ) =>
+    emit({
+      eventName,
+      bucket,
+      key,
+      size: obj.contentLength,
+      etag: obj.etag.replaceAll('"', ''),
+      time: new Date(),
+    });
 
   app.addHook('onRequest', (request, _reply, done) => {
     const kind = classify(request.method, request.url, request.headers as Record<string, unknown>);
@@ -226,30 +240,14 @@ export async function startEmulator(options: {
         : op === 'PostObject'
           ? 'ObjectCreated:Post'
           : 'ObjectCreated:Put';
-    emit({
-      eventName,
-      bucket: String(args[0]),
-      key: String(args[1]),
-      size: obj.contentLength,
-      etag: obj.etag.replaceAll('"', ''),
-      time: new Date(),
-    });
+    emitCreated(eventName, String(args[0]), String(args[1]), obj);
     return obj;
   };
   const complete = s3Store.completeMultipartUpload.bind(s3Store);
   s3Store.completeMultipartUpload = (uploadId: string, parts: unknown) => {
     const upload = s3Store.multipartUploads.get(uploadId);
     const obj = complete(uploadId, parts);
-    if (upload) {
-      emit({
-        eventName: 'ObjectCreated:CompleteMultipartUpload',
-        bucket: upload.bucket,
-        key: upload.key,
-        size: obj.contentLength,
-        etag: obj.etag.replaceAll('"', ''),
-        time: new Date(),
-      });
-    }
+    if (upload) emitCreated('ObjectCreated:CompleteMultipartUpload', upload.bucket, upload.key, obj);
     return obj;
   };
   const deleteObject = s3Store.deleteObject.bind(s3Store);
