@@ -20,6 +20,7 @@ import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { aContext, anSqsEvent, aTask } from '../helpers/builders.ts';
+import { stubMultipartCopy } from '../helpers/sdk-stubs.ts';
 
 const s3 = mockClient(S3Client);
 const { handler } = await import('../../functions/replicate.ts');
@@ -273,20 +274,7 @@ describe('replicate', () => {
     const sizes = [5 * MiB, 5 * MiB, 1234];
     const total = sizes.reduce((a, b) => a + b);
     onHead({ 'source-bucket/big.bin': sourceHead('abc-3', { ContentLength: total, PartsCount: 3 }) });
-    s3.on(GetObjectAttributesCommand).resolves({
-      ObjectParts: {
-        TotalPartsCount: 3,
-        IsTruncated: false,
-        Parts: sizes.map((Size, i) => ({ PartNumber: i + 1, Size })),
-      },
-    });
-    s3.on(GetObjectTaggingCommand).resolves({ TagSet: [{ Key: 'team', Value: 'a&b' }] });
-    s3.on(ListMultipartUploadsCommand).resolves({ Uploads: [] });
-    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'up-1' });
-    s3.on(UploadPartCopyCommand).callsFake((input: { PartNumber: number }) => ({
-      CopyPartResult: { ETag: `"p${input.PartNumber}"` },
-    }));
-    s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"abc-3"' });
+    stubMultipartCopy(s3, sizes, 'abc-3');
 
     const result = await replicate(
       anSqsEvent(

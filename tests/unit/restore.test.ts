@@ -1,12 +1,9 @@
 import {
-  CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   GetBucketVersioningCommand,
-  GetObjectAttributesCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
-  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   NotFound,
@@ -20,6 +17,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { RestoreRefusedError } from '../../lib/errors.ts';
 import type { RestoreReport } from '../../lib/restore-objects.ts';
 import { aContext } from '../helpers/builders.ts';
+import { stubMultipartCopy } from '../helpers/sdk-stubs.ts';
 
 const s3 = mockClient(S3Client);
 process.env.S3DR_RESTORE_TARGETS = 'restore-target';
@@ -499,20 +497,7 @@ describe('what a restored object looks like', () => {
           ...(tagCount ? { tagCount } : {}),
         }),
       ]);
-      s3.on(GetObjectAttributesCommand).resolves({
-        ObjectParts: {
-          TotalPartsCount: 3,
-          IsTruncated: false,
-          Parts: sizes.map((Size, i) => ({ PartNumber: i + 1, Size })),
-        },
-      });
-      s3.on(GetObjectTaggingCommand).resolves({ TagSet: [{ Key: 'team', Value: 'a&b' }] });
-      s3.on(ListMultipartUploadsCommand).resolves({ Uploads: [] });
-      s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'up-1' });
-      s3.on(UploadPartCopyCommand).callsFake((input: { PartNumber: number }) => ({
-        CopyPartResult: { ETag: `"p${input.PartNumber}"` },
-      }));
-      s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"abc-3"' });
+      stubMultipartCopy(s3, sizes, 'abc-3');
 
       const report = await invoke({ keys: ['big.bin'], dryRun: false });
 

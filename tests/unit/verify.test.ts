@@ -81,6 +81,17 @@ function replicated(key: string, o: Partial<StoredObject> = {}): void {
 
 const notFound = () => new NotFound({ message: 'Not Found', $metadata: { httpStatusCode: 404 } });
 
+/** Empty source and DR buckets, listed in S3's order, a full page at a time. */
+function emptyBuckets(): void {
+  buckets = new Map([
+    [SOURCE, new Map()],
+    [DR, new Map()],
+  ]);
+  listOrder = compareKeys;
+  pageCap = 1000;
+  repeatPrefixAtStartAfter = false;
+}
+
 function installFakeS3(): void {
   s3.on(ListObjectsV2Command).callsFake((input) => {
     const prefix = input.Prefix ?? '';
@@ -193,13 +204,7 @@ describe('verify', () => {
   beforeEach(() => {
     s3.reset();
     sqs.reset();
-    buckets = new Map([
-      [SOURCE, new Map()],
-      [DR, new Map()],
-    ]);
-    listOrder = compareKeys;
-    pageCap = 1000;
-    repeatPrefixAtStartAfter = false;
+    emptyBuckets();
     installFakeS3();
     sqs.on(SendMessageBatchCommand).callsFake((input) => ({
       Successful: input.Entries.map((e: { Id: string }) => ({
@@ -510,13 +515,7 @@ describe('verifyBucket', () => {
 
   beforeEach(() => {
     s3.reset();
-    buckets = new Map([
-      [SOURCE, new Map()],
-      [DR, new Map()],
-    ]);
-    listOrder = compareKeys;
-    pageCap = 1000;
-    repeatPrefixAtStartAfter = false;
+    emptyBuckets();
     installFakeS3();
   });
 
@@ -573,10 +572,7 @@ describe('verifyBucket', () => {
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 12 }),
         async (src, dst, page, budget, concurrency, steps) => {
-          buckets = new Map([
-            [SOURCE, new Map()],
-            [DR, new Map()],
-          ]);
+          emptyBuckets();
           pageCap = page;
           repeatPrefixAtStartAfter = true;
           for (const k of src) put(SOURCE, k);
@@ -628,10 +624,7 @@ describe('verifyBucket', () => {
         fc.integer({ min: 1, max: 5 }),
         fc.integer({ min: 1, max: 4 }),
         async (src, dst, page, budget, concurrency) => {
-          buckets = new Map([
-            [SOURCE, new Map()],
-            [DR, new Map()],
-          ]);
+          emptyBuckets();
           pageCap = page;
           for (const k of src) put(SOURCE, k);
           for (const k of dst) put(DR, k);
