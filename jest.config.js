@@ -1,4 +1,4 @@
-// Native ESM jest: middy 7 and fauxqs ship ESM only (see TOOLCHAIN.md).
+// Native ESM jest: middy 7 and fauxqs ship ESM only (docs/toolchain.md).
 const common = {
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2023', parser: { syntax: 'typescript' } } }] },
   extensionsToTreatAsEsm: ['.ts'],

@@ -72,7 +72,7 @@ export function copiesInParts(
 }
 
 /**
- * Server-side copy of one object between stores, bytes never passing through this process (DESIGN
+ * Server-side copy of one object between stores, bytes never passing through this process (docs/design.md,
  * invariant 4). A multipart source is copied with its own part boundaries, so the copy's ETag equals the
  * source's; a single-part source above the threshold is copied in uniform parts; anything else is one
  * CopyObject. Every request is conditional on the source ETag (or pinned to a version), so a concurrent

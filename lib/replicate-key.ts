@@ -62,7 +62,7 @@ function isCreate(task: Task): boolean {
 }
 
 /**
- * Makes the DR copy of one key match the source's current state (DESIGN invariant 1: the event is a
+ * Makes the DR copy of one key match the source's current state (docs/design.md, invariant 1: the event is a
  * hint, the source is the truth).
  *
  * Common case — a put event of a small single-part object: one CopyObject conditional on the event's

@@ -4,7 +4,7 @@ import { MAX_KEY_BYTES } from './key-mapping.ts';
 
 /**
  * One unit of replication work: "make the DR copy of this key match the source". Tasks are hints, not
- * commands (DESIGN invariant 1): the replicate path re-reads both sides, so duplicates, reordering and
+ * commands (docs/design.md, invariant 1): the replicate path re-reads both sides, so duplicates, reordering and
  * loss are harmless. The body is compact JSON so a batch of ten stays far below SQS's 256 KiB.
  */
 export const taskSchema = z.strictObject({

@@ -94,7 +94,7 @@ interface Deferred {
 type ItemOutcome = { done: true; children: WorkItem[] } | { done: false; item: WorkItem };
 
 /**
- * Verifies one source bucket against the DR bucket (DESIGN invariant 5), resuming the pass its cursor
+ * Verifies one source bucket against the DR bucket (docs/design.md, invariant 5), resuming the pass its cursor
  * describes, for as long as the deadline allows.
  *
  * The key space is cut into shards (see verify-shards.ts) listed `concurrency` at a time; in each, the

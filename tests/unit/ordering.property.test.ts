@@ -1,5 +1,5 @@
 /**
- * Ordering and duplication, property-based (DESIGN invariant 1: the event is a hint, the source is the
+ * Ordering and duplication, property-based (docs/design.md, invariant 1: the event is a hint, the source is the
  * truth). Random sequences of put / overwrite / delete per key happen in an in-memory source bucket while
  * the tasks they cause are delivered to `replicateKey` — each one or more times, in any order, at any
  * moment, several at once, cut short by a Lambda deadline, and again after a failure (SQS redelivery).
