@@ -285,10 +285,14 @@ export async function startEmulatorProcess(options: {
   statusSnapshot: () => unknown;
 }): Promise<Emulator> {
   const { fork } = await import('node:child_process');
+  // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and the emulator
+  // must outlive the handlers' drain, so only this process decides when it stops. It exits by itself
+  // when this process goes away (the IPC channel closes), so it is never orphaned.
   const child = fork(new URL('./emulator-process.ts', import.meta.url), [], {
     env: { ...process.env, S3DR_EMULATOR_PORT: String(options.port), NODE_OPTIONS: '' },
     execArgv: ['--no-warnings'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    detached: true,
   });
   const listeners = new Set<(event: ObjectEvent) => void>();
   const pending = new Map<number, (counts: Record<string, number>) => void>();

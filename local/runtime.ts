@@ -76,7 +76,11 @@ export interface LocalRuntime {
   drain(timeoutMs?: number): Promise<void>;
   /** Runs the verify handler once, as the schedule would. */
   verifyNow(payload?: unknown): Promise<unknown>;
-  stop(): Promise<void>;
+  /**
+   * Stops taking work, lets in-flight ingest invocations and replicate batches finish for up to
+   * `graceMs` (default 30 s), then stops the emulator. Resolves with what was still unfinished.
+   */
+  stop(graceMs?: number): Promise<{ ingest: number; batches: number }>;
 }
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -305,20 +309,31 @@ async function wire(
     status,
     drain,
     verifyNow,
-    async stop() {
+    async stop(graceMs = 30_000) {
       sampling = false;
       if (verifyTimer) clearTimeout(verifyTimer);
       unsubscribe();
       notifier.flush();
-      // Let in-flight work finish: notifications already delivered, then the batches being replicated.
-      const until = Date.now() + 30_000;
+      // Take no new work, and let what is in flight finish within the grace period: ingest invocations
+      // of notifications already delivered, then the replicate batches being processed. What does not
+      // finish in time is abandoned; its messages stay in the queue, to be delivered again.
+      const until = Date.now() + graceMs;
       while (invoker.pending > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      await eventSource.stop();
+      let graceTimer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        eventSource.stop().then(() => true),
+        new Promise<false>((r) => {
+          graceTimer = setTimeout(() => r(false), Math.max(0, until - Date.now()));
+        }),
+      ]);
+      clearTimeout(graceTimer);
+      const left = { ingest: invoker.pending, batches: drained ? 0 : eventSource.inFlight };
       await sampler;
       status.close();
       s3.destroy();
       sqs.destroy();
       await emulator.stop();
+      return left;
     },
   };
 }

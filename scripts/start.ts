@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole s3-dr pipeline on embedded S3 + SQS emulators, on 127.0.0.1:${S3DR_PORT:-4566}.
  * Prints how to reach it, then `ready`, then a live status line (in place on a terminal, a plain line
- * every few seconds otherwise). Ctrl-C stops it cleanly: in-flight batches finish first.
+ * every few seconds otherwise). The first Ctrl-C (or SIGTERM) takes no new work and lets in-flight
+ * work finish, for at most 30 s; a second one stops at once.
  */
 import { startLocalRuntime } from '../local/runtime.ts';
 import { PAGE_PATH } from '../local/status-page.ts';
@@ -29,14 +30,26 @@ const timer = setInterval(
   tty ? 250 : 5_000,
 );
 
+/** How long Ctrl-C waits for in-flight work before the runtime stops anyway. */
+const GRACE_MS = 30_000;
 let stopping = false;
 const stop = async (signal: string) => {
-  if (stopping) return;
+  if (stopping) {
+    // A second signal: the user does not want to wait. The emulator child exits with this process.
+    out.write(`${signal} again: stopping now, abandoning in-flight work\n`);
+    process.exit(130);
+  }
   stopping = true;
   clearInterval(timer);
-  out.write(`${tty ? '\n' : ''}${signal}: finishing in-flight work…\n`);
-  await runtime.stop();
-  out.write(`stopped. ${runtime.status.line()}\n`);
+  out.write(
+    `${tty ? '\n' : ''}${signal}: no new work; finishing in-flight work (up to ${GRACE_MS / 1000} s, Ctrl-C again to stop now)…\n`,
+  );
+  const left = await runtime.stop(GRACE_MS);
+  const abandoned =
+    left.ingest + left.batches > 0
+      ? ` (abandoned after ${GRACE_MS / 1000} s: ${left.ingest} ingest invocations, ${left.batches} replicate batches)`
+      : '';
+  out.write(`stopped${abandoned}. ${runtime.status.line()}\n`);
   process.exit(0);
 };
 process.on('SIGINT', () => void stop('SIGINT'));

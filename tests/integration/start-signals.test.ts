@@ -1,0 +1,164 @@
+/**
+ * `npm start` stopped the way people stop it: Ctrl-C in a terminal, which signals the whole foreground
+ * process group (parent and emulator child alike), or SIGTERM. The first signal must drain: no new work,
+ * in-flight work finishes, then the emulator stops. A second one stops at once. Nothing is left running.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { S3Client } from '@aws-sdk/client-s3';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mapConcurrent } from '../../lib/map-concurrent.ts';
+import { putObject } from '../helpers/objects.ts';
+
+interface Started {
+  child: ChildProcess;
+  endpoint: string;
+  source: string;
+  output: () => string;
+  /** Resolves when the output matches; rejects, with the output, if the process exits first. */
+  waitFor: (pattern: RegExp) => Promise<RegExpMatchArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const running: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const child of running.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+/** Starts `npm start`'s script in its own process group, as a shell runs a foreground job. */
+function startRuntime(): Started {
+  const child = spawn(process.execPath, ['--no-warnings', 'scripts/start.ts'], {
+    env: { ...process.env, NODE_OPTIONS: '', S3DR_PORT: '0', S3DR_VERIFY_INTERVAL_MS: '3600000' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  running.push(child);
+  let text = '';
+  const waiters = new Set<() => void>();
+  const onData = (chunk: Buffer) => {
+    text += chunk.toString();
+    for (const w of waiters) w();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+      for (const w of waiters) w();
+    }),
+  );
+  const waitFor = (pattern: RegExp) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const check = () => {
+        const m = text.match(pattern);
+        if (m) {
+          waiters.delete(check);
+          resolve(m);
+        } else if (child.exitCode !== null || child.signalCode !== null) {
+          waiters.delete(check);
+          reject(new Error(`the runtime exited before printing ${pattern}; it printed:\n${text}`));
+        }
+      };
+      waiters.add(check);
+      check();
+    });
+  return {
+    child,
+    endpoint: '',
+    source: '',
+    output: () => text,
+    waitFor,
+    exited,
+  };
+}
+
+async function ready(started: Started): Promise<Started> {
+  const [, endpoint, source] = await started.waitFor(
+    /endpoint (http:\/\/127\.0\.0\.1:\d+) · source s3:\/\/(\S+)/,
+  );
+  await started.waitFor(/^ready in /m);
+  return { ...started, endpoint: endpoint!, source: source! };
+}
+
+/** The process ids whose parent is `pid`. */
+async function childrenOf(pid: number): Promise<number[]> {
+  const { stdout } = await promisify(execFile)('ps', ['-o', 'pid=', '--ppid', String(pid)]).catch(
+    (error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }), // ps exits 1 when there are none
+  );
+  return stdout
+    .split('\n')
+    .map((l) => Number(l.trim()))
+    .filter((n) => n > 0);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves once the process is gone (it exits by itself when its parent's IPC channel closes). */
+async function gone(pid: number): Promise<void> {
+  while (alive(pid)) await new Promise((r) => setImmediate(r));
+}
+
+async function writeBurst(started: Started, count: number): Promise<void> {
+  const s3 = new S3Client({
+    endpoint: started.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  try {
+    await mapConcurrent(
+      Array.from({ length: count }, (_, i) => `burst/${i}.txt`),
+      16,
+      (key) => putObject(s3, started.source, key, Buffer.from(key)),
+    );
+  } finally {
+    s3.destroy();
+  }
+}
+
+describe('stopping npm start', () => {
+  it('drains on the first Ctrl-C to the process group: no failed task, emulator stopped last, no orphan', async () => {
+    const rt = await ready(startRuntime());
+    const [emulatorPid] = await childrenOf(rt.child.pid!);
+    expect(emulatorPid).toBeDefined();
+    await writeBurst(rt, 300);
+
+    // A terminal's Ctrl-C: SIGINT to every process of the foreground group.
+    process.kill(-rt.child.pid!, 'SIGINT');
+    const { code } = await rt.exited;
+
+    expect(rt.output()).toMatch(/SIGINT: no new work; finishing in-flight work \(up to 30 s/);
+    const last = rt.output().match(/^stopped\. (.*)$/m);
+    expect(last?.[1]).toMatch(/failed 0 \|/);
+    expect(rt.output()).not.toMatch(/ECONNREFUSED|abandoned/);
+    expect(code).toBe(0);
+    await gone(emulatorPid!);
+  }, 120_000);
+
+  it('stops at once on a second signal, leaving no process behind', async () => {
+    const rt = await ready(startRuntime());
+    const [emulatorPid] = await childrenOf(rt.child.pid!);
+    expect(emulatorPid).toBeDefined();
+    await writeBurst(rt, 100);
+
+    // Two different signals back to back, so the kernel cannot merge them into one: whichever is
+    // handled first starts the drain, the other ends it at once.
+    process.kill(-rt.child.pid!, 'SIGTERM');
+    process.kill(-rt.child.pid!, 'SIGINT');
+    const { code } = await rt.exited;
+
+    expect(rt.output()).toMatch(/(SIGINT|SIGTERM): no new work/);
+    expect(rt.output()).toMatch(/(SIGINT|SIGTERM) again: stopping now/);
+    expect(rt.output()).not.toMatch(/^stopped/m);
+    expect(code).toBe(130);
+    await gone(emulatorPid!);
+  }, 120_000);
+});
