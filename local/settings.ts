@@ -116,6 +116,8 @@ async function resolveWithServerless(): Promise<Json> {
   const env = { ...process.env };
   // osls sends its own AWS calls to AWS_ENDPOINT_URL when set; printing needs none.
   delete env.AWS_ENDPOINT_URL;
+  // Seconds on a quiet machine, a minute or more on a busy one: the bound only stops a hung framework.
+  const timeoutMs = 8 * 60_000;
   const { stdout } = await promisify(execFile)(
     process.execPath,
     [join(root, 'node_modules/osls/bin/serverless.js'), 'print', '--stage', 'local', '--format', 'json'],
@@ -123,9 +125,17 @@ async function resolveWithServerless(): Promise<Json> {
       cwd: root,
       env: { ...env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
       maxBuffer: 16 << 20,
-      timeout: 120_000,
+      timeout: timeoutMs,
     },
-  );
+  ).catch((error: { killed?: boolean; signal?: string; stderr?: string }) => {
+    if (error.killed) {
+      throw new Error(
+        `sls print --stage local timed out: killed (${error.signal}) after ${timeoutMs / 1000} s while resolving serverless.yml for the local runtime`,
+        { cause: error },
+      );
+    }
+    throw error;
+  });
   const start = stdout.indexOf('{');
   return JSON.parse(stdout.slice(start)) as Json;
 }

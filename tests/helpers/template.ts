@@ -51,14 +51,32 @@ function offlineEnv(): NodeJS.ProcessEnv {
   };
 }
 
-/** Runs `sls <args>` with the Node that runs the tests (v22 under npm), from the project root. */
-export function runSls(args: string[], timeoutMs = 90_000): Promise<SlsResult> {
+/**
+ * A bound on one `sls` run, only so that a hung framework cannot hang the suite: `sls package` takes
+ * seconds on a quiet machine but over a minute on a busy one, so the bound is far above either.
+ */
+export const SLS_TIMEOUT_MS = 8 * 60_000;
+
+/**
+ * Runs `sls <args>` with the Node that runs the tests (v22 under npm), from the project root. A run
+ * killed at the bound says so in its stderr (code 124, as `timeout` reports), rather than passing for
+ * a framework error with an empty message.
+ */
+export function runSls(args: string[], timeoutMs = SLS_TIMEOUT_MS): Promise<SlsResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [slsBin, ...args],
       { cwd: root, env: offlineEnv(), timeout: timeoutMs, maxBuffer: 64 << 20 },
       (error, stdout, stderr) => {
+        if (error?.killed) {
+          resolve({
+            code: 124,
+            stdout,
+            stderr: `${stderr}\nsls ${args.join(' ')} timed out: killed (${error.signal}) after ${timeoutMs / 1000} s`,
+          });
+          return;
+        }
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
       },

@@ -20,6 +20,7 @@ import {
   resourcesOfType,
   roleStatements,
   runSls,
+  SLS_TIMEOUT_MS,
 } from '../helpers/template.ts';
 
 const ADMIN = 'arn:aws:iam::123456789012:role/s3dr-admin';
@@ -60,7 +61,8 @@ beforeAll(async () => {
     alarmEmail: 'oncall@example.com',
   });
   local = await printConfig('local');
-}, 120_000);
+  // Four framework runs, each bounded by SLS_TIMEOUT_MS: a busy machine is slow, not wrong.
+}, 4 * SLS_TIMEOUT_MS);
 
 const props = (t: CfnTemplate, id: string) => effective(t, resource(t, id).Properties ?? {});
 const fnProps = (t: CfnTemplate, fn: string) =>
@@ -206,11 +208,15 @@ describe('S3 notifications', () => {
     );
   });
 
-  it('refuses to package two source buckets with the flat key layout, naming the parameter', async () => {
-    const result = await runSls(['package', '--stage', 'dev', '--param=sourceBuckets=a-bucket,b-bucket']);
-    expect(result.code).not.toBe(0);
-    expect(result.stdout + result.stderr).toContain('parameter "keyLayout" is "flat"');
-  });
+  it(
+    'refuses to package two source buckets with the flat key layout, naming the parameter',
+    async () => {
+      const result = await runSls(['package', '--stage', 'dev', '--param=sourceBuckets=a-bucket,b-bucket']);
+      expect(result.code).not.toBe(0);
+      expect(result.stdout + result.stderr).toContain('parameter "keyLayout" is "flat"');
+    },
+    SLS_TIMEOUT_MS,
+  );
 });
 
 describe('queues', () => {
@@ -453,11 +459,15 @@ describe('stack roles', () => {
     expect(get(fnProps(dr, 'restore'), 'Environment', 'Variables', 'S3DR_QUEUE_URL')).toBeUndefined();
   });
 
-  it('refuses a dr stack that would create the DR bucket without an admin principal', async () => {
-    const result = await runSls(['package', '--stage', 'dev', '--param=stackRole=dr']);
-    expect(result.code).not.toBe(0);
-    expect(result.stdout + result.stderr).toContain('parameter "adminPrincipalArn" must be set');
-  });
+  it(
+    'refuses a dr stack that would create the DR bucket without an admin principal',
+    async () => {
+      const result = await runSls(['package', '--stage', 'dev', '--param=stackRole=dr']);
+      expect(result.code).not.toBe(0);
+      expect(result.stdout + result.stderr).toContain('parameter "adminPrincipalArn" must be set');
+    },
+    SLS_TIMEOUT_MS,
+  );
 
   it('creates no role that no function uses (the framework shared role)', () => {
     for (const t of [dev, dr, two]) {
