@@ -93,6 +93,22 @@ const envSchema = z
     }
   });
 
+/** The names of every variable the functions read. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
+/**
+ * Checks one variable's value against the functions' schema, on its own (for tools that let a person
+ * override a few settings from the shell). Returns the problem, or undefined when the value is good.
+ */
+export function configVariableProblem(name: string, value: string): string | undefined {
+  const field = (envSchema.shape as Record<string, z.ZodType>)[name];
+  if (!field) return `${name} is not an s3-dr setting`;
+  const parsed = field.safeParse(value);
+  return parsed.success
+    ? undefined
+    : `${name} is ${JSON.stringify(value)}: ${parsed.error.issues[0]?.message}`;
+}
+
 export interface Config {
   sourceBuckets: string[];
   sourceRegion: string;

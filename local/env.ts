@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { CONFIG_VARIABLES, configVariableProblem } from '../lib/config.ts';
 import { loadLocalSettings } from './settings.ts';
 
 /** Variables a user may set when starting the local runtime, e.g. `S3DR_SOURCE_BUCKETS=a,b npm start`. */
@@ -40,10 +42,122 @@ export async function localEnv(
   };
 }
 
-/** The port of the running local runtime: S3DR_PORT, default 4566. */
-export function localPort(from: Record<string, string | undefined> = process.env): number {
-  const port = Number(from.S3DR_PORT ?? 4566);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`S3DR_PORT is ${from.S3DR_PORT}: not a port`);
-  return port;
+/** What each local command reads from the shell, besides the variables every command reads. */
+const COMMAND_VARIABLES = {
+  start: [...USER_OVERRIDABLE, 'S3DR_VERIFY_INTERVAL_MS'],
+  restore: [
+    'S3DR_RESTORE_TARGETS',
+    'S3DR_RESTORE_TARGET_REGION',
+    'S3DR_RESTORE_CONCURRENCY',
+    'S3DR_MULTIPART_THRESHOLD',
+    'S3DR_PART_SIZE',
+    'S3DR_PART_CONCURRENCY',
+    'S3DR_STACK_ROLE',
+  ],
+  verify: ['S3DR_VERIFY_CONCURRENCY', 'S3DR_VERIFY_GRACE_SECONDS', 'S3DR_SAFETY_MARGIN_MS'],
+} as const;
+
+export type LocalCommand = keyof typeof COMMAND_VARIABLES;
+
+/** The functions' settings a person may override from the shell for this local command. */
+export function overridableBy(command: LocalCommand): readonly string[] {
+  return COMMAND_VARIABLES[command].filter((name) => CONFIG_VARIABLES.includes(name));
+}
+
+const localSchema = {
+  S3DR_PORT: z.coerce
+    .number({ message: 'must be a port number' })
+    .int('must be a whole number')
+    .min(0, 'must be a port number (0 to 65535; 0 picks a free one)')
+    .max(65535, 'must be a port number (0 to 65535; 0 picks a free one)'),
+  S3DR_VERIFY_INTERVAL_MS: z.coerce
+    .number({ message: 'must be a number of milliseconds' })
+    .int('must be a whole number of milliseconds')
+    .refine((ms) => ms === 0 || ms >= 1000, 'must be 0 (never) or at least 1000 ms'),
+};
+
+/** Variables the local runtime sets for its own processes; a person never needs to. */
+const INTERNAL = ['S3DR_EMULATOR_PORT'];
+
+export class LocalSettingsError extends Error {
+  override name = 'LocalSettingsError';
+}
+
+/**
+ * Checks every `S3DR_*` variable of the shell before a local command starts: a value that is wrong, or a
+ * name s3-dr does not know (a typo would otherwise be ignored in silence), stops the command with a
+ * message naming it, with the closest known name. A known setting this command does not read (say, a
+ * deployment setting) is only a warning.
+ */
+export function checkLocalVariables(
+  command: LocalCommand,
+  from: Record<string, string | undefined> = process.env,
+): { port: number; verifyIntervalMs: number; warnings: string[] } {
+  const reads = new Set<string>(['S3DR_PORT', ...COMMAND_VARIABLES[command]]);
+  const known = [
+    ...new Set([
+      ...CONFIG_VARIABLES,
+      ...Object.keys(localSchema),
+      ...INTERNAL,
+      ...Object.values(COMMAND_VARIABLES).flat(),
+    ]),
+  ];
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  for (const [name, value] of Object.entries(from)) {
+    if (!name.startsWith('S3DR_') || value === undefined) continue;
+    if (!known.includes(name)) {
+      const near = closest(name, known);
+      problems.push(`${name} is not an s3-dr variable${near ? ` (did you mean ${near}?)` : ''}`);
+    } else if (!reads.has(name)) {
+      warnings.push(`${name} is set but \`${commandLine(command)}\` does not read it; it is ignored`);
+    } else if (name in localSchema) {
+      const parsed = localSchema[name as keyof typeof localSchema].safeParse(value);
+      if (!parsed.success)
+        problems.push(`${name} is ${JSON.stringify(value)}: ${parsed.error.issues[0]?.message}`);
+    } else {
+      const problem = configVariableProblem(name, value);
+      if (problem) problems.push(problem);
+    }
+  }
+  if (problems.length > 0) {
+    throw new LocalSettingsError(`${commandLine(command)}: ${problems.join('; ')}`);
+  }
+  return {
+    port: Number(from.S3DR_PORT ?? 4566),
+    verifyIntervalMs: Number(from.S3DR_VERIFY_INTERVAL_MS ?? 60_000),
+    warnings,
+  };
+}
+
+function commandLine(command: LocalCommand): string {
+  return command === 'start' ? 'npm start' : `npm run ${command}`;
+}
+
+/** The known name nearest to a misspelt one (at most three edits away), if any. */
+function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 4;
+  for (const candidate of known) {
+    const d = editDistance(name, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions of one character each cost one. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        previous[j]! + 1,
+        row[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
 }

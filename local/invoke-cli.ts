@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Context } from 'aws-lambda';
-import { localEnv, localPort } from './env.ts';
+import { checkLocalVariables, LocalSettingsError, localEnv, overridableBy } from './env.ts';
 import { lambdaContext } from './lambda-context.ts';
 import { loadLocalSettings } from './settings.ts';
 
@@ -23,12 +23,21 @@ export interface LocalInvoke {
 
 export async function prepareLocalInvoke(
   name: 'verify' | 'restore',
-  options: { overridable: string[]; defaultPayload?: string; usage: string },
+  options: { defaultPayload?: string; usage: string },
 ): Promise<LocalInvoke> {
   const fail = (message: string): never => {
     process.stderr.write(`${name}: ${message}\n`);
     process.exit(1);
   };
+  let port = 0;
+  try {
+    const checked = checkLocalVariables(name);
+    for (const warning of checked.warnings) process.stderr.write(`${name}: warning: ${warning}\n`);
+    port = checked.port;
+  } catch (error) {
+    if (error instanceof LocalSettingsError) fail(error.message);
+    throw error;
+  }
   const { values } = parseArgs({
     options: { data: { type: 'string', short: 'd' }, path: { type: 'string', short: 'p' } },
     strict: true,
@@ -47,9 +56,8 @@ export async function prepareLocalInvoke(
     fail(`the payload is not JSON: ${(error as Error).message}`);
   }
 
-  const port = localPort();
   const overrides: Record<string, string> = {};
-  for (const variable of options.overridable) {
+  for (const variable of overridableBy(name)) {
     const value = process.env[variable];
     if (value) overrides[variable] = value;
   }

@@ -10,15 +10,6 @@
 import { prepareLocalInvoke } from '../local/invoke-cli.ts';
 
 const { payload, context, fail } = await prepareLocalInvoke('restore', {
-  overridable: [
-    'S3DR_RESTORE_TARGETS',
-    'S3DR_RESTORE_TARGET_REGION',
-    'S3DR_RESTORE_CONCURRENCY',
-    'S3DR_MULTIPART_THRESHOLD',
-    'S3DR_PART_SIZE',
-    'S3DR_PART_CONCURRENCY',
-    'S3DR_STACK_ROLE',
-  ],
   usage: `--data '<JSON>' or --path <file>, e.g. npm run restore -- --data '{"prefix":"photos/"}'`,
 });
 const { handler } = await import('../functions/restore.ts');

@@ -4,12 +4,21 @@
  * every few seconds otherwise). The first Ctrl-C (or SIGTERM) takes no new work and lets in-flight
  * work finish, for at most 30 s; a second one stops at once.
  */
+import { checkLocalVariables, LocalSettingsError } from '../local/env.ts';
 import { startLocalRuntime } from '../local/runtime.ts';
 import { PAGE_PATH } from '../local/status-page.ts';
 
 const started = Date.now();
-const verifyEvery = Number(process.env.S3DR_VERIFY_INTERVAL_MS ?? 60_000);
-const runtime = await startLocalRuntime({ verifyIntervalMs: verifyEvery });
+let checked: ReturnType<typeof checkLocalVariables>;
+try {
+  checked = checkLocalVariables('start');
+} catch (error) {
+  if (!(error instanceof LocalSettingsError)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
+}
+for (const warning of checked.warnings) process.stderr.write(`npm start: warning: ${warning}\n`);
+const runtime = await startLocalRuntime({ port: checked.port, verifyIntervalMs: checked.verifyIntervalMs });
 const { config, endpoint } = runtime;
 const out = process.stdout;
 

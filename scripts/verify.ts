@@ -8,8 +8,6 @@
 import { prepareLocalInvoke } from '../local/invoke-cli.ts';
 
 const { payload, env, context, fail } = await prepareLocalInvoke('verify', {
-  // Verifier settings a person may set from the shell for a local run.
-  overridable: ['S3DR_VERIFY_CONCURRENCY', 'S3DR_VERIFY_GRACE_SECONDS', 'S3DR_SAFETY_MARGIN_MS'],
   defaultPayload: '{}',
   usage: `--data '<JSON>' or --path <file>`,
 });

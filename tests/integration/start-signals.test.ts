@@ -27,9 +27,11 @@ afterEach(() => {
 });
 
 /** Starts `npm start`'s script in its own process group, as a shell runs a foreground job. */
-function startRuntime(): Started {
+function startRuntime(variables: Record<string, string> = {}): Started {
+  // A person's shell: none of the variables the test setup gives handlers.
+  const shell = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('S3DR_')));
   const child = spawn(process.execPath, ['--no-warnings', 'scripts/start.ts'], {
-    env: { ...process.env, NODE_OPTIONS: '', S3DR_PORT: '0', S3DR_VERIFY_INTERVAL_MS: '3600000' },
+    env: { ...shell, NODE_OPTIONS: '', S3DR_PORT: '0', S3DR_VERIFY_INTERVAL_MS: '3600000', ...variables },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -123,6 +125,18 @@ async function writeBurst(started: Started, count: number): Promise<void> {
     s3.destroy();
   }
 }
+
+describe('starting npm start', () => {
+  it('refuses a misspelt variable before it starts anything, naming the likely one', async () => {
+    const rt = startRuntime({ S3DR_DELETE_POLCY: 'mirror' });
+    const { code } = await rt.exited;
+    expect(code).toBe(1);
+    expect(rt.output()).toContain(
+      'npm start: S3DR_DELETE_POLCY is not an s3-dr variable (did you mean S3DR_DELETE_POLICY?)',
+    );
+    expect(rt.output()).not.toContain('ready in');
+  }, 60_000);
+});
 
 describe('stopping npm start', () => {
   it('drains on the first Ctrl-C to the process group: no failed task, emulator stopped last, no orphan', async () => {
