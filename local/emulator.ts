@@ -224,6 +224,13 @@ export async function startEmulator(options: {
     if (!listing) return done();
     void reply.code(listing.status).header('content-type', 'application/xml').send(listing.body);
   });
+  // A PUT with an empty body (how the AWS CLI and boto3 create a zero-byte object: Content-Length 0 and
+  // nothing after it) reaches fauxqs 2.4.1 with no parsed body, and its putObject answers 500 for
+  // `Buffer.from(undefined)`. S3 stores an empty object; so does the emulator, given an empty buffer.
+  app.addHook('preHandler', (request, _reply, done) => {
+    if (request.method === 'PUT' && request.body === undefined) request.body = Buffer.alloc(0);
+    done();
+  });
   // After the body is parsed, fastify calls the route handler from this hook's `done`: the store calls it
   // makes run inside this context and can name their event after the request.
   app.addHook('preHandler', (request, _reply, done) => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
-import { snapshot } from '../helpers/objects.ts';
+import { putObject, snapshot } from '../helpers/objects.ts';
 
 // Real clients, as a user would point them at `npm start`: Debian's AWS CLI v2 and rclone (installed by
 // .ci/run). The delete policy is mirror here so deletes are visible in DR.
@@ -66,6 +66,37 @@ describe('writes and deletes made by other S3 clients', () => {
     const copy = await snapshot(rt.s3, rt.config.drBucket, 'cli/big.bin');
     expect(copy?.etag).toMatch(/-2"$/);
     expect(copy).toEqual(await snapshot(rt.s3, source, 'cli/big.bin'));
+  }, 60_000);
+
+  it('stores and replicates zero-byte objects from the AWS CLI, boto3, rclone and the SDK', async () => {
+    // A zero-byte object is an ordinary S3 object: its ETag, for a single-part upload without SSE-KMS, is
+    // the MD5 of its (empty) data ("Object" data type, Amazon S3 API Reference: "Objects created by the
+    // PUT Object ... and are encrypted by SSE-S3 or plaintext, have ETags that are an MD5 digest of their
+    // object data"). The CLI and boto3 send such a PUT with Content-Length 0 and no body at all.
+    const source = rt.config.sourceBuckets[0]!;
+    await aws('s3api', 'put-object', '--bucket', source, '--key', 'empty/aws-cli');
+    await run(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import sys, boto3; boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1").put_object(Bucket=sys.argv[2], Key="empty/boto3")',
+        rt.endpoint,
+        source,
+      ],
+      { env: cliEnv },
+    );
+    await writeFile(join(dir, 'nothing'), '');
+    await rclone('copyto', join(dir, 'nothing'), `local:${source}/empty/rclone`);
+    await putObject(rt.s3, source, 'empty/sdk', Buffer.alloc(0));
+    await rt.drain();
+    for (const client of ['aws-cli', 'boto3', 'rclone', 'sdk']) {
+      const copy = await snapshot(rt.s3, rt.config.drBucket, `empty/${client}`);
+      expect({ client, size: copy?.size, etag: copy?.etag }).toEqual({
+        client,
+        size: 0,
+        etag: '"d41d8cd98f00b204e9800998ecf8427e"',
+      });
+    }
   }, 60_000);
 
   it('replicates `rclone copy` and mirrors `rclone delete`', async () => {
