@@ -136,6 +136,57 @@ async function loadStoreClasses() {
   return { S3Store, SqsStore, SnsStore };
 }
 
+/** The local runtime's own pages (status), which a browser reads unsigned; `_` starts no bucket name. */
+const OWN_PAGES = '/_s3dr/';
+
+/**
+ * Refuses what S3 (and SQS) refuse: a request to a private bucket must be signed with SigV4, in the
+ * `Authorization` header or as a presigned URL's query parameters ("Authenticating Requests (AWS
+ * Signature Version 4)", Amazon S3 API Reference). Credentials are not checked — any key works locally —
+ * but an unsigned request, which is what a web page or a stray script can send, is refused. A request
+ * from a web page (it carries an `Origin` other than the emulator's own) is refused too, signed or
+ * not: no browser page may write through the emulator, and the emulator grants no CORS.
+ * Returns the refusal, or undefined to let the request through.
+ */
+export function refusal(
+  method: string,
+  url: string,
+  headers: Record<string, unknown>,
+  ownOrigin: string,
+): { status: number; contentType: string; body: string } | undefined {
+  const [path = '', query = ''] = url.split('?', 2);
+  if (path.startsWith(OWN_PAGES) && (method === 'GET' || method === 'HEAD')) return undefined;
+  const sqs =
+    headers['x-amz-target'] !== undefined || String(headers['content-type'] ?? '').includes('x-amz-json');
+  const deny = (code: string, message: string) =>
+    sqs
+      ? {
+          status: 403,
+          contentType: 'application/x-amz-json-1.0',
+          body: JSON.stringify({ __type: `com.amazon.coral.service#${code}`, message }),
+        }
+      : {
+          status: 403,
+          contentType: 'application/xml',
+          body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>${xmlEscape(message)}</Message></Error>`,
+        };
+  const origin = headers.origin;
+  if (origin !== undefined && origin !== ownOrigin) {
+    return deny(
+      'AccessDeniedException',
+      `Access Denied: requests from web pages (Origin ${String(origin)}) are refused`,
+    );
+  }
+  const authorization = String(headers.authorization ?? '');
+  const q = new URLSearchParams(query);
+  const signed =
+    authorization.startsWith('AWS4-HMAC-SHA256 ') ||
+    (q.get('X-Amz-Algorithm') === 'AWS4-HMAC-SHA256' && q.has('X-Amz-Signature'));
+  if (!signed)
+    return deny('MissingAuthenticationTokenException', 'Access Denied: the request is not signed (SigV4)');
+  return undefined;
+}
+
 /** Names the S3 operation (or SQS action) of a request, for request counts and event names. */
 export function classify(method: string, url: string, headers: Record<string, unknown>): string {
   const [path = '', query = ''] = url.split('?', 2);
@@ -214,6 +265,17 @@ export async function startEmulator(options: {
       time: new Date(),
     });
 
+  let ownOrigin = '';
+  app.addHook('onRequest', (request, reply, done) => {
+    const refused = refusal(
+      request.method,
+      request.url,
+      request.headers as Record<string, unknown>,
+      ownOrigin,
+    );
+    if (!refused) return done();
+    void reply.code(refused.status).header('content-type', refused.contentType).send(refused.body);
+  });
   app.addHook('onRequest', (request, _reply, done) => {
     const kind = classify(request.method, request.url, request.headers as Record<string, unknown>);
     counts[kind] = (counts[kind] ?? 0) + 1;
@@ -268,6 +330,7 @@ export async function startEmulator(options: {
   await app.listen({ port: options.port, host: '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
+  ownOrigin = `http://127.0.0.1:${port}`;
   return {
     port,
     endpoint: `http://127.0.0.1:${port}`,
