@@ -18,6 +18,7 @@ let nextId = 0;
 
 const emulator = await startEmulator({
   port: Number(process.env.S3DR_EMULATOR_PORT ?? 0),
+  dataDir: process.env.S3DR_EMULATOR_DATA_DIR || undefined,
   beforeListen: (app) =>
     registerStatusPage(
       app,

@@ -128,12 +128,45 @@ export interface Emulator {
 
 async function loadStoreClasses() {
   const dist = new URL('.', import.meta.resolve('fauxqs'));
-  const [{ S3Store }, { SqsStore }, { SnsStore }] = await Promise.all([
+  const [{ S3Store }, { SqsStore }, { SnsStore }, { PersistenceManager }] = await Promise.all([
     import(new URL('s3/s3Store.js', dist).href),
     import(new URL('sqs/sqsStore.js', dist).href),
     import(new URL('sns/snsStore.js', dist).href),
+    import(new URL('persistence.js', dist).href),
   ]);
-  return { S3Store, SqsStore, SnsStore };
+  return { S3Store, SqsStore, SnsStore, PersistenceManager };
+}
+
+interface Persistence {
+  db: { exec(sql: string): void };
+  load(sqs: unknown, sns: unknown, s3: unknown): void;
+  close(): void;
+}
+
+/**
+ * Keeps buckets, objects, queues and messages in fauxqs's own SQLite store under `dataDir`, wired the
+ * way fauxqs's `startFauxqs` wires it (load first, then write every change through). Writes go to the
+ * database before the request is answered, so a killed process loses nothing it acknowledged. WAL with
+ * `synchronous = NORMAL` makes that hold against a crash of the process (not of the machine) without an
+ * fsync per request, which would halve the local pipeline's throughput.
+ */
+function persist(
+  dataDir: string,
+  PersistenceManager: new (dir: string) => Persistence,
+  stores: {
+    s3Store: unknown;
+    sqsStore: { allQueues(): { persistence?: unknown }[] } & object;
+    snsStore: object;
+  },
+): Persistence {
+  const persistence = new PersistenceManager(dataDir);
+  persistence.db.exec('PRAGMA synchronous = NORMAL');
+  persistence.load(stores.sqsStore, stores.snsStore, stores.s3Store);
+  for (const store of [stores.s3Store, stores.sqsStore, stores.snsStore] as { persistence?: unknown }[]) {
+    store.persistence = persistence;
+  }
+  for (const queue of stores.sqsStore.allQueues()) queue.persistence = persistence;
+  return persistence;
 }
 
 /** The local runtime's own pages (status), which a browser reads unsigned; `_` starts no bucket name. */
@@ -234,13 +267,18 @@ export function classify(method: string, url: string, headers: Record<string, un
 export async function startEmulator(options: {
   port: number;
   region?: string;
+  /** Keep state in this folder across restarts (default: in memory only). */
+  dataDir?: string;
   /** Registers extra routes (e.g. the status page) before the server starts listening. */
   beforeListen?: (app: FastifyApp) => void;
 }): Promise<Emulator> {
-  const { S3Store, SqsStore, SnsStore } = await loadStoreClasses();
+  const { S3Store, SqsStore, SnsStore, PersistenceManager } = await loadStoreClasses();
   const s3Store = new S3Store() as S3StoreLike;
   const sqsStore = new SqsStore();
   const snsStore = new SnsStore();
+  const persistence = options.dataDir
+    ? persist(options.dataDir, PersistenceManager, { s3Store, sqsStore, snsStore })
+    : undefined;
   if (options.region) sqsStore.region = options.region;
   const app = buildApp({ logger: false, stores: { s3Store, sqsStore, snsStore } as never });
 
@@ -342,6 +380,7 @@ export async function startEmulator(options: {
     async stop() {
       listeners.clear();
       await app.close();
+      persistence?.close();
     },
   };
 }
@@ -352,6 +391,7 @@ export async function startEmulator(options: {
  */
 export async function startEmulatorProcess(options: {
   port: number;
+  dataDir?: string;
   statusSnapshot: () => unknown;
 }): Promise<Emulator> {
   const { fork } = await import('node:child_process');
@@ -359,7 +399,12 @@ export async function startEmulatorProcess(options: {
   // must outlive the handlers' drain, so only this process decides when it stops. It exits by itself
   // when this process goes away (the IPC channel closes), so it is never orphaned.
   const child = fork(new URL('./emulator-process.ts', import.meta.url), [], {
-    env: { ...process.env, S3DR_EMULATOR_PORT: String(options.port), NODE_OPTIONS: '' },
+    env: {
+      ...process.env,
+      S3DR_EMULATOR_PORT: String(options.port),
+      S3DR_EMULATOR_DATA_DIR: options.dataDir ?? '',
+      NODE_OPTIONS: '',
+    },
     execArgv: ['--no-warnings'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     detached: true,

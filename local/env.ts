@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { CONFIG_VARIABLES, configVariableProblem } from '../lib/config.ts';
 import { loadLocalSettings } from './settings.ts';
@@ -44,7 +46,7 @@ export async function localEnv(
 
 /** What each local command reads from the shell, besides the variables every command reads. */
 const COMMAND_VARIABLES = {
-  start: [...USER_OVERRIDABLE, 'S3DR_VERIFY_INTERVAL_MS'],
+  start: [...USER_OVERRIDABLE, 'S3DR_VERIFY_INTERVAL_MS', 'S3DR_DATA_DIR'],
   restore: [
     'S3DR_RESTORE_TARGETS',
     'S3DR_RESTORE_TARGET_REGION',
@@ -65,6 +67,7 @@ export function overridableBy(command: LocalCommand): readonly string[] {
 }
 
 const localSchema = {
+  S3DR_DATA_DIR: z.string().min(1, 'must be a folder'),
   S3DR_PORT: z.coerce
     .number({ message: 'must be a port number' })
     .int('must be a whole number')
@@ -76,8 +79,11 @@ const localSchema = {
     .refine((ms) => ms === 0 || ms >= 1000, 'must be 0 (never) or at least 1000 ms'),
 };
 
+/** Where `npm start` keeps buckets, objects and queues between runs (ignored by git). */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../.s3dr-data', import.meta.url));
+
 /** Variables the local runtime sets for its own processes; a person never needs to. */
-const INTERNAL = ['S3DR_EMULATOR_PORT'];
+const INTERNAL = ['S3DR_EMULATOR_PORT', 'S3DR_EMULATOR_DATA_DIR'];
 
 export class LocalSettingsError extends Error {
   override name = 'LocalSettingsError';
@@ -92,7 +98,7 @@ export class LocalSettingsError extends Error {
 export function checkLocalVariables(
   command: LocalCommand,
   from: Record<string, string | undefined> = process.env,
-): { port: number; verifyIntervalMs: number; warnings: string[] } {
+): { port: number; verifyIntervalMs: number; dataDir: string; warnings: string[] } {
   const reads = new Set<string>(['S3DR_PORT', ...COMMAND_VARIABLES[command]]);
   const known = [
     ...new Set([
@@ -126,6 +132,7 @@ export function checkLocalVariables(
   return {
     port: Number(from.S3DR_PORT ?? 4566),
     verifyIntervalMs: Number(from.S3DR_VERIFY_INTERVAL_MS ?? 60_000),
+    dataDir: resolve(from.S3DR_DATA_DIR || DEFAULT_DATA_DIR),
     warnings,
   };
 }

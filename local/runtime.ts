@@ -8,11 +8,15 @@
  * Handlers read their configuration from the environment when they are first imported, exactly as in
  * Lambda; so one process hosts one runtime at a time (each jest test file has its own module registry).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
+  GetQueueUrlCommand,
   SendMessageCommand,
+  SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -44,6 +48,13 @@ export interface LocalRuntimeOptions {
   ingestRetryDelayMs?: number;
   /** Run the verifier every N ms (0: never). */
   verifyIntervalMs?: number;
+  /**
+   * Keep buckets, objects, queues and messages in this folder across restarts (default: in memory).
+   * A runtime started on a folder that already holds state verifies every source bucket at once, so
+   * objects whose events were lost with the previous process (killed between S3's answer and the
+   * task reaching the queue) are replicated without a manual step.
+   */
+  dataDir?: string;
   /** More buckets to create (e.g. restore targets). */
   extraBuckets?: string[];
   /**
@@ -94,17 +105,38 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   return arn;
 }
 
+/**
+ * Creates a queue, or (kept from an earlier run in the data folder) brings its attributes up to date:
+ * SQS refuses to "create" an existing queue with other attributes (QueueNameExists).
+ */
+async function ensureQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<void> {
+  try {
+    await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    return;
+  } catch (error) {
+    if (!(error instanceof Error && error.name === 'QueueNameExists')) throw error;
+  }
+  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+  await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
+}
+
 /** Starts the local runtime. */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const settings = await loadLocalSettings();
   const status = new StatusBoard();
   const port = options.port ?? Number(process.env.S3DR_PORT ?? 4566);
+  const dataDir = options.dataDir;
+  const resumed = dataDir !== undefined && existsSync(join(dataDir, 'fauxqs.db'));
   const emulator =
     options.emulator === 'in-process'
-      ? await startEmulator({ port, beforeListen: (app) => registerStatusPage(app, () => status.snapshot()) })
-      : await startEmulatorProcess({ port, statusSnapshot: () => status.snapshot() });
+      ? await startEmulator({
+          port,
+          dataDir,
+          beforeListen: (app) => registerStatusPage(app, () => status.snapshot()),
+        })
+      : await startEmulatorProcess({ port, dataDir, statusSnapshot: () => status.snapshot() });
   try {
-    return await wire(emulator, settings, status, options);
+    return await wire(emulator, settings, status, options, resumed);
   } catch (error) {
     status.close();
     await emulator.stop();
@@ -117,6 +149,7 @@ async function wire(
   settings: LocalSettings,
   status: StatusBoard,
   options: LocalRuntimeOptions,
+  resumed: boolean,
 ): Promise<LocalRuntime> {
   const env = await localEnv(emulator.port, options.env ?? {});
   if (options.handlerEndpoint) {
@@ -141,31 +174,22 @@ async function wire(
   for (const bucket of new Set([...config.sourceBuckets, config.drBucket, ...(options.extraBuckets ?? [])])) {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   }
-  const dlq = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: settings.dlq.name,
-      Attributes: {
-        MessageRetentionPeriod: String(settings.dlq.messageRetentionSeconds),
-        VisibilityTimeout: String(settings.dlq.visibilityTimeoutSeconds),
-      },
-    }),
-  );
+  // Addressed to 127.0.0.1: fauxqs's own queue URLs use a host that does not resolve everywhere.
   const dlqUrl = `${emulator.endpoint}/000000000000/${settings.dlq.name}`;
-  const dlqArn = await queueArn(sqs, dlq.QueueUrl ?? dlqUrl);
+  await ensureQueue(sqs, settings.dlq.name, {
+    MessageRetentionPeriod: String(settings.dlq.messageRetentionSeconds),
+    VisibilityTimeout: String(settings.dlq.visibilityTimeoutSeconds),
+  });
+  const dlqArn = await queueArn(sqs, dlqUrl);
   const visibility = options.visibilityTimeoutSeconds ?? settings.queue.visibilityTimeoutSeconds;
-  await sqs.send(
-    new CreateQueueCommand({
-      QueueName: settings.queue.name,
-      Attributes: {
-        VisibilityTimeout: String(visibility),
-        MessageRetentionPeriod: String(settings.queue.messageRetentionSeconds),
-        RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: dlqArn,
-          maxReceiveCount: options.maxReceiveCount ?? settings.queue.maxReceiveCount ?? 5,
-        }),
-      },
+  await ensureQueue(sqs, settings.queue.name, {
+    VisibilityTimeout: String(visibility),
+    MessageRetentionPeriod: String(settings.queue.messageRetentionSeconds),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: dlqArn,
+      maxReceiveCount: options.maxReceiveCount ?? settings.queue.maxReceiveCount ?? 5,
     }),
-  );
+  });
   const queueUrl = env.S3DR_QUEUE_URL ?? '';
   const replicationQueueArn = await queueArn(sqs, queueUrl);
 
@@ -270,6 +294,17 @@ async function wire(
         });
     };
     verifyTimer = setTimeout(tick, every);
+  }
+
+  if (resumed) {
+    // What S3 acknowledged before the previous process died is in the data folder, but an event still
+    // on its way to ingest died with it: one verify pass per source bucket finds and repairs those. No
+    // grace period: nothing written before this start can still be on its way.
+    void (async () => {
+      for (const source of config.sourceBuckets) {
+        await verifyNow({ source, graceSeconds: 0 }).catch(() => status.recordIngestFailure());
+      }
+    })();
   }
 
   const drain = async (timeoutMs = 60_000) => {

@@ -4,28 +4,42 @@
  * every few seconds otherwise). The first Ctrl-C (or SIGTERM) takes no new work and lets in-flight
  * work finish, for at most 30 s; a second one stops at once.
  */
+import { rm } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
 import { checkLocalVariables, LocalSettingsError } from '../local/env.ts';
 import { startLocalRuntime } from '../local/runtime.ts';
 import { PAGE_PATH } from '../local/status-page.ts';
 
 const started = Date.now();
 let checked: ReturnType<typeof checkLocalVariables>;
+let fresh: boolean | undefined;
 try {
+  ({ fresh } = parseArgs({ options: { fresh: { type: 'boolean' } }, strict: true }).values);
   checked = checkLocalVariables('start');
 } catch (error) {
-  if (!(error instanceof LocalSettingsError)) throw error;
-  process.stderr.write(`${error.message}\n`);
+  if (
+    !(error instanceof LocalSettingsError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+  ) {
+    throw error;
+  }
+  process.stderr.write(`npm start: ${(error as Error).message}\n`);
   process.exit(1);
 }
 for (const warning of checked.warnings) process.stderr.write(`npm start: warning: ${warning}\n`);
-const runtime = await startLocalRuntime({ port: checked.port, verifyIntervalMs: checked.verifyIntervalMs });
+if (fresh) await rm(checked.dataDir, { recursive: true, force: true });
+const runtime = await startLocalRuntime({
+  port: checked.port,
+  verifyIntervalMs: checked.verifyIntervalMs,
+  dataDir: checked.dataDir,
+});
 const { config, endpoint } = runtime;
 const out = process.stdout;
 
 out.write(
   `s3-dr local: endpoint ${endpoint} · source ${config.sourceBuckets.map((b) => `s3://${b}`).join(', ')} → DR s3://${config.drBucket} · delete policy ${config.deletePolicy}\n` +
     `  try:  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=${config.sourceRegion} aws --endpoint-url ${endpoint} s3 cp ./file "s3://${config.sourceBuckets[0]}/a b+c.txt"\n` +
-    `        aws --endpoint-url ${endpoint} s3 ls s3://${config.drBucket}/ · status page ${endpoint}${PAGE_PATH}\n`,
+    `        aws --endpoint-url ${endpoint} s3 ls s3://${config.drBucket}/ · status page ${endpoint}${PAGE_PATH}\n` +
+    `  data: ${checked.dataDir} (kept across restarts; \`npm start -- --fresh\` starts empty)\n`,
 );
 out.write(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 

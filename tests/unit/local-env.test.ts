@@ -1,9 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
-import { checkLocalVariables } from '../../local/env.ts';
+import { checkLocalVariables, DEFAULT_DATA_DIR } from '../../local/env.ts';
 
 describe('the local commands check every S3DR_* variable of the shell before they start', () => {
   it('takes defaults when nothing is set', () => {
-    expect(checkLocalVariables('start', {})).toEqual({ port: 4566, verifyIntervalMs: 60_000, warnings: [] });
+    expect(checkLocalVariables('start', {})).toEqual({
+      port: 4566,
+      verifyIntervalMs: 60_000,
+      dataDir: DEFAULT_DATA_DIR,
+      warnings: [],
+    });
+    expect(DEFAULT_DATA_DIR).toMatch(/\/\.s3dr-data$/);
   });
 
   it('reads a good port and interval, including 0 for "pick a port" and "never verify"', () => {
