@@ -235,7 +235,8 @@ class BucketVerification {
    * An entry a listing returned out of S3's order (a repeat, or a step back): S3 never does this with
    * `EncodingType=url`, so it is an endpoint fault or a key the listing could not carry. Stopping would
    * fail every pass forever; the merge leaves the entry out instead, and it is reported — counted, the
-   * first keys sampled, each logged — rather than classified (docs/design.md, invariant 3: every failure is visible, none loops).
+   * first keys sampled, each logged — rather than classified (docs/design.md, invariant 3: every failure
+   * is visible, and nothing loops on one bad entry).
    */
   private noteDisorder(disorder: ListingDisorder): void {
     this.disorder.count += 1;
