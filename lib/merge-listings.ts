@@ -13,22 +13,39 @@ export interface Joined<S extends Keyed, D extends Keyed> {
   dr?: D;
 }
 
+/** An entry a listing returned out of S3's order, which the merge-join left out. */
+export interface ListingDisorder {
+  /** Which listing (the label given to {@link mergeListings}). */
+  listing: string;
+  key: string;
+  /** The greatest key that listing had returned before it. */
+  after: string;
+  kind: 'repeats' | 'goes backwards';
+}
+
 /**
  * Reads a listing page by page and hands out its entries one at a time, checking that keys strictly
  * increase in S3's order (UTF-8 bytes). A merge-join of a stream that is out of order would call present
- * keys missing, so it stops with a clear error instead.
+ * keys missing, so an entry out of order is either an error (no `onDisorder`) or left out of the stream
+ * and handed to `onDisorder` — the rest of the listing is still in order and can be compared.
  */
 class OrderedCursor<T extends Keyed> {
   private readonly pages: AsyncIterator<readonly T[]>;
   private readonly label: string;
+  private readonly onDisorder: ((disorder: ListingDisorder) => void) | undefined;
   private page: readonly T[] = [];
   private index = 0;
   private previous: string | undefined;
   done = false;
 
-  constructor(pages: AsyncIterable<readonly T[]>, label: string) {
+  constructor(
+    pages: AsyncIterable<readonly T[]>,
+    label: string,
+    onDisorder: ((disorder: ListingDisorder) => void) | undefined,
+  ) {
     this.pages = pages[Symbol.asyncIterator]();
     this.label = label;
+    this.onDisorder = onDisorder;
   }
 
   /** The current entry, or undefined when the page is used up (call `fill`) or the listing is over. */
@@ -56,17 +73,25 @@ class OrderedCursor<T extends Keyed> {
   }
 
   private check(): void {
-    for (const item of this.page) {
+    let kept: T[] | undefined;
+    for (const [i, item] of this.page.entries()) {
       const previous = this.previous;
       if (previous !== undefined && compareKeys(previous, item.key) >= 0) {
-        const what = previous === item.key ? 'repeats' : 'goes backwards';
-        throw new ListingOrderError(
-          `the ${this.label} listing ${what}: ${JSON.stringify(item.key)} came after ${JSON.stringify(previous)}; ` +
-            'S3 lists keys in UTF-8 byte order, once each — refusing to compare rather than misclassify keys',
-        );
+        const kind = previous === item.key ? 'repeats' : 'goes backwards';
+        if (!this.onDisorder) {
+          throw new ListingOrderError(
+            `the ${this.label} listing ${kind}: ${JSON.stringify(item.key)} came after ${JSON.stringify(previous)}; ` +
+              'S3 lists keys in UTF-8 byte order, once each — refusing to compare rather than misclassify keys',
+          );
+        }
+        this.onDisorder({ listing: this.label, key: item.key, after: previous, kind });
+        kept ??= this.page.slice(0, i);
+        continue;
       }
+      kept?.push(item);
       this.previous = item.key;
     }
+    if (kept) this.page = kept;
   }
 
   async close(): Promise<void> {
@@ -78,16 +103,18 @@ class OrderedCursor<T extends Keyed> {
  * Merge-joins two listings sorted in S3's order — each an async stream of pages — into batches of keys,
  * each key with the source entry, the DR entry, or both. Memory is the two current pages, whatever the
  * size of the listings, and the work per key is synchronous: the merge only waits when a side needs its
- * next page. Both streams are checked for order; a violation throws {@link ListingOrderError}. Stopping
- * early (break / return) closes both listings.
+ * next page. Both streams are checked for order: an entry that repeats or goes back is left out and
+ * handed to `onDisorder` when one is given (so one entry a listing cannot place never stops the join),
+ * and throws {@link ListingOrderError} otherwise. Stopping early (break / return) closes both listings.
  */
 export async function* mergeListings<S extends Keyed, D extends Keyed>(
   source: AsyncIterable<readonly S[]>,
   dr: AsyncIterable<readonly D[]>,
   labels: { source: string; dr: string } = { source: 'source', dr: 'DR' },
+  onDisorder?: (disorder: ListingDisorder) => void,
 ): AsyncGenerator<Joined<S, D>[]> {
-  const s = new OrderedCursor(source, labels.source);
-  const d = new OrderedCursor(dr, labels.dr);
+  const s = new OrderedCursor(source, labels.source, onDisorder);
+  const d = new OrderedCursor(dr, labels.dr, onDisorder);
   try {
     await Promise.all([s.fill(), d.fill()]);
     while (!s.done || !d.done) {

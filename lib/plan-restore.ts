@@ -7,6 +7,7 @@ import type { Config } from './config.ts';
 import { ListingOrderError, RestoreRefusedError } from './errors.ts';
 import { drPrefixFor, fromDrKey, MAX_KEY_BYTES, toDrKey } from './key-mapping.ts';
 import { compareKeys } from './key-order.ts';
+import type { ListingDisorder } from './merge-listings.ts';
 import type { ListedVersion, ObjectHead, ObjectStore } from './ports.ts';
 import { recordedSourceEtag } from './replicate-key.ts';
 import {
@@ -188,8 +189,12 @@ export async function loadVersions(
  * it is not. A key's versions may straddle pages; they are gathered before the key is yielded. Keys of
  * s3-dr's own state and of other source buckets are never candidates.
  *
- * @throws ListingOrderError when a page goes backwards (an emulator that sorts differently from S3):
- *   a cursor taken from such a listing could skip keys.
+ * A key that comes back out of order (a repeat, or a step back: an endpoint that sorts differently from
+ * S3, or ignores `EncodingType=url`) is handed to `onDisorder` and left out — the walk goes on, and the
+ * caller names the key so it can be restored by `keys`.
+ *
+ * @throws ListingOrderError on such a key when there is no `onDisorder`: a cursor taken from such a
+ *   listing could skip keys.
  */
 export async function* prefixCandidates(
   dr: ObjectStore,
@@ -198,12 +203,22 @@ export async function* prefixCandidates(
   settings: Pick<RestoreSettings, 'keyLayout'>,
   versioned: boolean,
   afterKey: string | undefined,
+  onDisorder?: (disorder: ListingDisorder) => void,
 ): AsyncGenerator<Candidate> {
   const layout = settings.keyLayout;
   const drPrefix = drPrefixFor(layout, resolved.source) + prefix;
   const after = afterKey === undefined ? undefined : toDrKey(layout, resolved.source, afterKey);
   let last = after;
   const emit = (drKey: string, versions: ListedVersion[]): Candidate | undefined => {
+    if (last !== undefined && compareKeys(drKey, last) <= 0 && onDisorder) {
+      onDisorder({
+        listing: 'DR',
+        key: fromDrKey(layout, resolved.source, drKey) ?? drKey,
+        after: fromDrKey(layout, resolved.source, last) ?? last,
+        kind: drKey === last ? 'repeats' : 'goes backwards',
+      });
+      return undefined;
+    }
     if (last !== undefined && compareKeys(drKey, last) <= 0) {
       throw new ListingOrderError(
         `the DR listing of ${drPrefix || '(everything)'} returned ${JSON.stringify(drKey)} after ${JSON.stringify(last)}, out of S3 key order; stopping so that no key is skipped`,
@@ -284,23 +299,42 @@ export class TargetIndex {
   private token: string | undefined;
   private started = false;
   private last: string | undefined;
+  /** The target listing went out of order: it can no longer say a key is absent. */
+  private untrusted = false;
   private readonly target: ObjectStore;
   private readonly targetPrefix: string;
   private readonly listPrefix: string;
   private readonly afterKey: string | undefined;
+  private readonly onDisorder: ((disorder: ListingDisorder) => void) | undefined;
 
-  /** Lists `listPrefix` in `target`, starting after target prefix + `afterKey` (a cursor's key). */
-  constructor(target: ObjectStore, targetPrefix: string, listPrefix: string, afterKey: string | undefined) {
+  /**
+   * Lists `listPrefix` in `target`, starting after target prefix + `afterKey` (a cursor's key). With
+   * `onDisorder`, a listing that goes out of order is reported there and the index stops answering
+   * (lookups return undefined: the planner HEADs each key), since an absent key would let a restore
+   * overwrite an object `overwrite: never` must keep.
+   */
+  constructor(
+    target: ObjectStore,
+    targetPrefix: string,
+    listPrefix: string,
+    afterKey: string | undefined,
+    onDisorder?: (disorder: ListingDisorder) => void,
+  ) {
     this.target = target;
     this.targetPrefix = targetPrefix;
     this.listPrefix = listPrefix;
     this.afterKey = afterKey;
+    this.onDisorder = onDisorder;
   }
 
-  /** The target object stored for source key `key` (at target prefix + key), or null when there is none. */
-  async lookup(key: string): Promise<TargetObject | null> {
+  /**
+   * The target object stored for source key `key` (at target prefix + key), null when there is none, or
+   * undefined when the listing cannot tell (see the constructor): look it up with a HEAD.
+   */
+  async lookup(key: string): Promise<TargetObject | null | undefined> {
     const wanted = this.targetPrefix + key;
     for (;;) {
+      if (this.untrusted) return undefined;
       while (this.pos < this.page.length) {
         const o = this.page[this.pos] as { key: string; etag: string; size: number };
         const c = compareKeys(o.key, wanted);
@@ -326,6 +360,16 @@ export class TargetIndex {
     this.pos = 0;
     this.token = r.nextToken;
     const head = this.page[0];
+    if (head && this.last !== undefined && compareKeys(head.key, this.last) <= 0 && this.onDisorder) {
+      this.onDisorder({
+        listing: `target s3://${this.target.bucket}`,
+        key: head.key,
+        after: this.last,
+        kind: head.key === this.last ? 'repeats' : 'goes backwards',
+      });
+      this.untrusted = true;
+      return;
+    }
     if (head && this.last !== undefined && compareKeys(head.key, this.last) <= 0) {
       throw new ListingOrderError(
         `the listing of s3://${this.target.bucket}/${this.listPrefix} returned ${JSON.stringify(head.key)} after ${JSON.stringify(this.last)}, out of S3 key order; stopping so that no key is misjudged`,

@@ -3,6 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { copiesInParts, copyObject } from './copy-object.ts';
 import { DeadlineError, DrError, describeError, ObjectNotFoundError, RestoreRefusedError } from './errors.ts';
 import { mapConcurrent } from './map-concurrent.ts';
+import type { ListingDisorder } from './merge-listings.ts';
 import { publishOutcome } from './observability.ts';
 import {
   type Candidate,
@@ -201,6 +202,15 @@ export async function restoreObjects(payload: RestorePayload, deps: RestoreDeps)
     overwrite: payload.overwrite,
     thawTier: payload.thawTier,
   };
+  // A key a listing returns out of S3's order never stops the restore (docs/design.md, invariant 3): a
+  // DR key is left out and named (restore it by `keys`); a target listing falls back to HEADs.
+  const disorder: ListingDisorder[] = [];
+  let disorderCount = 0;
+  const onDisorder = (d: ListingDisorder) => {
+    disorderCount += 1;
+    if (disorder.length < DETAIL_LIMIT) disorder.push(d);
+    logger.warn('a listing returned a key out of S3 key order', { action: 'restore', ...d });
+  };
   // A prefix restore learns what the target holds from a listing read alongside the DR listing.
   const index =
     payload.keys || payload.overwrite === 'always'
@@ -210,11 +220,12 @@ export async function restoreObjects(payload: RestorePayload, deps: RestoreDeps)
           resolved.target.prefix,
           resolved.target.prefix + (payload.prefix ?? ''),
           after,
+          onDisorder,
         );
   const candidates = (
     payload.keys
       ? fromList(keyCandidates(payload.keys, resolved, settings, after))
-      : prefixCandidates(dr, resolved, payload.prefix ?? '', settings, versioned, after)
+      : prefixCandidates(dr, resolved, payload.prefix ?? '', settings, versioned, after, onDisorder)
   )[Symbol.asyncIterator]();
 
   const plan = Object.fromEntries(RESTORE_ACTIONS.map((a) => [a, tally()])) as Record<RestoreAction, Tally>;
@@ -309,6 +320,25 @@ export async function restoreObjects(payload: RestorePayload, deps: RestoreDeps)
         `${p.storageClass} has no ${payload.thawTier} retrieval tier: such copies are thawed with ${p.tier}`,
       );
     }
+  }
+
+  for (const d of disorder) {
+    if (d.listing !== 'DR') continue;
+    if (failures.length < DETAIL_LIMIT) {
+      failures.push({
+        key: d.key,
+        error:
+          d.kind === 'repeats'
+            ? 'ListingOrderError: the DR listing returned this key twice; the second entry was left out — it may be another key listed under this name (an endpoint that ignores EncodingType=url)'
+            : `ListingOrderError: the DR listing returned this key after ${JSON.stringify(d.after)}, out of S3 key order; left out — restore it with "keys"`,
+      });
+    }
+    if (!payload.dryRun) add(results.failed, d.key, 0);
+  }
+  if (disorderCount > 0) {
+    warnings.push(
+      `${disorderCount} listing entr${disorderCount === 1 ? 'y' : 'ies'} came back out of S3 key order (never from S3 with EncodingType=url): DR keys among them were left out and are listed under failures; after a target listing went out of order, the target was checked with HEADs`,
+    );
   }
 
   const complete = stoppedBy === undefined;

@@ -4,7 +4,7 @@ import { DrError } from './errors.ts';
 import { drPrefixFor, fromDrKey, type KeyLayout } from './key-mapping.ts';
 import { compareKeys } from './key-order.ts';
 import { mapConcurrent } from './map-concurrent.ts';
-import { mergeListings } from './merge-listings.ts';
+import { type ListingDisorder, mergeListings } from './merge-listings.ts';
 import type { Clock, ListedObject, ObjectStore, TaskQueue } from './ports.ts';
 import { recordedSourceEtag } from './replicate-key.ts';
 import type { Task } from './task.ts';
@@ -24,6 +24,7 @@ import { listEntries } from './verify-listing.ts';
 import {
   type BucketReport,
   type DeepReport,
+  type DisorderReport,
   MAX_SAMPLES,
   type RequestCounts,
   Tally,
@@ -81,6 +82,8 @@ const CHECK_CONCURRENCY = 16;
 const CHECK_BATCH = 64;
 /** Repair tasks buffered before they are sent. */
 const REPAIR_BATCH = 100;
+/** Keys a work item remembers as listed out of order (beyond it, one-sided entries are classified as usual). */
+const MAX_UNPLACED = 10_000;
 
 interface Deferred {
   key: string;
@@ -123,6 +126,7 @@ class BucketVerification {
   private readonly tally = new Tally();
   private readonly requests: RequestCounts = zeroRequests();
   private readonly deep: DeepReport = { methods: {}, samples: {} };
+  private readonly disorder: DisorderReport = { count: 0, samples: [] };
   private readonly repairs: Task[] = [];
   private repairsQueued = 0;
   private readonly drPrefix: string;
@@ -222,8 +226,27 @@ class BucketVerification {
       durationMs: this.deps.clock.now().getTime() - this.startedAt.getTime(),
       requests: this.requests,
       repairsQueued: this.repairsQueued,
+      listingDisorder: this.disorder,
       ...(this.settings.deep > 0 ? { deep: this.deep } : {}),
     };
+  }
+
+  /**
+   * An entry a listing returned out of S3's order (a repeat, or a step back): S3 never does this with
+   * `EncodingType=url`, so it is an endpoint fault or a key the listing could not carry. Stopping would
+   * fail every pass forever; the merge leaves the entry out instead, and it is reported — counted, the
+   * first keys sampled, each logged — rather than classified (docs/design.md, invariant 3: every failure
+   * is visible, and nothing loops on one bad entry).
+   */
+  private noteDisorder(disorder: ListingDisorder): void {
+    this.disorder.count += 1;
+    if (this.disorder.samples.length >= MAX_SAMPLES) return;
+    this.disorder.samples.push(disorder);
+    this.deps.log.warn('a listing returned a key out of S3 key order; left out of the comparison', {
+      action: 'verify',
+      bucket: this.deps.source.bucket,
+      ...disorder,
+    });
   }
 
   /**
@@ -307,7 +330,14 @@ class BucketVerification {
     let after = item.after;
     let stopped = false;
     let finished = false;
-    for await (const batch of mergeListings(sourceEntries, drEntries)) {
+    // Keys a listing returned out of order: the other listing's entry has no partner in the join, and is
+    // not drift on that account (a key listed before its page was checked may still be, see the README).
+    const unplaced = new Set<string>();
+    const onDisorder = (disorder: ListingDisorder) => {
+      this.noteDisorder(disorder);
+      if (unplaced.size < MAX_UNPLACED) unplaced.add(disorder.key);
+    };
+    for await (const batch of mergeListings(sourceEntries, drEntries, undefined, onDisorder)) {
       for (const joined of batch) {
         // Resuming after a common prefix, S3 may roll the keys under it up into that prefix once more.
         if (item.after !== undefined && compareKeys(joined.key, item.after) <= 0) continue;
@@ -325,7 +355,8 @@ class BucketVerification {
           const d = joined.dr?.object;
           // A common prefix (from either side) is more work for the node, not a key to classify.
           if ((joined.source && !s) || (joined.dr && !d)) collector?.add(joined.key);
-          if (s || d) this.classify(joined.key, s, d, deferred);
+          const partnerUnplaced = !(s && d) && unplaced.has(joined.key);
+          if ((s || d) && !partnerUnplaced) this.classify(joined.key, s, d, deferred);
         }
         after = joined.key;
       }

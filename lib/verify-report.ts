@@ -1,4 +1,5 @@
 import { RESERVED_PREFIX } from './config.ts';
+import type { ListingDisorder } from './merge-listings.ts';
 import { CLASSES, type Counts, type VerifyClass, zeroCounts } from './verify-cursor.ts';
 
 /** Keys kept per class (and per deep method) in a report. */
@@ -42,6 +43,13 @@ export interface DeepReport {
   samples: Record<string, string[]>;
 }
 
+/** Entries the listings returned out of S3's key order, left out of the comparison (see verify-bucket.ts). */
+export interface DisorderReport {
+  count: number;
+  /** The first ones: which listing, the key, the key it came after, and how. */
+  samples: ListingDisorder[];
+}
+
 export interface BucketReport {
   source: string;
   dr: string;
@@ -53,6 +61,8 @@ export interface BucketReport {
   requests: RequestCounts;
   /** Repair tasks put on the replication queue. */
   repairsQueued: number;
+  /** Entries listed out of order: 0 against S3; anything else names an endpoint fault to look at. */
+  listingDisorder: DisorderReport;
   deep?: DeepReport;
 }
 
@@ -73,6 +83,8 @@ export interface VerifyReport {
   pass: { complete: boolean; cursor: string | null; progress: number };
   requests: RequestCounts;
   repairsQueued: number;
+  /** Sum over the buckets verified (samples from each, up to the limit). */
+  listingDisorder: DisorderReport;
   buckets: BucketReport[];
   /** Where this report was written in the DR bucket. */
   reportKey: string;
@@ -120,6 +132,7 @@ export function runReport(
   const samples = emptySamples();
   const requests = zeroRequests();
   let repairsQueued = 0;
+  const listingDisorder: DisorderReport = { count: 0, samples: [] };
   const qualify = buckets.length > 1;
   for (const b of buckets) {
     for (const c of CLASSES) {
@@ -133,6 +146,11 @@ export function runReport(
     requests.attributes += b.requests.attributes;
     requests.get += b.requests.get;
     repairsQueued += b.repairsQueued;
+    listingDisorder.count += b.listingDisorder.count;
+    for (const d of b.listingDisorder.samples) {
+      if (listingDisorder.samples.length < MAX_SAMPLES)
+        listingDisorder.samples.push(qualify ? { ...d, key: `${b.source}/${d.key}` } : d);
+    }
   }
   const laggard = [...buckets].sort((a, b) => a.pass.progress - b.pass.progress)[0];
   const complete = buckets.every((b) => b.pass.complete);
@@ -148,6 +166,7 @@ export function runReport(
     },
     requests,
     repairsQueued,
+    listingDisorder,
     buckets,
   };
 }

@@ -81,6 +81,7 @@ export async function verifySources(request: VerifyRequest, deps: VerifyRunDeps)
   m.addMetric('VerifyOrphaned', MetricUnit.Count, counts.orphaned);
   m.addMetric('VerifyPending', MetricUnit.Count, counts.pending);
   m.addMetric('VerifyRepairsQueued', MetricUnit.Count, report.repairsQueued);
+  m.addMetric('VerifyListingDisorder', MetricUnit.Count, report.listingDisorder.count);
   m.addMetric('VerifyPassComplete', MetricUnit.Count, report.pass.complete ? 1 : 0);
   m.addMetric('VerifyDurationMs', MetricUnit.Milliseconds, report.durationMs);
   publishOutcome({ type: 'verified', counts: { ...counts }, passComplete: report.pass.complete });
@@ -91,11 +92,18 @@ export async function verifySources(request: VerifyRequest, deps: VerifyRunDeps)
     prefix: request.prefix,
     counts,
     repairsQueued: report.repairsQueued,
+    listingDisorder: report.listingDisorder.count,
     pass: report.pass,
     requests: report.requests,
     durationMs: report.durationMs,
     reportKey: key,
   };
+  if (report.listingDisorder.count > 0) {
+    deps.logger.warn('verify left out keys a listing returned out of S3 key order', {
+      ...summary,
+      disorder: report.listingDisorder.samples,
+    });
+  }
   if (counts.missing + counts.mismatched > 0) {
     deps.logger.warn('verify found keys missing or different in DR', {
       ...summary,

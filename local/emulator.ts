@@ -35,6 +35,13 @@ interface StoredObject {
 }
 
 interface S3StoreLike {
+  listObjects(
+    bucket: string,
+    options: { prefix?: string; maxKeys?: number; startAfter?: string },
+  ): {
+    objects: { key: string; etag: string; contentLength: number; lastModified: Date }[];
+    isTruncated: boolean;
+  };
   putObject(...args: unknown[]): StoredObject;
   deleteObject(bucket: string, key: string): void;
   completeMultipartUpload(uploadId: string, parts: unknown): StoredObject;
@@ -52,15 +59,68 @@ interface OpenUpload {
 const xmlEscape = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
+/** Encodes a key for a listing requested with `encoding-type=url` (the fauxqs patch's encoder). */
+type KeyEncoder = (value: string) => string;
+
+/**
+ * How a listing request asks for its keys: raw, or URL-encoded as S3 does for `encoding-type=url`
+ * (an `<EncodingType>url</EncodingType>` element in the answer). Any other value is S3's 400.
+ */
+function listingEncoding(
+  q: URLSearchParams,
+  encodeListedKey: KeyEncoder,
+): { encode: KeyEncoder; element: string } | { error: string } {
+  const value = q.get('encoding-type');
+  if (value === null) return { encode: (k) => k, element: '' };
+  if (value !== 'url') {
+    return {
+      error: `<Error><Code>InvalidArgument</Code><Message>Invalid Encoding Method specified in Request</Message><ArgumentName>encoding-type</ArgumentName><ArgumentValue>${xmlEscape(value)}</ArgumentValue></Error>`,
+    };
+  }
+  return { encode: encodeListedKey, element: '<EncodingType>url</EncodingType>' };
+}
+
+/**
+ * fauxqs 2.4.1 has no ListObjectVersions (`GET /bucket?versions` lists objects instead) and no versioning.
+ * S3 answers it for an unversioned bucket too — each object once, as version `null`, the latest — which
+ * is what this does, in key order, paged by `key-marker` (with one version per key, a `version-id-marker`
+ * adds nothing), with `encoding-type=url` as S3 does. Delimiters are not supported (s3-dr sends none).
+ */
+function versionListing(
+  store: S3StoreLike,
+  bucket: string,
+  q: URLSearchParams,
+  encode: KeyEncoder,
+  element: string,
+): string {
+  const prefix = q.get('prefix') ?? '';
+  const keyMarker = q.get('key-marker') ?? '';
+  const maxKeys = Math.min(Number(q.get('max-keys') ?? 1000) || 1000, 1000);
+  const { objects, isTruncated } = store.listObjects(bucket, { prefix, maxKeys, startAfter: keyMarker });
+  const last = objects.at(-1)?.key;
+  return `<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${xmlEscape(bucket)}</Name><Prefix>${xmlEscape(encode(prefix))}</Prefix><KeyMarker>${xmlEscape(encode(keyMarker))}</KeyMarker><VersionIdMarker></VersionIdMarker>${
+    isTruncated && last !== undefined
+      ? `<NextKeyMarker>${xmlEscape(encode(last))}</NextKeyMarker><NextVersionIdMarker>null</NextVersionIdMarker>`
+      : ''
+  }<MaxKeys>${maxKeys}</MaxKeys>${element}<IsTruncated>${isTruncated}</IsTruncated>${objects
+    .map(
+      (o) =>
+        `<Version><Key>${xmlEscape(encode(o.key))}</Key><VersionId>null</VersionId><IsLatest>true</IsLatest><LastModified>${o.lastModified.toISOString()}</LastModified><ETag>${xmlEscape(o.etag)}</ETag><Size>${o.contentLength}</Size><StorageClass>STANDARD</StorageClass></Version>`,
+    )
+    .join('')}</ListVersionsResult>`;
+}
+
 /**
  * fauxqs 2.4.1 has no ListMultipartUploads (`GET /bucket?uploads` lists objects instead) and no ListParts
  * (`GET /bucket/key?uploadId=…` reads the object): without them an interrupted multipart copy could never
- * be resumed locally. Both are answered here from fauxqs's own upload store (no pagination: one page).
+ * be resumed locally. Both are answered here from fauxqs's own upload store (no pagination: one page),
+ * and so is ListObjectVersions (see {@link versionListing}).
  */
 function multipartListing(
   method: string,
   url: string,
   store: S3StoreLike,
+  encodeListedKey: KeyEncoder,
 ): { status: number; body: string } | undefined {
   if (method !== 'GET') return undefined;
   const [path = '', query = ''] = url.split('?', 2);
@@ -70,8 +130,13 @@ function multipartListing(
   const key = keyParts.map(decodeURIComponent).join('/');
   const xml = (body: string) => `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
   const ns = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"';
-  if (key === '' && q.has('uploads')) {
+  if (key === '' && (q.has('uploads') || q.has('versions'))) {
+    const encoding = listingEncoding(q, encodeListedKey);
+    if ('error' in encoding) return { status: 400, body: xml(encoding.error) };
+    const { encode, element } = encoding;
     const prefix = q.get('prefix') ?? '';
+    if (q.has('versions'))
+      return { status: 200, body: xml(versionListing(store, bucket, q, encode, element)) };
     const uploads = [...store.multipartUploads.values()]
       .filter((u) => u.bucket === bucket && u.key.startsWith(prefix))
       .sort((a, b) =>
@@ -80,10 +145,10 @@ function multipartListing(
     return {
       status: 200,
       body: xml(
-        `<ListMultipartUploadsResult ${ns}><Bucket>${xmlEscape(bucket)}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><Prefix>${xmlEscape(prefix)}</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>${uploads
+        `<ListMultipartUploadsResult ${ns}><Bucket>${xmlEscape(bucket)}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><Prefix>${xmlEscape(encode(prefix))}</Prefix><MaxUploads>1000</MaxUploads>${element}<IsTruncated>false</IsTruncated>${uploads
           .map(
             (u) =>
-              `<Upload><Key>${xmlEscape(u.key)}</Key><UploadId>${xmlEscape(u.uploadId)}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`,
+              `<Upload><Key>${xmlEscape(encode(u.key))}</Key><UploadId>${xmlEscape(u.uploadId)}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`,
           )
           .join('')}</ListMultipartUploadsResult>`,
       ),
@@ -128,13 +193,27 @@ export interface Emulator {
 
 async function loadStoreClasses() {
   const dist = new URL('.', import.meta.resolve('fauxqs'));
-  const [{ S3Store }, { SqsStore }, { SnsStore }, { PersistenceManager }] = await Promise.all([
-    import(new URL('s3/s3Store.js', dist).href),
-    import(new URL('sqs/sqsStore.js', dist).href),
-    import(new URL('sns/snsStore.js', dist).href),
-    import(new URL('persistence.js', dist).href),
-  ]);
-  return { S3Store, SqsStore, SnsStore, PersistenceManager };
+  const [{ S3Store }, { SqsStore }, { SnsStore }, { PersistenceManager }, { encodeListedKey }] =
+    await Promise.all([
+      import(new URL('s3/s3Store.js', dist).href),
+      import(new URL('sqs/sqsStore.js', dist).href),
+      import(new URL('sns/snsStore.js', dist).href),
+      import(new URL('persistence.js', dist).href),
+      // Added by patches/fauxqs+2.4.1.patch: one encoder for every listing the emulator serves.
+      import(new URL('s3/actions/listObjects.js', dist).href),
+    ]);
+  if (typeof encodeListedKey !== 'function') {
+    throw new Error(
+      'fauxqs: listObjects.js exports no encodeListedKey; is patches/fauxqs+2.4.1.patch applied?',
+    );
+  }
+  return {
+    S3Store,
+    SqsStore,
+    SnsStore,
+    PersistenceManager,
+    encodeListedKey: encodeListedKey as KeyEncoder,
+  };
 }
 
 interface Persistence {
@@ -272,7 +351,7 @@ export async function startEmulator(options: {
   /** Registers extra routes (e.g. the status page) before the server starts listening. */
   beforeListen?: (app: FastifyApp) => void;
 }): Promise<Emulator> {
-  const { S3Store, SqsStore, SnsStore, PersistenceManager } = await loadStoreClasses();
+  const { S3Store, SqsStore, SnsStore, PersistenceManager, encodeListedKey } = await loadStoreClasses();
   const s3Store = new S3Store() as S3StoreLike;
   const sqsStore = new SqsStore();
   const snsStore = new SnsStore();
@@ -320,7 +399,7 @@ export async function startEmulator(options: {
     done();
   });
   app.addHook('onRequest', (request, reply, done) => {
-    const listing = multipartListing(request.method, request.url, s3Store);
+    const listing = multipartListing(request.method, request.url, s3Store, encodeListedKey);
     if (!listing) return done();
     void reply.code(listing.status).header('content-type', 'application/xml').send(listing.body);
   });

@@ -23,7 +23,7 @@ import {
   type Tier,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { ObjectNotFoundError, PreconditionFailedError } from '../errors.ts';
+import { DrError, ObjectNotFoundError, PreconditionFailedError } from '../errors.ts';
 import { mapConcurrent } from '../map-concurrent.ts';
 import type {
   CopyResult,
@@ -65,6 +65,33 @@ function translate(error: unknown, what: string): never {
 export function copySourceHeader(source: CopySource): string {
   const path = `${source.bucket}/${encodeURIComponent(source.key)}`;
   return source.versionId ? `${path}?versionId=${encodeURIComponent(source.versionId)}` : path;
+}
+
+/**
+ * Decodes a key (or prefix, or marker) from a listing requested with `EncodingType=url`. Without it S3
+ * writes keys raw into the XML, and XML parsers turn a carriage return into a line feed (XML 1.0
+ * end-of-line handling), so `a\rb` is listed as `a\nb`; with it, every byte outside the unreserved set is
+ * percent-encoded (UTF-8) and a space is `+` — form encoding: a literal `+` arrives as `%2B` (as botocore
+ * decodes it, with `unquote_plus`). The JS SDK v3 passes the encoded values through undecoded.
+ */
+export function decodeListedKey(value: string): string {
+  try {
+    return decodeURIComponent(value.replaceAll('+', ' '));
+  } catch (error) {
+    // S3 encodes valid UTF-8 only: this is an endpoint bug, and guessing a key would misname an object.
+    throw new DrError(`a listing returned ${JSON.stringify(value)}, which is not URL-encoded UTF-8`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * The decoder for one listing response: S3 includes `EncodingType` in the response exactly when it
+ * encoded the key fields, so an endpoint that ignored the request parameter (its keys raw) is read raw
+ * rather than decoded a second time (`a+b` must not become `a b`).
+ */
+function keyDecoder(encodingType: string | undefined): (value: string) => string {
+  return encodingType === 'url' ? decodeListedKey : (value) => value;
 }
 
 function tagString(tags: Record<string, string>): string {
@@ -254,13 +281,15 @@ export class S3ObjectStore implements ObjectStore {
           Prefix: key,
           KeyMarker: keyMarker,
           UploadIdMarker: uploadIdMarker,
+          EncodingType: 'url',
         }),
       );
+      const decode = keyDecoder(r.EncodingType);
       for (const u of r.Uploads ?? []) {
-        if (u.Key === key && u.UploadId)
+        if (u.Key !== undefined && decode(u.Key) === key && u.UploadId)
           uploads.push({ key, uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) });
       }
-      keyMarker = r.IsTruncated ? r.NextKeyMarker : undefined;
+      keyMarker = r.IsTruncated && r.NextKeyMarker !== undefined ? decode(r.NextKeyMarker) : undefined;
       uploadIdMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined;
     } while (keyMarker);
     return uploads;
@@ -301,17 +330,20 @@ export class S3ObjectStore implements ObjectStore {
         StartAfter: options.token ? undefined : options.startAfter,
         ContinuationToken: options.token,
         MaxKeys: options.maxKeys,
+        EncodingType: 'url',
       }),
     );
+    // The continuation token is opaque and never encoded; keys and common prefixes are.
+    const decode = keyDecoder(r.EncodingType);
     return {
       objects: (r.Contents ?? []).map((o) => ({
-        key: o.Key ?? '',
+        key: decode(o.Key ?? ''),
         etag: normaliseEtag(o.ETag) ?? '',
         size: o.Size ?? 0,
         lastModified: o.LastModified ?? new Date(0),
         storageClass: o.StorageClass,
       })),
-      commonPrefixes: (r.CommonPrefixes ?? []).map((p) => p.Prefix ?? ''),
+      commonPrefixes: (r.CommonPrefixes ?? []).map((p) => decode(p.Prefix ?? '')),
       nextToken: r.IsTruncated ? r.NextContinuationToken : undefined,
     };
   }
@@ -324,11 +356,14 @@ export class S3ObjectStore implements ObjectStore {
         KeyMarker: options.keyMarker,
         VersionIdMarker: options.versionIdMarker,
         MaxKeys: options.maxKeys,
+        EncodingType: 'url',
       }),
     );
+    // Version ids are never encoded; keys and key markers are.
+    const decode = keyDecoder(r.EncodingType);
     const versions: ListedVersion[] = [
       ...(r.Versions ?? []).map((v) => ({
-        key: v.Key ?? '',
+        key: decode(v.Key ?? ''),
         versionId: v.VersionId ?? 'null',
         isLatest: v.IsLatest ?? false,
         lastModified: v.LastModified ?? new Date(0),
@@ -338,7 +373,7 @@ export class S3ObjectStore implements ObjectStore {
         storageClass: v.StorageClass,
       })),
       ...(r.DeleteMarkers ?? []).map((d) => ({
-        key: d.Key ?? '',
+        key: decode(d.Key ?? ''),
         versionId: d.VersionId ?? 'null',
         isLatest: d.IsLatest ?? false,
         lastModified: d.LastModified ?? new Date(0),
@@ -347,7 +382,7 @@ export class S3ObjectStore implements ObjectStore {
     ];
     return {
       versions,
-      nextKeyMarker: r.IsTruncated ? r.NextKeyMarker : undefined,
+      nextKeyMarker: r.IsTruncated && r.NextKeyMarker !== undefined ? decode(r.NextKeyMarker) : undefined,
       nextVersionIdMarker: r.IsTruncated ? r.NextVersionIdMarker : undefined,
     };
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { ListingOrderError } from '../../lib/errors.ts';
 import { compareKeys } from '../../lib/key-order.ts';
-import { mergeListings } from '../../lib/merge-listings.ts';
+import { type ListingDisorder, mergeListings } from '../../lib/merge-listings.ts';
 import type { ListedObject, ListPage, ObjectStore } from '../../lib/ports.ts';
 import { listEntries } from '../../lib/verify-listing.ts';
 
@@ -128,6 +128,40 @@ describe('mergeListings', () => {
     await expect(collect(mergeListings(paged(['a', 'b', 'b', 'c'], 2), paged(['a'], 1)))).rejects.toThrow(
       /the source listing repeats: "b" came after "b"/,
     );
+  });
+
+  it('with onDisorder, leaves out a repeated entry and goes on (a listing that turned CR into LF repeats a key)', async () => {
+    // `p/a\rb` and `p/a\nb` listed without EncodingType=url: XML 1.0 end-of-line handling makes both `p/a\nb`.
+    const both = ['p/a\nb', 'p/a\nb', 'q'];
+    const disorders: ListingDisorder[] = [];
+    const joined = await collect(
+      mergeListings(paged(both, 2), paged(both, 1), undefined, (d) => disorders.push(d)),
+    );
+    expect(joined.map((j) => [j.key, j.source !== undefined, j.dr !== undefined])).toEqual([
+      ['p/a\nb', true, true],
+      ['q', true, true],
+    ]);
+    expect(disorders).toEqual([
+      { listing: 'source', key: 'p/a\nb', after: 'p/a\nb', kind: 'repeats' },
+      { listing: 'DR', key: 'p/a\nb', after: 'p/a\nb', kind: 'repeats' },
+    ]);
+  });
+
+  it('with onDisorder, leaves out an entry that goes backwards, keeps the rest in order and names it', async () => {
+    const disorders: ListingDisorder[] = [];
+    const joined = await collect(
+      mergeListings(paged(['a', 'c', 'b', 'd'], 2), paged(['a', 'b', 'c', 'd'], 3), undefined, (d) =>
+        disorders.push(d),
+      ),
+    );
+    expect(disorders).toEqual([{ listing: 'source', key: 'b', after: 'c', kind: 'goes backwards' }]);
+    // The other side's `b` has no partner: the caller must not take it for drift (verify-bucket.ts).
+    expect(joined.map((j) => [j.key, j.source !== undefined, j.dr !== undefined])).toEqual([
+      ['a', true, true],
+      ['b', false, true],
+      ['c', true, true],
+      ['d', true, true],
+    ]);
   });
 
   it('closes both listings when the consumer stops early', async () => {

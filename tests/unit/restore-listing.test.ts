@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ListingOrderError } from '../../lib/errors.ts';
+import type { ListingDisorder } from '../../lib/merge-listings.ts';
 import { type Candidate, prefixCandidates, TargetIndex } from '../../lib/plan-restore.ts';
 import type { ListedObject, ListedVersion, ListPage, ObjectStore, VersionPage } from '../../lib/ports.ts';
 
@@ -95,6 +96,27 @@ describe('reading the DR listing', () => {
       collect(prefixCandidates(store, resolved, '', { keyLayout: 'flat' }, false, undefined)),
     ).rejects.toThrow(ListingOrderError);
   });
+
+  it('with onDisorder, leaves out and names a key that goes back or repeats, and lists the rest', async () => {
+    const { store } = pagedStore({
+      objects: [
+        // Without EncodingType=url, `p/a\rb` lists as a second `p/a\nb`.
+        { objects: [obj('b'), obj('p/a\nb'), obj('p/a\nb')], commonPrefixes: [], nextToken: 't' },
+        { objects: [obj('a'), obj('q')], commonPrefixes: [] },
+      ],
+    });
+    const disorders: ListingDisorder[] = [];
+    const got = await collect(
+      prefixCandidates(store, resolved, '', { keyLayout: 'flat' }, false, undefined, (d) =>
+        disorders.push(d),
+      ),
+    );
+    expect(got.map((c) => c.key)).toEqual(['b', 'p/a\nb', 'q']);
+    expect(disorders).toEqual([
+      { listing: 'DR', key: 'p/a\nb', after: 'p/a\nb', kind: 'repeats' },
+      { listing: 'DR', key: 'a', after: 'p/a\nb', kind: 'goes backwards' },
+    ]);
+  });
 });
 
 describe('the target index (a listing read alongside DR instead of a HEAD per key)', () => {
@@ -125,5 +147,21 @@ describe('the target index (a listing read alongside DR instead of a HEAD per ke
     });
     const index = new TargetIndex(store, '', '', undefined);
     await expect(index.lookup('z')).rejects.toThrow(ListingOrderError);
+  });
+
+  it('with onDisorder, stops answering once the target listing goes backwards: lookups fall back to HEAD', async () => {
+    const { store } = pagedStore({
+      objects: [
+        { objects: [obj('m')], commonPrefixes: [], nextToken: 't' },
+        { objects: [obj('b'), obj('z')], commonPrefixes: [] },
+      ],
+    });
+    const disorders: ListingDisorder[] = [];
+    const index = new TargetIndex(store, '', '', undefined, (d) => disorders.push(d));
+    expect(await index.lookup('m')).toEqual({ etag: 'e-m', size: 1 });
+    // `z` is in the target, but a listing out of order cannot say so, nor that anything is absent.
+    expect(await index.lookup('y')).toBeUndefined();
+    expect(await index.lookup('z')).toBeUndefined();
+    expect(disorders).toEqual([{ listing: 'target s3://b', key: 'b', after: 'm', kind: 'goes backwards' }]);
   });
 });

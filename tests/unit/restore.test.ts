@@ -295,6 +295,47 @@ describe('choosing the version as of a time', () => {
     expect(report.warnings.join()).toMatch(/not versioned: only its current objects can be restored/);
   });
 
+  it('goes on past a DR key listed out of S3 key order, and names it under failures and warnings', async () => {
+    const entries = [
+      v('a.txt', 'a1', '2026-11-20T10:00:00Z'),
+      v('b.txt', 'b1', '2026-11-20T10:00:00Z'),
+      v('c.txt', 'c1', '2026-11-20T10:00:00Z'),
+    ];
+    world(entries);
+    // An endpoint that pages out of order: `a.txt` comes on the page after `b.txt`.
+    const listed = (e: Entry) => ({
+      Key: e.key,
+      VersionId: e.id,
+      IsLatest: true,
+      LastModified: new Date(e.at),
+      ETag: `"${e.etag}"`,
+      Size: e.size,
+    });
+    s3.on(ListObjectVersionsCommand).callsFake((input: { KeyMarker?: string }) =>
+      input.KeyMarker === undefined
+        ? {
+            IsTruncated: true,
+            NextKeyMarker: 'b.txt',
+            NextVersionIdMarker: 'b1',
+            Versions: [entries[1]!].map(listed),
+          }
+        : { IsTruncated: false, Versions: [entries[0]!, entries[2]!].map(listed) },
+    );
+
+    const report = await invoke({ prefix: '', dryRun: false });
+
+    expect(report.complete).toBe(true);
+    expect(report.results?.restored.sample).toEqual(['b.txt', 'c.txt']);
+    expect(report.results?.failed.sample).toEqual(['a.txt']);
+    expect(report.failures).toEqual([
+      {
+        key: 'a.txt',
+        error: expect.stringMatching(/after "b.txt", out of S3 key order; left out — restore it with "keys"/),
+      },
+    ]);
+    expect(report.warnings.join()).toMatch(/1 listing entry came back out of S3 key order/);
+  });
+
   it("never treats s3-dr's own state under .s3dr/ as something to restore", async () => {
     world([
       v('.s3dr/verify/cursor.json', 'c1', '2026-11-20T10:00:00Z'),
