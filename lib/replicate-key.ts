@@ -300,7 +300,8 @@ function pinned(versionId: string | undefined): string | undefined {
   return versionId && versionId !== 'null' ? versionId : undefined;
 }
 
-function sameTags(a: Record<string, string>, b: Record<string, string>): boolean {
+/** True when two tag sets hold the same keys with the same values (order does not matter). */
+export function sameTags(a: Record<string, string>, b: Record<string, string>): boolean {
   const entries = (t: Record<string, string>) =>
     JSON.stringify(Object.entries(t).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
   return entries(a) === entries(b);
