@@ -417,7 +417,8 @@ class BucketVerification {
    * sets of a `Verify:*` task and rewrites the DR tags alone.
    */
   private async checkTags(key: string, drKey: string, source: ListedObject): Promise<void> {
-    const tags = (this.deep.tags ??= { compared: 0, drifted: 0, samples: [] });
+    this.deep.tags ??= { compared: 0, drifted: 0, samples: [] };
+    const tags = this.deep.tags;
     tags.compared += 1;
     if (await compareTags(this.deps.source, key, this.deps.dr, drKey, this.requests)) return;
     tags.drifted += 1;
