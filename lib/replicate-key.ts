@@ -309,8 +309,9 @@ export function sameTags(a: Record<string, string>, b: Record<string, string>): 
 
 /**
  * Tag-only changes (copyTags on): S3 changes neither the ETag nor Last-Modified when tags change, so a
- * DR copy with the source's bytes and metadata can still carry stale tags. The HEADs' tag counts decide
- * without another request when both are 0; when they differ, the source's tags are read and written on
+ * DR copy with the source's bytes and metadata can still carry stale tags. The HEADs' tag counts
+ * (`x-amz-tagging-count`, returned only to a caller allowed to read tags: replicate's role has
+ * s3:GetObjectTagging on both buckets) decide without another request when both are 0; when they differ, the source's tags are read and written on
  * the DR copy with PutObjectTagging (or removed with DeleteObjectTagging) — no copy of the bytes. Equal,
  * non-zero counts are compared with GetObjectTagging on both sides only for tasks that may stand for a
  * tag change ({@link comparesTagSets}).
