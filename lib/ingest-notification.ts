@@ -25,7 +25,12 @@ const notificationSchema = z.union([
   z.object({ Event: z.literal('s3:TestEvent'), Bucket: z.string().optional() }),
 ]);
 
-const ACCEPTED_FAMILIES = ['ObjectCreated:', 'ObjectRemoved:', 'LifecycleExpiration:'];
+/**
+ * Writes, deletes, expirations and tag changes: S3 changes neither ETag nor Last-Modified when tags
+ * change, so without their own event a tag change would never reach DR (replicate compares tag sets
+ * only with copyTags on).
+ */
+const ACCEPTED_FAMILIES = ['ObjectCreated:', 'ObjectRemoved:', 'LifecycleExpiration:', 'ObjectTagging:'];
 
 export type RecordOutcome =
   | { kind: 'queued'; task: Task }

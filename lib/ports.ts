@@ -127,6 +127,11 @@ export interface ObjectStore {
   copyFrom(source: CopySource, key: string, options: WriteOptions): Promise<CopyResult>;
   remove(key: string): Promise<void>;
   getTags(key: string, versionId?: string): Promise<Record<string, string>>;
+  /**
+   * Replaces the object's (or version's) whole tag set, leaving its bytes, ETag and Last-Modified alone
+   * (PutObjectTagging); an empty set is removed with DeleteObjectTagging, which S3 does not charge for.
+   */
+  putTags(key: string, tags: Record<string, string>, versionId?: string): Promise<void>;
   startMultipart(key: string, options: WriteOptions): Promise<string>;
   copyPart(
     source: CopySource,

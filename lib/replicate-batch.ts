@@ -105,5 +105,9 @@ function record_(
       metrics.addMetric('ObjectsSkipped', MetricUnit.Count, 1);
       publishOutcome({ type: 'replicated', action: 'skipped', bytes: 0 });
       break;
+    case 'tagged':
+      metrics.addMetric('ObjectsTagged', MetricUnit.Count, 1);
+      publishOutcome({ type: 'replicated', action: 'tagged', bytes: 0 });
+      break;
   }
 }

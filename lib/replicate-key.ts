@@ -42,7 +42,9 @@ export type ReplicateOutcome =
     }
   | { kind: 'deleted'; drKey: string; requests: string[] }
   | { kind: 'retained'; drKey: string; requests: string[] }
-  | { kind: 'skipped'; drKey: string; reason: 'identical' | 'already-absent'; requests: string[] };
+  | { kind: 'skipped'; drKey: string; reason: 'identical' | 'already-absent'; requests: string[] }
+  /** The DR copy had the source's bytes and metadata but not its tags: only its tag set was written. */
+  | { kind: 'tagged'; drKey: string; tags: number; requests: string[] };
 
 /** The source ETag a DR copy stands for: recorded in metadata when the DR ETag differs by construction. */
 export function recordedSourceEtag(dr: Pick<ObjectHead, 'etag' | 'metadata'>): string {
@@ -224,7 +226,8 @@ async function reconcile(
     requests.push('HEAD dr');
     const drHead = await deps.dr.head(drKey);
     if (drHead && sameObject(src, drHead) && !condemned(task, drHead)) {
-      return { kind: 'skipped', drKey, reason: 'identical', requests };
+      const tagged = settings.copyTags ? await syncTags(task, drKey, src, drHead, deps, requests) : undefined;
+      return tagged ?? { kind: 'skipped', drKey, reason: 'identical', requests };
     }
     const write: WriteOptions = {
       metadata: drMetadataFor(src),
@@ -276,6 +279,97 @@ async function reconcile(
   }
   throw new SourceChangedError(
     `s3://${task.bucket}/${task.key} changed during ${attempts} copy attempts; the task will be retried`,
+  );
+}
+
+/**
+ * Tasks that may stand for a tag change the HEADs' tag counts cannot show (same number of tags, other
+ * keys or values): tag events, in-place copies (which may replace the tags) and the verifier's repairs.
+ * For every other task equal counts are trusted: a tag change always comes with its own event.
+ */
+function comparesTagSets(task: Task): boolean {
+  return (
+    task.eventName.startsWith('ObjectTagging:') ||
+    task.eventName === 'ObjectCreated:Copy' ||
+    task.eventName.startsWith('Verify:')
+  );
+}
+
+/** The version to pin a request to: S3's `null` version is the current one of an unversioned key. */
+function pinned(versionId: string | undefined): string | undefined {
+  return versionId && versionId !== 'null' ? versionId : undefined;
+}
+
+/** True when two tag sets hold the same keys with the same values (order does not matter). */
+export function sameTags(a: Record<string, string>, b: Record<string, string>): boolean {
+  const entries = (t: Record<string, string>) =>
+    JSON.stringify(Object.entries(t).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+  return entries(a) === entries(b);
+}
+
+/**
+ * Tag-only changes (copyTags on): S3 changes neither the ETag nor Last-Modified when tags change, so a
+ * DR copy with the source's bytes and metadata can still carry stale tags. The HEADs' tag counts
+ * (`x-amz-tagging-count`, returned only to a caller allowed to read tags: replicate's role has
+ * s3:GetObjectTagging on both buckets) decide without another request when both are 0; when they differ, the source's tags are read and written on
+ * the DR copy with PutObjectTagging (or removed with DeleteObjectTagging) — no copy of the bytes. Equal,
+ * non-zero counts are compared with GetObjectTagging on both sides only for tasks that may stand for a
+ * tag change ({@link comparesTagSets}).
+ *
+ * The event is a hint, the source is the truth (docs/design.md, invariant 1): the tags written are the
+ * ones read from the source now, pinned to the versions the HEADs saw, and the source's tags are read
+ * again after the write — a concurrent task may have written newer tags in between, which this one must
+ * not leave overwritten with older ones. A source that vanished meanwhile is reconciled again.
+ */
+async function syncTags(
+  task: Task,
+  drKey: string,
+  src: ObjectHead,
+  dr: ObjectHead,
+  deps: ReplicateDeps,
+  requests: string[],
+): Promise<ReplicateOutcome | undefined> {
+  const srcCount = src.tagCount ?? 0;
+  const drCount = dr.tagCount ?? 0;
+  if (srcCount === 0 && drCount === 0) return undefined;
+  if (srcCount === drCount && !comparesTagSets(task)) return undefined;
+  const srcVersion = pinned(src.versionId);
+  const drVersion = pinned(dr.versionId);
+  try {
+    let tags: Record<string, string> = {};
+    if (srcCount > 0) {
+      requests.push('GET tags source');
+      tags = await deps.source.getTags(task.key, srcVersion);
+    }
+    if (srcCount === drCount) {
+      requests.push('GET tags dr');
+      if (sameTags(tags, await deps.dr.getTags(drKey, drVersion))) return undefined;
+    }
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      requests.push(Object.keys(tags).length > 0 ? 'PUT tags dr' : 'DELETE tags dr');
+      await deps.dr.putTags(drKey, tags, drVersion);
+      requests.push('GET tags source');
+      const now = await deps.source.getTags(task.key, srcVersion);
+      if (sameTags(now, tags)) return { kind: 'tagged', drKey, tags: Object.keys(tags).length, requests };
+      deps.log.info('source tags changed while they were being replicated; writing them again', {
+        bucket: task.bucket,
+        key: task.key,
+        action: 'retag',
+        attempt,
+      });
+      tags = now;
+    }
+  } catch (error) {
+    if (!(error instanceof ObjectNotFoundError)) throw error;
+    deps.log.info('object vanished while its tags were being replicated; reconciling again', {
+      bucket: task.bucket,
+      key: task.key,
+      action: 'reconcile',
+    });
+    return reconcile(task, drKey, deps, requests);
+  }
+  throw new SourceChangedError(
+    `the tags of s3://${task.bucket}/${task.key} keep changing; the task will be retried`,
   );
 }
 

@@ -19,7 +19,7 @@ import {
   type VerifyScope,
   zeroCounts,
 } from './verify-cursor.ts';
-import { compareContent, isSampled } from './verify-deep.ts';
+import { compareContent, compareTags, isSampled } from './verify-deep.ts';
 import { listEntries } from './verify-listing.ts';
 import {
   type BucketReport,
@@ -58,6 +58,8 @@ export interface VerifyBucketSettings {
   repair: boolean;
   /** Share of `ok` keys whose content is compared too: 0 (off) to 1 (every key). */
   deep: number;
+  /** Tags are replicated (S3DR_COPY_TAGS): deep mode compares tag sets too. */
+  copyTags?: boolean;
   /** Overrides of the sharding limits derived from `concurrency` (tests use tiny ones). */
   limits?: Partial<ShardLimits>;
 }
@@ -434,9 +436,37 @@ class BucketVerification {
         // The DR copy's metadata vouches for the source ETag, so replicate would trust it: the repair
         // names the copy (by its ETag) to be rewritten.
         if (!result.same) return this.record('mismatched', key, source, drEtagNow);
+        if (this.settings.copyTags) await this.checkTags(key, drKey, source);
       }
       return this.record('ok', key, source);
     });
+  }
+
+  /**
+   * Deep mode, copyTags on: a key whose DR copy has the right bytes but other tags stays `ok` (its
+   * content is), is counted and sampled as tag drift, and gets a repair task: replicate compares the tag
+   * sets of a `Verify:*` task and rewrites the DR tags alone.
+   */
+  private async checkTags(key: string, drKey: string, source: ListedObject): Promise<void> {
+    this.deep.tags ??= { compared: 0, drifted: 0, samples: [] };
+    const tags = this.deep.tags;
+    tags.compared += 1;
+    if (await compareTags(this.deps.source, key, this.deps.dr, drKey, this.requests)) return;
+    tags.drifted += 1;
+    if (tags.samples.length < MAX_SAMPLES) tags.samples.push(key);
+    if (this.settings.repair) this.repairs.push(this.repairTask(key, source));
+  }
+
+  private repairTask(key: string, source: ListedObject | undefined, condemnedDrEtag?: string): Task {
+    return {
+      v: 1,
+      bucket: this.deps.source.bucket,
+      key,
+      eventName: REPAIR_EVENT,
+      eventTime: this.deps.clock.now().toISOString(),
+      ...(source ? { size: source.size, etag: source.etag } : {}),
+      ...(condemnedDrEtag === undefined ? {} : { drEtag: condemnedDrEtag }),
+    };
   }
 
   private record(
@@ -452,15 +482,7 @@ class BucketVerification {
       cls === 'mismatched' ||
       (cls === 'orphaned' && this.settings.deletePolicy === 'mirror');
     if (!repair) return;
-    this.repairs.push({
-      v: 1,
-      bucket: this.deps.source.bucket,
-      key,
-      eventName: REPAIR_EVENT,
-      eventTime: this.deps.clock.now().toISOString(),
-      ...(source ? { size: source.size, etag: source.etag } : {}),
-      ...(condemnedDrEtag === undefined ? {} : { drEtag: condemnedDrEtag }),
-    });
+    this.repairs.push(this.repairTask(key, source, condemnedDrEtag));
   }
 
   private async flushRepairs(): Promise<void> {

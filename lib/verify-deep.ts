@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ObjectStore } from './ports.ts';
+import { sameTags } from './replicate-key.ts';
 import type { RequestCounts } from './verify-report.ts';
 
 /** Full-object checksum algorithms, strongest first. */
@@ -47,4 +48,21 @@ export async function compareContent(
   requests.get += 2;
   const [x, y] = await Promise.all([source.hashBody(key, 'sha256'), dr.hashBody(drKey, 'sha256')]);
   return { same: x === y, method: 'hash:sha256' };
+}
+
+/**
+ * Compares the tag sets of a source object and its DR copy (GetObjectTagging on both). Tags change
+ * neither the ETag nor Last-Modified, so no listing can show a tag drift: only deep mode looks, and only
+ * when tags are replicated (copyTags).
+ */
+export async function compareTags(
+  source: ObjectStore,
+  key: string,
+  dr: ObjectStore,
+  drKey: string,
+  requests: RequestCounts,
+): Promise<boolean> {
+  requests.tagging += 2;
+  const [a, b] = await Promise.all([source.getTags(key), dr.getTags(drKey)]);
+  return sameTags(a, b);
 }

@@ -16,6 +16,8 @@ export interface RequestCounts {
   attributes: number;
   /** GetObject requests (deep mode, where no checksum is shared). */
   get: number;
+  /** GetObjectTagging requests (deep mode with copyTags: both sides of each compared key). */
+  tagging: number;
 }
 
 export interface PassReport {
@@ -41,6 +43,11 @@ export interface DeepReport {
   /** Keys whose content was compared, by method: `checksum:<ALGORITHM>` or `hash:sha256`. */
   methods: Record<string, number>;
   samples: Record<string, string[]>;
+  /**
+   * Tag sets compared (copyTags on): `drifted` keys have the source's bytes in DR but other tags, which
+   * a restore would bring back; a repair task makes replicate rewrite their DR tags.
+   */
+  tags?: { compared: number; drifted: number; samples: string[] };
 }
 
 /** Entries the listings returned out of S3's key order, left out of the comparison (see verify-bucket.ts). */
@@ -99,7 +106,7 @@ export const emptySamples = (): Samples => ({
   pending: [],
 });
 /** No requests made yet. */
-export const zeroRequests = (): RequestCounts => ({ list: 0, head: 0, attributes: 0, get: 0 });
+export const zeroRequests = (): RequestCounts => ({ list: 0, head: 0, attributes: 0, get: 0, tagging: 0 });
 
 /** Per-run counts and samples. */
 export class Tally {
@@ -145,6 +152,7 @@ export function runReport(
     requests.head += b.requests.head;
     requests.attributes += b.requests.attributes;
     requests.get += b.requests.get;
+    requests.tagging += b.requests.tagging;
     repairsQueued += b.repairsQueued;
     listingDisorder.count += b.listingDisorder.count;
     for (const d of b.listingDisorder.samples) {

@@ -15,7 +15,7 @@ export interface VerifyRunDeps {
   /** The replication queue (only asked for when repairing). */
   queue(): TaskQueue;
   clock: Clock;
-  settings: Pick<Config, 'keyLayout' | 'deletePolicy' | 'verifyConcurrency' | 'safetyMarginMs'>;
+  settings: Pick<Config, 'keyLayout' | 'deletePolicy' | 'verifyConcurrency' | 'safetyMarginMs' | 'copyTags'>;
   logger: VerifyLog;
   metrics: Pick<Metrics, 'addMetric'>;
 }
@@ -52,6 +52,7 @@ export async function verifySources(request: VerifyRequest, deps: VerifyRunDeps)
           prefix: request.prefix,
           repair: request.repair,
           deep: request.deep,
+          copyTags: deps.settings.copyTags,
         },
       ),
     );
@@ -82,6 +83,14 @@ export async function verifySources(request: VerifyRequest, deps: VerifyRunDeps)
   m.addMetric('VerifyPending', MetricUnit.Count, counts.pending);
   m.addMetric('VerifyRepairsQueued', MetricUnit.Count, report.repairsQueued);
   m.addMetric('VerifyListingDisorder', MetricUnit.Count, report.listingDisorder.count);
+  const tags = report.buckets.flatMap((b) => (b.deep?.tags ? [b.deep.tags] : []));
+  if (tags.length > 0) {
+    m.addMetric(
+      'VerifyTagDrift',
+      MetricUnit.Count,
+      tags.reduce((n, t) => n + t.drifted, 0),
+    );
+  }
   m.addMetric('VerifyPassComplete', MetricUnit.Count, report.pass.complete ? 1 : 0);
   m.addMetric('VerifyDurationMs', MetricUnit.Milliseconds, report.durationMs);
   publishOutcome({ type: 'verified', counts: { ...counts }, passComplete: report.pass.complete });

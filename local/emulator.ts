@@ -10,6 +10,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { buildApp } from 'fauxqs';
+import { installObjectTagging, type TaggableStore } from './emulator-tagging.ts';
 
 export type FastifyApp = ReturnType<typeof buildApp>;
 
@@ -18,7 +19,9 @@ export type ObjectEventName =
   | 'ObjectCreated:Post'
   | 'ObjectCreated:Copy'
   | 'ObjectCreated:CompleteMultipartUpload'
-  | 'ObjectRemoved:Delete';
+  | 'ObjectRemoved:Delete'
+  | 'ObjectTagging:Put'
+  | 'ObjectTagging:Delete';
 
 export interface ObjectEvent {
   eventName: ObjectEventName;
@@ -34,7 +37,7 @@ interface StoredObject {
   contentLength: number;
 }
 
-interface S3StoreLike {
+interface S3StoreLike extends TaggableStore {
   listObjects(
     bucket: string,
     options: { prefix?: string; maxKeys?: number; startAfter?: string },
@@ -322,8 +325,10 @@ export function classify(method: string, url: string, headers: Record<string, un
   }
   if (method === 'POST' && segments === 1) return q.has('delete') ? 'DeleteObjects' : 'PostObject';
   if (method === 'PUT' && segments === 1) return 'PutBucket';
-  if (method === 'DELETE' && segments >= 2)
-    return q.has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
+  if (method === 'DELETE' && segments >= 2) {
+    if (q.has('uploadId')) return 'AbortMultipartUpload';
+    return q.has('tagging') ? 'DeleteObjectTagging' : 'DeleteObject';
+  }
   if (method === 'GET' && segments === 1) {
     if (q.has('uploads')) return 'ListMultipartUploads';
     if (q.has('versions')) return 'ListObjectVersions';
@@ -415,6 +420,9 @@ export async function startEmulator(options: {
   app.addHook('preHandler', (request, _reply, done) => {
     requestKind.run(classify(request.method, request.url, request.headers as Record<string, unknown>), done);
   });
+
+  // Before the wrappers below: a write's tag set is in place by the time its event is emitted.
+  installObjectTagging(app, s3Store, emit);
 
   const putObject = s3Store.putObject.bind(s3Store);
   s3Store.putObject = (...args: unknown[]) => {

@@ -60,8 +60,11 @@ export class S3Notifier {
 
   private record(event: ObjectEvent, sequencer: string) {
     const requestId = sequencer.slice(-16);
+    // S3 uses event structure 2.3 for object tagging events, and a sequencer "only with PUTs and
+    // DELETEs" (User Guide, "Event message structure"): ingest must not need one.
+    const tagging = event.eventName.startsWith('ObjectTagging:');
     return {
-      eventVersion: '2.1',
+      eventVersion: tagging ? '2.3' : '2.1',
       eventSource: 'aws:s3',
       awsRegion: this.region,
       eventTime: event.time.toISOString(),
@@ -81,7 +84,7 @@ export class S3Notifier {
           key: encodeEventKey(event.key),
           ...(event.size === undefined ? {} : { size: event.size }),
           ...(event.etag === undefined ? {} : { eTag: event.etag }),
-          sequencer,
+          ...(tagging ? {} : { sequencer }),
         },
       },
     };

@@ -15,6 +15,8 @@ export interface StatusSnapshot {
   objectsDeleted: number;
   objectsSkipped: number;
   objectsRetained: number;
+  /** DR copies whose tag set alone was brought up to date. */
+  objectsTagged: number;
   failures: number;
   ingestFailures: number;
   queueDepth: number;
@@ -50,6 +52,7 @@ export class StatusBoard {
     objectsDeleted: 0,
     objectsSkipped: 0,
     objectsRetained: 0,
+    objectsTagged: 0,
     failures: 0,
     ingestFailures: 0,
   };
@@ -111,7 +114,8 @@ export class StatusBoard {
     const ms = (v: number | undefined) => (v === undefined ? '-' : `${Math.round(v)}ms`);
     return (
       `events ${s.eventsIngested} | copied ${s.objectsCopied} | deleted ${s.objectsDeleted} | ` +
-      `skipped ${s.objectsSkipped} | retained ${s.objectsRetained} | failed ${s.failures} | ` +
+      `skipped ${s.objectsSkipped} | retained ${s.objectsRetained} | tagged ${s.objectsTagged} | ` +
+      `failed ${s.failures} | ` +
       `queue ${s.queueDepth}+${s.queueInFlight} | DLQ ${s.dlqDepth} | lag p50 ${ms(s.lagP50Ms)} p99 ${ms(s.lagP99Ms)}` +
       (s.verify.lastCounts
         ? ` | verify ${Object.entries(s.verify.lastCounts)
@@ -133,6 +137,7 @@ export class StatusBoard {
           c.bytesCopied += event.bytes;
         } else if (event.action === 'deleted') c.objectsDeleted += 1;
         else if (event.action === 'skipped') c.objectsSkipped += 1;
+        else if (event.action === 'tagged') c.objectsTagged += 1;
         else c.objectsRetained += 1;
         if (event.lagMs !== undefined) {
           this.lags.push(event.lagMs);

@@ -13,6 +13,11 @@
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const ARN = /^arn:aws[a-z-]*:[a-z0-9-]+:/;
 const S3_EVENT_TYPES = ['s3:ObjectCreated:*', 's3:ObjectRemoved:*', 's3:LifecycleExpiration:*'];
+/**
+ * Tag changes change neither ETag nor Last-Modified, so they reach DR only through their own events
+ * (s3:ObjectTagging:Put / :Delete); subscribed only when tags are replicated (copyTags).
+ */
+const eventTypes = (s) => [...S3_EVENT_TYPES, ...(s.copyTags ? ['s3:ObjectTagging:*'] : [])];
 /** What the verifier and the replicator publish (EMF, namespace S3DR, default dimension service). */
 const METRICS = {
   namespace: 'S3DR',
@@ -163,6 +168,7 @@ async function readSettings(resolveVariable) {
     objectLockDays,
     endpointUrl,
     awsAccountId,
+    copyTags: String(await param('copyTags')) === 'true',
     sourceRegion: String(await param('sourceRegion')),
     drKmsKeyArn: arns('kmsKeyArn', optional('kmsKeyArn', await param('kmsKeyArn')))[0],
     queueKmsKeyArn: arns('queueKmsKeyArn', optional('queueKmsKeyArn', await param('queueKmsKeyArn')))[0],
@@ -232,6 +238,12 @@ const iamRoleStatements = {
           's3:PutObject',
           's3:PutObjectTagging',
           's3:GetObjectTagging',
+          // Tag-only changes: written on the DR version replicate compared (VersionId), and an empty
+          // set is removed with DeleteObjectTagging (free, unlike an empty PutObjectTagging).
+          's3:PutObjectVersionTagging',
+          's3:GetObjectVersionTagging',
+          's3:DeleteObjectTagging',
+          's3:DeleteObjectVersionTagging',
           's3:DeleteObject',
           's3:AbortMultipartUpload',
           's3:ListMultipartUploadParts',
@@ -255,6 +267,16 @@ const iamRoleStatements = {
         ['s3:GetObject', 's3:GetObjectAttributes', 's3:GetObjectVersion', 's3:GetObjectVersionAttributes'],
         both.map((b) => objectsArn(b)),
       ),
+      // Deep mode compares tag sets too, when tags are replicated.
+      ...(s.copyTags
+        ? [
+            allow(
+              'ReadSourceAndDrTags',
+              ['s3:GetObjectTagging', 's3:GetObjectVersionTagging'],
+              both.map((b) => objectsArn(b)),
+            ),
+          ]
+        : []),
       // Cursor and reports live under the reserved prefix, the only place verify writes.
       allow('WriteVerifierState', ['s3:GetObject', 's3:PutObject'], [objectsArn(s.drBucket, '.s3dr/')]),
       allow('EnqueueRepairTasks', ['sqs:SendMessage'], [queueArn]),
@@ -317,7 +339,7 @@ async function ingestEvents({ resolveVariable }) {
   const [first] = s.sourceBuckets;
   // forceDeploy: every deploy re-applies the notifications, so a deploy repairs a bucket whose
   // notification configuration another tool has overwritten (S3 keeps one per bucket).
-  return S3_EVENT_TYPES.map((event) => ({ s3: { bucket: first, event, existing: true, forceDeploy: true } }));
+  return eventTypes(s).map((event) => ({ s3: { bucket: first, event, existing: true, forceDeploy: true } }));
 }
 
 /**
@@ -360,7 +382,7 @@ async function sourceBucketNotifications({ resolveVariable }) {
         ServiceToken: { 'Fn::GetAtt': ['CustomDashresourceDashexistingDashs3LambdaFunction', 'Arn'] },
         FunctionName: s.names.ingestFunction,
         BucketName: bucket,
-        BucketConfigs: S3_EVENT_TYPES.map((Event) => ({ Event, Rules: [] })),
+        BucketConfigs: eventTypes(s).map((Event) => ({ Event, Rules: [] })),
         ForceDeploy: Date.now(), // as the framework's forceDeploy: re-applied on every deploy
       },
     };

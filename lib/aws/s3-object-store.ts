@@ -6,6 +6,7 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectTaggingCommand,
   GetBucketVersioningCommand,
   GetObjectAttributesCommand,
   GetObjectCommand,
@@ -16,6 +17,7 @@ import {
   ListObjectVersionsCommand,
   ListPartsCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   RestoreObjectCommand,
   type S3Client,
   S3ServiceException,
@@ -198,6 +200,20 @@ export class S3ObjectStore implements ObjectStore {
       return Object.fromEntries((r.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
     } catch (error) {
       return translate(error, `GET tagging s3://${this.bucket}/${key}`);
+    }
+  }
+
+  async putTags(key: string, tags: Record<string, string>, versionId?: string): Promise<void> {
+    const TagSet = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+    try {
+      // "If you send this request with an empty tag set, Amazon S3 deletes the existing tag set … The
+      // DELETE Object tagging request is preferred because it achieves the same result without
+      // incurring charges" (User Guide, "Categorizing your storage using tags").
+      const target = { Bucket: this.bucket, Key: key, VersionId: versionId };
+      if (TagSet.length === 0) await this.client.send(new DeleteObjectTaggingCommand(target));
+      else await this.client.send(new PutObjectTaggingCommand({ ...target, Tagging: { TagSet } }));
+    } catch (error) {
+      return translate(error, `PUT tagging s3://${this.bucket}/${key}`);
     }
   }
 

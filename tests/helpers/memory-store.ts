@@ -136,7 +136,12 @@ export class MemoryStore implements ObjectStore {
   put(
     key: string,
     body: Buffer | string,
-    options: { metadata?: Record<string, string>; partSizes?: number[]; contentType?: string } = {},
+    options: {
+      metadata?: Record<string, string>;
+      partSizes?: number[];
+      contentType?: string;
+      tags?: Record<string, string>;
+    } = {},
   ): StoredObject {
     const bytes = Buffer.from(body);
     const parts = options.partSizes ? split(bytes, options.partSizes) : undefined;
@@ -146,9 +151,16 @@ export class MemoryStore implements ObjectStore {
       lastModified: this.world.now(),
       metadata: { ...(options.metadata ?? {}) },
       contentType: options.contentType,
-      tags: {},
+      tags: { ...(options.tags ?? {}) },
       ...(parts ? { partSizes: parts.map((p) => p.length) } : {}),
     });
+  }
+
+  /** Replaces an object's tag set as a user would (PutObjectTagging / DeleteObjectTagging). */
+  setTags(key: string, tags: Record<string, string>): void {
+    const o = this.objects.get(key);
+    if (!o) throw new Error(`setTags: s3://${this.bucket}/${key} does not exist`);
+    o.tags = { ...tags };
   }
 
   /** Deletes an object as a user would. Returns whether it existed. */
@@ -208,6 +220,8 @@ export class MemoryStore implements ObjectStore {
       ...(o.storageClass ? { storageClass: o.storageClass } : {}),
       ...(options.partNumber !== undefined && o.partSizes ? { partsCount: o.partSizes.length } : {}),
       ...(o.contentType ? { contentType: o.contentType } : {}),
+      // S3 leaves x-amz-tagging-count out when the object has no tags.
+      ...(Object.keys(o.tags).length > 0 ? { tagCount: Object.keys(o.tags).length } : {}),
     };
   }
 
@@ -259,6 +273,23 @@ export class MemoryStore implements ObjectStore {
     const o = this.objects.get(key);
     if (!o) throw new ObjectNotFoundError(`GET tagging s3://${this.bucket}/${key}: not found (NoSuchKey)`);
     return { ...o.tags };
+  }
+
+  async putTags(key: string, tags: Record<string, string>, versionId?: string): Promise<void> {
+    await this.enter('putTags', key);
+    const o = this.objects.get(key);
+    const target =
+      versionId === undefined || o?.versionId === versionId
+        ? o
+        : this.history.find(
+            (v): v is StoredObject & { key: string; deleteMarker: false } =>
+              !v.deleteMarker && v.key === key && v.versionId === versionId,
+          );
+    if (!target) {
+      throw new ObjectNotFoundError(`PUT tagging s3://${this.bucket}/${key}: not found (NoSuchKey)`);
+    }
+    // Only the tag set changes: bytes, ETag and Last-Modified stay.
+    target.tags = { ...tags };
   }
 
   async startMultipart(key: string, options: WriteOptions): Promise<string> {

@@ -131,8 +131,8 @@ describe('ingest with bad input', () => {
     },
   );
 
+  // ObjectTagging:* is replicated (tag-only changes): see ingest.test.ts.
   it.each([
-    'ObjectTagging:Put',
     'ObjectAcl:Put',
     'ObjectRestore:Completed',
     'Replication:OperationFailedReplication',

@@ -54,6 +54,28 @@ describe('ingest', () => {
     expect(sentTasks()[0]).not.toHaveProperty('etag');
   });
 
+  // Tag changes are their own event types, s3:ObjectTagging:Put and :Delete (User Guide, "Event
+  // notification types and destinations"), sent in event structure 2.3; the sequencer is "only used
+  // with PUTs and DELETEs" (User Guide, "Event message structure"), so a tagging record has none.
+  it('queues tag changes (ObjectTagging:Put/Delete), which carry no size or sequencer', async () => {
+    const put = await fixture('s3-tagging-put.json');
+    const deleted = structuredClone(put);
+    deleted.Records[0].eventName = 'ObjectTagging:Delete';
+    await handler({ Records: [...put.Records, ...deleted.Records] }, aContext());
+    expect(sentTasks()).toEqual([
+      {
+        v: 1,
+        bucket: 'source-bucket',
+        key: 'photos/2026/a b+c été.jpg',
+        eventName: 'ObjectTagging:Put',
+        eventTime: '2026-11-25T11:02:04.512Z',
+        versionId: '3HL4kqtJvjVBH40Nrjfkd',
+        etag: 'd41d8cd98f00b204e9800998ecf8427e',
+      },
+      expect.objectContaining({ eventName: 'ObjectTagging:Delete', key: 'photos/2026/a b+c été.jpg' }),
+    ]);
+  });
+
   it.each([
     ['a+b.txt', 'a b.txt'],
     ['a%2Bb.txt', 'a+b.txt'],
@@ -83,7 +105,7 @@ describe('ingest', () => {
       {
         Records: [
           anS3Record({ bucket: 'someone-elses-bucket', key: 'x' }),
-          anS3Record({ eventName: 'ObjectTagging:Put', key: 'y' }),
+          anS3Record({ eventName: 'ObjectAcl:Put', key: 'y' }),
           anS3Record({ eventName: 'LifecycleExpiration:DeleteMarkerCreated', key: 'z' }),
           anS3Record({ eventName: 'ObjectRemoved:DeleteMarkerCreated', key: 'w' }),
         ],

@@ -172,12 +172,26 @@ describe('S3 notifications', () => {
       bucket: get(r.Properties, 'BucketName'),
       events: (get(r.Properties, 'BucketConfigs') as { Event: string }[]).map((c) => c.Event).sort(),
     }));
-  const allEvents = ['s3:LifecycleExpiration:*', 's3:ObjectCreated:*', 's3:ObjectRemoved:*'];
+  // Tag changes have their own event types, s3:ObjectTagging:Put/:Delete (User Guide, "Event notification
+  // types and destinations"): subscribed when tags are replicated (copyTags, on by default).
+  const allEvents = [
+    's3:LifecycleExpiration:*',
+    's3:ObjectCreated:*',
+    's3:ObjectRemoved:*',
+    's3:ObjectTagging:*',
+  ];
 
-  it('subscribes ingest to writes, deletes and lifecycle expirations of the source bucket', () => {
+  it('subscribes ingest to writes, deletes, lifecycle expirations and tag changes of the source bucket', () => {
     expect(notifications(dev)).toEqual([
       { function: 's3-dr-dev-ingest', bucket: 's3-dr-dev-source', events: allEvents },
     ]);
+  });
+
+  it('leaves tag changes unsubscribed when tags are not replicated (copyTags off, as the local stage)', () => {
+    const events = (get(local, 'functions', 'ingest', 'events') as { s3: { event: string } }[])
+      .map((e) => e.s3.event)
+      .sort();
+    expect(events).toEqual(['s3:LifecycleExpiration:*', 's3:ObjectCreated:*', 's3:ObjectRemoved:*']);
   });
 
   it('re-applies the notifications on every deploy, repairing a configuration someone overwrote', () => {
@@ -619,22 +633,30 @@ describe('IAM', () => {
         [
           's3:AbortMultipartUpload',
           's3:DeleteObject',
+          's3:DeleteObjectTagging',
+          's3:DeleteObjectVersionTagging',
           's3:GetObject',
           's3:GetObjectTagging',
+          's3:GetObjectVersionTagging',
           's3:ListMultipartUploadParts',
           's3:PutObject',
           's3:PutObjectTagging',
+          's3:PutObjectVersionTagging',
         ],
         [objects('s3-dr-dev-dr')],
       ],
     });
   });
 
-  it('lets verify list and head both sides, write only under .s3dr/ and queue repairs', () => {
+  it('lets verify list and head both sides, read their tags (deep mode), write only under .s3dr/ and queue repairs', () => {
     expect(grants(dev, 'verify')).toEqual({
       ListSourceAndDrBuckets: [['s3:ListBucket'], [s3('s3-dr-dev-source'), s3('s3-dr-dev-dr')]],
       HeadSourceAndDrObjects: [
         ['s3:GetObject', 's3:GetObjectAttributes', 's3:GetObjectVersion', 's3:GetObjectVersionAttributes'],
+        [objects('s3-dr-dev-source'), objects('s3-dr-dev-dr')],
+      ],
+      ReadSourceAndDrTags: [
+        ['s3:GetObjectTagging', 's3:GetObjectVersionTagging'],
         [objects('s3-dr-dev-source'), objects('s3-dr-dev-dr')],
       ],
       WriteVerifierState: [['s3:GetObject', 's3:PutObject'], ['arn:aws:s3:::s3-dr-dev-dr/.s3dr/*']],

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import {
   GetObjectAttributesCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
@@ -198,6 +199,15 @@ function installFakeS3(): void {
         ? { ChecksumSHA256: o.checksumSha256, ChecksumType: 'FULL_OBJECT' }
         : undefined,
     };
+  });
+  // Deep mode with copyTags (the default) compares tag sets; these objects have none: an empty TagSet.
+  s3.on(GetObjectTaggingCommand).callsFake((input) => {
+    if (!bucketOf(input.Bucket).has(input.Key))
+      throw new NoSuchKey({
+        message: 'The specified key does not exist.',
+        $metadata: { httpStatusCode: 404 },
+      });
+    return { TagSet: [] };
   });
 }
 

@@ -1,0 +1,201 @@
+/**
+ * Object tagging for the embedded emulator. fauxqs 2.4.1 has none: `PUT ?tagging` is routed to
+ * PutObject (the tagging XML becomes the object's body), `GET ?tagging` returns the body and
+ * `DELETE ?tagging` deletes the object. S3 keeps a tag set beside each object, which only the tagging
+ * requests change and which leaves the bytes, the ETag and Last-Modified as they were (S3 API reference,
+ * PutObjectTagging / GetObjectTagging / DeleteObjectTagging; User Guide, "Categorizing your storage using
+ * tags"); writes set it from `x-amz-tagging`, CopyObject copies it unless `x-amz-tagging-directive` is
+ * REPLACE, and GET/HEAD report its size in `x-amz-tagging-count`. This module gives the emulator exactly
+ * that, on fauxqs's own stored objects, and emits the `s3:ObjectTagging:Put` / `:Delete` events S3 sends
+ * (User Guide, "Event notification types and destinations").
+ *
+ * Tests: tests/integration/emulator-tagging.test.ts.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyApp, ObjectEvent } from './emulator.ts';
+
+/** The part of fauxqs's S3 store (and of its stored objects) tagging needs. */
+export interface TaggableStore {
+  buckets: Map<string, Map<string, TaggableObject>>;
+  putObject(...args: unknown[]): unknown;
+  createMultipartUpload(...args: unknown[]): string;
+  completeMultipartUpload(uploadId: string, parts: unknown): unknown;
+  multipartUploads: Map<string, { bucket: string; key: string; tags?: Record<string, string> }>;
+}
+
+interface TaggableObject {
+  etag: string;
+  tags?: Record<string, string>;
+}
+
+/** S3's limits on an object's tag set (User Guide, "Categorizing your storage using tags"). */
+const MAX_TAGS = 10;
+const MAX_KEY_CHARS = 128;
+const MAX_VALUE_CHARS = 256;
+
+const xml = (body: string) => `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
+const xmlEscape = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const xmlUnescape = (s: string) =>
+  s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, entity: string) => {
+    if (entity.startsWith('#x')) return String.fromCodePoint(Number.parseInt(entity.slice(2), 16));
+    if (entity.startsWith('#')) return String.fromCodePoint(Number(entity.slice(1)));
+    return { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[entity] ?? '';
+  });
+
+function s3Error(reply: FastifyReply, status: number, code: string, message: string): void {
+  void reply
+    .code(status)
+    .header('content-type', 'application/xml')
+    .send(xml(`<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error>`));
+}
+
+/** Tags of `x-amz-tagging` (a URL-encoded query string, as S3 takes it); none when absent. */
+function headerTags(value: unknown): Record<string, string> {
+  if (typeof value !== 'string' || value === '') return {};
+  return Object.fromEntries(new URLSearchParams(value));
+}
+
+/** Parses a `<Tagging><TagSet><Tag><Key/><Value/></Tag>…` body; undefined when it is not one. */
+function parseTagging(body: string): [string, string][] | undefined {
+  if (!/<Tagging[\s>]/.test(body) || !/<TagSet\s*\/?>/.test(body)) return undefined;
+  const tags: [string, string][] = [];
+  for (const m of body.matchAll(/<Tag>([\s\S]*?)<\/Tag>/g)) {
+    const inner = m[1] ?? '';
+    const key = /<Key>([\s\S]*?)<\/Key>/.exec(inner)?.[1];
+    const value =
+      /<Value>([\s\S]*?)<\/Value>/.exec(inner)?.[1] ?? (/<Value\s*\/>/.test(inner) ? '' : undefined);
+    if (key === undefined || value === undefined) return undefined;
+    tags.push([xmlUnescape(key), xmlUnescape(value)]);
+  }
+  return tags;
+}
+
+/** S3's checks on a tag set; the message of the InvalidTag error, or undefined when it is valid. */
+function invalidTags(tags: [string, string][]): string | undefined {
+  if (tags.length > MAX_TAGS) return `Object tags cannot be greater than ${MAX_TAGS}`;
+  if (new Set(tags.map(([k]) => k)).size !== tags.length)
+    return 'Cannot provide multiple Tags with the same key';
+  for (const [k, v] of tags) {
+    if (k.length === 0 || [...k].length > MAX_KEY_CHARS) return 'The TagKey you have provided is invalid';
+    if ([...v].length > MAX_VALUE_CHARS) return 'The TagValue you have provided is invalid';
+  }
+  return undefined;
+}
+
+/** `bucket/key` of an `x-amz-copy-source` header, decoded as fauxqs decodes it. */
+function copySourceOf(header: string): { bucket: string; key: string } | undefined {
+  const raw = decodeURIComponent(header.split('?')[0] ?? '');
+  const path = raw.startsWith('/') ? raw.slice(1) : raw;
+  const slash = path.indexOf('/');
+  return slash < 0 ? undefined : { bucket: path.slice(0, slash), key: path.slice(slash + 1) };
+}
+
+/**
+ * Installs tagging on a fauxqs app and its S3 store. Call it before anything else wraps the store's
+ * write methods, so the tag set is in place when those wrappers announce the write.
+ */
+export function installObjectTagging(
+  app: FastifyApp,
+  store: TaggableStore,
+  emit: (event: ObjectEvent) => void,
+): void {
+  const current = new AsyncLocalStorage<FastifyRequest>();
+  const objectOf = (bucket: string, key: string) => store.buckets.get(bucket)?.get(key);
+
+  /** The tag set a write request gives the object it writes (read before the write replaces it). */
+  const tagsForWrite = (request: FastifyRequest): Record<string, string> => {
+    const h = request.headers;
+    const copySource = h['x-amz-copy-source'];
+    if (typeof copySource === 'string' && String(h['x-amz-tagging-directive'] ?? 'COPY') !== 'REPLACE') {
+      const from = copySourceOf(copySource);
+      return { ...((from && objectOf(from.bucket, from.key)?.tags) ?? {}) };
+    }
+    return headerTags(h['x-amz-tagging']);
+  };
+
+  const putObject = store.putObject.bind(store);
+  store.putObject = (...args: unknown[]) => {
+    const request = current.getStore();
+    const tags = request ? tagsForWrite(request) : {};
+    const result = putObject(...args);
+    const stored = objectOf(String(args[0]), String(args[1]));
+    if (stored) stored.tags = tags;
+    return result;
+  };
+  const createMultipartUpload = store.createMultipartUpload.bind(store);
+  store.createMultipartUpload = (...args: unknown[]) => {
+    const uploadId = createMultipartUpload(...args);
+    const upload = store.multipartUploads.get(uploadId);
+    if (upload) upload.tags = headerTags(current.getStore()?.headers['x-amz-tagging']);
+    return uploadId;
+  };
+  const completeMultipartUpload = store.completeMultipartUpload.bind(store);
+  store.completeMultipartUpload = (uploadId: string, parts: unknown) => {
+    const upload = store.multipartUploads.get(uploadId);
+    const result = completeMultipartUpload(uploadId, parts);
+    const stored = upload && objectOf(upload.bucket, upload.key);
+    if (stored) stored.tags = { ...(upload.tags ?? {}) };
+    return result;
+  };
+
+  app.addHook('preHandler', (request, reply, done) => {
+    const params = request.params as { bucket?: string; '*'?: string };
+    const bucket = params.bucket ?? '';
+    const key = params['*'] ?? '';
+    const query = (request.query ?? {}) as Record<string, unknown>;
+    if (key === '' || !('tagging' in query)) {
+      const stored = key === '' ? undefined : objectOf(bucket, key);
+      const count = Object.keys(stored?.tags ?? {}).length;
+      // S3 reports the size of the tag set on GET and HEAD, and leaves the header out when it is empty.
+      if ((request.method === 'GET' || request.method === 'HEAD') && count > 0) {
+        void reply.header('x-amz-tagging-count', String(count));
+      }
+      current.run(request, done);
+      return;
+    }
+    const stored = objectOf(bucket, key);
+    if (!stored) return s3Error(reply, 404, 'NoSuchKey', 'The specified key does not exist.');
+    const event = (eventName: ObjectEvent['eventName']) =>
+      emit({ eventName, bucket, key, etag: stored.etag.replaceAll('"', ''), time: new Date() });
+    if (request.method === 'GET') {
+      const tagSet = Object.entries(stored.tags ?? {})
+        .map(([k, v]) => `<Tag><Key>${xmlEscape(k)}</Key><Value>${xmlEscape(v)}</Value></Tag>`)
+        .join('');
+      void reply
+        .code(200)
+        .header('content-type', 'application/xml')
+        .send(
+          xml(
+            `<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet>${tagSet}</TagSet></Tagging>`,
+          ),
+        );
+      return;
+    }
+    if (request.method === 'PUT') {
+      const body = Buffer.isBuffer(request.body) ? request.body.toString('utf8') : String(request.body ?? '');
+      const tags = parseTagging(body);
+      if (!tags) return s3Error(reply, 400, 'MalformedXML', 'The XML you provided was not well-formed.');
+      const invalid = invalidTags(tags);
+      if (invalid) return s3Error(reply, 400, 'InvalidTag', invalid);
+      // The whole set is replaced; the object's bytes, ETag and Last-Modified stay as they are.
+      stored.tags = Object.fromEntries(tags);
+      event('ObjectTagging:Put');
+      void reply.code(200).send();
+      return;
+    }
+    if (request.method === 'DELETE') {
+      stored.tags = {};
+      event('ObjectTagging:Delete');
+      void reply.code(204).send();
+      return;
+    }
+    return s3Error(
+      reply,
+      405,
+      'MethodNotAllowed',
+      'The specified method is not allowed against this resource.',
+    );
+  });
+}

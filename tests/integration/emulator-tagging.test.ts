@@ -1,0 +1,209 @@
+/**
+ * The emulator's object tagging (local/emulator-tagging.ts) against S3's documented behaviour:
+ * - PutObjectTagging "sets the supplied tag-set to an object that already exists" and replaces the
+ *   existing set; DeleteObjectTagging removes it; GetObjectTagging returns it (S3 API reference,
+ *   PutObjectTagging / DeleteObjectTagging / GetObjectTagging; User Guide, "Categorizing your storage
+ *   using tags", https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html).
+ * - A tag change is not a write of the object: "The ETag reflects changes only to the contents of an
+ *   object, not its metadata" (S3 API reference, data type Object); Last-Modified stays too (checked on
+ *   AWS in minio/minio#20299: `mc tag set` leaves the object's date as it was).
+ * - GET and HEAD report the tag count in `x-amz-tagging-count` (S3 API reference, HeadObject/GetObject:
+ *   "The number of tags, if any, on the object").
+ * - PutObject and CreateMultipartUpload take tags in `x-amz-tagging`; CopyObject copies the source's tags
+ *   unless `x-amz-tagging-directive: REPLACE` (User Guide, object-tagging.html).
+ * - Tag changes are notified as `s3:ObjectTagging:Put` / `s3:ObjectTagging:Delete` (User Guide, "Event
+ *   notification types and destinations"), in event structure version 2.3 (User Guide, "Event message
+ *   structure"), which carries no sequencer ("only used with PUTs and DELETEs").
+ * fauxqs 2.4.1 instead wrote the tagging XML over the object's body and deleted the object on
+ * DeleteObjectTagging.
+ */
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectTaggingCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type Emulator, type ObjectEvent, startEmulator } from '../../local/emulator.ts';
+import { S3Notifier } from '../../local/s3-notifier.ts';
+
+let emulator: Emulator;
+let s3: S3Client;
+const events: ObjectEvent[] = [];
+const bucket = 'tagging-bucket';
+
+beforeAll(async () => {
+  emulator = await startEmulator({ port: 0 });
+  emulator.onObjectEvent((e) => events.push(e));
+  s3 = new S3Client({
+    endpoint: emulator.endpoint,
+    region: 'eu-west-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+});
+
+afterAll(async () => {
+  s3?.destroy();
+  await emulator?.stop();
+});
+
+const tagsOf = async (key: string) =>
+  (await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }))).TagSet?.map((t) => [
+    t.Key,
+    t.Value,
+  ]);
+const bodyOf = async (key: string) =>
+  (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body?.transformToString();
+const listed = async (key: string) =>
+  (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key }))).Contents?.find(
+    (o) => o.Key === key,
+  );
+
+describe('object tagging on the emulator', () => {
+  it('PutObjectTagging replaces the tag set and changes neither the bytes, the ETag nor Last-Modified', async () => {
+    const key = 'tagged/a b+ü.txt';
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'the bytes', Tagging: 'team=blue&stage=raw' }),
+    );
+    const before = await listed(key);
+    expect(await tagsOf(key)).toEqual([
+      ['team', 'blue'],
+      ['stage', 'raw'],
+    ]);
+
+    await s3.send(
+      new PutObjectTaggingCommand({
+        Bucket: bucket,
+        Key: key,
+        Tagging: { TagSet: [{ Key: 'stage', Value: 'final & <checked>' }] },
+      }),
+    );
+
+    expect(await tagsOf(key)).toEqual([['stage', 'final & <checked>']]);
+    expect(await bodyOf(key)).toBe('the bytes');
+    const after = await listed(key);
+    expect(after?.ETag).toBe(before?.ETag);
+    expect(after?.LastModified?.getTime()).toBe(before?.LastModified?.getTime());
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).TagCount).toBe(1);
+  });
+
+  it('DeleteObjectTagging empties the tag set and keeps the object; HEAD then has no tag count', async () => {
+    const key = 'tagged/delete-me.txt';
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'kept', Tagging: 'a=1' }));
+    await s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: key }));
+    expect(await tagsOf(key)).toEqual([]);
+    expect(await bodyOf(key)).toBe('kept');
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).TagCount).toBeUndefined();
+  });
+
+  it('emits ObjectTagging:Put and ObjectTagging:Delete with the object ETag, as S3 notifies them', async () => {
+    const key = 'tagged/events.txt';
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'events' }));
+    const etag = (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag?.replaceAll(
+      '"',
+      '',
+    );
+    const from = events.length;
+    await s3.send(
+      new PutObjectTaggingCommand({
+        Bucket: bucket,
+        Key: key,
+        Tagging: { TagSet: [{ Key: 'k', Value: 'v' }] },
+      }),
+    );
+    await s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: key }));
+    const emitted = events.slice(from);
+    expect(emitted.map((e) => [e.eventName, e.key, e.etag])).toEqual([
+      ['ObjectTagging:Put', key, etag],
+      ['ObjectTagging:Delete', key, etag],
+    ]);
+    // As the notifier delivers them: event structure 2.3, no sequencer.
+    const delivered: unknown[] = [];
+    const notifier = new S3Notifier({
+      region: 'eu-west-1',
+      buckets: [bucket],
+      deliver: (n) => delivered.push(...n.Records),
+    });
+    notifier.notify(emitted[0]!);
+    notifier.flush();
+    expect(delivered).toEqual([
+      expect.objectContaining({
+        eventVersion: '2.3',
+        eventName: 'ObjectTagging:Put',
+        s3: expect.objectContaining({ object: { key: 'tagged/events.txt', eTag: etag } }),
+      }),
+    ]);
+  });
+
+  it('answers a tagging request for a missing key with NoSuchKey and leaves other keys alone', async () => {
+    await expect(
+      s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'missing', Tagging: { TagSet: [] } })),
+    ).rejects.toMatchObject({ name: 'NoSuchKey' });
+  });
+
+  it('rejects more than ten tags with InvalidTag', async () => {
+    const key = 'tagged/too-many.txt';
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }));
+    const TagSet = Array.from({ length: 11 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
+    await expect(
+      s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet } })),
+    ).rejects.toMatchObject({ name: 'InvalidTag' });
+  });
+
+  it('copies tags with CopyObject unless the tagging directive is REPLACE', async () => {
+    const key = 'tagged/copy-source.txt';
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'copy me', Tagging: 'origin=src' }));
+    await s3.send(
+      new CopyObjectCommand({ Bucket: bucket, Key: 'tagged/copied.txt', CopySource: `${bucket}/${key}` }),
+    );
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: 'tagged/replaced.txt',
+        CopySource: `${bucket}/${key}`,
+        TaggingDirective: 'REPLACE',
+        Tagging: 'origin=new',
+      }),
+    );
+    expect(await tagsOf('tagged/copied.txt')).toEqual([['origin', 'src']]);
+    expect(await tagsOf('tagged/replaced.txt')).toEqual([['origin', 'new']]);
+    // Overwriting an object gives it the new request's tags (none here).
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'overwritten' }));
+    expect(await tagsOf(key)).toEqual([]);
+  });
+
+  it('puts the tags of CreateMultipartUpload on the completed object', async () => {
+    const key = 'tagged/multipart.bin';
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Tagging: 'parts=two' }),
+    );
+    const etags: string[] = [];
+    for (const [i, body] of [Buffer.alloc(5 * 1024 * 1024, 1), Buffer.from('tail')].entries()) {
+      const r = await s3.send(
+        new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: body }),
+      );
+      etags.push(r.ETag ?? '');
+    }
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+      }),
+    );
+    expect(await tagsOf(key)).toEqual([['parts', 'two']]);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).TagCount).toBe(1);
+  });
+});
