@@ -25,7 +25,7 @@ export type OutcomeEvent =
   | { type: 'ingested'; queued: number }
   | {
       type: 'replicated';
-      action: 'copied' | 'deleted' | 'skipped' | 'retained';
+      action: 'copied' | 'deleted' | 'skipped' | 'retained' | 'unreplicable' | 'thawing';
       bytes: number;
       lagMs?: number;
     }

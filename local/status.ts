@@ -15,6 +15,9 @@ export interface StatusSnapshot {
   objectsDeleted: number;
   objectsSkipped: number;
   objectsRetained: number;
+  /** Sources S3 cannot copy as they are (archived, SSE-C), and archived ones being restored. */
+  objectsUnreplicable: number;
+  objectsThawing: number;
   failures: number;
   ingestFailures: number;
   queueDepth: number;
@@ -50,6 +53,8 @@ export class StatusBoard {
     objectsDeleted: 0,
     objectsSkipped: 0,
     objectsRetained: 0,
+    objectsUnreplicable: 0,
+    objectsThawing: 0,
     failures: 0,
     ingestFailures: 0,
   };
@@ -133,6 +138,8 @@ export class StatusBoard {
           c.bytesCopied += event.bytes;
         } else if (event.action === 'deleted') c.objectsDeleted += 1;
         else if (event.action === 'skipped') c.objectsSkipped += 1;
+        else if (event.action === 'unreplicable') c.objectsUnreplicable += 1;
+        else if (event.action === 'thawing') c.objectsThawing += 1;
         else c.objectsRetained += 1;
         if (event.lagMs !== undefined) {
           this.lags.push(event.lagMs);
