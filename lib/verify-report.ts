@@ -1,4 +1,5 @@
 import { RESERVED_PREFIX } from './config.ts';
+import type { UnreplicableReason } from './unreplicable.ts';
 import { CLASSES, type Counts, type VerifyClass, zeroCounts } from './verify-cursor.ts';
 
 /** Keys kept per class (and per deep method) in a report. */
@@ -42,6 +43,12 @@ export interface DeepReport {
   samples: Record<string, string[]>;
 }
 
+/** Source keys S3 cannot copy as they are, by reason, with samples that say why. */
+export interface UnreplicableReport {
+  byReason: Partial<Record<UnreplicableReason, number>>;
+  samples: { key: string; reason: UnreplicableReason }[];
+}
+
 export interface BucketReport {
   source: string;
   dr: string;
@@ -53,6 +60,7 @@ export interface BucketReport {
   requests: RequestCounts;
   /** Repair tasks put on the replication queue. */
   repairsQueued: number;
+  unreplicable: UnreplicableReport;
   deep?: DeepReport;
 }
 
@@ -73,6 +81,7 @@ export interface VerifyReport {
   pass: { complete: boolean; cursor: string | null; progress: number };
   requests: RequestCounts;
   repairsQueued: number;
+  unreplicable: UnreplicableReport;
   buckets: BucketReport[];
   /** Where this report was written in the DR bucket. */
   reportKey: string;
@@ -85,6 +94,7 @@ export const emptySamples = (): Samples => ({
   mismatched: [],
   orphaned: [],
   pending: [],
+  unreplicable: [],
 });
 /** No requests made yet. */
 export const zeroRequests = (): RequestCounts => ({ list: 0, head: 0, attributes: 0, get: 0 });
@@ -93,11 +103,19 @@ export const zeroRequests = (): RequestCounts => ({ list: 0, head: 0, attributes
 export class Tally {
   readonly counts: Counts = zeroCounts();
   readonly samples: Samples = emptySamples();
+  readonly unreplicable: UnreplicableReport = { byReason: {}, samples: [] };
 
   record(cls: VerifyClass, key: string): void {
     this.counts[cls] += 1;
     const samples = this.samples[cls];
     if (samples.length < MAX_SAMPLES) samples.push(key);
+  }
+
+  /** An `unreplicable` key, with why. */
+  recordUnreplicable(key: string, reason: UnreplicableReason): void {
+    this.record('unreplicable', key);
+    this.unreplicable.byReason[reason] = (this.unreplicable.byReason[reason] ?? 0) + 1;
+    if (this.unreplicable.samples.length < MAX_SAMPLES) this.unreplicable.samples.push({ key, reason });
   }
 }
 
@@ -120,8 +138,17 @@ export function runReport(
   const samples = emptySamples();
   const requests = zeroRequests();
   let repairsQueued = 0;
+  const unreplicable: UnreplicableReport = { byReason: {}, samples: [] };
   const qualify = buckets.length > 1;
   for (const b of buckets) {
+    for (const [reason, n] of Object.entries(b.unreplicable.byReason) as [UnreplicableReason, number][]) {
+      unreplicable.byReason[reason] = (unreplicable.byReason[reason] ?? 0) + n;
+    }
+    for (const sample of b.unreplicable.samples) {
+      if (unreplicable.samples.length < MAX_SAMPLES) {
+        unreplicable.samples.push({ ...sample, key: qualify ? `${b.source}/${sample.key}` : sample.key });
+      }
+    }
     for (const c of CLASSES) {
       counts[c] += b.counts[c];
       for (const key of b.samples[c]) {
@@ -148,6 +175,7 @@ export function runReport(
     },
     requests,
     repairsQueued,
+    unreplicable,
     buckets,
   };
 }

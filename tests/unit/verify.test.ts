@@ -24,6 +24,7 @@ import type { Task } from '../../lib/task.ts';
 import { type VerifyBucketSettings, verifyBucket } from '../../lib/verify-bucket.ts';
 import type { VerifyReport } from '../../lib/verify-report.ts';
 import { aContext } from '../helpers/builders.ts';
+import { bareBadRequest, sseCustomerKeyRequired } from '../helpers/s3-errors.ts';
 
 const s3 = mockClient(S3Client);
 const sqs = mockClient(SQSClient);
@@ -42,6 +43,13 @@ interface StoredObject {
   metadata: Record<string, string>;
   body: string;
   checksumSha256?: string;
+  storageClass?: string;
+  /** x-amz-archive-status (Intelligent-Tiering archive tiers). */
+  archiveStatus?: string;
+  /** x-amz-restore. */
+  restore?: string;
+  /** Written with a customer-provided key: S3 reads it (HEAD too) only with that key. */
+  sseC?: boolean;
 }
 
 let buckets: Map<string, Map<string, StoredObject>>;
@@ -70,6 +78,10 @@ function put(bucket: string, key: string, o: Partial<StoredObject> = {}): void {
     metadata: o.metadata ?? {},
     body,
     ...(o.checksumSha256 ? { checksumSha256: o.checksumSha256 } : {}),
+    ...(o.storageClass ? { storageClass: o.storageClass } : {}),
+    ...(o.archiveStatus ? { archiveStatus: o.archiveStatus } : {}),
+    ...(o.restore ? { restore: o.restore } : {}),
+    ...(o.sseC ? { sseC: true } : {}),
   });
 }
 
@@ -100,7 +112,13 @@ function installFakeS3(): void {
       : (input.StartAfter ?? '');
     const max = Math.min(input.MaxKeys ?? 1000, pageCap);
     const keys = [...bucketOf(input.Bucket).keys()].filter((k) => k.startsWith(prefix)).sort(listOrder);
-    const contents: { Key: string; ETag: string; Size: number; LastModified: Date }[] = [];
+    const contents: {
+      Key: string;
+      ETag: string;
+      Size: number;
+      LastModified: Date;
+      StorageClass: string;
+    }[] = [];
     const prefixes: string[] = [];
     let last = '';
     for (const key of keys) {
@@ -121,7 +139,15 @@ function installFakeS3(): void {
       if (cut >= 0) prefixes.push(entry);
       else {
         const o = bucketOf(input.Bucket).get(key)!;
-        contents.push({ Key: key, ETag: `"${o.etag}"`, Size: o.size, LastModified: o.lastModified });
+        // ListObjectsV2 gives each object's storage class (STANDARD when none was chosen), never SSE-C
+        // or an Intelligent-Tiering access tier.
+        contents.push({
+          Key: key,
+          ETag: `"${o.etag}"`,
+          Size: o.size,
+          LastModified: o.lastModified,
+          StorageClass: o.storageClass ?? 'STANDARD',
+        });
       }
       last = entry;
     }
@@ -130,7 +156,16 @@ function installFakeS3(): void {
   s3.on(HeadObjectCommand).callsFake((input) => {
     const o = bucketOf(input.Bucket).get(input.Key);
     if (!o) throw notFound();
-    return { ETag: `"${o.etag}"`, ContentLength: o.size, LastModified: o.lastModified, Metadata: o.metadata };
+    if (o.sseC) throw bareBadRequest();
+    return {
+      ETag: `"${o.etag}"`,
+      ContentLength: o.size,
+      LastModified: o.lastModified,
+      Metadata: o.metadata,
+      StorageClass: o.storageClass,
+      ArchiveStatus: o.archiveStatus,
+      Restore: o.restore,
+    };
   });
   s3.on(GetObjectCommand).callsFake((input) => {
     const o = bucketOf(input.Bucket).get(input.Key);
@@ -139,6 +174,7 @@ function installFakeS3(): void {
         message: 'The specified key does not exist.',
         $metadata: { httpStatusCode: 404 },
       });
+    if (o.sseC) throw sseCustomerKeyRequired();
     // A stream body, as the SDK returns it (iterable, with transformToString).
     const body = Object.assign(Readable.from([Buffer.from(o.body)]), {
       transformToString: async () => o.body,
@@ -222,7 +258,14 @@ describe('verify', () => {
 
     const report = await verify();
 
-    expect(report.counts).toEqual({ ok: 41, missing: 0, mismatched: 0, orphaned: 0, pending: 0 });
+    expect(report.counts).toEqual({
+      ok: 41,
+      missing: 0,
+      mismatched: 0,
+      orphaned: 0,
+      pending: 0,
+      unreplicable: 0,
+    });
     expect(report.pass).toEqual({ complete: true, cursor: null, progress: 1 });
     expect(s3).not.toHaveReceivedCommand(HeadObjectCommand);
     expect(sqs).not.toHaveReceivedCommand(SendMessageBatchCommand);
@@ -259,7 +302,14 @@ describe('verify', () => {
 
     const report = await verify();
 
-    expect(report.counts).toEqual({ ok: 1, missing: 1, mismatched: 1, orphaned: 1, pending: 1 });
+    expect(report.counts).toEqual({
+      ok: 1,
+      missing: 1,
+      mismatched: 1,
+      orphaned: 1,
+      pending: 1,
+      unreplicable: 0,
+    });
     expect(report.repairsQueued).toBe(3);
     const tasks = sentTasks();
     expect(tasks.map((t) => t.key).sort()).toEqual(['changed.txt', 'missing.txt', 'orphan.txt']);
@@ -268,6 +318,57 @@ describe('verify', () => {
       expect(Math.abs(Date.parse(task.eventTime) - Date.now())).toBeLessThan(60_000);
     }
     expect(tasks.find((t) => t.key === 'missing.txt')).toMatchObject({ etag: 'etag-missing.txt', size: 19 });
+  });
+
+  it('reports source keys S3 cannot copy as unreplicable with their reason, not missing, and repairs none of them', async () => {
+    // Archived without a restored copy (S3 User Guide, "Restoring an archived object"; Intelligent-Tiering
+    // archive tiers show x-amz-archive-status) or SSE-C ("Using server-side encryption with customer-provided
+    // keys"): a repair task could only fail again. A restored copy (ongoing-request="false") is copyable.
+    replicated('ok.txt');
+    put(SOURCE, 'cold/2019.csv', { storageClass: 'GLACIER' });
+    put(SOURCE, 'cold/2015.csv', { storageClass: 'DEEP_ARCHIVE', restore: 'ongoing-request="true"' });
+    put(SOURCE, 'it/archived.bin', { storageClass: 'INTELLIGENT_TIERING', archiveStatus: 'ARCHIVE_ACCESS' });
+    put(SOURCE, 'secret.bin', { sseC: true });
+    put(SOURCE, 'cold/thawed.csv', {
+      storageClass: 'GLACIER',
+      restore: 'ongoing-request="false", expiry-date="Sat, 28 Nov 2026 00:00:00 GMT"',
+    });
+    put(SOURCE, 'lost.txt');
+    put(SOURCE, 'glacier-ir.bin', { storageClass: 'GLACIER_IR' });
+
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+    let report: VerifyReport;
+    let published: Record<string, unknown>;
+    try {
+      report = await verify();
+      published = Object.fromEntries(addMetric.mock.calls.map(([name, , value]) => [name, value]));
+    } finally {
+      addMetric.mockRestore();
+    }
+
+    expect(report.counts).toEqual({
+      ok: 1,
+      missing: 3,
+      mismatched: 0,
+      orphaned: 0,
+      pending: 0,
+      unreplicable: 4,
+    });
+    expect(sorted(report.samples.missing)).toEqual(['cold/thawed.csv', 'glacier-ir.bin', 'lost.txt']);
+    expect(report.unreplicable.byReason).toEqual({
+      'archived-glacier': 1,
+      'archived-deep-archive': 1,
+      'archived-intelligent-tiering-archive': 1,
+      'sse-c': 1,
+    });
+    expect(report.unreplicable.samples).toContainEqual({ key: 'secret.bin', reason: 'sse-c' });
+    expect(report.unreplicable.samples).toContainEqual({ key: 'cold/2019.csv', reason: 'archived-glacier' });
+    expect(sorted(sentTasks().map((t) => t.key))).toEqual(['cold/thawed.csv', 'glacier-ir.bin', 'lost.txt']);
+    // The drift alarm's metric leaves them out; their own metric counts them.
+    expect(published).toMatchObject({ VerifyMissing: 3, VerifyUnreplicable: 4, VerifyObjectsChecked: 8 });
+    // One source HEAD per key DR lacks (the SSE-C one also a one-byte GET): none for the copied key.
+    expect(headedKeys()).not.toContain('ok.txt');
+    expect(report.requests.head).toBe(7);
   });
 
   it('queues nothing with repair: false, and still reports the drift', async () => {
@@ -307,7 +408,14 @@ describe('verify', () => {
     put(DR, '.s3dr/verify/old-cursor.json');
     put(DR, '.s3dr/reports/verify/x.json');
     const report = await verify();
-    expect(report.counts).toEqual({ ok: 1, missing: 0, mismatched: 0, orphaned: 0, pending: 0 });
+    expect(report.counts).toEqual({
+      ok: 1,
+      missing: 0,
+      mismatched: 0,
+      orphaned: 0,
+      pending: 0,
+      unreplicable: 0,
+    });
     expect(sentTasks()).toEqual([]);
   });
 
@@ -377,9 +485,16 @@ describe('verify', () => {
     expect(last.pass.complete).toBe(true);
     expect(runs.length).toBeGreaterThan(2);
     // Every key was classified exactly once over the pass: nothing skipped, nothing counted twice.
-    const total = { ok: 0, missing: 0, mismatched: 0, orphaned: 0, pending: 0 };
+    const total = { ok: 0, missing: 0, mismatched: 0, orphaned: 0, pending: 0, unreplicable: 0 };
     for (const r of runs) for (const [c, n] of Object.entries(r.counts)) total[c as keyof typeof total] += n;
-    expect(total).toEqual({ ok: keys.length - 10, missing: 10, mismatched: 0, orphaned: 0, pending: 0 });
+    expect(total).toEqual({
+      ok: keys.length - 10,
+      missing: 10,
+      mismatched: 0,
+      orphaned: 0,
+      pending: 0,
+      unreplicable: 0,
+    });
     expect(last.buckets[0]?.pass).toMatchObject({
       counts: total,
       runs: runs.length,
@@ -519,6 +634,15 @@ describe('verifyBucket', () => {
     installFakeS3();
   });
 
+  it('with thawArchivedSources, queues repairs for archived keys (replicate restores them), never for SSE-C', async () => {
+    put(SOURCE, 'cold.csv', { storageClass: 'GLACIER' });
+    put(SOURCE, 'secret.bin', { sseC: true });
+    const sent: Task[] = [];
+    const report = await verifyBucket(deps(sent), settings({ thawArchivedSources: true }));
+    expect(report.counts.unreplicable).toBe(2);
+    expect(sent.map((t) => t.key)).toEqual(['cold.csv']);
+  });
+
   it('repairs orphans under the mirror policy and only reports them under retain', async () => {
     replicated('kept.txt');
     put(DR, 'deleted-at-source.txt');
@@ -577,7 +701,7 @@ describe('verifyBucket', () => {
           repeatPrefixAtStartAfter = true;
           for (const k of src) put(SOURCE, k);
           for (const k of dst) put(DR, k);
-          const total = { ok: 0, missing: 0, mismatched: 0, orphaned: 0, pending: 0 };
+          const total = { ok: 0, missing: 0, mismatched: 0, orphaned: 0, pending: 0, unreplicable: 0 };
           let complete = false;
           for (let run = 0; run < 500 && !complete; run++) {
             // Each worker looks at the clock once before taking work, then once per key.
@@ -606,6 +730,7 @@ describe('verifyBucket', () => {
             mismatched: 0,
             orphaned: dst.filter((k) => !inSrc.has(k)).length,
             pending: 0,
+            unreplicable: 0,
           });
         },
       ),
@@ -645,6 +770,7 @@ describe('verifyBucket', () => {
             mismatched: 0,
             orphaned: dst.filter((k) => !inSrc.has(k)).length,
             pending: 0,
+            unreplicable: 0,
           });
           expect(sorted(report.samples.missing)).toEqual(sorted(src.filter((k) => !inDst.has(k))));
           expect(sorted(report.samples.orphaned)).toEqual(sorted(dst.filter((k) => !inSrc.has(k))));
