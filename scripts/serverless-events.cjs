@@ -13,6 +13,12 @@
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const ARN = /^arn:aws[a-z-]*:[a-z0-9-]+:/;
 const S3_EVENT_TYPES = ['s3:ObjectCreated:*', 's3:ObjectRemoved:*', 's3:LifecycleExpiration:*'];
+/**
+ * The S3 events ingest subscribes to. With thawArchivedSources, also "a restored copy is readable"
+ * (s3:ObjectRestore:Completed), which brings the copy of a source replicate had to restore first.
+ */
+const sourceEventTypes = (s) =>
+  s.thawArchivedSources ? [...S3_EVENT_TYPES, 's3:ObjectRestore:Completed'] : S3_EVENT_TYPES;
 /** What the verifier and the replicator publish (EMF, namespace S3DR, default dimension service). */
 const METRICS = {
   namespace: 'S3DR',
@@ -142,6 +148,12 @@ async function readSettings(resolveVariable) {
     throw new ParamError('objectLockMode', `must be GOVERNANCE, COMPLIANCE or unset, got ${objectLockMode}`);
   }
 
+  const thawParam = String(await param('thawArchivedSources'));
+  if (thawParam !== 'true' && thawParam !== 'false') {
+    throw new ParamError('thawArchivedSources', `must be true or false, got ${JSON.stringify(thawParam)}`);
+  }
+  const thawArchivedSources = thawParam === 'true';
+
   const endpointUrl = optional('endpointUrl', await param('endpointUrl'));
   const awsAccountId = optional('awsAccountId', await param('awsAccountId'));
   if (awsAccountId !== undefined && !/^\d{12}$/.test(awsAccountId)) {
@@ -161,6 +173,7 @@ async function readSettings(resolveVariable) {
     createDrBucket,
     objectLockMode,
     objectLockDays,
+    thawArchivedSources,
     endpointUrl,
     awsAccountId,
     sourceRegion: String(await param('sourceRegion')),
@@ -224,6 +237,16 @@ const iamRoleStatements = {
         ],
         s.sourceBuckets.map((b) => objectsArn(b)),
       ),
+      // Only with thawArchivedSources: replicate restores archived source objects before copying them.
+      ...(s.thawArchivedSources
+        ? [
+            allow(
+              'ThawArchivedSourceObjects',
+              ['s3:RestoreObject'],
+              s.sourceBuckets.map((b) => objectsArn(b)),
+            ),
+          ]
+        : []),
       allow('ListDrBucket', ['s3:ListBucket', 's3:ListBucketMultipartUploads'], [bucketArn(s.drBucket)]),
       allow(
         'WriteDrObjects',
@@ -317,7 +340,9 @@ async function ingestEvents({ resolveVariable }) {
   const [first] = s.sourceBuckets;
   // forceDeploy: every deploy re-applies the notifications, so a deploy repairs a bucket whose
   // notification configuration another tool has overwritten (S3 keeps one per bucket).
-  return S3_EVENT_TYPES.map((event) => ({ s3: { bucket: first, event, existing: true, forceDeploy: true } }));
+  return sourceEventTypes(s).map((event) => ({
+    s3: { bucket: first, event, existing: true, forceDeploy: true },
+  }));
 }
 
 /**
@@ -360,7 +385,7 @@ async function sourceBucketNotifications({ resolveVariable }) {
         ServiceToken: { 'Fn::GetAtt': ['CustomDashresourceDashexistingDashs3LambdaFunction', 'Arn'] },
         FunctionName: s.names.ingestFunction,
         BucketName: bucket,
-        BucketConfigs: S3_EVENT_TYPES.map((Event) => ({ Event, Rules: [] })),
+        BucketConfigs: sourceEventTypes(s).map((Event) => ({ Event, Rules: [] })),
         ForceDeploy: Date.now(), // as the framework's forceDeploy: re-applied on every deploy
       },
     };
@@ -511,6 +536,13 @@ async function dashboardBody({ resolveVariable }) {
         custom('ObjectsSkipped', 'Sum'),
         custom('ObjectsRetained', 'Sum'),
         custom('Failures', 'Sum'),
+      ]),
+      // Sources S3 cannot copy as they are (archived, SSE-C): a dashboard matter, not an alarm (README,
+      // "Archived and SSE-C sources").
+      widget('Unreplicable sources (archived, SSE-C)', [
+        custom('ObjectsUnreplicable', 'Sum'),
+        custom('ObjectsThawing', 'Sum'),
+        custom('VerifyUnreplicable', 'Maximum', { yAxis: 'right', label: 'VerifyUnreplicable (per run)' }),
       ]),
       widget('Bytes copied', [custom('BytesCopied', 'Sum')]),
       widget('Replication lag (event → DR), ms', [
