@@ -514,6 +514,23 @@ describe('verify', () => {
     expect(second.buckets[0]?.pass.runs).toBe(1);
   });
 
+  it('resumes a pass whose cursor was written before the unreplicable class existed', async () => {
+    pageCap = 2;
+    for (let i = 0; i < 12; i++) replicated(`p${i % 3}/k${i}`);
+    const first = await verify({}, contextOutOfTimeAfter(4));
+    expect(first.pass.complete).toBe(false);
+    // What the previous version stored: the same cursor, without the class in its counts.
+    const key = '.s3dr/verify/source-bucket.json';
+    const cursor = JSON.parse(stored(DR, key) ?? '');
+    delete cursor.pass.counts.unreplicable;
+    put(DR, key, { body: JSON.stringify(cursor) });
+
+    const second = await verify();
+
+    expect(second.buckets[0]?.pass).toMatchObject({ complete: true, runs: 2 });
+    expect(second.buckets[0]?.pass.counts).toMatchObject({ ok: 12, unreplicable: 0 });
+  });
+
   it('starts over, and says why, when the stored cursor is not one it wrote', async () => {
     replicated('a.txt');
     put(DR, '.s3dr/verify/source-bucket.json', { body: '{"version":1,"work":"nonsense"}' });
