@@ -75,6 +75,9 @@ const envSchema = z
     S3DR_RETRY_MODE: z.enum(['standard', 'adaptive']).default('standard'),
     S3DR_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
     S3DR_SAFETY_MARGIN_MS: z.coerce.number().int().min(0).default(10_000),
+    S3DR_THAW_ARCHIVED_SOURCES: bool(false),
+    S3DR_THAW_DAYS: z.coerce.number().int().min(1).max(30).default(1),
+    S3DR_THAW_TIER: z.enum(['Bulk', 'Standard', 'Expedited']).default('Bulk'),
   })
   .superRefine((env, ctx) => {
     if (env.S3DR_KEY_LAYOUT === 'flat' && env.S3DR_SOURCE_BUCKETS.length > 1) {
@@ -138,6 +141,15 @@ export interface Config {
   requestTimeoutMs: number;
   /** Time kept in reserve before a Lambda deadline to stop cleanly. */
   safetyMarginMs: number;
+  /**
+   * Opt-in: replicate starts a restore (RestoreObject) of an archived source object and copies it when
+   * `s3:ObjectRestore:Completed` arrives, instead of only reporting it unreplicable.
+   */
+  thawArchivedSources: boolean;
+  /** Days a restored GLACIER/DEEP_ARCHIVE source copy stays readable (S3 rounds up to the next midnight UTC). */
+  thawDays: number;
+  /** Retrieval tier of those restores (Bulk: cheapest; Expedited falls back to Standard where S3 lacks it). */
+  thawTier: 'Bulk' | 'Standard' | 'Expedited';
 }
 
 /**
@@ -182,6 +194,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retryMode: e.S3DR_RETRY_MODE,
     requestTimeoutMs: e.S3DR_REQUEST_TIMEOUT_MS,
     safetyMarginMs: e.S3DR_SAFETY_MARGIN_MS,
+    thawArchivedSources: e.S3DR_THAW_ARCHIVED_SOURCES,
+    thawDays: e.S3DR_THAW_DAYS,
+    thawTier: e.S3DR_THAW_TIER,
   };
 }
 

@@ -44,3 +44,17 @@ export class PreconditionFailedError extends DrError {}
 
 /** The object, version or upload addressed does not exist (any more). */
 export class ObjectNotFoundError extends DrError {}
+
+/**
+ * S3 refused to read an archived object (GLACIER, DEEP_ARCHIVE, an Intelligent-Tiering archive tier)
+ * that has no restored copy: `InvalidObjectState` (403), or `ObjectNotInActiveTierError` as CopyObject's
+ * model names it. Not a failure of s3-dr: the object cannot be copied until it is restored.
+ */
+export class ObjectArchivedError extends DrError {}
+
+/**
+ * The object is encrypted with a customer-provided key (SSE-C): S3 reads it (HEAD included) only with
+ * that key, which s3-dr never holds. CopyObject answers 400 `InvalidRequest` ("The object was stored using
+ * a form of Server Side Encryption…"); HeadObject answers a bare 400.
+ */
+export class SseCustomerKeyRequiredError extends DrError {}

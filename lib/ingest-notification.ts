@@ -31,6 +31,12 @@ const notificationSchema = z.union([
  * only with copyTags on).
  */
 const ACCEPTED_FAMILIES = ['ObjectCreated:', 'ObjectRemoved:', 'LifecycleExpiration:', 'ObjectTagging:'];
+/**
+ * A restored copy of an archived source became readable: the task copies it (thawArchivedSources; the
+ * bucket is subscribed to it only then). `ObjectRestore:Post` (restore started) and `ObjectRestore:Delete`
+ * (restored copy expired) change nothing replicate could act on.
+ */
+const ACCEPTED_EVENTS = ['ObjectRestore:Completed'];
 
 export type RecordOutcome =
   | { kind: 'queued'; task: Task }
@@ -66,7 +72,10 @@ export function recordToOutcome(
       detail: `bucket ${bucket} is not a configured source`,
     };
   }
-  if (!ACCEPTED_FAMILIES.some((family) => eventName.startsWith(family))) {
+  if (
+    !ACCEPTED_FAMILIES.some((family) => eventName.startsWith(family)) &&
+    !ACCEPTED_EVENTS.includes(eventName)
+  ) {
     return { kind: 'ignored', reason: 'unknown-event', detail: `event ${eventName} is not replicated` };
   }
   let key: string;

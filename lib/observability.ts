@@ -25,7 +25,7 @@ export type OutcomeEvent =
   | { type: 'ingested'; queued: number }
   | {
       type: 'replicated';
-      action: 'copied' | 'deleted' | 'skipped' | 'retained' | 'tagged';
+      action: 'copied' | 'deleted' | 'skipped' | 'retained' | 'tagged' | 'unreplicable' | 'thawing';
       bytes: number;
       lagMs?: number;
     }

@@ -32,6 +32,10 @@ export interface ObjectHead extends ContentHeaders {
   serverSideEncryption?: string;
   /** `x-amz-restore` of an archived object, e.g. `ongoing-request="true"`. */
   restore?: string;
+  /** `x-amz-archive-status` of an Intelligent-Tiering object in an archive tier (`ARCHIVE_ACCESS`, …). */
+  archiveStatus?: string;
+  /** Set when the object is encrypted with a customer-provided key (SSE-C), e.g. `AES256`. */
+  sseCustomerAlgorithm?: string;
   tagCount?: number;
 }
 
@@ -152,8 +156,16 @@ export interface ObjectStore {
   listVersions(options: VersionListOptions): Promise<VersionPage>;
   getText(key: string): Promise<string | undefined>;
   putText(key: string, body: string, contentType?: string): Promise<void>;
-  /** Starts thawing an archived object; returns false when a thaw is already in progress. */
-  startThaw(key: string, versionId: string | undefined, days: number, tier: string): Promise<boolean>;
+  /**
+   * Starts thawing an archived object; returns false when a thaw is already in progress. `days`
+   * undefined: an Intelligent-Tiering archive tier, whose restores do not expire (S3 refuses `Days`).
+   */
+  startThaw(
+    key: string,
+    versionId: string | undefined,
+    days: number | undefined,
+    tier: string,
+  ): Promise<boolean>;
   /** The bucket's versioning state (GetBucketVersioning); `unversioned` when it was never enabled. */
   versioning(): Promise<'enabled' | 'suspended' | 'unversioned'>;
   /**

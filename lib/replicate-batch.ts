@@ -44,6 +44,24 @@ export async function replicateBatch(
       chains.set(id, run);
       const outcome = await run;
       record_(outcome, task.eventTime, task.eventName, deps);
+      if (outcome.kind === 'unreplicable' || outcome.kind === 'thawing') {
+        // Handled, with its reason: the record succeeds, so it is neither retried nor dead-lettered.
+        const log = outcome.kind === 'unreplicable' ? deps.logger.warn : deps.logger.info;
+        log.call(
+          deps.logger,
+          outcome.kind === 'unreplicable'
+            ? 'source object cannot be replicated as it is (archived or SSE-C); not retried'
+            : 'archived source object is being restored; its restore-completed event copies it',
+          {
+            bucket: task.bucket,
+            key: task.key,
+            etag: task.etag,
+            action: outcome.kind,
+            reason: outcome.reason,
+            ...(outcome.kind === 'thawing' ? { thaw: outcome.thaw } : {}),
+          },
+        );
+      }
       deps.logger.debug('replicated', {
         bucket: task.bucket,
         key: task.key,
@@ -108,6 +126,15 @@ function record_(
     case 'tagged':
       metrics.addMetric('ObjectsTagged', MetricUnit.Count, 1);
       publishOutcome({ type: 'replicated', action: 'tagged', bytes: 0 });
+      break;
+    case 'unreplicable':
+      // One metric for all reasons (the log line and the verify report say which): no per-reason dimension.
+      metrics.addMetric('ObjectsUnreplicable', MetricUnit.Count, 1);
+      publishOutcome({ type: 'replicated', action: 'unreplicable', bytes: 0 });
+      break;
+    case 'thawing':
+      metrics.addMetric('ObjectsThawing', MetricUnit.Count, 1);
+      publishOutcome({ type: 'replicated', action: 'thawing', bytes: 0 });
       break;
   }
 }

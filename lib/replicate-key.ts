@@ -1,9 +1,17 @@
 import type { Config } from './config.ts';
 import { type CopySettings, copyObject } from './copy-object.ts';
-import { ObjectNotFoundError, PreconditionFailedError, SourceChangedError } from './errors.ts';
+import {
+  ObjectArchivedError,
+  ObjectNotFoundError,
+  PreconditionFailedError,
+  SourceChangedError,
+  SseCustomerKeyRequiredError,
+} from './errors.ts';
 import { toDrKey } from './key-mapping.ts';
 import type { Clock, ObjectHead, ObjectStore, WriteOptions } from './ports.ts';
+import { unreplicableOutcome } from './replicate-unreplicable.ts';
 import { multipartPartsOf, type Task } from './task.ts';
+import { type UnreplicableReason, unreplicableReason } from './unreplicable.ts';
 
 /** Metadata s3-dr writes on DR copies; stripped again on restore. */
 export const META_PREFIX = 's3dr-';
@@ -15,6 +23,8 @@ export type ReplicateSettings = Pick<
   Config,
   'deletePolicy' | 'keyLayout' | 'drStorageClass' | 'drKmsKeyId' | 'copyTags'
 > &
+  // Optional: thawing archived sources is opt-in (off when unset).
+  Partial<Pick<Config, 'thawArchivedSources' | 'thawDays' | 'thawTier'>> &
   CopySettings;
 
 /** The slice of the Powertools logger domain code uses. */
@@ -44,7 +54,17 @@ export type ReplicateOutcome =
   | { kind: 'retained'; drKey: string; requests: string[] }
   | { kind: 'skipped'; drKey: string; reason: 'identical' | 'already-absent'; requests: string[] }
   /** The DR copy had the source's bytes and metadata but not its tags: only its tag set was written. */
-  | { kind: 'tagged'; drKey: string; tags: number; requests: string[] };
+  | { kind: 'tagged'; drKey: string; tags: number; requests: string[] }
+  /** S3 cannot copy the source as it is (archived, SSE-C): reported, never retried (docs/design.md, invariant 7). */
+  | { kind: 'unreplicable'; drKey: string; reason: UnreplicableReason; requests: string[] }
+  /** An archived source is being restored; its `ObjectRestore:Completed` event brings the copy. */
+  | {
+      kind: 'thawing';
+      drKey: string;
+      reason: UnreplicableReason;
+      thaw: 'started' | 'in-progress';
+      requests: string[];
+    };
 
 /** The source ETag a DR copy stands for: recorded in metadata when the DR ETag differs by construction. */
 export function recordedSourceEtag(dr: Pick<ObjectHead, 'etag' | 'metadata'>): string {
@@ -133,7 +153,13 @@ async function tryConditionalCopy(
     if (settings.deletePolicy === 'mirror') return confirmCopy(task, drKey, { etag }, deps, requests, 'copy');
     return { kind: 'copied', drKey, bytes: task.size ?? 0, etag, method: 'copy', requests };
   } catch (error) {
-    if (error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError) {
+    if (
+      error instanceof PreconditionFailedError ||
+      error instanceof ObjectNotFoundError ||
+      // Archived or SSE-C: the source's HEAD says which, in reconcile.
+      error instanceof ObjectArchivedError ||
+      error instanceof SseCustomerKeyRequiredError
+    ) {
       deps.log.info('source moved on since the event; reconciling from its current state', {
         bucket: task.bucket,
         key: task.key,
@@ -221,7 +247,16 @@ async function reconcile(
   }
   for (let attempt = 1; attempt <= attempts; attempt++) {
     requests.push('HEAD source');
-    const src = await deps.source.head(task.key);
+    let src: ObjectHead | undefined;
+    try {
+      src = await deps.source.head(task.key);
+    } catch (error) {
+      // Without the customer's key S3 refuses even the HEAD of an SSE-C object.
+      if (error instanceof SseCustomerKeyRequiredError) {
+        return unreplicableOutcome(task, drKey, undefined, 'sse-c', deps, requests);
+      }
+      throw error;
+    }
     if (!src) return applyDeletePolicy(task, drKey, deps, requests);
     requests.push('HEAD dr');
     const drHead = await deps.dr.head(drKey);
@@ -229,6 +264,8 @@ async function reconcile(
       const tagged = settings.copyTags ? await syncTags(task, drKey, src, drHead, deps, requests) : undefined;
       return tagged ?? { kind: 'skipped', drKey, reason: 'identical', requests };
     }
+    const unreplicable = unreplicableReason(src);
+    if (unreplicable) return unreplicableOutcome(task, drKey, src, unreplicable, deps, requests);
     const write: WriteOptions = {
       metadata: drMetadataFor(src),
       contentType: src.contentType,
@@ -267,7 +304,12 @@ async function reconcile(
       // mirror, still exists).
       return confirmCopy(task, drKey, { etag: src.etag, head: src }, deps, requests, r.method, src.size);
     } catch (error) {
-      if (!(error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError)) throw error;
+      // Archived or SSE-C although the HEAD said readable (a restored copy expired, a tier changed):
+      // the next HEAD classifies it.
+      const unreadable = error instanceof ObjectArchivedError || error instanceof SseCustomerKeyRequiredError;
+      if (!(error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError || unreadable)) {
+        throw error;
+      }
       deps.log.info('source changed during the copy; reading it again', {
         bucket: task.bucket,
         key: task.key,

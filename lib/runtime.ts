@@ -47,6 +47,9 @@ export function createRuntime(env: Record<string, string | undefined> = process.
       partSize: config.partSize,
       partConcurrency: config.partConcurrency,
       safetyMarginMs: config.safetyMarginMs,
+      thawArchivedSources: config.thawArchivedSources,
+      thawDays: config.thawDays,
+      thawTier: config.thawTier,
     },
     destroy: () => clients.destroy(),
   };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { RESERVED_PREFIX } from './config.ts';
-import { DrError } from './errors.ts';
+import { DrError, SseCustomerKeyRequiredError } from './errors.ts';
 import { drPrefixFor, fromDrKey, type KeyLayout } from './key-mapping.ts';
 import { compareKeys } from './key-order.ts';
 import { mapConcurrent } from './map-concurrent.ts';
@@ -8,6 +8,7 @@ import { type ListingDisorder, mergeListings } from './merge-listings.ts';
 import type { Clock, ListedObject, ObjectStore, TaskQueue } from './ports.ts';
 import { recordedSourceEtag } from './replicate-key.ts';
 import type { Task } from './task.ts';
+import { isArchivedReason, type UnreplicableReason, unreplicableReason } from './unreplicable.ts';
 import {
   addCounts,
   cursorKey,
@@ -62,6 +63,11 @@ export interface VerifyBucketSettings {
   copyTags?: boolean;
   /** Overrides of the sharding limits derived from `concurrency` (tests use tiny ones). */
   limits?: Partial<ShardLimits>;
+  /**
+   * Replicate restores archived sources (S3DR_THAW_ARCHIVED_SOURCES): an archived key missing from DR
+   * then gets a repair task, which starts (or finds) its restore. Off: no task, retrying cannot help.
+   */
+  thawArchivedSources?: boolean;
 }
 
 /** The slice of the Powertools logger the verifier uses. */
@@ -90,8 +96,8 @@ const MAX_UNPLACED = 10_000;
 interface Deferred {
   key: string;
   source: ListedObject;
-  /** The DR copy's ETag, as listed. */
-  drEtag: string;
+  /** The DR copy's ETag, as listed; undefined when DR has no copy. */
+  drEtag: string | undefined;
   /** The ETags differ: the DR copy's recorded source ETag decides. */
   head: boolean;
 }
@@ -105,8 +111,9 @@ type ItemOutcome = { done: true; children: WorkItem[] } | { done: false; item: W
  * The key space is cut into shards (see verify-shards.ts) listed `concurrency` at a time; in each, the
  * source and DR listings are merge-joined (mergeListings), so memory is a few pages per shard whatever
  * the bucket's size. Each key is classified: `ok`, `missing`, `mismatched` (size differs, or ETag differs
- * and the DR copy's recorded `s3dr-source-etag` — one HEAD — does not match either), `orphaned`, or
- * `pending` (source modified within the grace period). With `repair`, a `Verify:Repair` task is queued for
+ * and the DR copy's recorded `s3dr-source-etag` — one HEAD — does not match either), `orphaned`,
+ * `pending` (source modified within the grace period), or `unreplicable` (not in DR, and its source HEAD
+ * shows an object S3 cannot copy as it is: archived, SSE-C; never repaired unless thawing is on). With `repair`, a `Verify:Repair` task is queued for
  * each missing and mismatched key, and for orphaned keys under the `mirror` policy; replicate reconciles
  * them from the source's current state — which is also how a never-replicated bucket gets backfilled.
  *
@@ -229,6 +236,7 @@ class BucketVerification {
       requests: this.requests,
       repairsQueued: this.repairsQueued,
       listingDisorder: this.disorder,
+      unreplicable: this.tally.unreplicable,
       ...(this.settings.deep > 0 ? { deep: this.deep } : {}),
     };
   }
@@ -395,7 +403,9 @@ class BucketVerification {
     deferred: Deferred[],
   ): void {
     if (!d) {
-      if (s) this.record(this.isRecent(s) ? 'pending' : 'missing', key, s);
+      if (s && this.isRecent(s)) this.record('pending', key, s);
+      // Missing, or a source S3 cannot copy: its HEAD says which (listings show no SSE-C, no archive tier).
+      else if (s) deferred.push({ key, source: s, drEtag: undefined, head: false });
     } else if (!s) {
       this.record('orphaned', key, undefined);
     } else if (s.size === d.size && s.etag === d.etag) {
@@ -417,11 +427,15 @@ class BucketVerification {
     if (batch.length === 0) return;
     await mapConcurrent(batch, CHECK_CONCURRENCY, async ({ key, source, drEtag, head }) => {
       const drKey = this.drPrefix + key;
+      if (drEtag === undefined) return this.missingOrUnreplicable(key, source);
       let drEtagNow = drEtag;
       if (head) {
         this.requests.head += 1;
         const drHead = await this.deps.dr.head(drKey);
-        if (!drHead) return this.record(this.isRecent(source) ? 'pending' : 'missing', key, source);
+        if (!drHead) {
+          if (this.isRecent(source)) return this.record('pending', key, source);
+          return this.missingOrUnreplicable(key, source);
+        }
         if (drHead.size !== source.size || recordedSourceEtag(drHead) !== source.etag) {
           return this.record('mismatched', key, source);
         }
@@ -454,19 +468,30 @@ class BucketVerification {
     if (await compareTags(this.deps.source, key, this.deps.dr, drKey, this.requests)) return;
     tags.drifted += 1;
     if (tags.samples.length < MAX_SAMPLES) tags.samples.push(key);
-    if (this.settings.repair) this.repairs.push(this.repairTask(key, source));
+    if (this.settings.repair) this.queueRepair(key, source);
   }
 
-  private repairTask(key: string, source: ListedObject | undefined, condemnedDrEtag?: string): Task {
-    return {
-      v: 1,
-      bucket: this.deps.source.bucket,
-      key,
-      eventName: REPAIR_EVENT,
-      eventTime: this.deps.clock.now().toISOString(),
-      ...(source ? { size: source.size, etag: source.etag } : {}),
-      ...(condemnedDrEtag === undefined ? {} : { drEtag: condemnedDrEtag }),
-    };
+  /**
+   * A source key without a DR copy: `missing` (drift, repaired), or `unreplicable` when its HEAD shows
+   * an archived object without a restored copy or an SSE-C one. Costs one HEAD, only for keys that would
+   * otherwise be missing, so a clean pass costs none.
+   */
+  private async missingOrUnreplicable(key: string, source: ListedObject): Promise<void> {
+    this.requests.head += 1;
+    let reason: UnreplicableReason | undefined;
+    try {
+      const head = await this.deps.source.head(key);
+      reason = head ? unreplicableReason(head) : undefined;
+    } catch (error) {
+      if (!(error instanceof SseCustomerKeyRequiredError)) throw error;
+      reason = 'sse-c';
+    }
+    if (!reason) return this.record('missing', key, source);
+    this.tally.recordUnreplicable(key, reason);
+    // Only a thaw can change an archived object's state; without one a repair would change nothing.
+    if (this.settings.repair && this.settings.thawArchivedSources && isArchivedReason(reason)) {
+      this.queueRepair(key, source);
+    }
   }
 
   private record(
@@ -482,7 +507,19 @@ class BucketVerification {
       cls === 'mismatched' ||
       (cls === 'orphaned' && this.settings.deletePolicy === 'mirror');
     if (!repair) return;
-    this.repairs.push(this.repairTask(key, source, condemnedDrEtag));
+    this.queueRepair(key, source, condemnedDrEtag);
+  }
+
+  private queueRepair(key: string, source: ListedObject | undefined, condemnedDrEtag?: string): void {
+    this.repairs.push({
+      v: 1,
+      bucket: this.deps.source.bucket,
+      key,
+      eventName: REPAIR_EVENT,
+      eventTime: this.deps.clock.now().toISOString(),
+      ...(source ? { size: source.size, etag: source.etag } : {}),
+      ...(condemnedDrEtag === undefined ? {} : { drEtag: condemnedDrEtag }),
+    });
   }
 
   private async flushRepairs(): Promise<void> {

@@ -1,5 +1,6 @@
 import { RESERVED_PREFIX } from './config.ts';
 import type { ListingDisorder } from './merge-listings.ts';
+import type { UnreplicableReason } from './unreplicable.ts';
 import { CLASSES, type Counts, type VerifyClass, zeroCounts } from './verify-cursor.ts';
 
 /** Keys kept per class (and per deep method) in a report. */
@@ -57,6 +58,12 @@ export interface DisorderReport {
   samples: ListingDisorder[];
 }
 
+/** Source keys S3 cannot copy as they are, by reason, with samples that say why. */
+export interface UnreplicableReport {
+  byReason: Partial<Record<UnreplicableReason, number>>;
+  samples: { key: string; reason: UnreplicableReason }[];
+}
+
 export interface BucketReport {
   source: string;
   dr: string;
@@ -70,6 +77,7 @@ export interface BucketReport {
   repairsQueued: number;
   /** Entries listed out of order: 0 against S3; anything else names an endpoint fault to look at. */
   listingDisorder: DisorderReport;
+  unreplicable: UnreplicableReport;
   deep?: DeepReport;
 }
 
@@ -92,6 +100,7 @@ export interface VerifyReport {
   repairsQueued: number;
   /** Sum over the buckets verified (samples from each, up to the limit). */
   listingDisorder: DisorderReport;
+  unreplicable: UnreplicableReport;
   buckets: BucketReport[];
   /** Where this report was written in the DR bucket. */
   reportKey: string;
@@ -104,6 +113,7 @@ export const emptySamples = (): Samples => ({
   mismatched: [],
   orphaned: [],
   pending: [],
+  unreplicable: [],
 });
 /** No requests made yet. */
 export const zeroRequests = (): RequestCounts => ({ list: 0, head: 0, attributes: 0, get: 0, tagging: 0 });
@@ -112,11 +122,19 @@ export const zeroRequests = (): RequestCounts => ({ list: 0, head: 0, attributes
 export class Tally {
   readonly counts: Counts = zeroCounts();
   readonly samples: Samples = emptySamples();
+  readonly unreplicable: UnreplicableReport = { byReason: {}, samples: [] };
 
   record(cls: VerifyClass, key: string): void {
     this.counts[cls] += 1;
     const samples = this.samples[cls];
     if (samples.length < MAX_SAMPLES) samples.push(key);
+  }
+
+  /** An `unreplicable` key, with why. */
+  recordUnreplicable(key: string, reason: UnreplicableReason): void {
+    this.record('unreplicable', key);
+    this.unreplicable.byReason[reason] = (this.unreplicable.byReason[reason] ?? 0) + 1;
+    if (this.unreplicable.samples.length < MAX_SAMPLES) this.unreplicable.samples.push({ key, reason });
   }
 }
 
@@ -140,8 +158,17 @@ export function runReport(
   const requests = zeroRequests();
   let repairsQueued = 0;
   const listingDisorder: DisorderReport = { count: 0, samples: [] };
+  const unreplicable: UnreplicableReport = { byReason: {}, samples: [] };
   const qualify = buckets.length > 1;
   for (const b of buckets) {
+    for (const [reason, n] of Object.entries(b.unreplicable.byReason) as [UnreplicableReason, number][]) {
+      unreplicable.byReason[reason] = (unreplicable.byReason[reason] ?? 0) + n;
+    }
+    for (const sample of b.unreplicable.samples) {
+      if (unreplicable.samples.length < MAX_SAMPLES) {
+        unreplicable.samples.push({ ...sample, key: qualify ? `${b.source}/${sample.key}` : sample.key });
+      }
+    }
     for (const c of CLASSES) {
       counts[c] += b.counts[c];
       for (const key of b.samples[c]) {
@@ -175,6 +202,7 @@ export function runReport(
     requests,
     repairsQueued,
     listingDisorder,
+    unreplicable,
     buckets,
   };
 }

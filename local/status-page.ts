@@ -24,6 +24,7 @@ svg{background:#fff;border:1px solid #d0d7de;border-radius:6px;margin-top:16px}
 const fields = [
   ['eventsIngested','Events in'],['objectsCopied','Objects copied'],['bytesCopied','Bytes copied'],
   ['objectsDeleted','Objects deleted'],['objectsSkipped','Skipped (identical)'],['objectsRetained','Retained deletes'],
+  ['objectsUnreplicable','Unreplicable (archived, SSE-C)'],['objectsThawing','Thawing'],
   ['failures','Replicate failures'],['queueDepth','Queue depth'],['queueInFlight','In flight'],['dlqDepth','DLQ depth'],
   ['lagP50Ms','Lag p50 (ms)'],['lagP99Ms','Lag p99 (ms)']];
 function render(s){

@@ -17,6 +17,9 @@ export interface StatusSnapshot {
   objectsRetained: number;
   /** DR copies whose tag set alone was brought up to date. */
   objectsTagged: number;
+  /** Sources S3 cannot copy as they are (archived, SSE-C), and archived ones being restored. */
+  objectsUnreplicable: number;
+  objectsThawing: number;
   failures: number;
   ingestFailures: number;
   queueDepth: number;
@@ -53,6 +56,8 @@ export class StatusBoard {
     objectsSkipped: 0,
     objectsRetained: 0,
     objectsTagged: 0,
+    objectsUnreplicable: 0,
+    objectsThawing: 0,
     failures: 0,
     ingestFailures: 0,
   };
@@ -138,6 +143,8 @@ export class StatusBoard {
         } else if (event.action === 'deleted') c.objectsDeleted += 1;
         else if (event.action === 'skipped') c.objectsSkipped += 1;
         else if (event.action === 'tagged') c.objectsTagged += 1;
+        else if (event.action === 'unreplicable') c.objectsUnreplicable += 1;
+        else if (event.action === 'thawing') c.objectsThawing += 1;
         else c.objectsRetained += 1;
         if (event.lagMs !== undefined) {
           this.lags.push(event.lagMs);

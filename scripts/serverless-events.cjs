@@ -14,10 +14,16 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const ARN = /^arn:aws[a-z-]*:[a-z0-9-]+:/;
 const S3_EVENT_TYPES = ['s3:ObjectCreated:*', 's3:ObjectRemoved:*', 's3:LifecycleExpiration:*'];
 /**
- * Tag changes change neither ETag nor Last-Modified, so they reach DR only through their own events
- * (s3:ObjectTagging:Put / :Delete); subscribed only when tags are replicated (copyTags).
+ * The S3 events ingest subscribes to. Tag changes change neither ETag nor Last-Modified, so they reach DR
+ * only through their own events (s3:ObjectTagging:Put / :Delete): subscribed when tags are replicated
+ * (copyTags). With thawArchivedSources, also "a restored copy is readable" (s3:ObjectRestore:Completed),
+ * which brings the copy of a source replicate had to restore first.
  */
-const eventTypes = (s) => [...S3_EVENT_TYPES, ...(s.copyTags ? ['s3:ObjectTagging:*'] : [])];
+const sourceEventTypes = (s) => [
+  ...S3_EVENT_TYPES,
+  ...(s.copyTags ? ['s3:ObjectTagging:*'] : []),
+  ...(s.thawArchivedSources ? ['s3:ObjectRestore:Completed'] : []),
+];
 /** What the verifier and the replicator publish (EMF, namespace S3DR, default dimension service). */
 const METRICS = {
   namespace: 'S3DR',
@@ -147,6 +153,12 @@ async function readSettings(resolveVariable) {
     throw new ParamError('objectLockMode', `must be GOVERNANCE, COMPLIANCE or unset, got ${objectLockMode}`);
   }
 
+  const thawParam = String(await param('thawArchivedSources'));
+  if (thawParam !== 'true' && thawParam !== 'false') {
+    throw new ParamError('thawArchivedSources', `must be true or false, got ${JSON.stringify(thawParam)}`);
+  }
+  const thawArchivedSources = thawParam === 'true';
+
   const endpointUrl = optional('endpointUrl', await param('endpointUrl'));
   const awsAccountId = optional('awsAccountId', await param('awsAccountId'));
   if (awsAccountId !== undefined && !/^\d{12}$/.test(awsAccountId)) {
@@ -166,6 +178,7 @@ async function readSettings(resolveVariable) {
     createDrBucket,
     objectLockMode,
     objectLockDays,
+    thawArchivedSources,
     endpointUrl,
     awsAccountId,
     copyTags: String(await param('copyTags')) === 'true',
@@ -230,6 +243,16 @@ const iamRoleStatements = {
         ],
         s.sourceBuckets.map((b) => objectsArn(b)),
       ),
+      // Only with thawArchivedSources: replicate restores archived source objects before copying them.
+      ...(s.thawArchivedSources
+        ? [
+            allow(
+              'ThawArchivedSourceObjects',
+              ['s3:RestoreObject'],
+              s.sourceBuckets.map((b) => objectsArn(b)),
+            ),
+          ]
+        : []),
       allow('ListDrBucket', ['s3:ListBucket', 's3:ListBucketMultipartUploads'], [bucketArn(s.drBucket)]),
       allow(
         'WriteDrObjects',
@@ -339,7 +362,9 @@ async function ingestEvents({ resolveVariable }) {
   const [first] = s.sourceBuckets;
   // forceDeploy: every deploy re-applies the notifications, so a deploy repairs a bucket whose
   // notification configuration another tool has overwritten (S3 keeps one per bucket).
-  return eventTypes(s).map((event) => ({ s3: { bucket: first, event, existing: true, forceDeploy: true } }));
+  return sourceEventTypes(s).map((event) => ({
+    s3: { bucket: first, event, existing: true, forceDeploy: true },
+  }));
 }
 
 /**
@@ -382,7 +407,7 @@ async function sourceBucketNotifications({ resolveVariable }) {
         ServiceToken: { 'Fn::GetAtt': ['CustomDashresourceDashexistingDashs3LambdaFunction', 'Arn'] },
         FunctionName: s.names.ingestFunction,
         BucketName: bucket,
-        BucketConfigs: eventTypes(s).map((Event) => ({ Event, Rules: [] })),
+        BucketConfigs: sourceEventTypes(s).map((Event) => ({ Event, Rules: [] })),
         ForceDeploy: Date.now(), // as the framework's forceDeploy: re-applied on every deploy
       },
     };
@@ -533,6 +558,13 @@ async function dashboardBody({ resolveVariable }) {
         custom('ObjectsSkipped', 'Sum'),
         custom('ObjectsRetained', 'Sum'),
         custom('Failures', 'Sum'),
+      ]),
+      // Sources S3 cannot copy as they are (archived, SSE-C): a dashboard matter, not an alarm (README,
+      // "Archived and SSE-C sources").
+      widget('Unreplicable sources (archived, SSE-C)', [
+        custom('ObjectsUnreplicable', 'Sum'),
+        custom('ObjectsThawing', 'Sum'),
+        custom('VerifyUnreplicable', 'Maximum', { yAxis: 'right', label: 'VerifyUnreplicable (per run)' }),
       ]),
       widget('Bytes copied', [custom('BytesCopied', 'Sum')]),
       widget('Replication lag (event → DR), ms', [

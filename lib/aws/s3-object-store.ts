@@ -25,7 +25,13 @@ import {
   type Tier,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { DrError, ObjectNotFoundError, PreconditionFailedError } from '../errors.ts';
+import {
+  DrError,
+  ObjectArchivedError,
+  ObjectNotFoundError,
+  PreconditionFailedError,
+  SseCustomerKeyRequiredError,
+} from '../errors.ts';
 import { mapConcurrent } from '../map-concurrent.ts';
 import type {
   CopyResult,
@@ -52,8 +58,37 @@ function isNotFound(error: unknown): boolean {
   );
 }
 
+/**
+ * What S3 answers when asked to read an SSE-C object without its key: 400 `InvalidRequest`, "The object
+ * was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve
+ * the object." (GetObject and CopyObject alike).
+ */
+function isSseCustomerKeyRequired(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    error.name === 'InvalidRequest' &&
+    /Server Side Encryption/i.test(error.message) &&
+    statusOf(error) === 400
+  );
+}
+
 /** Translates the S3 errors domain code branches on; everything else propagates unchanged. */
 function translate(error: unknown, what: string): never {
+  // Reading an archived object without a restored copy: GetObject/CopyObject/UploadPartCopy answer 403
+  // InvalidObjectState (CopyObject's model also names ObjectNotInActiveTierError).
+  if (
+    error instanceof Error &&
+    (error.name === 'InvalidObjectState' || error.name === 'ObjectNotInActiveTierError')
+  ) {
+    throw new ObjectArchivedError(`${what}: the object is archived and not restored (${error.name})`, {
+      cause: error,
+    });
+  }
+  if (isSseCustomerKeyRequired(error)) {
+    throw new SseCustomerKeyRequiredError(`${what}: the object is encrypted with a customer key (SSE-C)`, {
+      cause: error,
+    });
+  }
   if (error instanceof Error && (error.name === 'PreconditionFailed' || statusOf(error) === 412)) {
     throw new PreconditionFailedError(`${what}: precondition failed (the source changed)`, { cause: error });
   }
@@ -153,6 +188,8 @@ export class S3ObjectStore implements ObjectStore {
         partsCount: r.PartsCount,
         serverSideEncryption: r.ServerSideEncryption,
         restore: r.Restore,
+        archiveStatus: r.ArchiveStatus,
+        sseCustomerAlgorithm: r.SSECustomerAlgorithm,
         contentType: r.ContentType,
         contentEncoding: r.ContentEncoding,
         contentDisposition: r.ContentDisposition,
@@ -164,7 +201,31 @@ export class S3ObjectStore implements ObjectStore {
       };
     } catch (error) {
       if (isNotFound(error)) return undefined;
+      if (statusOf(error) === 400) await this.explainBadHead(key, options.versionId);
       return translate(error, `HEAD s3://${this.bucket}/${key}`);
+    }
+  }
+
+  /**
+   * A HEAD of an SSE-C object without its key fails with a bare 400 (a HEAD response has no body to say
+   * why; HeadObject requires the SSE-C headers "for the server to be able to retrieve the object's
+   * metadata"). A one-byte ranged GET of the same object says why in its error body: when it is the SSE-C
+   * refusal, that is thrown as {@link SseCustomerKeyRequiredError}; otherwise the HEAD's error stands.
+   * Costs a request only on a HEAD that failed with 400, which s3-dr's own HEADs never cause.
+   */
+  private async explainBadHead(key: string, versionId: string | undefined): Promise<void> {
+    try {
+      const r = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId, Range: 'bytes=0-0' }),
+      );
+      (r.Body as Readable | undefined)?.destroy?.();
+    } catch (error) {
+      if (isSseCustomerKeyRequired(error)) {
+        throw new SseCustomerKeyRequiredError(
+          `HEAD s3://${this.bucket}/${key}: the object is encrypted with a customer key (SSE-C)`,
+          { cause: error },
+        );
+      }
     }
   }
 
@@ -419,14 +480,22 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
-  async startThaw(key: string, versionId: string | undefined, days: number, tier: string): Promise<boolean> {
+  async startThaw(
+    key: string,
+    versionId: string | undefined,
+    days: number | undefined,
+    tier: string,
+  ): Promise<boolean> {
     try {
       await this.client.send(
         new RestoreObjectCommand({
           Bucket: this.bucket,
           Key: key,
           VersionId: versionId,
-          RestoreRequest: { Days: days, GlacierJobParameters: { Tier: tier as Tier } },
+          RestoreRequest: {
+            ...(days === undefined ? {} : { Days: days }),
+            GlacierJobParameters: { Tier: tier as Tier },
+          },
         }),
       );
       return true;

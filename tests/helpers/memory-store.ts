@@ -10,7 +10,12 @@
  * test). Source mutations made by the test (`put`, `delete`) bypass the hook: they are the world moving.
  */
 import { createHash } from 'node:crypto';
-import { ObjectNotFoundError, PreconditionFailedError } from '../../lib/errors.ts';
+import {
+  ObjectArchivedError,
+  ObjectNotFoundError,
+  PreconditionFailedError,
+  SseCustomerKeyRequiredError,
+} from '../../lib/errors.ts';
 import type {
   ContentHeaders,
   CopyResult,
@@ -26,6 +31,7 @@ import type {
   VersionPage,
   WriteOptions,
 } from '../../lib/ports.ts';
+import { unreplicableReason } from '../../lib/unreplicable.ts';
 
 export interface StoredObject extends ContentHeaders {
   body: Buffer;
@@ -33,6 +39,12 @@ export interface StoredObject extends ContentHeaders {
   lastModified: Date;
   metadata: Record<string, string>;
   storageClass?: string;
+  /** Intelligent-Tiering archive tier (`ARCHIVE_ACCESS`, `DEEP_ARCHIVE_ACCESS`). */
+  archiveStatus?: string;
+  /** `x-amz-restore` of an archived object. */
+  restore?: string;
+  /** Written with a customer-provided key (SSE-C): unreadable without it. */
+  sseCustomerAlgorithm?: string;
   /** Sizes of the parts it was uploaded with (multipart objects only). */
   partSizes?: number[];
   tags: Record<string, string>;
@@ -141,6 +153,10 @@ export class MemoryStore implements ObjectStore {
       partSizes?: number[];
       contentType?: string;
       tags?: Record<string, string>;
+      storageClass?: string;
+      archiveStatus?: string;
+      restore?: string;
+      sseCustomerAlgorithm?: string;
     } = {},
   ): StoredObject {
     const bytes = Buffer.from(body);
@@ -153,6 +169,10 @@ export class MemoryStore implements ObjectStore {
       contentType: options.contentType,
       tags: { ...(options.tags ?? {}) },
       ...(parts ? { partSizes: parts.map((p) => p.length) } : {}),
+      ...(options.storageClass ? { storageClass: options.storageClass } : {}),
+      ...(options.archiveStatus ? { archiveStatus: options.archiveStatus } : {}),
+      ...(options.restore ? { restore: options.restore } : {}),
+      ...(options.sseCustomerAlgorithm ? { sseCustomerAlgorithm: options.sseCustomerAlgorithm } : {}),
     });
   }
 
@@ -195,6 +215,10 @@ export class MemoryStore implements ObjectStore {
     if (source.ifMatch !== undefined && source.ifMatch !== from.etag) {
       throw new PreconditionFailedError(`${what}: precondition failed (the source changed)`);
     }
+    // S3 reads neither an SSE-C object without its key nor an archived one without a restored copy.
+    const reason = unreplicableReason(from);
+    if (reason === 'sse-c') throw new SseCustomerKeyRequiredError(`${what}: SSE-C`);
+    if (reason) throw new ObjectArchivedError(`${what}: InvalidObjectState`);
     return from;
   }
 
@@ -207,6 +231,9 @@ export class MemoryStore implements ObjectStore {
     await this.enter('head', key);
     const o = this.objects.get(key);
     if (!o) return undefined;
+    // As the S3 adapter reports a HEAD of an SSE-C object without its key (a bare 400, explained).
+    if (o.sseCustomerAlgorithm)
+      throw new SseCustomerKeyRequiredError(`HEAD s3://${this.bucket}/${key}: SSE-C`);
     const part =
       options.partNumber !== undefined && o.partSizes ? o.partSizes[options.partNumber - 1] : undefined;
     return {
@@ -218,6 +245,8 @@ export class MemoryStore implements ObjectStore {
       metadata: { ...o.metadata },
       ...(o.versionId !== 'null' ? { versionId: o.versionId } : {}),
       ...(o.storageClass ? { storageClass: o.storageClass } : {}),
+      ...(o.archiveStatus ? { archiveStatus: o.archiveStatus } : {}),
+      ...(o.restore ? { restore: o.restore } : {}),
       ...(options.partNumber !== undefined && o.partSizes ? { partsCount: o.partSizes.length } : {}),
       ...(o.contentType ? { contentType: o.contentType } : {}),
       // S3 leaves x-amz-tagging-count out when the object has no tags.
@@ -429,6 +458,11 @@ export class MemoryStore implements ObjectStore {
 
   async startThaw(key: string): Promise<boolean> {
     await this.enter('startThaw', key);
+    const o = this.objects.get(key);
+    if (!o) throw new ObjectNotFoundError(`RestoreObject s3://${this.bucket}/${key}: not found (NoSuchKey)`);
+    // RestoreAlreadyInProgress (409) while a restore runs; the test completes it by setting `restore`.
+    if (o.restore === 'ongoing-request="true"') return false;
+    o.restore = 'ongoing-request="true"';
     return true;
   }
 

@@ -32,7 +32,14 @@ describe('verify on the local runtime (delete policy retain)', () => {
     const report = (await rt.verifyNow({ graceSeconds: 0 })) as VerifyReport;
     await rt.drain(60_000);
 
-    expect(report.counts).toEqual({ ok: 2, missing: 0, mismatched: 0, orphaned: 2, pending: 0 });
+    expect(report.counts).toEqual({
+      ok: 2,
+      missing: 0,
+      mismatched: 0,
+      orphaned: 2,
+      pending: 0,
+      unreplicable: 0,
+    });
     expect([...report.samples.orphaned].sort()).toEqual(['gone/c.txt', 'stray.txt']);
     expect(report.repairsQueued).toBe(0);
     expect(await listKeys(rt.s3, dr, 'gone/')).toEqual(['gone/c.txt']);

@@ -40,6 +40,10 @@ describe('loadConfig', () => {
         keyLayout: 'flat',
         retryMode: 'standard',
         maxAttempts: 6,
+        // Archived sources are only reported unless thawing is asked for; then cheap, short restores.
+        thawArchivedSources: false,
+        thawDays: 1,
+        thawTier: 'Bulk',
       }),
     );
   });
@@ -81,6 +85,13 @@ describe('loadConfig', () => {
     ],
     ['a boolean written as yes', { S3DR_COPY_TAGS: 'yes' }, 'S3DR_COPY_TAGS is "yes": must be true or false'],
     ['zero attempts', { S3DR_MAX_ATTEMPTS: '0' }, 'S3DR_MAX_ATTEMPTS is "0"'],
+    [
+      'a thaw switch written as on',
+      { S3DR_THAW_ARCHIVED_SOURCES: 'on' },
+      'S3DR_THAW_ARCHIVED_SOURCES is "on": must be true or false',
+    ],
+    ['a restore of zero days (S3 wants at least one)', { S3DR_THAW_DAYS: '0' }, 'S3DR_THAW_DAYS is "0"'],
+    ['a retrieval tier in capitals', { S3DR_THAW_TIER: 'BULK' }, 'S3DR_THAW_TIER is "BULK"'],
     ['a retry mode typo', { S3DR_RETRY_MODE: 'legacy' }, 'S3DR_RETRY_MODE is "legacy"'],
     [
       'a timeout that is not a number',

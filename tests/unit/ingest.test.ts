@@ -116,6 +116,36 @@ describe('ingest', () => {
     expect(sentTasks().map((t) => t.key)).toEqual(['z', 'w']);
   });
 
+  // S3 User Guide, "Event notification types and destinations": s3:ObjectRestore:Completed is sent when a
+  // restored copy of an archived object is readable; :Post when the restore starts, :Delete when the
+  // restored copy expires. Only the first can be acted on (replicate copies the restored object).
+  it('queues ObjectRestore:Completed (thawed sources) and ignores restore started or expired', async () => {
+    const completed = await handler(await fixture('s3-restore-completed.json'), aContext());
+    expect(completed).toEqual({ queued: 1, ignored: 0 });
+    expect(sentTasks()).toEqual([
+      {
+        v: 1,
+        bucket: 'source-bucket',
+        key: 'archive/2019/ledger.csv',
+        eventName: 'ObjectRestore:Completed',
+        eventTime: '2026-11-26T03:12:45.678Z',
+        sequencer: '0067450A1B2C3D4E5F',
+        size: 2048,
+        etag: '9e107d9d372bb6826bd81d3542a419d6',
+      },
+    ]);
+    const others = await handler(
+      {
+        Records: [
+          anS3Record({ eventName: 'ObjectRestore:Post', key: 'a' }),
+          anS3Record({ eventName: 'ObjectRestore:Delete', key: 'b' }),
+        ],
+      },
+      aContext(),
+    );
+    expect(others).toEqual({ queued: 0, ignored: 2 });
+  });
+
   it('retries entries SQS reports as failed and succeeds when they go through', async () => {
     sqs
       .on(SendMessageBatchCommand)

@@ -6,20 +6,27 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectAttributesCommand,
+  GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
   NoSuchKey,
   NotFound,
+  RestoreObjectCommand,
   S3Client,
   S3ServiceException,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { beforeEach, describe, expect, it } from '@jest/globals';
+import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
+import { logger, metrics } from '../../lib/observability.ts';
+import { replicateBatch } from '../../lib/replicate-batch.ts';
+import type { ReplicateSettings } from '../../lib/replicate-key.ts';
 import { aContext, anSqsEvent, aTask } from '../helpers/builders.ts';
+import { bareBadRequest, invalidObjectState, sseCustomerKeyRequired } from '../helpers/s3-errors.ts';
 import { stubMultipartCopy } from '../helpers/sdk-stubs.ts';
 
 const s3 = mockClient(S3Client);
@@ -468,5 +475,191 @@ describe('replicate', () => {
     const result = await replicate(event);
     expect(result).toEqual({ batchItemFailures: [] });
     expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, { Key: 'photos/2026/a b+c été.jpg' });
+  });
+
+  // ---------------------------------------------------------------- archived and SSE-C sources
+
+  /** Runs `fn` with metrics.addMetric spied; returns the metric names published, with their values. */
+  async function publishedMetrics(fn: () => Promise<unknown>): Promise<[string, number][]> {
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+    try {
+      await fn();
+      return addMetric.mock.calls.map(([name, , value]) => [name, value]);
+    } finally {
+      addMetric.mockRestore();
+    }
+  }
+
+  it('reports a GLACIER source unreplicable when its COPY gets 403 InvalidObjectState: no retry, no DLQ', async () => {
+    // S3 User Guide, "Copying objects" / CopyObject: an archived source must be restored before it can be
+    // copied; S3 answers 403 InvalidObjectState. Retrying cannot change that, so the record succeeds.
+    onHead({
+      'source-bucket/cold/2019.csv': sourceHead('e1', { StorageClass: 'GLACIER' }),
+      'source-bucket/hot.txt': sourceHead('e2'),
+    });
+    s3.on(CopyObjectCommand, { Key: 'cold/2019.csv' }).rejects(invalidObjectState());
+    s3.on(CopyObjectCommand, { Key: 'hot.txt' }).resolves({ CopyObjectResult: { ETag: '"e2"' } });
+    let result: unknown;
+    const published = await publishedMetrics(async () => {
+      result = await replicate(
+        anSqsEvent(aTask({ key: 'cold/2019.csv', etag: 'e1' }), aTask({ key: 'hot.txt', etag: 'e2' })),
+      );
+    });
+    expect(result).toEqual({ batchItemFailures: [] });
+    // The blind COPY, then a HEAD of each side to classify; no second COPY of the archived object.
+    expect(s3).toHaveReceivedCommandTimes(CopyObjectCommand, 2);
+    expect(published).toContainEqual(['ObjectsUnreplicable', 1]);
+    expect(published.map(([name]) => name)).not.toContain('Failures');
+    expect(s3).not.toHaveReceivedCommand(RestoreObjectCommand);
+  });
+
+  it('reports an Intelligent-Tiering Archive Access source unreplicable on a verifier repair, without a COPY', async () => {
+    // S3 User Guide, "S3 Intelligent-Tiering archive access tiers": objects there are archived until restored.
+    onHead({
+      'source-bucket/photos/cat.jpg': sourceHead('e1', {
+        StorageClass: 'INTELLIGENT_TIERING',
+        ArchiveStatus: 'ARCHIVE_ACCESS',
+      }),
+    });
+    const result = await replicate(anSqsEvent(aTask({ eventName: 'Verify:Repair', etag: 'e1' })));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
+  });
+
+  it('reports an SSE-C source unreplicable: COPY 400 InvalidRequest, HEAD a bare 400 that a GET explains', async () => {
+    // S3 User Guide, "Using server-side encryption with customer-provided keys (SSE-C)": S3 keeps no key,
+    // so every read (HEAD, GET, the source of a COPY) needs the customer's key, which s3-dr never has.
+    s3.on(CopyObjectCommand).rejects(sseCustomerKeyRequired());
+    s3.on(HeadObjectCommand).rejects(bareBadRequest());
+    s3.on(GetObjectCommand).rejects(sseCustomerKeyRequired());
+    let result: unknown;
+    const published = await publishedMetrics(async () => {
+      result = await replicate(anSqsEvent(aTask({ etag: 'e1' })));
+    });
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+    expect(published).toContainEqual(['ObjectsUnreplicable', 1]);
+  });
+
+  it('copies a restored GLACIER source (ongoing-request="false") into the configured DR storage class', async () => {
+    // S3 User Guide, "Restoring an archived object": for a permanent copy, restore the object and copy it.
+    onHead({
+      'source-bucket/photos/cat.jpg': sourceHead('e1', {
+        StorageClass: 'GLACIER',
+        Restore: 'ongoing-request="false", expiry-date="Sat, 28 Nov 2026 00:00:00 GMT"',
+      }),
+    });
+    s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"e1"' } });
+    const result = await replicate(anSqsEvent(aTask({ eventName: 'ObjectRestore:Completed', etag: 'e1' })));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, {
+      Bucket: 'dr-bucket',
+      CopySourceIfMatch: '"e1"',
+      StorageClass: 'STANDARD',
+    });
+  });
+});
+
+describe('replicate with thawArchivedSources', () => {
+  const MiB = 1024 * 1024;
+  const settings: ReplicateSettings = {
+    deletePolicy: 'mirror',
+    keyLayout: 'flat',
+    drStorageClass: 'STANDARD_IA',
+    drKmsKeyId: undefined,
+    copyTags: false,
+    multipartThreshold: 5 * MiB,
+    partSize: 5 * MiB,
+    partConcurrency: 4,
+    safetyMarginMs: 1000,
+    thawArchivedSources: true,
+    thawDays: 1,
+    thawTier: 'Bulk',
+  };
+  const run = (event: SQSEvent) => {
+    const client = new S3Client({ region: 'eu-west-1' });
+    return replicateBatch(event, aContext(), {
+      sourceStore: (bucket) => (bucket === 'source-bucket' ? new S3ObjectStore(client, bucket) : undefined),
+      dr: new S3ObjectStore(client, 'dr-bucket'),
+      clock: { now: () => new Date(), remainingMs: () => 60_000 },
+      settings,
+      logger,
+      metrics,
+    });
+  };
+
+  beforeEach(() => {
+    s3.reset();
+  });
+
+  it('starts RestoreObject once; a second event while the restore runs does not restart it', async () => {
+    // S3 API reference, RestoreObject; HEAD shows x-amz-restore ongoing-request="true" while it runs.
+    const heads: Heads = {
+      'source-bucket/cold.csv': sourceHead('e1', { StorageClass: 'DEEP_ARCHIVE', VersionId: 'v7' }),
+    };
+    onHead(heads);
+    s3.on(CopyObjectCommand).rejects(invalidObjectState());
+    s3.on(RestoreObjectCommand).resolves({});
+
+    const first = await run(anSqsEvent(aTask({ key: 'cold.csv', etag: 'e1' })));
+    heads['source-bucket/cold.csv'] = sourceHead('e1', {
+      StorageClass: 'DEEP_ARCHIVE',
+      VersionId: 'v7',
+      Restore: 'ongoing-request="true"',
+    });
+    const second = await run(anSqsEvent(aTask({ key: 'cold.csv', etag: 'e1', eventName: 'Verify:Repair' })));
+
+    expect(first).toEqual({ batchItemFailures: [] });
+    expect(second).toEqual({ batchItemFailures: [] });
+    expect(s3).toHaveReceivedCommandTimes(RestoreObjectCommand, 1);
+    expect(s3).toHaveReceivedCommandWith(RestoreObjectCommand, {
+      Bucket: 'source-bucket',
+      Key: 'cold.csv',
+      VersionId: 'v7',
+      RestoreRequest: { Days: 1, GlacierJobParameters: { Tier: 'Bulk' } },
+    });
+  });
+
+  it('takes RestoreAlreadyInProgress (409) as a restore under way, not a failure', async () => {
+    onHead({ 'source-bucket/cold.csv': sourceHead('e1', { StorageClass: 'GLACIER' }) });
+    s3.on(RestoreObjectCommand).rejects(
+      new S3ServiceException({
+        name: 'RestoreAlreadyInProgress',
+        $fault: 'client',
+        message: 'Object restore is already in progress',
+        $metadata: { httpStatusCode: 409 },
+      }),
+    );
+    const result = await run(anSqsEvent(aTask({ key: 'cold.csv', eventName: 'Verify:Repair' })));
+    expect(result).toEqual({ batchItemFailures: [] });
+  });
+
+  it('copies the object when its ObjectRestore:Completed task arrives', async () => {
+    onHead({
+      'source-bucket/cold.csv': sourceHead('e1', {
+        StorageClass: 'DEEP_ARCHIVE',
+        Restore: 'ongoing-request="false", expiry-date="Sat, 28 Nov 2026 00:00:00 GMT"',
+      }),
+    });
+    s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"e1"' } });
+    const result = await run(
+      anSqsEvent(aTask({ key: 'cold.csv', etag: 'e1', eventName: 'ObjectRestore:Completed' })),
+    );
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).not.toHaveReceivedCommand(RestoreObjectCommand);
+    expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, {
+      Key: 'cold.csv',
+      CopySourceIfMatch: '"e1"',
+      StorageClass: 'STANDARD_IA',
+    });
+  });
+
+  it('never tries to thaw an SSE-C source', async () => {
+    s3.on(CopyObjectCommand).rejects(sseCustomerKeyRequired());
+    s3.on(HeadObjectCommand).rejects(bareBadRequest());
+    s3.on(GetObjectCommand).rejects(sseCustomerKeyRequired());
+    const result = await run(anSqsEvent(aTask({ etag: 'e1' })));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).not.toHaveReceivedCommand(RestoreObjectCommand);
   });
 });

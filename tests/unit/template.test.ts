@@ -37,7 +37,7 @@ const topic = [{ Ref: 'AlarmTopic' }];
 let dev: CfnTemplate;
 /** The dr stack: DR bucket with SSE-KMS, Object Lock and two admin principals. */
 let dr: CfnTemplate;
-/** The primary stack with two source buckets, a restore target and KMS keys everywhere. */
+/** The primary stack with two source buckets, a restore target, KMS keys everywhere and thawing on. */
 let two: CfnTemplate;
 /** `sls print --stage local`, what the local runtime reads. */
 let local: Record<string, unknown>;
@@ -59,6 +59,7 @@ beforeAll(async () => {
     queueKmsKeyArn: QUEUE_KEY,
     sourceKmsKeyArns: SOURCE_KEY,
     alarmEmail: 'oncall@example.com',
+    thawArchivedSources: 'true',
   });
   local = await printConfig('local');
   // Four framework runs, each bounded by SLS_TIMEOUT_MS: a busy machine is slow, not wrong.
@@ -201,10 +202,32 @@ describe('S3 notifications', () => {
   });
 
   it('subscribes ingest to every source bucket when there are several', () => {
+    // `two` has thawArchivedSources on: every bucket also tells when a restored copy is readable.
+    const thawed = [...allEvents, 's3:ObjectRestore:Completed'].sort();
     expect(notifications(two)).toEqual([
-      { function: 's3-dr-dev-ingest', bucket: 'a-bucket', events: allEvents },
-      { function: 's3-dr-dev-ingest', bucket: 'b-bucket', events: allEvents },
+      { function: 's3-dr-dev-ingest', bucket: 'a-bucket', events: thawed },
+      { function: 's3-dr-dev-ingest', bucket: 'b-bucket', events: thawed },
     ]);
+  });
+
+  it('subscribes to s3:ObjectRestore:Completed only with thawArchivedSources', () => {
+    // S3 User Guide, "Event notification types and destinations": s3:ObjectRestore:Completed.
+    const events = (t: CfnTemplate) => notifications(t).flatMap((n) => n.events);
+    expect(events(dev)).not.toContain('s3:ObjectRestore:Completed');
+    expect(get(fnProps(dev, 'replicate'), 'Environment', 'Variables', 'S3DR_THAW_ARCHIVED_SOURCES')).toBe(
+      'false',
+    );
+    expect(get(fnProps(two, 'replicate'), 'Environment', 'Variables')).toMatchObject({
+      S3DR_THAW_ARCHIVED_SOURCES: 'true',
+      S3DR_THAW_DAYS: '1',
+      S3DR_THAW_TIER: 'Bulk',
+    });
+  });
+
+  it('refuses a thawArchivedSources that is not true or false, naming the parameter', async () => {
+    const result = await runSls(['package', '--stage', 'dev', '--param=thawArchivedSources=yes']);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain('parameter "thawArchivedSources" must be true or false');
   });
 
   it('lets the notification handler edit exactly the source buckets, one bucket after the other', () => {
@@ -432,6 +455,9 @@ describe('dashboard', () => {
       'S3DR/VerifyMismatched@Sum',
       'S3DR/VerifyOrphaned@Sum',
       'S3DR/VerifyObjectsChecked@Sum',
+      'S3DR/ObjectsUnreplicable@Sum',
+      'S3DR/ObjectsThawing@Sum',
+      'S3DR/VerifyUnreplicable@Maximum',
       'AWS/SQS/ApproximateNumberOfMessagesVisible@Maximum',
       'AWS/Lambda/Errors@Sum',
     ]) {
@@ -696,6 +722,14 @@ describe('IAM', () => {
         targetWrite,
         [objects('a-bucket'), objects('b-bucket'), objects('restore-target')],
       ],
+    });
+  });
+
+  it('lets replicate restore source objects only with thawArchivedSources', () => {
+    // The dev stack (thawing off) has no such grant: the exact-grants test above lists every statement.
+    expect(JSON.stringify(grants(dev, 'replicate'))).not.toContain('s3:RestoreObject');
+    expect(grants(two, 'replicate')).toMatchObject({
+      ThawArchivedSourceObjects: [['s3:RestoreObject'], [objects('a-bucket'), objects('b-bucket')]],
     });
   });
 

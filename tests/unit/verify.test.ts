@@ -24,6 +24,7 @@ import type { Task } from '../../lib/task.ts';
 import { type VerifyBucketSettings, verifyBucket } from '../../lib/verify-bucket.ts';
 import type { VerifyReport } from '../../lib/verify-report.ts';
 import { aContext } from '../helpers/builders.ts';
+import { bareBadRequest, sseCustomerKeyRequired } from '../helpers/s3-errors.ts';
 
 const s3 = mockClient(S3Client);
 const sqs = mockClient(SQSClient);
@@ -42,6 +43,13 @@ interface StoredObject {
   metadata: Record<string, string>;
   body: string;
   checksumSha256?: string;
+  storageClass?: string;
+  /** x-amz-archive-status (Intelligent-Tiering archive tiers). */
+  archiveStatus?: string;
+  /** x-amz-restore. */
+  restore?: string;
+  /** Written with a customer-provided key: S3 reads it (HEAD too) only with that key. */
+  sseC?: boolean;
 }
 
 let buckets: Map<string, Map<string, StoredObject>>;
@@ -86,6 +94,10 @@ function put(bucket: string, key: string, o: Partial<StoredObject> = {}): void {
     metadata: o.metadata ?? {},
     body,
     ...(o.checksumSha256 ? { checksumSha256: o.checksumSha256 } : {}),
+    ...(o.storageClass ? { storageClass: o.storageClass } : {}),
+    ...(o.archiveStatus ? { archiveStatus: o.archiveStatus } : {}),
+    ...(o.restore ? { restore: o.restore } : {}),
+    ...(o.sseC ? { sseC: true } : {}),
   });
 }
 
@@ -133,7 +145,13 @@ function installFakeS3(): void {
     const keys = [...bucketOf(input.Bucket).keys()]
       .filter((k) => k.startsWith(prefix))
       .sort(input.Bucket === SOURCE ? (sourceListOrder ?? listOrder) : listOrder);
-    const contents: { Key: string; ETag: string; Size: number; LastModified: Date }[] = [];
+    const contents: {
+      Key: string;
+      ETag: string;
+      Size: number;
+      LastModified: Date;
+      StorageClass: string;
+    }[] = [];
     const prefixes: string[] = [];
     let last = '';
     for (const key of keys) {
@@ -154,7 +172,15 @@ function installFakeS3(): void {
       if (cut >= 0) prefixes.push(entry);
       else {
         const o = bucketOf(input.Bucket).get(key)!;
-        contents.push({ Key: key, ETag: `"${o.etag}"`, Size: o.size, LastModified: o.lastModified });
+        // ListObjectsV2 gives each object's storage class (STANDARD when none was chosen), never SSE-C
+        // or an Intelligent-Tiering access tier.
+        contents.push({
+          Key: key,
+          ETag: `"${o.etag}"`,
+          Size: o.size,
+          LastModified: o.lastModified,
+          StorageClass: o.storageClass ?? 'STANDARD',
+        });
       }
       last = entry;
     }
@@ -167,7 +193,16 @@ function installFakeS3(): void {
   s3.on(HeadObjectCommand).callsFake((input) => {
     const o = bucketOf(input.Bucket).get(input.Key);
     if (!o) throw notFound();
-    return { ETag: `"${o.etag}"`, ContentLength: o.size, LastModified: o.lastModified, Metadata: o.metadata };
+    if (o.sseC) throw bareBadRequest();
+    return {
+      ETag: `"${o.etag}"`,
+      ContentLength: o.size,
+      LastModified: o.lastModified,
+      Metadata: o.metadata,
+      StorageClass: o.storageClass,
+      ArchiveStatus: o.archiveStatus,
+      Restore: o.restore,
+    };
   });
   s3.on(GetObjectCommand).callsFake((input) => {
     const o = bucketOf(input.Bucket).get(input.Key);
@@ -176,6 +211,7 @@ function installFakeS3(): void {
         message: 'The specified key does not exist.',
         $metadata: { httpStatusCode: 404 },
       });
+    if (o.sseC) throw sseCustomerKeyRequired();
     // A stream body, as the SDK returns it (iterable, with transformToString).
     const body = Object.assign(Readable.from([Buffer.from(o.body)]), {
       transformToString: async () => o.body,
@@ -268,7 +304,14 @@ describe('verify', () => {
 
     const report = await verify();
 
-    expect(report.counts).toEqual({ ok: 41, missing: 0, mismatched: 0, orphaned: 0, pending: 0 });
+    expect(report.counts).toEqual({
+      ok: 41,
+      missing: 0,
+      mismatched: 0,
+      orphaned: 0,
+      pending: 0,
+      unreplicable: 0,
+    });
     expect(report.pass).toEqual({ complete: true, cursor: null, progress: 1 });
     expect(s3).not.toHaveReceivedCommand(HeadObjectCommand);
     expect(sqs).not.toHaveReceivedCommand(SendMessageBatchCommand);
@@ -305,7 +348,14 @@ describe('verify', () => {
 
     const report = await verify();
 
-    expect(report.counts).toEqual({ ok: 1, missing: 1, mismatched: 1, orphaned: 1, pending: 1 });
+    expect(report.counts).toEqual({
+      ok: 1,
+      missing: 1,
+      mismatched: 1,
+      orphaned: 1,
+      pending: 1,
+      unreplicable: 0,
+    });
     expect(report.repairsQueued).toBe(3);
     const tasks = sentTasks();
     expect(tasks.map((t) => t.key).sort()).toEqual(['changed.txt', 'missing.txt', 'orphan.txt']);
@@ -314,6 +364,57 @@ describe('verify', () => {
       expect(Math.abs(Date.parse(task.eventTime) - Date.now())).toBeLessThan(60_000);
     }
     expect(tasks.find((t) => t.key === 'missing.txt')).toMatchObject({ etag: 'etag-missing.txt', size: 19 });
+  });
+
+  it('reports source keys S3 cannot copy as unreplicable with their reason, not missing, and repairs none of them', async () => {
+    // Archived without a restored copy (S3 User Guide, "Restoring an archived object"; Intelligent-Tiering
+    // archive tiers show x-amz-archive-status) or SSE-C ("Using server-side encryption with customer-provided
+    // keys"): a repair task could only fail again. A restored copy (ongoing-request="false") is copyable.
+    replicated('ok.txt');
+    put(SOURCE, 'cold/2019.csv', { storageClass: 'GLACIER' });
+    put(SOURCE, 'cold/2015.csv', { storageClass: 'DEEP_ARCHIVE', restore: 'ongoing-request="true"' });
+    put(SOURCE, 'it/archived.bin', { storageClass: 'INTELLIGENT_TIERING', archiveStatus: 'ARCHIVE_ACCESS' });
+    put(SOURCE, 'secret.bin', { sseC: true });
+    put(SOURCE, 'cold/thawed.csv', {
+      storageClass: 'GLACIER',
+      restore: 'ongoing-request="false", expiry-date="Sat, 28 Nov 2026 00:00:00 GMT"',
+    });
+    put(SOURCE, 'lost.txt');
+    put(SOURCE, 'glacier-ir.bin', { storageClass: 'GLACIER_IR' });
+
+    const addMetric = jest.spyOn(metrics, 'addMetric');
+    let report: VerifyReport;
+    let published: Record<string, unknown>;
+    try {
+      report = await verify();
+      published = Object.fromEntries(addMetric.mock.calls.map(([name, , value]) => [name, value]));
+    } finally {
+      addMetric.mockRestore();
+    }
+
+    expect(report.counts).toEqual({
+      ok: 1,
+      missing: 3,
+      mismatched: 0,
+      orphaned: 0,
+      pending: 0,
+      unreplicable: 4,
+    });
+    expect(sorted(report.samples.missing)).toEqual(['cold/thawed.csv', 'glacier-ir.bin', 'lost.txt']);
+    expect(report.unreplicable.byReason).toEqual({
+      'archived-glacier': 1,
+      'archived-deep-archive': 1,
+      'archived-intelligent-tiering-archive': 1,
+      'sse-c': 1,
+    });
+    expect(report.unreplicable.samples).toContainEqual({ key: 'secret.bin', reason: 'sse-c' });
+    expect(report.unreplicable.samples).toContainEqual({ key: 'cold/2019.csv', reason: 'archived-glacier' });
+    expect(sorted(sentTasks().map((t) => t.key))).toEqual(['cold/thawed.csv', 'glacier-ir.bin', 'lost.txt']);
+    // The drift alarm's metric leaves them out; their own metric counts them.
+    expect(published).toMatchObject({ VerifyMissing: 3, VerifyUnreplicable: 4, VerifyObjectsChecked: 8 });
+    // One source HEAD per key DR lacks (the SSE-C one also a one-byte GET): none for the copied key.
+    expect(headedKeys()).not.toContain('ok.txt');
+    expect(report.requests.head).toBe(7);
   });
 
   it('queues nothing with repair: false, and still reports the drift', async () => {
@@ -411,7 +512,14 @@ describe('verify', () => {
     put(DR, '.s3dr/verify/old-cursor.json');
     put(DR, '.s3dr/reports/verify/x.json');
     const report = await verify();
-    expect(report.counts).toEqual({ ok: 1, missing: 0, mismatched: 0, orphaned: 0, pending: 0 });
+    expect(report.counts).toEqual({
+      ok: 1,
+      missing: 0,
+      mismatched: 0,
+      orphaned: 0,
+      pending: 0,
+      unreplicable: 0,
+    });
     expect(sentTasks()).toEqual([]);
   });
 
@@ -481,9 +589,16 @@ describe('verify', () => {
     expect(last.pass.complete).toBe(true);
     expect(runs.length).toBeGreaterThan(2);
     // Every key was classified exactly once over the pass: nothing skipped, nothing counted twice.
-    const total = { ok: 0, missing: 0, mismatched: 0, orphaned: 0, pending: 0 };
+    const total = { ok: 0, missing: 0, mismatched: 0, orphaned: 0, pending: 0, unreplicable: 0 };
     for (const r of runs) for (const [c, n] of Object.entries(r.counts)) total[c as keyof typeof total] += n;
-    expect(total).toEqual({ ok: keys.length - 10, missing: 10, mismatched: 0, orphaned: 0, pending: 0 });
+    expect(total).toEqual({
+      ok: keys.length - 10,
+      missing: 10,
+      mismatched: 0,
+      orphaned: 0,
+      pending: 0,
+      unreplicable: 0,
+    });
     expect(last.buckets[0]?.pass).toMatchObject({
       counts: total,
       runs: runs.length,
@@ -501,6 +616,23 @@ describe('verify', () => {
     expect(first.pass.complete && second.pass.complete).toBe(true);
     expect(second.buckets[0]?.pass.id).not.toBe(first.buckets[0]?.pass.id);
     expect(second.buckets[0]?.pass.runs).toBe(1);
+  });
+
+  it('resumes a pass whose cursor was written before the unreplicable class existed', async () => {
+    pageCap = 2;
+    for (let i = 0; i < 12; i++) replicated(`p${i % 3}/k${i}`);
+    const first = await verify({}, contextOutOfTimeAfter(4));
+    expect(first.pass.complete).toBe(false);
+    // What the previous version stored: the same cursor, without the class in its counts.
+    const key = '.s3dr/verify/source-bucket.json';
+    const cursor = JSON.parse(stored(DR, key) ?? '');
+    delete cursor.pass.counts.unreplicable;
+    put(DR, key, { body: JSON.stringify(cursor) });
+
+    const second = await verify();
+
+    expect(second.buckets[0]?.pass).toMatchObject({ complete: true, runs: 2 });
+    expect(second.buckets[0]?.pass.counts).toMatchObject({ ok: 12, unreplicable: 0 });
   });
 
   it('starts over, and says why, when the stored cursor is not one it wrote', async () => {
@@ -623,6 +755,15 @@ describe('verifyBucket', () => {
     installFakeS3();
   });
 
+  it('with thawArchivedSources, queues repairs for archived keys (replicate restores them), never for SSE-C', async () => {
+    put(SOURCE, 'cold.csv', { storageClass: 'GLACIER' });
+    put(SOURCE, 'secret.bin', { sseC: true });
+    const sent: Task[] = [];
+    const report = await verifyBucket(deps(sent), settings({ thawArchivedSources: true }));
+    expect(report.counts.unreplicable).toBe(2);
+    expect(sent.map((t) => t.key)).toEqual(['cold.csv']);
+  });
+
   it('repairs orphans under the mirror policy and only reports them under retain', async () => {
     replicated('kept.txt');
     put(DR, 'deleted-at-source.txt');
@@ -681,7 +822,7 @@ describe('verifyBucket', () => {
           repeatPrefixAtStartAfter = true;
           for (const k of src) put(SOURCE, k);
           for (const k of dst) put(DR, k);
-          const total = { ok: 0, missing: 0, mismatched: 0, orphaned: 0, pending: 0 };
+          const total = { ok: 0, missing: 0, mismatched: 0, orphaned: 0, pending: 0, unreplicable: 0 };
           let complete = false;
           for (let run = 0; run < 500 && !complete; run++) {
             // Each worker looks at the clock once before taking work, then once per key.
@@ -710,6 +851,7 @@ describe('verifyBucket', () => {
             mismatched: 0,
             orphaned: dst.filter((k) => !inSrc.has(k)).length,
             pending: 0,
+            unreplicable: 0,
           });
         },
       ),
@@ -749,6 +891,7 @@ describe('verifyBucket', () => {
             mismatched: 0,
             orphaned: dst.filter((k) => !inSrc.has(k)).length,
             pending: 0,
+            unreplicable: 0,
           });
           expect(sorted(report.samples.missing)).toEqual(sorted(src.filter((k) => !inDst.has(k))));
           expect(sorted(report.samples.orphaned)).toEqual(sorted(dst.filter((k) => !inSrc.has(k))));
