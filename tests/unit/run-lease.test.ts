@@ -208,7 +208,9 @@ describe('run lease on S3 (the adapter, answered as S3 answers)', () => {
   const failure = (name: string, httpStatusCode: number) =>
     new S3ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode }, message: name });
 
-  beforeEach(() => s3.reset());
+  beforeEach(() => {
+    s3.reset();
+  });
 
   it('creates the lease with If-None-Match: * and reports a 412 as "held"', async () => {
     s3.on(PutObjectCommand).rejectsOnce(failure('PreconditionFailed', 412)).resolves({ ETag: '"e2"' });
