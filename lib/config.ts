@@ -59,6 +59,10 @@ const envSchema = z
     S3DR_KEY_LAYOUT: z.enum(['flat', 'bucket-prefixed']).default('flat'),
     S3DR_DR_STORAGE_CLASS: z.enum(STORAGE_CLASSES).default('STANDARD'),
     S3DR_DR_KMS_KEY_ID: z.string().min(1).optional(),
+    S3DR_DR_BUCKET_OWNER: z
+      .string()
+      .regex(/^\d{12}$/, 'must be the 12-digit id of the account that owns the DR bucket')
+      .optional(),
     S3DR_MULTIPART_THRESHOLD: bytes(MIN_PART_BYTES, MAX_PART_BYTES, MAX_PART_BYTES),
     S3DR_PART_SIZE: bytes(MIN_PART_BYTES, MAX_PART_BYTES, 256 * MiB),
     S3DR_PART_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
@@ -122,6 +126,8 @@ export interface Config {
   keyLayout: 'flat' | 'bucket-prefixed';
   drStorageClass: (typeof STORAGE_CLASSES)[number];
   drKmsKeyId: string | undefined;
+  /** Account id every DR request names as ExpectedBucketOwner; unset = no owner check (emulator). */
+  drBucketOwner: string | undefined;
   multipartThreshold: number;
   partSize: number;
   partConcurrency: number;
@@ -178,6 +184,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keyLayout: e.S3DR_KEY_LAYOUT,
     drStorageClass: e.S3DR_DR_STORAGE_CLASS,
     drKmsKeyId: e.S3DR_DR_KMS_KEY_ID,
+    drBucketOwner: e.S3DR_DR_BUCKET_OWNER,
     multipartThreshold: e.S3DR_MULTIPART_THRESHOLD,
     partSize: e.S3DR_PART_SIZE,
     partConcurrency: e.S3DR_PART_CONCURRENCY,

@@ -27,6 +27,12 @@ export class DeadlineError extends DrError {}
 /** Some queue entries could not be sent after retries. */
 export class EnqueueError extends DrError {}
 
+/**
+ * The same long run (same function, same request) is already in progress: refused so that a client's
+ * re-sent invoke cannot start it twice. The message names the run that holds the lease.
+ */
+export class ConcurrentRunError extends DrError {}
+
 /** A restore request is not allowed (target off the allow-list, wrong region, …). */
 export class RestoreRefusedError extends DrError {}
 

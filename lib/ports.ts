@@ -156,6 +156,18 @@ export interface ObjectStore {
   listVersions(options: VersionListOptions): Promise<VersionPage>;
   getText(key: string): Promise<string | undefined>;
   putText(key: string, body: string, contentType?: string): Promise<void>;
+  /** GET of a small text object with its (unquoted) ETag; `undefined` when it does not exist. */
+  readText(key: string): Promise<{ body: string; etag: string } | undefined>;
+  /**
+   * A conditional PutObject (S3 conditional writes): `ifNoneMatch: '*'` creates the object only if the key
+   * has no current object; `ifMatch` replaces it only while it still has that ETag. Returns false when
+   * the condition did not hold (412 Precondition Failed, or 409 from a concurrent conditional write).
+   */
+  putTextIf(
+    key: string,
+    body: string,
+    condition: { ifNoneMatch: '*' } | { ifMatch: string },
+  ): Promise<boolean>;
   /**
    * Starts thawing an archived object; returns false when a thaw is already in progress. `days`
    * undefined: an Intelligent-Tiering archive tier, whose restores do not expire (S3 refuses `Days`).

@@ -31,7 +31,9 @@ export function createRuntime(env: Record<string, string | undefined> = process.
   return {
     config,
     sourceStore: (bucket) => sources.get(bucket),
-    dr: new S3ObjectStore(clients.s3(config.drRegion), config.drBucket),
+    dr: new S3ObjectStore(clients.s3(config.drRegion), config.drBucket, {
+      expectedOwner: config.drBucketOwner,
+    }),
     storeFor: (bucket, region) => new S3ObjectStore(clients.s3(region), bucket),
     queue() {
       queue ??= new SqsTaskQueue(clients.sqs(), requireQueueUrl(config));

@@ -196,7 +196,7 @@ export interface Emulator {
 
 async function loadStoreClasses() {
   const dist = new URL('.', import.meta.resolve('fauxqs'));
-  const [{ S3Store }, { SqsStore }, { SnsStore }, { PersistenceManager }, { encodeListedKey }] =
+  const [{ S3Store }, { SqsStore }, { SnsStore }, { PersistenceManager }, { encodeListedKey }, { S3Error }] =
     await Promise.all([
       import(new URL('s3/s3Store.js', dist).href),
       import(new URL('sqs/sqsStore.js', dist).href),
@@ -204,6 +204,7 @@ async function loadStoreClasses() {
       import(new URL('persistence.js', dist).href),
       // Added by patches/fauxqs+2.4.1.patch: one encoder for every listing the emulator serves.
       import(new URL('s3/actions/listObjects.js', dist).href),
+      import(new URL('common/errors.js', dist).href),
     ]);
   if (typeof encodeListedKey !== 'function') {
     throw new Error(
@@ -216,6 +217,7 @@ async function loadStoreClasses() {
     SnsStore,
     PersistenceManager,
     encodeListedKey: encodeListedKey as KeyEncoder,
+    S3Error: S3Error as S3ErrorClass,
   };
 }
 
@@ -302,6 +304,44 @@ export function refusal(
   return undefined;
 }
 
+type S3ErrorClass = new (code: string, message: string, statusCode: number) => Error;
+
+/** The request a store call is made for: its S3 operation and its conditional-write headers. */
+interface RequestContext {
+  kind: string;
+  ifNoneMatch?: string;
+  ifMatch?: string;
+}
+
+const header = (headers: Record<string, unknown>, name: string) =>
+  typeof headers[name] === 'string' ? (headers[name] as string) : undefined;
+
+/**
+ * S3 conditional writes, which fauxqs 2.4.1 ignores on PutObject, CopyObject and
+ * CompleteMultipartUpload: `If-None-Match: *` fails with 412 when the key has a current object, and
+ * `If-Match: <etag>` fails with 412 unless the current object has that ETag (S3 User Guide, "How to
+ * prevent object overwrites with conditional writes"). Checked inside the store call, so the check and
+ * the write are one step, as S3 makes them.
+ */
+function checkConditionalWrite(
+  context: RequestContext | undefined,
+  current: { etag: string } | undefined,
+  S3Error: S3ErrorClass,
+): void {
+  if (!context) return;
+  const failed = () =>
+    new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 412);
+  if (context.ifNoneMatch !== undefined && context.ifNoneMatch.trim() === '*' && current) throw failed();
+  if (context.ifMatch !== undefined) {
+    const wanted = context.ifMatch.trim().replaceAll('"', '');
+    if (!current || current.etag.replaceAll('"', '') !== wanted) {
+      // S3 answers an If-Match on a missing key with 404 NoSuchKey.
+      if (!current) throw new S3Error('NoSuchKey', 'The specified key does not exist.', 404);
+      throw failed();
+    }
+  }
+}
+
 /** Names the S3 operation (or SQS action) of a request, for request counts and event names. */
 export function classify(method: string, url: string, headers: Record<string, unknown>): string {
   const [path = '', query = ''] = url.split('?', 2);
@@ -356,7 +396,8 @@ export async function startEmulator(options: {
   /** Registers extra routes (e.g. the status page) before the server starts listening. */
   beforeListen?: (app: FastifyApp) => void;
 }): Promise<Emulator> {
-  const { S3Store, SqsStore, SnsStore, PersistenceManager, encodeListedKey } = await loadStoreClasses();
+  const { S3Store, SqsStore, SnsStore, PersistenceManager, encodeListedKey, S3Error } =
+    await loadStoreClasses();
   const s3Store = new S3Store() as S3StoreLike;
   const sqsStore = new SqsStore();
   const snsStore = new SnsStore();
@@ -366,7 +407,7 @@ export async function startEmulator(options: {
   if (options.region) sqsStore.region = options.region;
   const app = buildApp({ logger: false, stores: { s3Store, sqsStore, snsStore } as never });
 
-  const requestKind = new AsyncLocalStorage<string>();
+  const requestContext = new AsyncLocalStorage<RequestContext>();
   const counts: Record<string, number> = {};
   const listeners = new Set<(event: ObjectEvent) => void>();
   const emit = (event: ObjectEvent) => {
@@ -418,16 +459,30 @@ export async function startEmulator(options: {
   // After the body is parsed, fastify calls the route handler from this hook's `done`: the store calls it
   // makes run inside this context and can name their event after the request.
   app.addHook('preHandler', (request, _reply, done) => {
-    requestKind.run(classify(request.method, request.url, request.headers as Record<string, unknown>), done);
+    const headers = request.headers as Record<string, unknown>;
+    const kind = classify(request.method, request.url, headers);
+    // Conditional headers count only on writes: on GET/HEAD they are read conditions fauxqs handles.
+    const writes = ['PutObject', 'CopyObject', 'CompleteMultipartUpload'].includes(kind);
+    requestContext.run(
+      {
+        kind,
+        ifNoneMatch: writes ? header(headers, 'if-none-match') : undefined,
+        ifMatch: writes ? header(headers, 'if-match') : undefined,
+      },
+      done,
+    );
   });
+  const currentObject = (bucket: string, key: string) => s3Store.buckets.get(bucket)?.get(key);
 
   // Before the wrappers below: a write's tag set is in place by the time its event is emitted.
   installObjectTagging(app, s3Store, emit);
 
   const putObject = s3Store.putObject.bind(s3Store);
   s3Store.putObject = (...args: unknown[]) => {
+    const context = requestContext.getStore();
+    checkConditionalWrite(context, currentObject(String(args[0]), String(args[1])), S3Error);
     const obj = putObject(...args);
-    const op = requestKind.getStore();
+    const op = context?.kind;
     const eventName: ObjectEventName =
       op === 'CopyObject'
         ? 'ObjectCreated:Copy'
@@ -440,6 +495,9 @@ export async function startEmulator(options: {
   const complete = s3Store.completeMultipartUpload.bind(s3Store);
   s3Store.completeMultipartUpload = (uploadId: string, parts: unknown) => {
     const upload = s3Store.multipartUploads.get(uploadId);
+    if (upload) {
+      checkConditionalWrite(requestContext.getStore(), currentObject(upload.bucket, upload.key), S3Error);
+    }
     const obj = complete(uploadId, parts);
     if (upload) emitCreated('ObjectCreated:CompleteMultipartUpload', upload.bucket, upload.key, obj);
     return obj;

@@ -12,7 +12,22 @@
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const ARN = /^arn:aws[a-z-]*:[a-z0-9-]+:/;
+/**
+ * The S3 events s3-dr subscribes ingest to: the one list for both `eventSource` modes. Each notification
+ * type is translated to the EventBridge detail-types that carry the same events (S3 User Guide, "Using
+ * EventBridge" / "EventBridge event message structure"), so adding a type here adds it to the bucket
+ * notifications and to the EventBridge rule alike; a type without a translation fails `sls package`.
+ */
 const S3_EVENT_TYPES = ['s3:ObjectCreated:*', 's3:ObjectRemoved:*', 's3:LifecycleExpiration:*'];
+const EVENTBRIDGE_DETAIL_TYPES = {
+  's3:ObjectCreated:*': ['Object Created'],
+  's3:ObjectRemoved:*': ['Object Deleted'],
+  // EventBridge reports lifecycle expirations as "Object Deleted" with reason "Lifecycle Expiration".
+  's3:LifecycleExpiration:*': ['Object Deleted'],
+  's3:ObjectTagging:*': ['Object Tags Added', 'Object Tags Deleted'],
+  's3:ObjectRestore:Completed': ['Object Restore Completed'],
+};
+const EVENT_SOURCES = ['notifications', 'eventbridge'];
 /**
  * The S3 events ingest subscribes to. Tag changes change neither ETag nor Last-Modified, so they reach DR
  * only through their own events (s3:ObjectTagging:Put / :Delete): subscribed when tags are replicated
@@ -164,6 +179,31 @@ async function readSettings(resolveVariable) {
   if (awsAccountId !== undefined && !/^\d{12}$/.test(awsAccountId)) {
     throw new ParamError('awsAccountId', `must be 12 digits, got ${awsAccountId}`);
   }
+  const drAccountId = optional('drAccountId', await param('drAccountId'));
+  if (drAccountId !== undefined && !/^\d{12}$/.test(drAccountId)) {
+    throw new ParamError('drAccountId', `must be 12 digits, got ${drAccountId}`);
+  }
+  const eventSource = String(await param('eventSource'));
+  if (!EVENT_SOURCES.includes(eventSource)) {
+    throw new ParamError(
+      'eventSource',
+      `must be "notifications" or "eventbridge", got ${JSON.stringify(eventSource)}`,
+    );
+  }
+  if ((await param('replicateReservedConcurrency')) != null) {
+    throw new ParamError(
+      'replicateReservedConcurrency',
+      'is no longer used: Lambda throttles batches beyond reserved concurrency and each throttled receive ' +
+        'counts toward maxReceiveCount, so tasks reached the DLQ unprocessed. Use replicateMaxConcurrency',
+    );
+  }
+  // AWS: MaximumConcurrency of an SQS event source is 2 to 1000 ("Configuring maximum concurrency for
+  // Amazon SQS event sources"); unset = no cap.
+  const maxConcurrencyParam = await param('replicateMaxConcurrency');
+  const replicateMaxConcurrency =
+    maxConcurrencyParam == null
+      ? undefined
+      : integer('replicateMaxConcurrency', maxConcurrencyParam, 2, 1000);
   return {
     names,
     stackRole,
@@ -182,6 +222,9 @@ async function readSettings(resolveVariable) {
     endpointUrl,
     awsAccountId,
     copyTags: String(await param('copyTags')) === 'true',
+    drAccountId,
+    eventSource,
+    replicateMaxConcurrency,
     sourceRegion: String(await param('sourceRegion')),
     drKmsKeyArn: arns('kmsKeyArn', optional('kmsKeyArn', await param('kmsKeyArn')))[0],
     queueKmsKeyArn: arns('queueKmsKeyArn', optional('queueKmsKeyArn', await param('queueKmsKeyArn')))[0],
@@ -189,8 +232,14 @@ async function readSettings(resolveVariable) {
   };
 }
 
-const bucketArn = (bucket) => `arn:aws:s3:::${bucket}`;
-const objectsArn = (bucket, prefix = '') => `arn:aws:s3:::${bucket}/${prefix}*`;
+// Partition-aware (aws, aws-cn, aws-us-gov): never an `arn:aws:` literal in a template.
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder
+const PARTITION = '${AWS::Partition}';
+const sub = (text) => ({ 'Fn::Sub': text });
+const bucketArn = (bucket) => sub(`arn:${PARTITION}:s3:::${bucket}`);
+const objectsArn = (bucket, prefix = '') => sub(`arn:${PARTITION}:s3:::${bucket}/${prefix}*`);
+/** Where verify and restore hold their run leases (lib/run-lease.ts). */
+const LEASE_PREFIX = '.s3dr/leases/';
 const queueArn = { 'Fn::GetAtt': ['ReplicationQueue', 'Arn'] };
 const dlqArn = { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] };
 const allow = (Sid, Action, Resource) => ({ Sid, Effect: 'Allow', Action, Resource });
@@ -302,9 +351,18 @@ const iamRoleStatements = {
         : []),
       // Cursor and reports live under the reserved prefix, the only place verify writes.
       allow('WriteVerifierState', ['s3:GetObject', 's3:PutObject'], [objectsArn(s.drBucket, '.s3dr/')]),
+      // The run lease that refuses a second concurrent run of the same request: created with
+      // If-None-Match, released with a delete (a delete marker in the versioned DR bucket).
+      allow(
+        'HoldVerifyRunLease',
+        ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        [objectsArn(s.drBucket, `${LEASE_PREFIX}verify/`)],
+      ),
       allow('EnqueueRepairTasks', ['sqs:SendMessage'], [queueArn]),
       ...kmsStatements(s, {
         dr: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        // Deep mode reads source objects (GetObject) where no checksum decides: SSE-KMS needs Decrypt.
+        source: ['kms:Decrypt'],
         queue: ['kms:GenerateDataKey', 'kms:Decrypt'],
       }),
     ];
@@ -344,21 +402,41 @@ const iamRoleStatements = {
         ],
         targets.map((b) => objectsArn(b)),
       ),
+      allow(
+        'HoldRestoreRunLease',
+        ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        [objectsArn(s.drBucket, `${LEASE_PREFIX}restore/`)],
+      ),
       ...kmsStatements(s, {
-        dr: ['kms:Decrypt'],
+        dr: ['kms:Decrypt', 'kms:GenerateDataKey'],
         source: ['kms:Decrypt', 'kms:GenerateDataKey'],
       }),
     ];
   },
 };
 
+/** The EventBridge detail-types for the stage's event types (see S3_EVENT_TYPES), without repeats. */
+function eventBridgeDetailTypes(s) {
+  const types = [];
+  for (const type of sourceEventTypes(s)) {
+    const translated = EVENTBRIDGE_DETAIL_TYPES[type];
+    if (!translated) {
+      throw new ParamError('eventSource', `cannot route ${type} through EventBridge: add its detail-types`);
+    }
+    for (const t of translated) if (!types.includes(t)) types.push(t);
+  }
+  return types;
+}
+
 /**
  * S3 notifications for the *first* source bucket, through the framework's `existing: true` custom
  * resource. The framework allows one existing bucket per function; the others get the same custom
- * resource from `sourceBucketNotifications` below.
+ * resource from `sourceBucketNotifications` below. With `eventSource: eventbridge` there are none: the
+ * EventBridge rule of `eventBridgeRouting` delivers the events instead.
  */
 async function ingestEvents({ resolveVariable }) {
   const s = await readSettings(resolveVariable);
+  if (s.eventSource !== 'notifications') return [];
   const [first] = s.sourceBuckets;
   // forceDeploy: every deploy re-applies the notifications, so a deploy repairs a bucket whose
   // notification configuration another tool has overwritten (S3 keeps one per bucket).
@@ -370,39 +448,21 @@ async function ingestEvents({ resolveVariable }) {
 /**
  * `Custom::S3` resources for source buckets 2…N, identical to the one the framework compiles for the
  * first bucket (same handler: it adds the Lambda permission and merges its own entries into the
- * bucket's notification configuration, leaving other entries alone), plus the permission for that
- * handler to edit these buckets' notifications. Chained with DependsOn, as the framework chains its
- * own, so that the handler never edits the function's resource policy concurrently.
+ * bucket's notification configuration, leaving other entries alone). Chained with DependsOn, as the
+ * framework chains its own, so that the handler never edits the function's resource policy
+ * concurrently. The handler's role is narrowed by `customResourceRole`.
  */
 async function sourceBucketNotifications({ resolveVariable }) {
   const s = await readSettings(resolveVariable);
   const extra = s.sourceBuckets.slice(1);
-  if (s.stackRole !== 'primary' || extra.length === 0) return {};
-  const Resources = {
-    IngestCustomS3ExtraBucketsPolicy: {
-      Type: 'AWS::IAM::Policy',
-      Properties: {
-        PolicyName: `${s.names.service}-${s.names.stage}-existing-s3-extra-buckets`,
-        Roles: [{ Ref: 'IamRoleCustomResourcesLambdaExecution' }],
-        PolicyDocument: {
-          Version: '2012-10-17',
-          Statement: [
-            allow(
-              'ConfigureSourceBucketNotifications',
-              ['s3:PutBucketNotification', 's3:GetBucketNotification'],
-              extra.map(bucketArn),
-            ),
-          ],
-        },
-      },
-    },
-  };
+  if (s.stackRole !== 'primary' || s.eventSource !== 'notifications' || extra.length === 0) return {};
+  const Resources = {};
   let previous = 'IngestCustomS31';
   extra.forEach((bucket, index) => {
     const logicalId = `IngestCustomS3Bucket${index + 2}`;
     Resources[logicalId] = {
       Type: 'Custom::S3',
-      DependsOn: ['IngestLambdaFunction', 'IngestCustomS3ExtraBucketsPolicy', previous],
+      DependsOn: ['IngestLambdaFunction', 'IamRoleCustomResourcesLambdaExecution', previous],
       Properties: {
         ServiceToken: { 'Fn::GetAtt': ['CustomDashresourceDashexistingDashs3LambdaFunction', 'Arn'] },
         FunctionName: s.names.ingestFunction,
@@ -414,6 +474,118 @@ async function sourceBucketNotifications({ resolveVariable }) {
     previous = logicalId;
   });
   return { Resources };
+}
+
+/**
+ * The role of the framework's notification custom resource (`IamRoleCustomResourcesLambdaExecution`).
+ * The framework grants it `lambda:AddPermission`/`RemovePermission` on every function of the account
+ * and region (`function:*`); its handler only ever adds ingest's permission and edits the source
+ * buckets' notifications. The extension replaces the role's policies with exactly that.
+ */
+async function customResourceRole({ resolveVariable }) {
+  const s = await readSettings(resolveVariable);
+  if (s.stackRole !== 'primary' || s.eventSource !== 'notifications') return {};
+  return {
+    extensions: {
+      IamRoleCustomResourcesLambdaExecution: {
+        Properties: {
+          Policies: [
+            {
+              PolicyName: `${s.names.stage}-${s.names.service}-custom-resources-lambda`,
+              PolicyDocument: {
+                Version: '2012-10-17',
+                Statement: [
+                  allow(
+                    'ConfigureSourceBucketNotifications',
+                    ['s3:PutBucketNotification', 's3:GetBucketNotification'],
+                    s.sourceBuckets.map(bucketArn),
+                  ),
+                  allow(
+                    'PermitS3ToInvokeIngest',
+                    ['lambda:AddPermission', 'lambda:RemovePermission'],
+                    [
+                      sub(
+                        `arn:${PARTITION}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${s.names.ingestFunction}`,
+                      ),
+                    ],
+                  ),
+                ],
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/**
+ * `eventSource: eventbridge`: the source buckets send their events to EventBridge (enabled on each bucket,
+ * see README "Deploy"), and one rule on the default bus routes the subscribed detail-types of exactly
+ * these buckets to ingest. Ingest, not the queue: ingest validates and maps both envelope shapes to the
+ * same task (replicate reads only tasks), and it keeps its async retries and on-failure DLQ. EventBridge's
+ * own delivery failures (throttled, denied) go to the DLQ too, after its retry policy.
+ */
+async function eventBridgeRouting({ resolveVariable }) {
+  const s = await readSettings(resolveVariable);
+  if (s.stackRole !== 'primary' || s.eventSource !== 'eventbridge') return {};
+  return {
+    Resources: {
+      IngestEventBridgeRule: {
+        Type: 'AWS::Events::Rule',
+        Properties: {
+          Name: s.names.eventBridgeRule,
+          Description: `S3 object events of the s3-dr ${s.names.stage} source buckets → ingest`,
+          State: 'ENABLED',
+          EventPattern: {
+            source: ['aws.s3'],
+            'detail-type': eventBridgeDetailTypes(s),
+            detail: { bucket: { name: s.sourceBuckets } },
+          },
+          Targets: [
+            {
+              Id: 'ingest',
+              Arn: { 'Fn::GetAtt': ['IngestLambdaFunction', 'Arn'] },
+              RetryPolicy: { MaximumEventAgeInSeconds: 86_400, MaximumRetryAttempts: 185 },
+              DeadLetterConfig: { Arn: dlqArn },
+            },
+          ],
+        },
+      },
+      IngestEventBridgePermission: {
+        Type: 'AWS::Lambda::Permission',
+        Properties: {
+          FunctionName: { 'Fn::GetAtt': ['IngestLambdaFunction', 'Arn'] },
+          Action: 'lambda:InvokeFunction',
+          Principal: 'events.amazonaws.com',
+          SourceArn: { 'Fn::GetAtt': ['IngestEventBridgeRule', 'Arn'] },
+        },
+      },
+    },
+  };
+}
+
+/** `eventbridge` or `notifications`, for the template's UsesEventBridge condition. */
+const eventSource = async ({ resolveVariable }) => (await readSettings(resolveVariable)).eventSource;
+
+/** The SQS event source's ScalingConfig: MaximumConcurrency when replicateMaxConcurrency is set. */
+async function replicateMaxConcurrency({ resolveVariable }) {
+  return (await readSettings(resolveVariable)).replicateMaxConcurrency ?? null;
+}
+
+/**
+ * S3DR_DR_BUCKET_OWNER: the account that must own the DR bucket, sent as ExpectedBucketOwner (S3 User
+ * Guide, "Verifying bucket ownership with bucket owner condition"). drAccountId when the DR bucket is in
+ * another account; otherwise this stack's own account (awsAccountId when given, so the value is literal
+ * for `sls invoke local`). None on the emulator.
+ */
+async function drBucketOwner({ resolveVariable }) {
+  const s = await readSettings(resolveVariable);
+  if (s.drAccountId) return s.drAccountId;
+  if (s.endpointUrl) return null;
+  if (s.awsAccountId) return s.awsAccountId;
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder
+  return sub('${AWS::AccountId}');
 }
 
 /**
@@ -449,7 +621,9 @@ const verifyAlarm = {
 async function adminPrincipalArns({ resolveVariable }) {
   const s = await readSettings(resolveVariable);
   // An unreachable placeholder keeps the template valid where no bucket is created (condition false).
-  return s.adminPrincipalArns.length > 0 ? s.adminPrincipalArns : ['arn:aws:iam::000000000000:root'];
+  return s.adminPrincipalArns.length > 0
+    ? s.adminPrincipalArns
+    : [sub(`arn:${PARTITION}:iam::000000000000:root`)];
 }
 
 /** Errors and Throttles alarms for the three functions that run unattended. */
@@ -499,7 +673,7 @@ async function functionAlarms({ resolveVariable }) {
         AlarmName: `${functionName}-throttles`,
         AlarmDescription: {
           'Fn::Sub':
-            `${functionName} was throttled in the last 5 minutes (account or reserved concurrency ` +
+            `${functionName} was throttled in the last 5 minutes (the account's unreserved concurrency ` +
             'exhausted): work is delayed, not lost. First: aws lambda get-account-settings --region ' +
             `\${AWS::Region}; aws lambda get-function-concurrency --function-name ${functionName}. ` +
             `Runbook: ${runbook}#function-throttles`,
@@ -636,9 +810,17 @@ async function checkParams({ resolveVariable }) {
 }
 
 module.exports = {
+  // For tests/unit/template.test.ts: both modes subscribe from these.
+  S3_EVENT_TYPES,
+  EVENTBRIDGE_DETAIL_TYPES,
   checkParams,
   ingestEvents,
   sourceBucketNotifications,
+  customResourceRole,
+  eventBridgeRouting,
+  eventSource,
+  replicateMaxConcurrency,
+  drBucketOwner,
   iamRoleStatements,
   queueUrl,
   visibilityTimeout,

@@ -154,14 +154,24 @@ function writeParams(options: WriteOptions) {
   };
 }
 
-/** The S3 implementation of {@link ObjectStore}, bound to one bucket and one regional client. */
+/**
+ * The S3 implementation of {@link ObjectStore}, bound to one bucket and one regional client. With
+ * `expectedOwner` (an account id) every request carries `ExpectedBucketOwner`, and S3 refuses it with 403
+ * Access Denied when another account owns a bucket of that name (S3 User Guide, "Verifying bucket
+ * ownership with bucket owner condition"): a wrong or re-created bucket name can never receive DR copies.
+ */
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   private readonly client: S3Client;
+  /** Bucket (and expected owner) of every request. */
+  private readonly at: { Bucket: string; ExpectedBucketOwner?: string };
 
-  constructor(client: S3Client, bucket: string) {
+  constructor(client: S3Client, bucket: string, options: { expectedOwner?: string } = {}) {
     this.client = client;
     this.bucket = bucket;
+    this.at = options.expectedOwner
+      ? { Bucket: bucket, ExpectedBucketOwner: options.expectedOwner }
+      : { Bucket: bucket };
   }
 
   async head(
@@ -171,7 +181,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       const r = await this.client.send(
         new HeadObjectCommand({
-          Bucket: this.bucket,
+          ...this.at,
           Key: key,
           VersionId: options.versionId,
           PartNumber: options.partNumber,
@@ -233,7 +243,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       const r = await this.client.send(
         new CopyObjectCommand({
-          Bucket: this.bucket,
+          ...this.at,
           Key: key,
           CopySource: copySourceHeader(source),
           CopySourceIfMatch: source.ifMatch ? `"${source.ifMatch}"` : undefined,
@@ -250,13 +260,13 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async remove(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    await this.client.send(new DeleteObjectCommand({ ...this.at, Key: key }));
   }
 
   async getTags(key: string, versionId?: string): Promise<Record<string, string>> {
     try {
       const r = await this.client.send(
-        new GetObjectTaggingCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }),
+        new GetObjectTaggingCommand({ ...this.at, Key: key, VersionId: versionId }),
       );
       return Object.fromEntries((r.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
     } catch (error) {
@@ -281,7 +291,7 @@ export class S3ObjectStore implements ObjectStore {
   async startMultipart(key: string, options: WriteOptions): Promise<string> {
     const r = await this.client.send(
       new CreateMultipartUploadCommand({
-        Bucket: this.bucket,
+        ...this.at,
         Key: key,
         Tagging: options.tags && options.tags !== 'copy' ? tagString(options.tags) : undefined,
         ...writeParams(options),
@@ -302,7 +312,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       const r = await this.client.send(
         new UploadPartCopyCommand({
-          Bucket: this.bucket,
+          ...this.at,
           Key: key,
           UploadId: uploadId,
           PartNumber: partNumber,
@@ -325,7 +335,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       const r = await this.client.send(
         new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
+          ...this.at,
           Key: key,
           UploadId: uploadId,
           MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${p.etag}"` })) },
@@ -339,9 +349,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
     try {
-      await this.client.send(
-        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
-      );
+      await this.client.send(new AbortMultipartUploadCommand({ ...this.at, Key: key, UploadId: uploadId }));
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -354,7 +362,7 @@ export class S3ObjectStore implements ObjectStore {
     do {
       const r = await this.client.send(
         new ListMultipartUploadsCommand({
-          Bucket: this.bucket,
+          ...this.at,
           Prefix: key,
           KeyMarker: keyMarker,
           UploadIdMarker: uploadIdMarker,
@@ -379,7 +387,7 @@ export class S3ObjectStore implements ObjectStore {
       do {
         const r = await this.client.send(
           new ListPartsCommand({
-            Bucket: this.bucket,
+            ...this.at,
             Key: key,
             UploadId: uploadId,
             PartNumberMarker: marker,
@@ -401,7 +409,7 @@ export class S3ObjectStore implements ObjectStore {
   async list(options: ListOptions) {
     const r = await this.client.send(
       new ListObjectsV2Command({
-        Bucket: this.bucket,
+        ...this.at,
         Prefix: options.prefix,
         Delimiter: options.delimiter,
         StartAfter: options.token ? undefined : options.startAfter,
@@ -428,7 +436,7 @@ export class S3ObjectStore implements ObjectStore {
   async listVersions(options: VersionListOptions) {
     const r = await this.client.send(
       new ListObjectVersionsCommand({
-        Bucket: this.bucket,
+        ...this.at,
         Prefix: options.prefix,
         KeyMarker: options.keyMarker,
         VersionIdMarker: options.versionIdMarker,
@@ -466,7 +474,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async getText(key: string): Promise<string | undefined> {
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const r = await this.client.send(new GetObjectCommand({ ...this.at, Key: key }));
       return (await r.Body?.transformToString('utf8')) ?? '';
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -476,8 +484,44 @@ export class S3ObjectStore implements ObjectStore {
 
   async putText(key: string, body: string, contentType = 'application/json'): Promise<void> {
     await this.client.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
+      new PutObjectCommand({ ...this.at, Key: key, Body: body, ContentType: contentType }),
     );
+  }
+
+  async readText(key: string): Promise<{ body: string; etag: string } | undefined> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ ...this.at, Key: key }));
+      return { body: (await r.Body?.transformToString('utf8')) ?? '', etag: normaliseEtag(r.ETag) ?? '' };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async putTextIf(
+    key: string,
+    body: string,
+    condition: { ifNoneMatch: '*' } | { ifMatch: string },
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          ...this.at,
+          Key: key,
+          Body: body,
+          ContentType: 'application/json',
+          ...('ifMatch' in condition ? { IfMatch: `"${condition.ifMatch}"` } : { IfNoneMatch: '*' }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      // S3 User Guide, "How to prevent object overwrites with conditional writes": 412 when the condition
+      // fails; 409 ConditionalRequestConflict when a concurrent write to the key won; 404 for If-Match
+      // when a concurrent delete removed the object first.
+      const status = statusOf(error);
+      if (status === 412 || status === 409 || (status === 404 && 'ifMatch' in condition)) return false;
+      throw error;
+    }
   }
 
   async startThaw(
@@ -489,7 +533,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await this.client.send(
         new RestoreObjectCommand({
-          Bucket: this.bucket,
+          ...this.at,
           Key: key,
           VersionId: versionId,
           RestoreRequest: {
@@ -506,7 +550,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async versioning(): Promise<'enabled' | 'suspended' | 'unversioned'> {
-    const r = await this.client.send(new GetBucketVersioningCommand({ Bucket: this.bucket }));
+    const r = await this.client.send(new GetBucketVersioningCommand({ ...this.at }));
     if (r.Status === 'Enabled') return 'enabled';
     return r.Status === 'Suspended' ? 'suspended' : 'unversioned';
   }
@@ -517,7 +561,7 @@ export class S3ObjectStore implements ObjectStore {
     do {
       const r = await this.client.send(
         new GetObjectAttributesCommand({
-          Bucket: this.bucket,
+          ...this.at,
           Key: key,
           VersionId: versionId,
           ObjectAttributes: ['ObjectParts'],
@@ -547,7 +591,7 @@ export class S3ObjectStore implements ObjectStore {
   async checksums(key: string): Promise<Record<string, string>> {
     const r = await this.client.send(
       new GetObjectAttributesCommand({
-        Bucket: this.bucket,
+        ...this.at,
         Key: key,
         ObjectAttributes: ['Checksum', 'ETag'],
       }),
@@ -563,7 +607,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async hashBody(key: string, algorithm: string): Promise<string> {
-    const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    const r = await this.client.send(new GetObjectCommand({ ...this.at, Key: key }));
     const hash = createHash(algorithm);
     for await (const chunk of r.Body as Readable) hash.update(chunk as Buffer);
     return hash.digest('hex');

@@ -456,6 +456,26 @@ export class MemoryStore implements ObjectStore {
     this.put(key, body, { contentType });
   }
 
+  async readText(key: string): Promise<{ body: string; etag: string } | undefined> {
+    await this.enter('readText', key);
+    const o = this.objects.get(key);
+    return o ? { body: o.body.toString('utf8'), etag: o.etag } : undefined;
+  }
+
+  /** As S3's conditional writes: the check and the write are one step (no await between them). */
+  async putTextIf(
+    key: string,
+    body: string,
+    condition: { ifNoneMatch: '*' } | { ifMatch: string },
+  ): Promise<boolean> {
+    await this.enter('putTextIf', key);
+    const current = this.objects.get(key);
+    const holds = 'ifMatch' in condition ? current?.etag === condition.ifMatch : current === undefined;
+    if (!holds) return false;
+    this.put(key, body, { contentType: 'application/json' });
+    return true;
+  }
+
   async startThaw(key: string): Promise<boolean> {
     await this.enter('startThaw', key);
     const o = this.objects.get(key);

@@ -77,7 +77,7 @@ describe('ingest with bad input', () => {
   ])('rejects %s as not an S3 notification, queueing nothing', async (_what, event) => {
     await expect(ingest(event, aContext())).rejects.toThrow(
       new InvalidPayloadError(
-        'event is not an S3 notification: it has neither Records nor Event=s3:TestEvent',
+        'event is not an S3 notification: it has neither Records, nor Event=s3:TestEvent, nor source=aws.s3 (EventBridge)',
       ),
     );
     expect(sqs).not.toHaveReceivedCommand(SendMessageBatchCommand);

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
-import { decodeEventKey } from '../../lib/ingest-notification.ts';
+import { decodeEventKey, eventNameOf } from '../../lib/ingest-notification.ts';
 import type { Task } from '../../lib/task.ts';
 import { aContext, anS3Record } from '../helpers/builders.ts';
 
@@ -198,5 +198,100 @@ describe('ingest', () => {
     await expect(handler({ Records: [anS3Record({ key: 'k'.repeat(1025) })] }, aContext())).rejects.toThrow(
       /key must be at most 1024 UTF-8 bytes/,
     );
+  });
+});
+
+/**
+ * eventSource: eventbridge. S3 User Guide, "EventBridge event message structure"
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html): one event per invocation,
+ * `detail-type` "Object Created" / "Object Deleted" / …, `detail.object.key`, `etag`, `version-id`,
+ * `reason`, `deletion-type`. The key is URL-encoded as in notifications: Powertools for AWS Lambda
+ * (Python) decodes `S3EventBridgeNotificationObject.key` with `unquote_plus`.
+ */
+describe('ingest, EventBridge events', () => {
+  beforeEach(() => {
+    sqs.reset();
+    sqs.on(SendMessageBatchCommand).callsFake((input) => ({
+      Successful: input.Entries.map((e: { Id: string }) => ({
+        Id: e.Id,
+        MessageId: 'm',
+        MD5OfMessageBody: 'x',
+      })),
+      Failed: [],
+    }));
+  });
+
+  it('makes the same task from an Object Created event as from the put notification (key URL-decoded)', async () => {
+    await handler(await fixture('eventbridge-object-created.json'), aContext());
+    await handler(await fixture('s3-put.json'), aContext());
+    const [fromEventBridge, fromNotification] = sentTasks();
+    expect(fromEventBridge).toEqual({
+      v: 1,
+      bucket: 'source-bucket',
+      key: 'photos/2026/a b+c été.jpg',
+      eventName: 'ObjectCreated:Put',
+      eventTime: '2026-11-25T10:15:30Z',
+      sequencer: '0067440F4A9BC18C4E',
+      size: 1024,
+      etag: 'd41d8cd98f00b204e9800998ecf8427e',
+    });
+    expect({ ...fromEventBridge, eventTime: '' }).toEqual({ ...fromNotification, eventTime: '' });
+  });
+
+  it('queues an Object Deleted event as the delete-marker removal it reports, with its version id', async () => {
+    await handler(await fixture('eventbridge-object-deleted.json'), aContext());
+    expect(sentTasks()).toEqual([
+      {
+        v: 1,
+        bucket: 'source-bucket',
+        key: 'photos/2026/a b+c été.jpg',
+        eventName: 'ObjectRemoved:DeleteMarkerCreated',
+        eventTime: '2026-11-25T10:16:02Z',
+        sequencer: '0067440F6C1A2B3C4D',
+        versionId: 'IYV3p45BT0ac8hjHg1houSdS1a.Mro8e',
+      },
+    ]);
+  });
+
+  it.each([
+    ['Object Created', { reason: 'PutObject' }, 'ObjectCreated:Put'],
+    ['Object Created', { reason: 'POST Object' }, 'ObjectCreated:Post'],
+    ['Object Created', { reason: 'CopyObject' }, 'ObjectCreated:Copy'],
+    ['Object Created', { reason: 'CompleteMultipartUpload' }, 'ObjectCreated:CompleteMultipartUpload'],
+    [
+      'Object Deleted',
+      { reason: 'DeleteObject', 'deletion-type': 'Permanently Deleted' },
+      'ObjectRemoved:Delete',
+    ],
+    [
+      'Object Deleted',
+      { reason: 'Lifecycle Expiration', 'deletion-type': 'Permanently Deleted' },
+      'LifecycleExpiration:Delete',
+    ],
+    [
+      'Object Deleted',
+      { reason: 'Lifecycle Expiration', 'deletion-type': 'Delete Marker Created' },
+      'LifecycleExpiration:DeleteMarkerCreated',
+    ],
+    ['Object Tags Added', {}, 'ObjectTagging:Put'],
+    ['Object Tags Deleted', {}, 'ObjectTagging:Delete'],
+    ['Object Restore Completed', {}, 'ObjectRestore:Completed'],
+  ])('names the EventBridge %s event (%j) as the notification %s', (detailType, detail, expected) => {
+    expect(eventNameOf(detailType, detail)).toBe(expected);
+  });
+
+  it('ignores detail-types and buckets it does not replicate, and rejects an S3 event without a key', async () => {
+    const event = await fixture('eventbridge-object-created.json');
+    expect(await handler({ ...event, 'detail-type': 'Object ACL Updated' }, aContext())).toEqual({
+      queued: 0,
+      ignored: 1,
+    });
+    const other = { ...event, detail: { ...event.detail, bucket: { name: 'someone-elses-bucket' } } };
+    expect(await handler(other, aContext())).toEqual({ queued: 0, ignored: 1 });
+    const keyless = { ...event, detail: { ...event.detail, object: { size: 1 } } };
+    await expect(handler(keyless, aContext())).rejects.toThrow(
+      /1 notification record\(s\) are malformed.*detail\.object\.key/,
+    );
+    expect(sqs).not.toHaveReceivedCommand(SendMessageBatchCommand);
   });
 });

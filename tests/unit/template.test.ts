@@ -2,6 +2,7 @@
  * serverless.yml, as CloudFormation: packaged offline (`sls package`, no AWS credentials) for the
  * primary stack, the dr stack and a two-bucket variant, then asserted resource by resource.
  */
+import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../lib/config.ts';
 import {
@@ -29,6 +30,8 @@ const DR_KEY = 'arn:aws:kms:eu-central-1:123456789012:key/11111111-2222-3333-444
 const QUEUE_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/66666666-7777-8888-9999-000000000000';
 const SOURCE_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
 
+const s3Arn = (b: string) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:s3:::${b}` });
+const objectsArn = (b: string, prefix = '') => ({ 'Fn::Sub': `arn:\${AWS::Partition}:s3:::${b}/${prefix}*` });
 const queueArn = { 'Fn::GetAtt': ['ReplicationQueue', 'Arn'] };
 const dlqArn = { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] };
 const topic = [{ Ref: 'AlarmTopic' }];
@@ -39,8 +42,11 @@ let dev: CfnTemplate;
 let dr: CfnTemplate;
 /** The primary stack with two source buckets, a restore target, KMS keys everywhere and thawing on. */
 let two: CfnTemplate;
+/** eventSource: eventbridge, two source buckets, a replicate concurrency cap and a DR account. */
+let eb: CfnTemplate;
 /** `sls print --stage local`, what the local runtime reads. */
 let local: Record<string, unknown>;
+const DR_ACCOUNT = '444455556666';
 
 beforeAll(async () => {
   dev = await packageTemplate('dev');
@@ -61,9 +67,16 @@ beforeAll(async () => {
     alarmEmail: 'oncall@example.com',
     thawArchivedSources: 'true',
   });
+  eb = await packageTemplate('dev', {
+    eventSource: 'eventbridge',
+    sourceBuckets: 'a-bucket,b-bucket',
+    keyLayout: 'bucket-prefixed',
+    replicateMaxConcurrency: '5',
+    drAccountId: DR_ACCOUNT,
+  });
   local = await printConfig('local');
-  // Four framework runs, each bounded by SLS_TIMEOUT_MS: a busy machine is slow, not wrong.
-}, 4 * SLS_TIMEOUT_MS);
+  // Five packages and a print, each bounded by SLS_TIMEOUT_MS: a busy machine is slow, not wrong.
+}, 6 * SLS_TIMEOUT_MS);
 
 const props = (t: CfnTemplate, id: string) => effective(t, resource(t, id).Properties ?? {});
 const fnProps = (t: CfnTemplate, fn: string) =>
@@ -104,15 +117,18 @@ describe('functions', () => {
   });
 
   it('gives every function an environment that lib/config.ts accepts', () => {
-    for (const t of [dev, two, dr]) {
+    // The queue URL and the DR bucket owner are a Fn::Sub on AWS (the account id is not known offline).
+    const resolved: Record<string, string> = {
+      S3DR_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q',
+      S3DR_DR_BUCKET_OWNER: '123456789012',
+    };
+    for (const t of [dev, two, dr, eb]) {
       for (const [id] of resourcesOfType(t, 'AWS::Lambda::Function')) {
         if (id.startsWith('CustomDash')) continue;
         const vars = get(props(t, id), 'Environment', 'Variables') as Record<string, unknown>;
         const env: Record<string, string> = {};
         for (const [name, value] of Object.entries(vars)) {
-          // The queue URL is a Fn::Sub on AWS (the account id is not known offline).
-          env[name] =
-            typeof value === 'string' ? value : 'https://sqs.eu-west-1.amazonaws.com/123456789012/q';
+          env[name] = typeof value === 'string' ? value : (resolved[name] ?? JSON.stringify(value));
         }
         expect(() => loadConfig(env)).not.toThrow();
       }
@@ -141,6 +157,57 @@ describe('functions', () => {
       MaximumRetryAttempts: 2,
       DestinationConfig: { OnFailure: { Destination: dlqArn } },
     });
+  });
+
+  // osls's Lambda client re-sends a silent synchronous Invoke after 120 s (node_modules/osls/lib/aws/
+  // config.js); an async invoke (the verify schedule, `--type Event`) would be retried by Lambda twice.
+  it('never retries verify or restore invocations asynchronously: a second run is never started for them', () => {
+    for (const fn of ['Verify', 'Restore']) {
+      expect(props(dev, `${fn}LambdaEvConf`)).toMatchObject({
+        FunctionName: { Ref: `${fn}LambdaFunction` },
+        MaximumRetryAttempts: 0,
+      });
+    }
+    expect(props(dr, 'RestoreLambdaEvConf')).toMatchObject({ MaximumRetryAttempts: 0 });
+  });
+
+  // AWS Lambda Developer Guide, "Configuring maximum concurrency for Amazon SQS event sources"
+  // (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html): the event source stops
+  // taking batches at MaximumConcurrency (2-1000) instead of invoking into throttles, whose returned
+  // messages count toward maxReceiveCount like failures.
+  it('caps replicate with the event source’s maximum concurrency, never with reserved concurrency', () => {
+    const mapping = (t: CfnTemplate) =>
+      resourcesOfType(t, 'AWS::Lambda::EventSourceMapping')[0]?.[1].Properties;
+    expect(mapping(eb)).toMatchObject({ ScalingConfig: { MaximumConcurrency: 5 } });
+    expect(mapping(dev)).not.toHaveProperty('ScalingConfig');
+    for (const t of [dev, eb, two]) {
+      expect(fnProps(t, 'replicate')).not.toHaveProperty('ReservedConcurrentExecutions');
+    }
+  });
+
+  it('refuses replicateReservedConcurrency, and a maximum concurrency below 2, naming the parameter', async () => {
+    const reserved = await runSls(['package', '--stage', 'dev', '--param=replicateReservedConcurrency=10']);
+    expect(reserved.code).not.toBe(0);
+    expect(reserved.stdout + reserved.stderr).toContain(
+      'parameter "replicateReservedConcurrency" is no longer used',
+    );
+    const low = await runSls(['package', '--stage', 'dev', '--param=replicateMaxConcurrency=1']);
+    expect(low.code).not.toBe(0);
+    expect(low.stdout + low.stderr).toContain(
+      'parameter "replicateMaxConcurrency" must be a whole number from 2 to 1000',
+    );
+  }, 240_000);
+
+  it('names the DR bucket’s owner for ExpectedBucketOwner: this account, or drAccountId', () => {
+    const owner = (t: CfnTemplate, fn: string) =>
+      get(fnProps(t, fn), 'Environment', 'Variables', 'S3DR_DR_BUCKET_OWNER');
+    for (const fn of ['ingest', 'replicate', 'verify', 'restore']) {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder
+      expect(owner(dev, fn)).toEqual({ 'Fn::Sub': '${AWS::AccountId}' });
+      expect(owner(eb, fn)).toBe(DR_ACCOUNT);
+    }
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder
+    expect(owner(dr, 'restore')).toEqual({ 'Fn::Sub': '${AWS::AccountId}' });
   });
 
   it('feeds replicate from the replication queue in batches with partial batch responses', () => {
@@ -231,18 +298,47 @@ describe('S3 notifications', () => {
   });
 
   it('lets the notification handler edit exactly the source buckets, one bucket after the other', () => {
-    const granted = allPolicies(two)
-      .filter((p) =>
-        ['IamRoleCustomResourcesLambdaExecution', 'IngestCustomS3ExtraBucketsPolicy'].includes(p.owner),
-      )
-      .flatMap((p) => p.statements)
-      .filter((s) => asList(s.Action).includes('s3:PutBucketNotification'))
-      .flatMap((s) => asList(s.Resource));
-    expect(JSON.stringify(granted)).toContain('"a-bucket"');
-    expect(granted).toContain('arn:aws:s3:::b-bucket');
     expect(resource(two, 'IngestCustomS3Bucket2').DependsOn).toEqual(
-      expect.arrayContaining(['IngestCustomS31', 'IngestCustomS3ExtraBucketsPolicy', 'IngestLambdaFunction']),
+      expect.arrayContaining([
+        'IngestCustomS31',
+        'IamRoleCustomResourcesLambdaExecution',
+        'IngestLambdaFunction',
+      ]),
     );
+    expect(allPolicies(two).filter((p) => p.owner === 'IngestCustomS3ExtraBucketsPolicy')).toEqual([]);
+  });
+
+  // The framework grants its notification handler lambda:AddPermission/RemovePermission on `function:*`
+  // of the account; the handler only ever permits S3 to invoke ingest.
+  it('narrows the notification handler’s role to the source buckets and the ingest function', () => {
+    for (const [t, buckets] of [
+      [dev, ['s3-dr-dev-source']],
+      [two, ['a-bucket', 'b-bucket']],
+    ] as const) {
+      const statements = allPolicies(t)
+        .filter((p) => p.owner === 'IamRoleCustomResourcesLambdaExecution')
+        .flatMap((p) => p.statements);
+      expect(statements).toEqual([
+        {
+          Sid: 'ConfigureSourceBucketNotifications',
+          Effect: 'Allow',
+          Action: ['s3:PutBucketNotification', 's3:GetBucketNotification'],
+          Resource: buckets.map(s3Arn),
+        },
+        {
+          Sid: 'PermitS3ToInvokeIngest',
+          Effect: 'Allow',
+          Action: ['lambda:AddPermission', 'lambda:RemovePermission'],
+          Resource: [
+            {
+              'Fn::Sub':
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders
+                'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:s3-dr-dev-ingest',
+            },
+          ],
+        },
+      ]);
+    }
   });
 
   it(
@@ -528,6 +624,15 @@ describe('DR bucket', () => {
     });
   });
 
+  // Deleting the dr stack, or an update that replaces the policy, must not strip the retained backup of
+  // its protections (README "Deploy" says how to redeploy over the retained bucket and policy).
+  it('keeps its bucket policy too when the stack is deleted or the policy replaced', () => {
+    expect(resource(dr, 'DrBucketPolicy')).toMatchObject({
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
   it('is versioned, private, owner-enforced and encrypted with the configured KMS key', () => {
     expect(bucket()).toMatchObject({
       BucketName: 's3-dr-dev-dr',
@@ -619,8 +724,8 @@ describe('DR bucket', () => {
 });
 
 describe('IAM', () => {
-  const s3 = (b: string) => `arn:aws:s3:::${b}`;
-  const objects = (b: string) => `arn:aws:s3:::${b}/*`;
+  const s3 = s3Arn;
+  const objects = (b: string) => objectsArn(b);
   /** Sid → [actions, resources] of the statements s3-dr adds to a function's role. */
   const grants = (t: CfnTemplate, fn: string) => {
     const out: Record<string, [string[], unknown[]]> = {};
@@ -685,7 +790,11 @@ describe('IAM', () => {
         ['s3:GetObjectTagging', 's3:GetObjectVersionTagging'],
         [objects('s3-dr-dev-source'), objects('s3-dr-dev-dr')],
       ],
-      WriteVerifierState: [['s3:GetObject', 's3:PutObject'], ['arn:aws:s3:::s3-dr-dev-dr/.s3dr/*']],
+      WriteVerifierState: [['s3:GetObject', 's3:PutObject'], [objectsArn('s3-dr-dev-dr', '.s3dr/')]],
+      HoldVerifyRunLease: [
+        ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+        [objectsArn('s3-dr-dev-dr', '.s3dr/leases/verify/')],
+      ],
       EnqueueRepairTasks: [['sqs:SendMessage'], [queueArn]],
     });
   });
@@ -715,6 +824,10 @@ describe('IAM', () => {
       ReadDrObjectVersions: [drRead, [objects('s3-dr-dev-dr')]],
       ListRestoreTargets: [['s3:ListBucket', 's3:ListBucketMultipartUploads'], [s3('s3-dr-dev-source')]],
       WriteRestoreTargets: [targetWrite, [objects('s3-dr-dev-source')]],
+      HoldRestoreRunLease: [
+        ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+        [objectsArn('s3-dr-dev-dr', '.s3dr/leases/restore/')],
+      ],
     });
     expect(grants(two, 'restore')).toMatchObject({
       ListRestoreTargets: [expect.any(Array), [s3('a-bucket'), s3('b-bucket'), s3('restore-target')]],
@@ -758,16 +871,19 @@ describe('IAM', () => {
     });
     expect(grants(two, 'verify')).toMatchObject({
       UseDrBucketKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [DR_KEY]],
+      // Deep mode GETs source objects where no checksum decides: SSE-KMS objects need Decrypt.
+      UseSourceBucketKeys: [['kms:Decrypt'], [SOURCE_KEY]],
       UseQueueKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [QUEUE_KEY]],
     });
     expect(grants(two, 'restore')).toMatchObject({
-      UseDrBucketKey: [['kms:Decrypt'], [DR_KEY]],
+      // GenerateDataKey: the run lease is written into the SSE-KMS DR bucket.
+      UseDrBucketKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [DR_KEY]],
       UseSourceBucketKeys: [['kms:Decrypt', 'kms:GenerateDataKey'], [SOURCE_KEY]],
     });
   });
 
   it('grants no wildcard action, and no Resource "*" for S3 or SQS, in any policy of any stack', () => {
-    for (const t of [dev, dr, two]) {
+    for (const t of [dev, dr, two, eb]) {
       const policies = allPolicies(t);
       expect(policies.length).toBeGreaterThan(2);
       const violations = policies.flatMap((policy) =>
@@ -819,4 +935,126 @@ describe('local stage (sls print, offline)', () => {
       functionResponseType: 'ReportBatchItemFailures',
     });
   });
+});
+
+describe('partitions (aws-cn, aws-us-gov)', () => {
+  /** Every string in a value, with the path to it. */
+  const strings = (value: unknown, path = ''): [string, string][] => {
+    if (typeof value === 'string') return [[path, value]];
+    if (Array.isArray(value)) return value.flatMap((v, i) => strings(v, `${path}[${i}]`));
+    if (value && typeof value === 'object') {
+      return Object.entries(value).flatMap(([k, v]) => strings(v, `${path}.${k}`));
+    }
+    return [];
+  };
+  /** ARNs the stage parameters of these templates gave: the user's to choose, in their partition. */
+  const given = [ADMIN, BREAK_GLASS, DR_KEY, QUEUE_KEY, SOURCE_KEY];
+
+  it('writes no arn:aws: literal in any packaged template: every ARN it builds names AWS::Partition', () => {
+    for (const [name, t] of Object.entries({ dev, dr, two, eb })) {
+      const literals = strings(t)
+        .filter(([, v]) => v.includes('arn:aws:') && !given.includes(v))
+        .map(([path, v]) => `${name}${path}: ${v}`);
+      expect(literals).toEqual([]);
+    }
+  });
+});
+
+describe('eventSource: eventbridge', () => {
+  const require = createRequire(import.meta.url);
+  const events = require('../../scripts/serverless-events.cjs') as {
+    S3_EVENT_TYPES: string[];
+    EVENTBRIDGE_DETAIL_TYPES: Record<string, string[]>;
+  };
+  const rule = () => props(eb, 'IngestEventBridgeRule');
+
+  it('writes no bucket notifications and creates no notification handler or its role', () => {
+    expect(resourcesOfType(eb, 'Custom::S3')).toEqual([]);
+    expect(Object.keys(eb.Resources).filter((id) => /CustomResources|CustomDash/.test(id))).toEqual([]);
+  });
+
+  // S3 User Guide, "Using EventBridge" and "EventBridge event message structure"
+  // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html): events have source aws.s3,
+  // detail-type "Object Created", "Object Deleted" (deletes and lifecycle expirations), "Object Tags
+  // Added", "Object Tags Deleted", "Object Restore Completed", …, and detail.bucket.name.
+  it('routes the source buckets’ object events from the default bus to ingest', () => {
+    expect(rule()).toMatchObject({
+      State: 'ENABLED',
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created', 'Object Deleted'],
+        detail: { bucket: { name: ['a-bucket', 'b-bucket'] } },
+      },
+      Targets: [
+        {
+          Id: 'ingest',
+          Arn: { 'Fn::GetAtt': ['IngestLambdaFunction', 'Arn'] },
+          RetryPolicy: { MaximumEventAgeInSeconds: 86_400, MaximumRetryAttempts: 185 },
+          DeadLetterConfig: { Arn: dlqArn },
+        },
+      ],
+    });
+    expect(rule()).not.toHaveProperty('EventBusName');
+    expect(props(eb, 'IngestEventBridgePermission')).toEqual({
+      FunctionName: { 'Fn::GetAtt': ['IngestLambdaFunction', 'Arn'] },
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': ['IngestEventBridgeRule', 'Arn'] },
+    });
+  });
+
+  it('subscribes both modes to the same events, from one list (a new type reaches both or fails packaging)', () => {
+    const notified = resourcesOfType(two, 'Custom::S3').flatMap(([, r]) =>
+      (get(r.Properties, 'BucketConfigs') as { Event: string }[]).map((c) => c.Event),
+    );
+    expect([...new Set(notified)].sort()).toEqual([...events.S3_EVENT_TYPES].sort());
+    const routed = get(rule(), 'EventPattern', 'detail-type') as string[];
+    expect(routed).toEqual([
+      ...new Set(
+        events.S3_EVENT_TYPES.flatMap((type) => events.EVENTBRIDGE_DETAIL_TYPES[type] ?? ['missing']),
+      ),
+    ]);
+    expect(events.EVENTBRIDGE_DETAIL_TYPES).toMatchObject({
+      's3:ObjectTagging:*': ['Object Tags Added', 'Object Tags Deleted'],
+      's3:ObjectRestore:Completed': ['Object Restore Completed'],
+    });
+  });
+
+  it('lets EventBridge dead-letter undeliverable events from this rule only, and only in this mode', () => {
+    const statements = (t: CfnTemplate) =>
+      get(props(t, 'QueuesTlsOnlyPolicy'), 'PolicyDocument', 'Statement') as PolicyStatement[];
+    expect(statements(eb)).toContainEqual({
+      Sid: 'AcceptUndeliverableS3EventsFromTheRule',
+      Effect: 'Allow',
+      Principal: { Service: 'events.amazonaws.com' },
+      Action: 'sqs:SendMessage',
+      Resource: dlqArn,
+      Condition: {
+        ArnEquals: {
+          'aws:SourceArn': {
+            'Fn::Sub':
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders
+              'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/s3-dr-dev-s3-events',
+          },
+        },
+      },
+    });
+    expect(statements(dev).map((x) => x.Sid)).toEqual(['DenyInsecureTransport']);
+    expect(get(rule(), 'Name')).toBe('s3-dr-dev-s3-events');
+  });
+
+  it('creates no rule and keeps the notifications in the default mode', () => {
+    expect(Object.keys(dev.Resources)).not.toContain('IngestEventBridgeRule');
+    expect(resourcesOfType(dev, 'Custom::S3')).toHaveLength(1);
+    expect(condition(dev, 'UsesEventBridge')).toBe(false);
+    expect(condition(eb, 'UsesEventBridge')).toBe(true);
+  });
+
+  it('refuses an unknown eventSource, naming the parameter', async () => {
+    const result = await runSls(['package', '--stage', 'dev', '--param=eventSource=sns']);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain(
+      'parameter "eventSource" must be "notifications" or "eventbridge"',
+    );
+  }, 240_000);
 });

@@ -1,0 +1,100 @@
+/**
+ * Writes to DR name the account that must own the DR bucket. S3 User Guide, "Verifying bucket ownership
+ * with bucket owner condition" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html):
+ * a request with `x-amz-expected-bucket-owner` fails with 403 Access Denied when the bucket belongs to
+ * another account; for CopyObject the parameter names the *destination* bucket's owner.
+ */
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { mockClient } from 'aws-sdk-client-mock';
+import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { createRuntime } from '../../lib/runtime.ts';
+
+const OWNER = '111122223333';
+const s3 = mockClient(S3Client);
+const client = new S3Client({ region: 'eu-central-1' });
+const source = { bucket: 'source-bucket', key: 'a b.txt', ifMatch: 'e1' };
+
+beforeEach(() => {
+  s3.reset();
+  s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"e1"' } });
+  s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u1' });
+  s3.on(UploadPartCopyCommand).resolves({ CopyPartResult: { ETag: '"p1"' } });
+  s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"e1-1"' });
+});
+
+describe('DR writes with the bucket owner condition', () => {
+  it('sends ExpectedBucketOwner on every write: copy, multipart, put, conditional put, delete, abort', async () => {
+    const dr = new S3ObjectStore(client, 'dr-bucket', { expectedOwner: OWNER });
+    await dr.copyFrom(source, 'a b.txt', { tags: { k: 'v' } });
+    const uploadId = await dr.startMultipart('big', {});
+    await dr.copyPart(source, 'big', uploadId, 1, { start: 0, end: 9 });
+    await dr.completeMultipart('big', uploadId, [{ partNumber: 1, etag: 'p1' }]);
+    await dr.putText('.s3dr/reports/r.json', '{}');
+    await dr.putTextIf('.s3dr/leases/l.json', '{}', { ifNoneMatch: '*' });
+    await dr.remove('a b.txt');
+    await dr.abortMultipart('big', uploadId);
+    const names = [
+      'CopyObjectCommand',
+      'CreateMultipartUploadCommand',
+      'UploadPartCopyCommand',
+      'CompleteMultipartUploadCommand',
+      'PutObjectCommand',
+      'DeleteObjectCommand',
+      'AbortMultipartUploadCommand',
+    ];
+    const calls = s3.calls().map((c) => ({
+      command: c.args[0].constructor.name,
+      input: c.args[0].input as Record<string, unknown>,
+    }));
+    expect(new Set(calls.map((c) => c.command))).toEqual(new Set(names));
+    for (const call of calls) {
+      expect(call.input).toMatchObject({ Bucket: 'dr-bucket', ExpectedBucketOwner: OWNER });
+    }
+  });
+
+  it('sends no owner condition from a store without one (sources, restore targets, the emulator)', async () => {
+    const plain = new S3ObjectStore(client, 'source-bucket');
+    await plain.copyFrom(source, 'x', {});
+    expect(s3.commandCalls(CopyObjectCommand)[0]?.args[0].input).not.toHaveProperty('ExpectedBucketOwner');
+  });
+
+  it('fails the copy with the 403 S3 returns when another account owns a bucket of that name', async () => {
+    s3.on(CopyObjectCommand).rejects(
+      new S3ServiceException({
+        name: 'AccessDenied',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 403 },
+        message: 'Access Denied',
+      }),
+    );
+    const dr = new S3ObjectStore(client, 'dr-bucket', { expectedOwner: '999999999999' });
+    await expect(dr.copyFrom(source, 'a b.txt', {})).rejects.toThrow('Access Denied');
+  });
+
+  it('binds the DR store of the runtime to S3DR_DR_BUCKET_OWNER, and only the DR store', async () => {
+    const runtime = createRuntime({ ...process.env, S3DR_DR_BUCKET_OWNER: OWNER });
+    s3.on(HeadObjectCommand).resolves({ ETag: '"e"', ContentLength: 1 });
+    await runtime.dr.head('k');
+    await runtime.sourceStore('source-bucket')?.head('k');
+    const [drHead, sourceHead] = s3.commandCalls(HeadObjectCommand).map((c) => c.args[0].input);
+    expect(drHead).toMatchObject({ Bucket: 'dr-bucket', ExpectedBucketOwner: OWNER });
+    expect(sourceHead).not.toHaveProperty('ExpectedBucketOwner');
+    runtime.destroy();
+  });
+
+  it('refuses an owner that is not a 12-digit account id, naming the variable', () => {
+    expect(() => loadConfig({ ...process.env, S3DR_DR_BUCKET_OWNER: 'arn:aws:iam::1:root' })).toThrow(
+      /S3DR_DR_BUCKET_OWNER is "arn:aws:iam::1:root": must be the 12-digit id/,
+    );
+  });
+});
