@@ -29,7 +29,13 @@ export interface ObjectHead extends ContentHeaders {
   storageClass?: string;
   /** Number of parts when the object was written by a multipart upload (HEAD with PartNumber=1). */
   partsCount?: number;
+  /** `AES256`, `aws:kms` or `aws:kms:dsse` as S3 reports it (x-amz-server-side-encryption). */
   serverSideEncryption?: string;
+  /**
+   * `x-amz-missing-meta`: how many user-metadata entries S3 holds but could not return (not printable
+   * in a header). A copy that replaces metadata would lose them; only `MetadataDirective: COPY` keeps them.
+   */
+  missingMeta?: number;
   /** `x-amz-restore` of an archived object, e.g. `ongoing-request="true"`. */
   restore?: string;
   tagCount?: number;
@@ -55,6 +61,20 @@ export interface WriteOptions extends ContentHeaders {
 export interface CopyResult {
   etag: string;
   versionId?: string;
+  /** The encryption S3 reports it applied to the written object (see ObjectHead.serverSideEncryption). */
+  serverSideEncryption?: string;
+}
+
+/** CreateMultipartUpload's answer: the upload, and the encryption S3 will apply to the object. */
+export interface StartedUpload {
+  uploadId: string;
+  serverSideEncryption?: string;
+}
+
+/** UploadPartCopy's answer: the part's ETag (an MD5 only without SSE-KMS), and the encryption S3 applied. */
+export interface CopiedPart {
+  etag: string;
+  serverSideEncryption?: string;
 }
 
 export interface UploadedPart {
@@ -127,14 +147,14 @@ export interface ObjectStore {
   copyFrom(source: CopySource, key: string, options: WriteOptions): Promise<CopyResult>;
   remove(key: string): Promise<void>;
   getTags(key: string, versionId?: string): Promise<Record<string, string>>;
-  startMultipart(key: string, options: WriteOptions): Promise<string>;
+  startMultipart(key: string, options: WriteOptions): Promise<StartedUpload>;
   copyPart(
     source: CopySource,
     key: string,
     uploadId: string,
     partNumber: number,
     range: { start: number; end: number },
-  ): Promise<string>;
+  ): Promise<CopiedPart>;
   completeMultipart(
     key: string,
     uploadId: string,

@@ -26,6 +26,7 @@ import {
 import { ObjectNotFoundError, PreconditionFailedError } from '../errors.ts';
 import { mapConcurrent } from '../map-concurrent.ts';
 import type {
+  CopiedPart,
   CopyResult,
   CopySource,
   ListedVersion,
@@ -33,6 +34,7 @@ import type {
   ObjectHead,
   ObjectStore,
   OpenUpload,
+  StartedUpload,
   UploadedPart,
   VersionListOptions,
   WriteOptions,
@@ -123,6 +125,7 @@ export class S3ObjectStore implements ObjectStore {
         storageClass: r.StorageClass,
         partsCount: r.PartsCount,
         serverSideEncryption: r.ServerSideEncryption,
+        ...(r.MissingMeta ? { missingMeta: r.MissingMeta } : {}),
         restore: r.Restore,
         contentType: r.ContentType,
         contentEncoding: r.ContentEncoding,
@@ -153,7 +156,11 @@ export class S3ObjectStore implements ObjectStore {
           ...writeParams(options),
         }),
       );
-      return { etag: normaliseEtag(r.CopyObjectResult?.ETag) ?? '', versionId: r.VersionId };
+      return {
+        etag: normaliseEtag(r.CopyObjectResult?.ETag) ?? '',
+        versionId: r.VersionId,
+        serverSideEncryption: r.ServerSideEncryption,
+      };
     } catch (error) {
       return translate(error, `COPY s3://${source.bucket}/${source.key} → s3://${this.bucket}/${key}`);
     }
@@ -174,7 +181,7 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async startMultipart(key: string, options: WriteOptions): Promise<string> {
+  async startMultipart(key: string, options: WriteOptions): Promise<StartedUpload> {
     const r = await this.client.send(
       new CreateMultipartUploadCommand({
         Bucket: this.bucket,
@@ -185,7 +192,7 @@ export class S3ObjectStore implements ObjectStore {
     );
     if (!r.UploadId)
       throw new Error(`CreateMultipartUpload for s3://${this.bucket}/${key} returned no UploadId`);
-    return r.UploadId;
+    return { uploadId: r.UploadId, serverSideEncryption: r.ServerSideEncryption };
   }
 
   async copyPart(
@@ -194,7 +201,7 @@ export class S3ObjectStore implements ObjectStore {
     uploadId: string,
     partNumber: number,
     range: { start: number; end: number },
-  ): Promise<string> {
+  ): Promise<CopiedPart> {
     try {
       const r = await this.client.send(
         new UploadPartCopyCommand({
@@ -207,7 +214,10 @@ export class S3ObjectStore implements ObjectStore {
           CopySourceRange: `bytes=${range.start}-${range.end}`,
         }),
       );
-      return normaliseEtag(r.CopyPartResult?.ETag) ?? '';
+      return {
+        etag: normaliseEtag(r.CopyPartResult?.ETag) ?? '',
+        serverSideEncryption: r.ServerSideEncryption,
+      };
     } catch (error) {
       return translate(error, `UploadPartCopy ${partNumber} of s3://${this.bucket}/${key}`);
     }
@@ -227,7 +237,11 @@ export class S3ObjectStore implements ObjectStore {
           MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${p.etag}"` })) },
         }),
       );
-      return { etag: normaliseEtag(r.ETag) ?? '', versionId: r.VersionId };
+      return {
+        etag: normaliseEtag(r.ETag) ?? '',
+        versionId: r.VersionId,
+        serverSideEncryption: r.ServerSideEncryption,
+      };
     } catch (error) {
       return translate(error, `CompleteMultipartUpload s3://${this.bucket}/${key}`);
     }

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { ObjectNotFoundError, PreconditionFailedError } from '../../lib/errors.ts';
 import type {
   ContentHeaders,
+  CopiedPart,
   CopyResult,
   CopySource,
   ListedVersion,
@@ -21,6 +22,7 @@ import type {
   ObjectHead,
   ObjectStore,
   OpenUpload,
+  StartedUpload,
   UploadedPart,
   VersionListOptions,
   VersionPage,
@@ -261,11 +263,11 @@ export class MemoryStore implements ObjectStore {
     return { ...o.tags };
   }
 
-  async startMultipart(key: string, options: WriteOptions): Promise<string> {
+  async startMultipart(key: string, options: WriteOptions): Promise<StartedUpload> {
     await this.enter('startMultipart', key);
     const uploadId = this.world.nextId('upload-');
     this.uploads.set(uploadId, { key, initiated: this.world.now(), write: options, parts: new Map() });
-    return uploadId;
+    return { uploadId };
   }
 
   private upload(key: string, uploadId: string, what: string): Upload {
@@ -280,7 +282,7 @@ export class MemoryStore implements ObjectStore {
     uploadId: string,
     partNumber: number,
     range: { start: number; end: number },
-  ): Promise<string> {
+  ): Promise<CopiedPart> {
     await this.enter('copyPart', key);
     const what = `UploadPartCopy ${partNumber} of s3://${this.bucket}/${key}`;
     const upload = this.upload(key, uploadId, what);
@@ -291,7 +293,7 @@ export class MemoryStore implements ObjectStore {
     const body = from.body.subarray(range.start, range.end + 1);
     const etag = md5(body).toString('hex');
     upload.parts.set(partNumber, { etag, body });
-    return etag;
+    return { etag };
   }
 
   async completeMultipart(
