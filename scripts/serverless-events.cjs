@@ -235,6 +235,11 @@ const iamRoleStatements = {
           's3:DeleteObject',
           's3:AbortMultipartUpload',
           's3:ListMultipartUploadParts',
+          // GetObjectAttributes: full-object checksums of DR copies that record no source ETag (the DR
+          // bucket is versioned, so S3 asks for the Version permissions as well).
+          's3:GetObjectAttributes',
+          's3:GetObjectVersion',
+          's3:GetObjectVersionAttributes',
         ],
         [objectsArn(s.drBucket)],
       ),
@@ -257,6 +262,8 @@ const iamRoleStatements = {
       ),
       // Cursor and reports live under the reserved prefix, the only place verify writes.
       allow('WriteVerifierState', ['s3:GetObject', 's3:PutObject'], [objectsArn(s.drBucket, '.s3dr/')]),
+      // The ETag ledger's pieces of the previous pass are deleted once read (lib/verify-ledger.ts).
+      allow('PruneVerifierLedger', ['s3:DeleteObject'], [objectsArn(s.drBucket, '.s3dr/verify/')]),
       allow('EnqueueRepairTasks', ['sqs:SendMessage'], [queueArn]),
       ...kmsStatements(s, {
         dr: ['kms:Decrypt', 'kms:GenerateDataKey'],

@@ -622,7 +622,8 @@ describe('replicate: metadata is never lost to bookkeeping', () => {
 });
 
 // S3 stores a full-object checksum with every new object (CRC64NVME by default) and computes it on the
-// plaintext, so it compares content across encryption types; CopyObject keeps the source's algorithm
+// plaintext, so it compares content across encryption types; CopyObject copies the source's checksum and
+// algorithm unless told otherwise ("CopyObject", x-amz-checksum-algorithm, Amazon S3 API Reference)
 // ("Checking object integrity in Amazon S3", https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html;
 // "CopyObjectResult": ChecksumCRC64NVME is present if the source was uploaded without a checksum).
 describe('replicate: a KMS DR copy that records nothing', () => {

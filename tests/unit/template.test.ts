@@ -610,7 +610,10 @@ describe('IAM', () => {
           's3:AbortMultipartUpload',
           's3:DeleteObject',
           's3:GetObject',
+          's3:GetObjectAttributes',
           's3:GetObjectTagging',
+          's3:GetObjectVersion',
+          's3:GetObjectVersionAttributes',
           's3:ListMultipartUploadParts',
           's3:PutObject',
           's3:PutObjectTagging',
@@ -628,6 +631,7 @@ describe('IAM', () => {
         [objects('s3-dr-dev-source'), objects('s3-dr-dev-dr')],
       ],
       WriteVerifierState: [['s3:GetObject', 's3:PutObject'], ['arn:aws:s3:::s3-dr-dev-dr/.s3dr/*']],
+      PruneVerifierLedger: [['s3:DeleteObject'], ['arn:aws:s3:::s3-dr-dev-dr/.s3dr/verify/*']],
       EnqueueRepairTasks: [['sqs:SendMessage'], [queueArn]],
     });
   });
