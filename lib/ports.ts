@@ -176,8 +176,8 @@ export interface ObjectStore {
    * per part number where S3 does not list them).
    */
   partSizes(key: string, partsCount: number, versionId?: string): Promise<number[]>;
-  /** Full-object checksums when S3 holds them (GetObjectAttributes). */
-  checksums(key: string): Promise<Record<string, string>>;
+  /** Full-object checksums when S3 holds them (GetObjectAttributes), of the current or a given version. */
+  checksums(key: string, versionId?: string): Promise<Record<string, string>>;
   /** Streams the object's bytes through a hash (deep verification only). */
   hashBody(key: string, algorithm: string): Promise<string>;
 }

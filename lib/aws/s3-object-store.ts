@@ -438,11 +438,12 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
-  async checksums(key: string): Promise<Record<string, string>> {
+  async checksums(key: string, versionId?: string): Promise<Record<string, string>> {
     const r = await this.client.send(
       new GetObjectAttributesCommand({
         Bucket: this.bucket,
         Key: key,
+        VersionId: versionId,
         ObjectAttributes: ['Checksum', 'ETag'],
       }),
     );

@@ -4,6 +4,7 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   GetBucketVersioningCommand,
+  GetObjectAttributesCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -456,6 +457,36 @@ describe.each([
     const report = await invoke({ ...scope, dryRun: false });
     expect(copies()).toHaveLength(0);
     expect(report.plan['skip-identical'].objects).toBe(1);
+  });
+});
+
+// A KMS DR copy records no source ETag; S3's full-object checksums, computed on the plaintext and kept by
+// CopyObject, compare it with the target ("Checking object integrity in Amazon S3",
+// https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html).
+describe('restoring from a KMS DR copy that records nothing', () => {
+  const scope = { prefix: '', dryRun: false };
+  const kms = () =>
+    v('same.txt', 'k1', '2026-11-20T10:00:00Z', { etag: 'kms-etag', metadata: { owner: 'alice' } });
+  const checksumsBy = (values: Record<string, string>) =>
+    s3.on(GetObjectAttributesCommand).callsFake((input: { Bucket: string; VersionId?: string }) => ({
+      Checksum: { ChecksumCRC64NVME: values[input.Bucket], ChecksumType: 'FULL_OBJECT' },
+    }));
+
+  it('skips a target object with the same full-object checksum', async () => {
+    world([kms()], { [SOURCE]: { 'same.txt': { etag: 'plain-md5', size: 100 } } });
+    checksumsBy({ [SOURCE]: 'AAAAAAAAAAA=', [DR]: 'AAAAAAAAAAA=' });
+    const report = await invoke(scope);
+    expect(report.plan['skip-identical'].objects).toBe(1);
+    expect(copies()).toHaveLength(0);
+    expect(s3).toHaveReceivedCommandWith(GetObjectAttributesCommand, { Bucket: DR, VersionId: 'k1' });
+  });
+
+  it('restores over a target object whose checksum differs', async () => {
+    world([kms()], { [SOURCE]: { 'same.txt': { etag: 'plain-md5', size: 100 } } });
+    checksumsBy({ [SOURCE]: 'AAAAAAAAAAA=', [DR]: 'BBBBBBBBBBB=' });
+    const report = await invoke(scope);
+    expect(report.plan.restore.objects).toBe(1);
+    expect(copies()).toHaveLength(1);
   });
 });
 
