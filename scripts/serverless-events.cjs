@@ -303,6 +303,11 @@ const iamRoleStatements = {
           's3:PutObjectTagging',
           's3:AbortMultipartUpload',
           's3:ListMultipartUploadParts',
+          // GetObjectAttributes: checksums that tell whether the target already holds a KMS DR copy's bytes
+          // (a versioned bucket asks for the Version permissions as well).
+          's3:GetObjectAttributes',
+          's3:GetObjectVersion',
+          's3:GetObjectVersionAttributes',
         ],
         targets.map((b) => objectsArn(b)),
       ),

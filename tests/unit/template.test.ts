@@ -640,6 +640,9 @@ describe('IAM', () => {
     const targetWrite = [
       's3:AbortMultipartUpload',
       's3:GetObject',
+      's3:GetObjectAttributes',
+      's3:GetObjectVersion',
+      's3:GetObjectVersionAttributes',
       's3:ListMultipartUploadParts',
       's3:PutObject',
       's3:PutObjectTagging',
