@@ -281,7 +281,8 @@ async function copyInParts(
     if (
       record === undefined &&
       input.recordEtag !== undefined &&
-      isKmsEncrypted(started.serverSideEncryption)
+      isKmsEncrypted(started.serverSideEncryption) &&
+      metadataForCopy(head, input.metadata, input.recordEtag)?.[META_SOURCE_ETAG] === input.recordEtag
     ) {
       // The target encrypts with KMS (its default, or our key): the copy's ETag will not be the source's.
       // Starting over costs two small requests and no bytes, and lets the copy say what it stands for.

@@ -510,6 +510,18 @@ describe('replicate: copies decided by the encryption S3 reports', () => {
     expect(s3).not.toHaveReceivedCommandWith(AbortMultipartUploadCommand, { UploadId: 'up-2' });
   });
 
+  it('does not start a KMS multipart copy over when the record would not fit in 2 KB of metadata', async () => {
+    const full = { note: 'é'.repeat(1022) }; // 2,048 bytes as S3 counts user metadata
+    onHead({ 'source-bucket/big.bin': { ...bigHead(plainEtag, 'AES256'), Metadata: full } });
+    stubEncryptedMultipartCopy(s3, sizes, 'aws:kms', kmsParts, `${md5Hex('kms')}-3`);
+    const result = await replicate(anSqsEvent(bigTask(plainEtag)));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).toHaveReceivedCommandTimes(CreateMultipartUploadCommand, 1);
+    expect(s3).toHaveReceivedCommandWith(CreateMultipartUploadCommand, { Metadata: full });
+    expect(s3).not.toHaveReceivedCommand(AbortMultipartUploadCommand);
+    expect(s3).toHaveReceivedCommandTimes(CompleteMultipartUploadCommand, 1);
+  });
+
   it('keeps the MD5-of-MD5s check in an SSE-S3 (AES256) DR bucket and records nothing there', async () => {
     onHead({ 'source-bucket/big.bin': bigHead(plainEtag, 'AES256') });
     stubEncryptedMultipartCopy(s3, sizes, 'AES256', plainParts, plainEtag);
