@@ -189,7 +189,11 @@ class BucketVerification {
     }
     this.pass.runs += 1;
     this.ledgerOut = ledgerFolder(key, this.pass.id);
-    this.ledgerIn = lastCompleted ? ledgerFolder(key, lastCompleted.id) : undefined;
+    // A pass that wrote no ledger (no key with differing ETags) leaves nothing to read: no request.
+    this.ledgerIn =
+      lastCompleted?.ledgerPieces !== undefined && lastCompleted.ledgerPieces > 0
+        ? ledgerFolder(key, lastCompleted.id)
+        : undefined;
 
     const { remaining, done } = await this.process(work);
     try {
@@ -325,7 +329,9 @@ class BucketVerification {
         item.ledger?.read ?? 0,
         this.deps.log,
       ),
-      writer: new LedgerWriter(dr, `${this.ledgerOut}${id}/`, item.ledger?.write ?? 0),
+      writer: new LedgerWriter(dr, `${this.ledgerOut}${id}/`, item.ledger?.write ?? 0, () => {
+        this.pass.ledgerPieces = (this.pass.ledgerPieces ?? 0) + 1;
+      }),
     };
     let after = item.after;
     let stopped = false;

@@ -138,10 +138,14 @@ export class LedgerWriter {
   private piece: number;
   private buffer: Pair[] = [];
 
-  constructor(store: ObjectStore, base: string, piece: number) {
+  private readonly onPiece: () => void;
+
+  /** `onPiece` is told of every piece written. */
+  constructor(store: ObjectStore, base: string, piece: number, onPiece: () => void) {
     this.store = store;
     this.base = base;
     this.piece = piece;
+    this.onPiece = onPiece;
   }
 
   /** The next piece to write. */
@@ -163,6 +167,7 @@ export class LedgerWriter {
       const pairs = this.buffer.splice(0, LEDGER_PIECE);
       await this.store.putText(pieceKey(this.base, this.piece), JSON.stringify({ v: 1, pairs }));
       this.piece += 1;
+      this.onPiece();
     }
   }
 }

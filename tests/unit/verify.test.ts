@@ -395,6 +395,16 @@ describe('verify', () => {
     expect(listCalls().some((c) => c.StartAfter !== undefined)).toBe(true);
   });
 
+  it('reads no ETag ledger after a pass that needed none: the cursor is its only GET', async () => {
+    for (let i = 0; i < 20; i++) replicated(`p${i % 4}/k${i}`);
+    await verify();
+    s3.resetHistory();
+    await verify();
+    expect(s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key)).toEqual([
+      '.s3dr/verify/source-bucket.json',
+    ]);
+  });
+
   it('starts a new pass after a complete one (the cursor wraps)', async () => {
     replicated('a.txt');
     const first = await verify();
