@@ -167,9 +167,11 @@ export function uniformPartSizes(total: number, preferred: number): number[] {
  * the threshold) rather than with one CopyObject. Callers use it to decide what a copy will cost.
  */
 export function copiesInParts(
-  head: Pick<ObjectHead, 'etag' | 'size' | 'partsCount'>,
+  head: Pick<ObjectHead, 'etag' | 'size' | 'partsCount' | 'missingMeta'>,
   multipartThreshold: number,
 ): boolean {
+  // Metadata S3 could not return survives only a COPY-directive CopyObject, which takes up to 5 GiB.
+  if ((head.missingMeta ?? 0) > 0 && head.size <= MAX_COPY_OBJECT_BYTES) return false;
   return (head.partsCount ?? multipartPartsOf(head.etag)) !== undefined || head.size > multipartThreshold;
 }
 
@@ -179,6 +181,13 @@ export function copiesInParts(
  * source's; a single-part source above the threshold is copied in uniform parts; anything else is one
  * CopyObject. Every request is conditional on the source ETag (or pinned to a version), so a concurrent
  * overwrite fails the copy instead of mixing versions.
+ *
+ * Metadata: see {@link metadataForCopy}. Where the copy's ETag will equal the source's (no SSE-KMS or
+ * DSSE-KMS on either side, the same part layout) nothing is recorded and CopyObject keeps the source's
+ * metadata with `MetadataDirective: COPY`. Otherwise `recordEtag` is recorded where it fits. The source's
+ * encryption is known from its HEAD, the target's from S3's answers: a CopyObject into a KMS bucket is
+ * not redone to record (one copy per change), a multipart upload is started once more before its first
+ * part. The md5-of-md5s check of a multipart copy runs only where neither side reports KMS.
  *
  * A multipart copy resumes an open upload left by an interrupted attempt (ListMultipartUploads +
  * ListParts) when that upload was started after the source was last written; it stops starting parts
@@ -194,9 +203,7 @@ export async function copyObject(input: CopyObjectInput): Promise<CopyOutcome> {
     ...(head.versionId && head.versionId !== 'null' ? { versionId: head.versionId } : {}),
   };
   const sourceParts = head.partsCount ?? multipartPartsOf(head.etag);
-  // Metadata S3 could not return survives only a COPY-directive CopyObject, which takes up to 5 GiB.
-  const keepMissingMeta = (head.missingMeta ?? 0) > 0 && head.size <= MAX_COPY_OBJECT_BYTES;
-  if ((sourceParts === undefined && head.size <= settings.multipartThreshold) || keepMissingMeta) {
+  if (!copiesInParts(head, settings.multipartThreshold)) {
     // The copy's ETag equals the source's unless KMS is involved (or a multipart source is copied whole).
     // The source's encryption is known from its HEAD; the target's only from the answer, and then one
     // copy per change beats rewriting to record: the verifier compares checksums where nothing is recorded.
