@@ -4,10 +4,12 @@
  * restore-objects.ts acts on its plans, and a dry run reports them as they are.
  */
 import type { Config } from './config.ts';
+import { META_SOURCE_ETAG } from './copy-object.ts';
 import { ListingOrderError, RestoreRefusedError } from './errors.ts';
 import { drPrefixFor, fromDrKey, MAX_KEY_BYTES, toDrKey } from './key-mapping.ts';
 import { compareKeys } from './key-order.ts';
 import type { ListingDisorder } from './merge-listings.ts';
+import { compareChecksums } from './object-checksums.ts';
 import type { ListedVersion, ObjectHead, ObjectStore } from './ports.ts';
 import { recordedSourceEtag } from './replicate-key.ts';
 import {
@@ -513,6 +515,15 @@ export async function planKey(candidate: Candidate, ctx: PlanContext): Promise<K
         // SSE-KMS or a rewritten DR copy: the DR ETag differs by construction; the source ETag is recorded.
         drHead = await headVersion(ctx.dr, drKey, version);
         identical = drHead !== undefined && recordedSourceEtag(drHead) === existing.etag;
+        if (!identical && drHead !== undefined && drHead.metadata[META_SOURCE_ETAG] === undefined) {
+          // A KMS DR copy records no source ETag (one copy per change): S3's full-object checksums,
+          // computed on the plaintext, tell whether the target already holds these bytes.
+          const [a, b] = await Promise.all([
+            ctx.target.checksums(targetKey),
+            ctx.dr.checksums(drKey, versionIdOf(version)),
+          ]);
+          identical = compareChecksums(a, b).kind === 'same';
+        }
       }
       if (identical) return { action: 'skip-identical', key, drKey, targetKey, version };
       if (ctx.overwrite === 'never') return { action: 'skip-exists', key, drKey, targetKey, version };

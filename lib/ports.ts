@@ -29,7 +29,13 @@ export interface ObjectHead extends ContentHeaders {
   storageClass?: string;
   /** Number of parts when the object was written by a multipart upload (HEAD with PartNumber=1). */
   partsCount?: number;
+  /** `AES256`, `aws:kms` or `aws:kms:dsse` as S3 reports it (x-amz-server-side-encryption). */
   serverSideEncryption?: string;
+  /**
+   * `x-amz-missing-meta`: how many user-metadata entries S3 holds but could not return (not printable
+   * in a header). A copy that replaces metadata would lose them; only `MetadataDirective: COPY` keeps them.
+   */
+  missingMeta?: number;
   /** `x-amz-restore` of an archived object, e.g. `ongoing-request="true"`. */
   restore?: string;
   /** `x-amz-archive-status` of an Intelligent-Tiering object in an archive tier (`ARCHIVE_ACCESS`, …). */
@@ -59,6 +65,20 @@ export interface WriteOptions extends ContentHeaders {
 export interface CopyResult {
   etag: string;
   versionId?: string;
+  /** The encryption S3 reports it applied to the written object (see ObjectHead.serverSideEncryption). */
+  serverSideEncryption?: string;
+}
+
+/** CreateMultipartUpload's answer: the upload, and the encryption S3 will apply to the object. */
+export interface StartedUpload {
+  uploadId: string;
+  serverSideEncryption?: string;
+}
+
+/** UploadPartCopy's answer: the part's ETag (an MD5 only without SSE-KMS), and the encryption S3 applied. */
+export interface CopiedPart {
+  etag: string;
+  serverSideEncryption?: string;
 }
 
 export interface UploadedPart {
@@ -136,14 +156,14 @@ export interface ObjectStore {
    * (PutObjectTagging); an empty set is removed with DeleteObjectTagging, which S3 does not charge for.
    */
   putTags(key: string, tags: Record<string, string>, versionId?: string): Promise<void>;
-  startMultipart(key: string, options: WriteOptions): Promise<string>;
+  startMultipart(key: string, options: WriteOptions): Promise<StartedUpload>;
   copyPart(
     source: CopySource,
     key: string,
     uploadId: string,
     partNumber: number,
     range: { start: number; end: number },
-  ): Promise<string>;
+  ): Promise<CopiedPart>;
   completeMultipart(
     key: string,
     uploadId: string,
@@ -185,8 +205,8 @@ export interface ObjectStore {
    * per part number where S3 does not list them).
    */
   partSizes(key: string, partsCount: number, versionId?: string): Promise<number[]>;
-  /** Full-object checksums when S3 holds them (GetObjectAttributes). */
-  checksums(key: string): Promise<Record<string, string>>;
+  /** Full-object checksums when S3 holds them (GetObjectAttributes), of the current or a given version. */
+  checksums(key: string, versionId?: string): Promise<Record<string, string>>;
   /** Streams the object's bytes through a hash (deep verification only). */
   hashBody(key: string, algorithm: string): Promise<string>;
 }

@@ -1,5 +1,5 @@
 import type { Config } from './config.ts';
-import { type CopySettings, copyObject } from './copy-object.ts';
+import { type CopySettings, copyObject, META_PREFIX, META_SOURCE_ETAG } from './copy-object.ts';
 import {
   ObjectArchivedError,
   ObjectNotFoundError,
@@ -8,14 +8,13 @@ import {
   SseCustomerKeyRequiredError,
 } from './errors.ts';
 import { toDrKey } from './key-mapping.ts';
+import { compareChecksums } from './object-checksums.ts';
 import type { Clock, ObjectHead, ObjectStore, WriteOptions } from './ports.ts';
 import { unreplicableOutcome } from './replicate-unreplicable.ts';
 import { multipartPartsOf, type Task } from './task.ts';
 import { type UnreplicableReason, unreplicableReason } from './unreplicable.ts';
 
-/** Metadata s3-dr writes on DR copies; stripped again on restore. */
-export const META_PREFIX = 's3dr-';
-export const META_SOURCE_ETAG = 's3dr-source-etag';
+export { META_PREFIX, META_SOURCE_ETAG } from './copy-object.ts';
 /** Up to this size, a freshly uploaded object is copied without looking at the DR copy first. */
 export const BLIND_COPY_MAX_BYTES = 1024 * 1024;
 
@@ -66,16 +65,18 @@ export type ReplicateOutcome =
       requests: string[];
     };
 
-/** The source ETag a DR copy stands for: recorded in metadata when the DR ETag differs by construction. */
+/**
+ * The source ETag a DR copy stands for: recorded in metadata where the DR ETag differs by construction
+ * (and the record fits S3's metadata limit); otherwise the DR copy's own ETag.
+ */
 export function recordedSourceEtag(dr: Pick<ObjectHead, 'etag' | 'metadata'>): string {
   return dr.metadata[META_SOURCE_ETAG] ?? dr.etag;
 }
 
-/** User metadata of a source object, without any `s3dr-*` keys, plus the source ETag. */
+/** User metadata of a source object without any `s3dr-*` keys: what a DR copy carries of it. */
 export function drMetadataFor(src: ObjectHead): Record<string, string> {
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(src.metadata)) if (!k.startsWith(META_PREFIX)) metadata[k] = v;
-  metadata[META_SOURCE_ETAG] = src.etag;
   return metadata;
 }
 
@@ -142,13 +143,14 @@ async function tryConditionalCopy(
   }
   try {
     requests.push('COPY');
-    const r = await deps.dr.copyFrom({ bucket: task.bucket, key: task.key, ifMatch: etag }, drKey, {
+    await deps.dr.copyFrom({ bucket: task.bucket, key: task.key, ifMatch: etag }, drKey, {
       storageClass: settings.drStorageClass,
       tags: settings.copyTags ? 'copy' : undefined,
       kmsKeyId: settings.drKmsKeyId,
     });
-    // With SSE-KMS (source or DR) the ETag is not the content MD5: rewrite with the source ETag recorded.
-    if (r.etag !== etag) return undefined;
+    // With SSE-KMS or DSSE-KMS (source or DR) the copy's ETag is not the source's. The copy is right all
+    // the same (CopySourceIfMatch pinned the version) and final: one copy per change. It records nothing;
+    // the verifier settles such keys by their full-object checksums (README, Verification).
     // The copy took the source's metadata as it was at that moment; under mirror, confirm it still exists.
     if (settings.deletePolicy === 'mirror') return confirmCopy(task, drKey, { etag }, deps, requests, 'copy');
     return { kind: 'copied', drKey, bytes: task.size ?? 0, etag, method: 'copy', requests };
@@ -225,6 +227,25 @@ export function sameObject(src: ObjectHead, dr: ObjectHead): boolean {
 }
 
 /**
+ * A DR copy that records no source ETag although its ETag differs — KMS on either side, or metadata at
+ * S3's limit — stands for the source when size, metadata and full-object checksums (computed by S3 on the
+ * plaintext) agree. Two GetObjectAttributes are cheaper than copying the object again.
+ */
+async function sameByChecksums(
+  src: ObjectHead,
+  dr: ObjectHead,
+  drKey: string,
+  deps: ReplicateDeps,
+  requests: string[],
+): Promise<boolean> {
+  if (dr.metadata[META_SOURCE_ETAG] !== undefined || dr.etag === src.etag) return false;
+  if (dr.size !== src.size || !sameMetadata(src, dr)) return false;
+  requests.push('ATTRIBUTES source', 'ATTRIBUTES dr');
+  const [a, b] = await Promise.all([deps.source.checksums(src.key), deps.dr.checksums(drKey)]);
+  return compareChecksums(a, b).kind === 'same';
+}
+
+/**
  * The verifier's deep mode found this very DR copy (by its ETag) to hold other bytes than the source,
  * although its metadata vouches for the source ETag: it is rewritten, not trusted.
  */
@@ -260,32 +281,32 @@ async function reconcile(
     if (!src) return applyDeletePolicy(task, drKey, deps, requests);
     requests.push('HEAD dr');
     const drHead = await deps.dr.head(drKey);
-    if (drHead && sameObject(src, drHead) && !condemned(task, drHead)) {
+    if (
+      drHead &&
+      !condemned(task, drHead) &&
+      (sameObject(src, drHead) || (await sameByChecksums(src, drHead, drKey, deps, requests)))
+    ) {
       const tagged = settings.copyTags ? await syncTags(task, drKey, src, drHead, deps, requests) : undefined;
       return tagged ?? { kind: 'skipped', drKey, reason: 'identical', requests };
     }
     const unreplicable = unreplicableReason(src);
     if (unreplicable) return unreplicableOutcome(task, drKey, src, unreplicable, deps, requests);
     const write: WriteOptions = {
-      metadata: drMetadataFor(src),
-      contentType: src.contentType,
-      contentEncoding: src.contentEncoding,
-      contentDisposition: src.contentDisposition,
-      contentLanguage: src.contentLanguage,
-      cacheControl: src.cacheControl,
-      expires: src.expires,
-      websiteRedirectLocation: src.websiteRedirectLocation,
       storageClass: settings.drStorageClass,
       tags: settings.copyTags ? 'copy' : undefined,
       kmsKeyId: settings.drKmsKeyId,
     };
     try {
+      // Metadata is copied as it is (COPY directive) unless the DR ETag cannot equal the source's; then
+      // the source ETag is recorded, where it fits (copyObject).
       const r = await copyObject({
         from: deps.source,
         head: src,
         to: deps.dr,
         toKey: drKey,
         write,
+        metadata: drMetadataFor(src),
+        recordEtag: src.etag,
         settings,
         clock: deps.clock,
       });

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { copiesInParts, copyObject } from './copy-object.ts';
+import { copiesInParts, copyObject, META_PREFIX } from './copy-object.ts';
 import { DeadlineError, DrError, describeError, ObjectNotFoundError, RestoreRefusedError } from './errors.ts';
 import { mapConcurrent } from './map-concurrent.ts';
 import type { ListingDisorder } from './merge-listings.ts';
@@ -22,7 +22,6 @@ import {
   versionIdOf,
 } from './plan-restore.ts';
 import type { Clock, ObjectHead, ObjectStore, WriteOptions } from './ports.ts';
-import { META_PREFIX } from './replicate-key.ts';
 import { decodeCursor, encodeCursor, requestFingerprint } from './restore-cursor.ts';
 import type { RestorePayload } from './restore-payload.ts';
 
@@ -116,17 +115,12 @@ export function originalMetadata(metadata: Record<string, string>): Record<strin
   return Object.fromEntries(Object.entries(metadata).filter(([k]) => !k.startsWith(META_PREFIX)));
 }
 
-/** The write options that give a restored object its original metadata, content headers and tags. */
+/**
+ * The write options that give a restored object its original tags. Metadata and content headers come
+ * from the DR copy (copyObject): copied as they are, or replaced without `s3dr-*` where it has some.
+ */
 export function restoreWriteOptions(drHead: ObjectHead, multipartThreshold: number): WriteOptions {
   return {
-    metadata: originalMetadata(drHead.metadata),
-    contentType: drHead.contentType,
-    contentEncoding: drHead.contentEncoding,
-    contentDisposition: drHead.contentDisposition,
-    contentLanguage: drHead.contentLanguage,
-    cacheControl: drHead.cacheControl,
-    expires: drHead.expires,
-    websiteRedirectLocation: drHead.websiteRedirectLocation,
     // One CopyObject copies the version's tags for free (TaggingDirective COPY). A copy in parts has to
     // read them (GetObjectTagging), which is only worth a request when HEAD counted some.
     tags: copiesInParts(drHead, multipartThreshold) && !drHead.tagCount ? undefined : 'copy',
@@ -442,6 +436,7 @@ async function handleKey(
       to: ctx.target,
       toKey: plan.targetKey,
       write: restoreWriteOptions(head, deps.settings.multipartThreshold),
+      metadata: originalMetadata(head.metadata),
       settings: deps.settings,
       clock: deps.clock,
     });

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { RESERVED_PREFIX } from './config.ts';
+import { META_SOURCE_ETAG } from './copy-object.ts';
 import { DrError, SseCustomerKeyRequiredError } from './errors.ts';
 import { drPrefixFor, fromDrKey, type KeyLayout } from './key-mapping.ts';
 import { compareKeys } from './key-order.ts';
 import { mapConcurrent } from './map-concurrent.ts';
 import { type ListingDisorder, mergeListings } from './merge-listings.ts';
+import { compareChecksums } from './object-checksums.ts';
 import type { Clock, ListedObject, ObjectStore, TaskQueue } from './ports.ts';
-import { recordedSourceEtag } from './replicate-key.ts';
 import type { Task } from './task.ts';
 import { isArchivedReason, type UnreplicableReason, unreplicableReason } from './unreplicable.ts';
 import {
@@ -21,6 +22,7 @@ import {
   zeroCounts,
 } from './verify-cursor.ts';
 import { compareContent, compareTags, isSampled } from './verify-deep.ts';
+import { LedgerReader, LedgerWriter, ledgerFolder, shardId } from './verify-ledger.ts';
 import { listEntries } from './verify-listing.ts';
 import {
   type BucketReport,
@@ -98,8 +100,14 @@ interface Deferred {
   source: ListedObject;
   /** The DR copy's ETag, as listed; undefined when DR has no copy. */
   drEtag: string | undefined;
-  /** The ETags differ: the DR copy's recorded source ETag decides. */
+  /** The ETags differ: the ledger, or else the DR copy's recorded source ETag or checksums, decide. */
   head: boolean;
+}
+
+/** One shard's view of the ETag ledgers: the previous pass's to read, this pass's to write. */
+interface ShardLedger {
+  reader: LedgerReader;
+  writer: LedgerWriter;
 }
 
 type ItemOutcome = { done: true; children: WorkItem[] } | { done: false; item: WorkItem };
@@ -143,6 +151,9 @@ class BucketVerification {
   private readonly graceCutoff: number;
   private failure: { error: unknown } | undefined;
   private pass!: PassState;
+  /** Where this pass's ETag ledger is written, and the last completed pass's read. */
+  private ledgerOut!: string;
+  private ledgerIn: string | undefined;
 
   constructor(deps: VerifyBucketDeps, settings: VerifyBucketSettings) {
     this.deps = deps;
@@ -190,6 +201,12 @@ class BucketVerification {
       lastCompleted = stored?.pass.completedAt ? stored.pass : stored?.lastCompleted;
     }
     this.pass.runs += 1;
+    this.ledgerOut = ledgerFolder(key, this.pass.id);
+    // A pass that wrote no ledger (no key with differing ETags) leaves nothing to read: no request.
+    this.ledgerIn =
+      lastCompleted?.ledgerPieces !== undefined && lastCompleted.ledgerPieces > 0
+        ? ledgerFolder(key, lastCompleted.id)
+        : undefined;
 
     const { remaining, done } = await this.process(work);
     try {
@@ -337,6 +354,18 @@ class BucketVerification {
     const collector =
       item.kind === 'node' ? new PrefixCollector(this.limits.prefixBudget, item.collector) : undefined;
     const deferred: Deferred[] = [];
+    const id = shardId(item);
+    const ledger: ShardLedger = {
+      reader: new LedgerReader(
+        dr,
+        this.ledgerIn === undefined ? undefined : `${this.ledgerIn}${id}/`,
+        item.ledger?.read ?? 0,
+        this.deps.log,
+      ),
+      writer: new LedgerWriter(dr, `${this.ledgerOut}${id}/`, item.ledger?.write ?? 0, () => {
+        this.pass.ledgerPieces = (this.pass.ledgerPieces ?? 0) + 1;
+      }),
+    };
     let after = item.after;
     let stopped = false;
     let finished = false;
@@ -370,16 +399,22 @@ class BucketVerification {
         }
         after = joined.key;
       }
-      if (deferred.length >= CHECK_BATCH) await this.resolve(deferred);
+      if (deferred.length >= CHECK_BATCH) await this.resolve(deferred, ledger);
       if (this.repairs.length >= REPAIR_BATCH) await this.flushRepairs();
       if (stopped || finished) break;
     }
-    await this.resolve(deferred);
+    await this.resolve(deferred, ledger);
+    await ledger.writer.flush(true);
     if (stopped) {
-      const resumed: WorkItem = { ...item, ...(after === undefined ? {} : { after }) };
+      const resumed: WorkItem = {
+        ...item,
+        ...(after === undefined ? {} : { after }),
+        ledger: { read: ledger.reader.position, write: ledger.writer.position },
+      };
       if (resumed.kind === 'node' && collector) resumed.collector = collector.state();
       return { done: false, item: resumed };
     }
+    await ledger.reader.discard();
     if (item.kind !== 'node' || !collector) return { done: true, children: [] };
     return {
       done: true,
@@ -421,23 +456,40 @@ class BucketVerification {
     }
   }
 
-  /** Resolves deferred keys (HEADs, content checks), a few at a time, and empties the list. */
-  private async resolve(deferred: Deferred[]): Promise<void> {
+  /**
+   * Resolves deferred keys, a few at a time, and empties the list: first from the ledger (in key order, a
+   * sorted stream), then with HEADs and content checks. Keys whose differing ETags were confirmed go into
+   * the new ledger.
+   */
+  private async resolve(deferred: Deferred[], ledger: ShardLedger): Promise<void> {
     const batch = deferred.splice(0);
     if (batch.length === 0) return;
+    const known = new Set<string>();
+    for (const d of batch) {
+      if (!d.head) continue;
+      const pair = await ledger.reader.lookup(d.key);
+      if (pair && pair.sourceEtag === d.source.etag && pair.drEtag === d.drEtag) known.add(d.key);
+    }
     await mapConcurrent(batch, CHECK_CONCURRENCY, async ({ key, source, drEtag, head }) => {
       const drKey = this.drPrefix + key;
       if (drEtag === undefined) return this.missingOrUnreplicable(key, source);
       let drEtagNow = drEtag;
-      if (head) {
+      if (head && !known.has(key)) {
         this.requests.head += 1;
         const drHead = await this.deps.dr.head(drKey);
         if (!drHead) {
           if (this.isRecent(source)) return this.record('pending', key, source);
           return this.missingOrUnreplicable(key, source);
         }
-        if (drHead.size !== source.size || recordedSourceEtag(drHead) !== source.etag) {
-          return this.record('mismatched', key, source);
+        if (drHead.size !== source.size) return this.record('mismatched', key, source);
+        const recorded = drHead.metadata[META_SOURCE_ETAG];
+        if ((recorded ?? drHead.etag) !== source.etag) {
+          // A recorded ETag decides. Without one (KMS copies are not rewritten to record it, and it is not
+          // written where metadata is at S3's limit), S3's full-object checksums — computed on the
+          // plaintext — do; checksums that differ or cannot be compared mean the copy is redone.
+          if (recorded !== undefined || !(await this.sameChecksums(key, drKey))) {
+            return this.record('mismatched', key, source);
+          }
         }
         drEtagNow = drHead.etag;
       }
@@ -452,8 +504,18 @@ class BucketVerification {
         if (!result.same) return this.record('mismatched', key, source, drEtagNow);
         if (this.settings.copyTags) await this.checkTags(key, drKey, source);
       }
+      if (head) ledger.writer.add(key, source.etag, drEtagNow);
       return this.record('ok', key, source);
     });
+    // Every key up to the batch's last is settled: full pieces can be written in order.
+    await ledger.writer.flush();
+  }
+
+  /** Whether both copies hold the same full-object checksum (GetObjectAttributes on each). */
+  private async sameChecksums(key: string, drKey: string): Promise<boolean> {
+    this.requests.attributes += 2;
+    const [a, b] = await Promise.all([this.deps.source.checksums(key), this.deps.dr.checksums(drKey)]);
+    return compareChecksums(a, b).kind === 'same';
   }
 
   /**

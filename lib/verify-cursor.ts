@@ -53,6 +53,8 @@ const passSchema = z.object({
   itemsDone: z.number().int().nonnegative(),
   /** Nodes created so far (discovery budget). */
   nodes: z.number().int().nonnegative(),
+  /** ETag ledger pieces written so far (verify-ledger.ts); none means the next pass has none to read. */
+  ledgerPieces: z.number().int().nonnegative().optional(),
 });
 export type PassState = z.infer<typeof passSchema>;
 

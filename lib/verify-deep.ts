@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
+import { compareChecksums } from './object-checksums.ts';
 import type { ObjectStore } from './ports.ts';
 import { sameTags } from './replicate-key.ts';
 import type { RequestCounts } from './verify-report.ts';
-
-/** Full-object checksum algorithms, strongest first. */
-const ALGORITHMS = ['SHA256', 'SHA1', 'CRC64NVME', 'CRC32C', 'CRC32'] as const;
 
 /**
  * Whether deep mode compares this key's content: every key at rate 1, none at 0, and in between a
@@ -38,12 +36,9 @@ export async function compareContent(
 ): Promise<ContentComparison> {
   requests.attributes += 2;
   const [a, b] = await Promise.all([source.checksums(key), dr.checksums(drKey)]);
-  if (a.Type === b.Type) {
-    for (const algorithm of ALGORITHMS) {
-      const x = a[algorithm];
-      const y = b[algorithm];
-      if (x !== undefined && y !== undefined) return { same: x === y, method: `checksum:${algorithm}` };
-    }
+  const verdict = compareChecksums(a, b);
+  if (verdict.kind !== 'incomparable') {
+    return { same: verdict.kind === 'same', method: `checksum:${verdict.algorithm}` };
   }
   requests.get += 2;
   const [x, y] = await Promise.all([source.hashBody(key, 'sha256'), dr.hashBody(drKey, 'sha256')]);

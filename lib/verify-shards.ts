@@ -14,6 +14,7 @@
  */
 import { z } from 'zod';
 import { commonPrefix, compareKeys, keyBefore } from './key-order.ts';
+import { ledgerPositionSchema } from './verify-ledger.ts';
 
 export const DELIMITER = '/';
 
@@ -31,8 +32,15 @@ export const workItemSchema = z.discriminatedUnion('kind', [
     depth: z.number().int().nonnegative(),
     after: z.string().optional(),
     collector: collectorStateSchema.optional(),
+    /** Where the interrupted item stands in the ETag ledgers (verify-ledger.ts). */
+    ledger: ledgerPositionSchema.optional(),
   }),
-  z.object({ kind: z.literal('prefix'), prefix: z.string(), after: z.string().optional() }),
+  z.object({
+    kind: z.literal('prefix'),
+    prefix: z.string(),
+    after: z.string().optional(),
+    ledger: ledgerPositionSchema.optional(),
+  }),
   z.object({
     kind: z.literal('range'),
     /** The node whose sub-prefixes this range covers (its direct objects belong to the node). */
@@ -42,6 +50,7 @@ export const workItemSchema = z.discriminatedUnion('kind', [
     /** Exclusive upper bound; undefined = to the end of `within`. */
     until: z.string().optional(),
     after: z.string().optional(),
+    ledger: ledgerPositionSchema.optional(),
   }),
 ]);
 export type WorkItem = z.infer<typeof workItemSchema>;

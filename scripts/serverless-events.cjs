@@ -319,6 +319,11 @@ const iamRoleStatements = {
           's3:DeleteObject',
           's3:AbortMultipartUpload',
           's3:ListMultipartUploadParts',
+          // GetObjectAttributes: full-object checksums of DR copies that record no source ETag (the DR
+          // bucket is versioned, so S3 asks for the Version permissions as well).
+          's3:GetObjectAttributes',
+          's3:GetObjectVersion',
+          's3:GetObjectVersionAttributes',
         ],
         [objectsArn(s.drBucket)],
       ),
@@ -358,6 +363,8 @@ const iamRoleStatements = {
         ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
         [objectsArn(s.drBucket, `${LEASE_PREFIX}verify/`)],
       ),
+      // The ETag ledger's pieces of the previous pass are deleted once read (lib/verify-ledger.ts).
+      allow('PruneVerifierLedger', ['s3:DeleteObject'], [objectsArn(s.drBucket, '.s3dr/verify/')]),
       allow('EnqueueRepairTasks', ['sqs:SendMessage'], [queueArn]),
       ...kmsStatements(s, {
         dr: ['kms:Decrypt', 'kms:GenerateDataKey'],
@@ -399,6 +406,11 @@ const iamRoleStatements = {
           's3:PutObjectTagging',
           's3:AbortMultipartUpload',
           's3:ListMultipartUploadParts',
+          // GetObjectAttributes: checksums that tell whether the target already holds a KMS DR copy's bytes
+          // (a versioned bucket asks for the Version permissions as well).
+          's3:GetObjectAttributes',
+          's3:GetObjectVersion',
+          's3:GetObjectVersionAttributes',
         ],
         targets.map((b) => objectsArn(b)),
       ),

@@ -34,6 +34,7 @@ import {
 } from '../errors.ts';
 import { mapConcurrent } from '../map-concurrent.ts';
 import type {
+  CopiedPart,
   CopyResult,
   CopySource,
   ListedVersion,
@@ -41,6 +42,7 @@ import type {
   ObjectHead,
   ObjectStore,
   OpenUpload,
+  StartedUpload,
   UploadedPart,
   VersionListOptions,
   WriteOptions,
@@ -197,6 +199,7 @@ export class S3ObjectStore implements ObjectStore {
         storageClass: r.StorageClass,
         partsCount: r.PartsCount,
         serverSideEncryption: r.ServerSideEncryption,
+        ...(r.MissingMeta ? { missingMeta: r.MissingMeta } : {}),
         restore: r.Restore,
         archiveStatus: r.ArchiveStatus,
         sseCustomerAlgorithm: r.SSECustomerAlgorithm,
@@ -253,7 +256,11 @@ export class S3ObjectStore implements ObjectStore {
           ...writeParams(options),
         }),
       );
-      return { etag: normaliseEtag(r.CopyObjectResult?.ETag) ?? '', versionId: r.VersionId };
+      return {
+        etag: normaliseEtag(r.CopyObjectResult?.ETag) ?? '',
+        versionId: r.VersionId,
+        serverSideEncryption: r.ServerSideEncryption,
+      };
     } catch (error) {
       return translate(error, `COPY s3://${source.bucket}/${source.key} → s3://${this.bucket}/${key}`);
     }
@@ -288,7 +295,7 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async startMultipart(key: string, options: WriteOptions): Promise<string> {
+  async startMultipart(key: string, options: WriteOptions): Promise<StartedUpload> {
     const r = await this.client.send(
       new CreateMultipartUploadCommand({
         ...this.at,
@@ -299,7 +306,7 @@ export class S3ObjectStore implements ObjectStore {
     );
     if (!r.UploadId)
       throw new Error(`CreateMultipartUpload for s3://${this.bucket}/${key} returned no UploadId`);
-    return r.UploadId;
+    return { uploadId: r.UploadId, serverSideEncryption: r.ServerSideEncryption };
   }
 
   async copyPart(
@@ -308,7 +315,7 @@ export class S3ObjectStore implements ObjectStore {
     uploadId: string,
     partNumber: number,
     range: { start: number; end: number },
-  ): Promise<string> {
+  ): Promise<CopiedPart> {
     try {
       const r = await this.client.send(
         new UploadPartCopyCommand({
@@ -321,7 +328,10 @@ export class S3ObjectStore implements ObjectStore {
           CopySourceRange: `bytes=${range.start}-${range.end}`,
         }),
       );
-      return normaliseEtag(r.CopyPartResult?.ETag) ?? '';
+      return {
+        etag: normaliseEtag(r.CopyPartResult?.ETag) ?? '',
+        serverSideEncryption: r.ServerSideEncryption,
+      };
     } catch (error) {
       return translate(error, `UploadPartCopy ${partNumber} of s3://${this.bucket}/${key}`);
     }
@@ -341,7 +351,11 @@ export class S3ObjectStore implements ObjectStore {
           MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${p.etag}"` })) },
         }),
       );
-      return { etag: normaliseEtag(r.ETag) ?? '', versionId: r.VersionId };
+      return {
+        etag: normaliseEtag(r.ETag) ?? '',
+        versionId: r.VersionId,
+        serverSideEncryption: r.ServerSideEncryption,
+      };
     } catch (error) {
       return translate(error, `CompleteMultipartUpload s3://${this.bucket}/${key}`);
     }
@@ -588,11 +602,12 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
-  async checksums(key: string): Promise<Record<string, string>> {
+  async checksums(key: string, versionId?: string): Promise<Record<string, string>> {
     const r = await this.client.send(
       new GetObjectAttributesCommand({
         ...this.at,
         Key: key,
+        VersionId: versionId,
         ObjectAttributes: ['Checksum', 'ETag'],
       }),
     );

@@ -18,6 +18,7 @@ import {
 } from '../../lib/errors.ts';
 import type {
   ContentHeaders,
+  CopiedPart,
   CopyResult,
   CopySource,
   ListedVersion,
@@ -26,6 +27,7 @@ import type {
   ObjectHead,
   ObjectStore,
   OpenUpload,
+  StartedUpload,
   UploadedPart,
   VersionListOptions,
   VersionPage,
@@ -321,11 +323,11 @@ export class MemoryStore implements ObjectStore {
     target.tags = { ...tags };
   }
 
-  async startMultipart(key: string, options: WriteOptions): Promise<string> {
+  async startMultipart(key: string, options: WriteOptions): Promise<StartedUpload> {
     await this.enter('startMultipart', key);
     const uploadId = this.world.nextId('upload-');
     this.uploads.set(uploadId, { key, initiated: this.world.now(), write: options, parts: new Map() });
-    return uploadId;
+    return { uploadId };
   }
 
   private upload(key: string, uploadId: string, what: string): Upload {
@@ -340,7 +342,7 @@ export class MemoryStore implements ObjectStore {
     uploadId: string,
     partNumber: number,
     range: { start: number; end: number },
-  ): Promise<string> {
+  ): Promise<CopiedPart> {
     await this.enter('copyPart', key);
     const what = `UploadPartCopy ${partNumber} of s3://${this.bucket}/${key}`;
     const upload = this.upload(key, uploadId, what);
@@ -351,7 +353,7 @@ export class MemoryStore implements ObjectStore {
     const body = from.body.subarray(range.start, range.end + 1);
     const etag = md5(body).toString('hex');
     upload.parts.set(partNumber, { etag, body });
-    return etag;
+    return { etag };
   }
 
   async completeMultipart(

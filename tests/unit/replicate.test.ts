@@ -27,7 +27,7 @@ import { replicateBatch } from '../../lib/replicate-batch.ts';
 import type { ReplicateSettings } from '../../lib/replicate-key.ts';
 import { aContext, anSqsEvent, aTask } from '../helpers/builders.ts';
 import { bareBadRequest, invalidObjectState, sseCustomerKeyRequired } from '../helpers/s3-errors.ts';
-import { stubMultipartCopy } from '../helpers/sdk-stubs.ts';
+import { md5Hex, md5OfMd5s, stubEncryptedMultipartCopy, stubMultipartCopy } from '../helpers/sdk-stubs.ts';
 
 const s3 = mockClient(S3Client);
 const { handler } = await import('../../functions/replicate.ts');
@@ -149,12 +149,13 @@ describe('replicate', () => {
     const result = await replicate(anSqsEvent(aTask({ ...repair, drEtag: 'kms-x' })));
     expect(result).toEqual({ batchItemFailures: [] });
     expect(s3).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+    // The source reports no KMS: the copy keeps its metadata as it is (COPY) and records nothing.
     expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, {
       Bucket: 'dr-bucket',
       Key: 'photos/cat.jpg',
-      MetadataDirective: 'REPLACE',
-      Metadata: { owner: 'alice', 's3dr-source-etag': 'e1' },
+      MetadataDirective: 'COPY',
     });
+    expect(s3.commandCalls(CopyObjectCommand)[0]?.args[0].input.Metadata).toBeUndefined();
   });
 
   it('does not rewrite again once the condemned DR copy was replaced (a redelivered repair)', async () => {
@@ -166,7 +167,7 @@ describe('replicate', () => {
     expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
   });
 
-  it('replicates a metadata-only change (an in-place copy keeps the ETag) with a metadata-replacing copy', async () => {
+  it('replicates a metadata-only change (an in-place copy keeps the ETag) with a COPY that takes the current metadata', async () => {
     onHead({
       'source-bucket/photos/cat.jpg': sourceHead('e1', { Metadata: { owner: 'bob' } }),
       'dr-bucket/photos/cat.jpg': sourceHead('e1', {
@@ -176,10 +177,12 @@ describe('replicate', () => {
     });
     s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"e1"' } });
     await replicate(anSqsEvent(aTask({ etag: 'e1', eventName: 'ObjectCreated:Copy' })));
+    expect(s3).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
     expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, {
-      MetadataDirective: 'REPLACE',
-      Metadata: { owner: 'bob', 's3dr-source-etag': 'e1' },
+      CopySourceIfMatch: '"e1"',
+      MetadataDirective: 'COPY',
     });
+    expect(s3.commandCalls(CopyObjectCommand)[0]?.args[0].input.Metadata).toBeUndefined();
   });
 
   it('costs no copy when a restore writes back what DR holds (same bytes and metadata, written later)', async () => {
@@ -203,18 +206,14 @@ describe('replicate', () => {
     s3.on(CopyObjectCommand, { CopySourceIfMatch: '"e2"' }).resolves({ CopyObjectResult: { ETag: '"e2"' } });
     const result = await replicate(anSqsEvent(aTask({ etag: 'e1' })));
     expect(result.batchItemFailures).toEqual([]);
+    // COPY carries metadata and content headers along; the ETags will match, so nothing is recorded.
     expect(s3).toHaveReceivedNthSpecificCommandWith(2, CopyObjectCommand, {
       CopySourceIfMatch: '"e2"',
-      MetadataDirective: 'REPLACE',
-      Metadata: { owner: 'alice', 's3dr-source-etag': 'e2' },
-      ContentType: 'image/jpeg',
-      CacheControl: 'max-age=60',
-      ContentDisposition: 'inline',
-      ContentEncoding: 'identity',
-      ContentLanguage: 'en',
-      Expires: new Date('2030-01-01T00:00:00Z'),
+      MetadataDirective: 'COPY',
       TaggingDirective: 'COPY',
     });
+    const second = s3.commandCalls(CopyObjectCommand)[1]?.args[0].input;
+    expect([second?.Metadata, second?.ContentType]).toEqual([undefined, undefined]);
   });
 
   it('fails only that record when the source keeps changing under the copy', async () => {
@@ -299,8 +298,9 @@ describe('replicate', () => {
     expect(s3).toHaveReceivedCommandWith(CreateMultipartUploadCommand, {
       Bucket: 'dr-bucket',
       Key: 'big.bin',
-      Metadata: { owner: 'alice', 's3dr-source-etag': 'abc-3' },
+      Metadata: { owner: 'alice' },
       ContentType: 'image/jpeg',
+      CacheControl: 'max-age=60',
       Tagging: 'team=a%26b',
       StorageClass: 'STANDARD',
     });
@@ -451,19 +451,18 @@ describe('replicate', () => {
     expect(s3).not.toHaveReceivedAnyCommand();
   });
 
-  it('rewrites the copy with the source ETag recorded when the DR ETag differs (SSE-KMS)', async () => {
+  it('keeps the one conditional COPY into an SSE-KMS DR bucket: no rewrite because the ETag differs', async () => {
+    // "Object" (Amazon S3 API Reference), ETag: objects encrypted by SSE-KMS have ETags that are not an MD5
+    // digest of their data. CopyObject answers with the encryption it applied (x-amz-server-side-encryption).
     onHead({ 'source-bucket/photos/cat.jpg': sourceHead('e1') });
-    s3.on(CopyObjectCommand, { MetadataDirective: 'COPY' }).resolves({
-      CopyObjectResult: { ETag: '"kms1"' },
+    s3.on(CopyObjectCommand).resolves({
+      CopyObjectResult: { ETag: '"0f343b0931126a20f133d67c2b018a3b"' },
+      ServerSideEncryption: 'aws:kms',
     });
-    s3.on(CopyObjectCommand, { MetadataDirective: 'REPLACE' }).resolves({
-      CopyObjectResult: { ETag: '"kms2"' },
-    });
-    await replicate(anSqsEvent(aTask({ etag: 'e1' })));
-    expect(s3).toHaveReceivedNthSpecificCommandWith(2, CopyObjectCommand, {
-      MetadataDirective: 'REPLACE',
-      Metadata: { owner: 'alice', 's3dr-source-etag': 'e1' },
-    });
+    const result = await replicate(anSqsEvent(aTask({ etag: 'e1' })));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+    expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, { MetadataDirective: 'COPY' });
   });
 
   it('processes the sample SQS batch fixture (a put and a delete)', async () => {
@@ -661,5 +660,214 @@ describe('replicate with thawArchivedSources', () => {
     const result = await run(anSqsEvent(aTask({ etag: 'e1' })));
     expect(result).toEqual({ batchItemFailures: [] });
     expect(s3).not.toHaveReceivedCommand(RestoreObjectCommand);
+  });
+});
+
+// The ETag of an object (or part) encrypted with SSE-KMS or DSSE-KMS is not an MD5 of its data ("Object",
+// Amazon S3 API Reference: https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html). S3 reports the
+// encryption it applies on CreateMultipartUpload, UploadPartCopy, CopyObject and HEAD
+// (x-amz-server-side-encryption: AES256 | aws:kms | aws:kms:dsse), and a bucket's default encryption applies
+// without any header in the request.
+describe('replicate: copies decided by the encryption S3 reports', () => {
+  const sizes = [5 * MiB, 5 * MiB, 1234];
+  const total = sizes.reduce((a, b) => a + b);
+  const plainParts = ['part one', 'part two', 'part three'].map(md5Hex);
+  const plainEtag = md5OfMd5s(plainParts);
+  // 32 hex digits like an MD5, but not the MD5 of the part: what SSE-KMS part ETags look like.
+  const kmsParts = ['k1', 'k2', 'k3'].map(md5Hex);
+  const bigTask = (etag: string) =>
+    aTask({ key: 'big.bin', etag, size: total, eventName: 'ObjectCreated:CompleteMultipartUpload' });
+  const bigHead = (etag: string, encryption: string) =>
+    sourceHead(etag, { ContentLength: total, PartsCount: 3, ServerSideEncryption: encryption });
+
+  beforeEach(() => {
+    s3.reset();
+  });
+
+  it('completes a multipart copy into a DR bucket encrypting with SSE-KMS by default (no key configured), recording the source ETag', async () => {
+    onHead({ 'source-bucket/big.bin': bigHead(plainEtag, 'AES256') });
+    stubEncryptedMultipartCopy(s3, sizes, 'aws:kms', kmsParts, `${md5Hex('kms')}-3`);
+
+    const result = await replicate(anSqsEvent(bigTask(plainEtag)));
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    // The first upload's answer says aws:kms: it is started again (no bytes copied yet) with the record.
+    expect(s3).toHaveReceivedCommandWith(AbortMultipartUploadCommand, { UploadId: 'up-1' });
+    expect(s3).toHaveReceivedNthSpecificCommandWith(2, CreateMultipartUploadCommand, {
+      Metadata: { owner: 'alice', 's3dr-source-etag': plainEtag },
+    });
+    expect(s3).toHaveReceivedCommandWith(CompleteMultipartUploadCommand, {
+      UploadId: 'up-2',
+      MultipartUpload: { Parts: kmsParts.map((p, i) => ({ PartNumber: i + 1, ETag: `"${p}"` })) },
+    });
+    expect(s3).not.toHaveReceivedCommandWith(AbortMultipartUploadCommand, { UploadId: 'up-2' });
+  });
+
+  it('does not start a KMS multipart copy over when the record would not fit in 2 KB of metadata', async () => {
+    const full = { note: 'é'.repeat(1022) }; // 2,048 bytes as S3 counts user metadata
+    onHead({ 'source-bucket/big.bin': { ...bigHead(plainEtag, 'AES256'), Metadata: full } });
+    stubEncryptedMultipartCopy(s3, sizes, 'aws:kms', kmsParts, `${md5Hex('kms')}-3`);
+    const result = await replicate(anSqsEvent(bigTask(plainEtag)));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).toHaveReceivedCommandTimes(CreateMultipartUploadCommand, 1);
+    expect(s3).toHaveReceivedCommandWith(CreateMultipartUploadCommand, { Metadata: full });
+    expect(s3).not.toHaveReceivedCommand(AbortMultipartUploadCommand);
+    expect(s3).toHaveReceivedCommandTimes(CompleteMultipartUploadCommand, 1);
+  });
+
+  it('keeps the MD5-of-MD5s check in an SSE-S3 (AES256) DR bucket and records nothing there', async () => {
+    onHead({ 'source-bucket/big.bin': bigHead(plainEtag, 'AES256') });
+    stubEncryptedMultipartCopy(s3, sizes, 'AES256', plainParts, plainEtag);
+    const result = await replicate(anSqsEvent(bigTask(plainEtag)));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).toHaveReceivedCommandTimes(CreateMultipartUploadCommand, 1);
+    expect(s3).toHaveReceivedCommandWith(CreateMultipartUploadCommand, { Metadata: { owner: 'alice' } });
+    expect(s3).toHaveReceivedCommandTimes(CompleteMultipartUploadCommand, 1);
+  });
+
+  it('catches a part of another version in an SSE-S3 (AES256) DR bucket: the upload is aborted, not completed', async () => {
+    onHead({ 'source-bucket/big.bin': bigHead(plainEtag, 'AES256') });
+    const wrong = [plainParts[0] ?? '', md5Hex('part two, older version'), plainParts[2] ?? ''];
+    stubEncryptedMultipartCopy(s3, sizes, 'AES256', wrong, md5OfMd5s(wrong));
+    const result = await replicate(anSqsEvent(bigTask(plainEtag)));
+    expect(result.batchItemFailures).toHaveLength(1);
+    expect(s3).toHaveReceivedCommandWith(AbortMultipartUploadCommand, { UploadId: 'up-1' });
+    expect(s3).not.toHaveReceivedCommand(CompleteMultipartUploadCommand);
+  });
+
+  it('completes a copy of a DSSE-KMS source (its ETag is no MD5 of MD5s) into an AES256 bucket, recording its ETag from the start', async () => {
+    const dsseEtag = `${md5Hex('dsse')}-3`;
+    onHead({ 'source-bucket/big.bin': bigHead(dsseEtag, 'aws:kms:dsse') });
+    stubEncryptedMultipartCopy(s3, sizes, 'AES256', plainParts, plainEtag);
+    const result = await replicate(anSqsEvent(bigTask(dsseEtag)));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).toHaveReceivedCommandTimes(CreateMultipartUploadCommand, 1);
+    expect(s3).toHaveReceivedCommandWith(CreateMultipartUploadCommand, {
+      Metadata: { owner: 'alice', 's3dr-source-etag': dsseEtag },
+    });
+    expect(s3).toHaveReceivedCommandTimes(CompleteMultipartUploadCommand, 1);
+    expect(s3).not.toHaveReceivedCommand(AbortMultipartUploadCommand);
+  });
+});
+
+// "Working with object metadata" (Amazon S3 User Guide,
+// https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html): user-defined metadata is limited
+// to 2 KB, the sum of the bytes of the UTF-8 encoding of each key and value; metadata S3 cannot return in a
+// header is counted in x-amz-missing-meta (HeadObject, https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html).
+describe('replicate: metadata is never lost to bookkeeping', () => {
+  const repair = aTask({ eventName: 'Verify:Repair', etag: 'kms-e1', size: 1024 });
+  const metadataCopies = () =>
+    s3
+      .commandCalls(CopyObjectCommand)
+      .map((c) => [c.args[0].input.MetadataDirective, c.args[0].input.Metadata]);
+
+  beforeEach(() => {
+    s3.reset();
+    s3.on(CopyObjectCommand).resolves({
+      CopyObjectResult: { ETag: '"kms-dr"' },
+      ServerSideEncryption: 'aws:kms',
+    });
+  });
+
+  it('records the source ETag of an SSE-KMS source where it fits (REPLACE, content headers kept)', async () => {
+    onHead({ 'source-bucket/photos/cat.jpg': sourceHead('kms-e1', { ServerSideEncryption: 'aws:kms' }) });
+    await replicate(anSqsEvent(repair));
+    expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, {
+      MetadataDirective: 'REPLACE',
+      Metadata: { owner: 'alice', 's3dr-source-etag': 'kms-e1' },
+      ContentType: 'image/jpeg',
+      CacheControl: 'max-age=60',
+      ContentDisposition: 'inline',
+      ContentEncoding: 'identity',
+      ContentLanguage: 'en',
+      Expires: new Date('2030-01-01T00:00:00Z'),
+    });
+  });
+
+  it('copies an SSE-KMS source whose metadata is at the 2 KB limit with COPY, losing nothing and recording nothing', async () => {
+    // 4 + 2,044 bytes: exactly 2 KB as S3 counts it; the record would push it over and S3 would refuse.
+    const full = { note: 'é'.repeat(1022) };
+    expect(Buffer.byteLength('note') + Buffer.byteLength(full.note)).toBe(2048);
+    onHead({
+      'source-bucket/photos/cat.jpg': sourceHead('kms-e1', {
+        ServerSideEncryption: 'aws:kms',
+        Metadata: full,
+      }),
+    });
+    const result = await replicate(anSqsEvent(repair));
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(metadataCopies()).toEqual([['COPY', undefined]]);
+  });
+
+  it('never REPLACE-copies a source with x-amz-missing-meta: COPY keeps what S3 could not return', async () => {
+    onHead({
+      'source-bucket/photos/cat.jpg': sourceHead('kms-e1', {
+        ServerSideEncryption: 'aws:kms',
+        MissingMeta: 2,
+      }),
+    });
+    await replicate(anSqsEvent(repair));
+    expect(metadataCopies()).toEqual([['COPY', undefined]]);
+  });
+
+  it('copies a multipart source with x-amz-missing-meta with one CopyObject (COPY), not in parts that would drop it', async () => {
+    onHead({
+      'source-bucket/big.bin': sourceHead('abc-3', {
+        ContentLength: 15 * MiB,
+        PartsCount: 3,
+        MissingMeta: 1,
+      }),
+    });
+    await replicate(
+      anSqsEvent(aTask({ key: 'big.bin', eventName: 'Verify:Repair', etag: 'abc-3', size: 15 * MiB })),
+    );
+    expect(s3).not.toHaveReceivedCommand(CreateMultipartUploadCommand);
+    expect(metadataCopies()).toEqual([['COPY', undefined]]);
+  });
+});
+
+// S3 stores a full-object checksum with every new object (CRC64NVME by default) and computes it on the
+// plaintext, so it compares content across encryption types; CopyObject copies the source's checksum and
+// algorithm unless told otherwise ("CopyObject", x-amz-checksum-algorithm, Amazon S3 API Reference)
+// ("Checking object integrity in Amazon S3", https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html;
+// "CopyObjectResult": ChecksumCRC64NVME is present if the source was uploaded without a checksum).
+describe('replicate: a KMS DR copy that records nothing', () => {
+  const kmsDr = sourceHead('kms-dr', { LastModified: new Date() });
+  const checksumsBy = (values: Record<string, string>) =>
+    s3.on(GetObjectAttributesCommand).callsFake((input: { Bucket: string }) => ({
+      Checksum: { ChecksumCRC64NVME: values[input.Bucket], ChecksumType: 'FULL_OBJECT' },
+    }));
+
+  beforeEach(() => {
+    s3.reset();
+    s3.on(CopyObjectCommand).resolves({
+      CopyObjectResult: { ETag: '"kms-dr2"' },
+      ServerSideEncryption: 'aws:kms',
+    });
+  });
+
+  it('is recognised by equal full-object checksums: a repair costs no copy', async () => {
+    onHead({ 'source-bucket/photos/cat.jpg': sourceHead('e1'), 'dr-bucket/photos/cat.jpg': kmsDr });
+    checksumsBy({ 'source-bucket': 'AAAAAAAAAAA=', 'dr-bucket': 'AAAAAAAAAAA=' });
+    await replicate(anSqsEvent(aTask({ eventName: 'Verify:Repair', etag: 'e1', size: 1024 })));
+    expect(s3).toHaveReceivedCommandTimes(GetObjectAttributesCommand, 2);
+    expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
+  });
+
+  it('is copied again when its checksum differs', async () => {
+    onHead({ 'source-bucket/photos/cat.jpg': sourceHead('e1'), 'dr-bucket/photos/cat.jpg': kmsDr });
+    checksumsBy({ 'source-bucket': 'AAAAAAAAAAA=', 'dr-bucket': 'BBBBBBBBBBB=' });
+    await replicate(anSqsEvent(aTask({ eventName: 'Verify:Repair', etag: 'e1', size: 1024 })));
+    expect(s3).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+  });
+
+  it('costs one CopyObject per fresh small object, and the copy is final', async () => {
+    onHead({ 'source-bucket/a.txt': sourceHead('e1'), 'source-bucket/b.txt': sourceHead('e2') });
+    const result = await replicate(
+      anSqsEvent(aTask({ key: 'a.txt', etag: 'e1' }), aTask({ key: 'b.txt', etag: 'e2' })),
+    );
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(s3).toHaveReceivedCommandTimes(CopyObjectCommand, 2);
+    expect(s3).not.toHaveReceivedCommand(GetObjectAttributesCommand);
   });
 });

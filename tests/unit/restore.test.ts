@@ -1,7 +1,10 @@
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   GetBucketVersioningCommand,
+  GetObjectAttributesCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -17,7 +20,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { RestoreRefusedError } from '../../lib/errors.ts';
 import type { RestoreReport } from '../../lib/restore-objects.ts';
 import { aContext } from '../helpers/builders.ts';
-import { stubMultipartCopy } from '../helpers/sdk-stubs.ts';
+import { md5Hex, md5OfMd5s, stubEncryptedMultipartCopy, stubMultipartCopy } from '../helpers/sdk-stubs.ts';
 
 const s3 = mockClient(S3Client);
 process.env.S3DR_RESTORE_TARGETS = 'restore-target';
@@ -498,6 +501,36 @@ describe.each([
   });
 });
 
+// A KMS DR copy records no source ETag; S3's full-object checksums, computed on the plaintext and kept by
+// CopyObject, compare it with the target ("Checking object integrity in Amazon S3",
+// https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html).
+describe('restoring from a KMS DR copy that records nothing', () => {
+  const scope = { prefix: '', dryRun: false };
+  const kms = () =>
+    v('same.txt', 'k1', '2026-11-20T10:00:00Z', { etag: 'kms-etag', metadata: { owner: 'alice' } });
+  const checksumsBy = (values: Record<string, string>) =>
+    s3.on(GetObjectAttributesCommand).callsFake((input: { Bucket: string; VersionId?: string }) => ({
+      Checksum: { ChecksumCRC64NVME: values[input.Bucket], ChecksumType: 'FULL_OBJECT' },
+    }));
+
+  it('skips a target object with the same full-object checksum', async () => {
+    world([kms()], { [SOURCE]: { 'same.txt': { etag: 'plain-md5', size: 100 } } });
+    checksumsBy({ [SOURCE]: 'AAAAAAAAAAA=', [DR]: 'AAAAAAAAAAA=' });
+    const report = await invoke(scope);
+    expect(report.plan['skip-identical'].objects).toBe(1);
+    expect(copies()).toHaveLength(0);
+    expect(s3).toHaveReceivedCommandWith(GetObjectAttributesCommand, { Bucket: DR, VersionId: 'k1' });
+  });
+
+  it('restores over a target object whose checksum differs', async () => {
+    world([kms()], { [SOURCE]: { 'same.txt': { etag: 'plain-md5', size: 100 } } });
+    checksumsBy({ [SOURCE]: 'AAAAAAAAAAA=', [DR]: 'BBBBBBBBBBB=' });
+    const report = await invoke(scope);
+    expect(report.plan.restore.objects).toBe(1);
+    expect(copies()).toHaveLength(1);
+  });
+});
+
 describe('what a restored object looks like', () => {
   it('gets back its metadata without s3dr-*, its content headers and its tags, from one server-side copy', async () => {
     world([
@@ -567,6 +600,60 @@ describe('what a restored object looks like', () => {
       expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
     },
   );
+});
+
+// A restore writes into the source bucket (or a target), whose default encryption S3 applies and reports
+// on CreateMultipartUpload and UploadPartCopy (x-amz-server-side-encryption); SSE-KMS part ETags are not MD5s
+// ("Object", Amazon S3 API Reference: https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html).
+describe('restoring into buckets by their encryption', () => {
+  const sizes = [5 * MiB, 5 * MiB, 1234];
+  const plainParts = ['part one', 'part two', 'part three'].map(md5Hex);
+  const plainEtag = md5OfMd5s(plainParts);
+  const big = () =>
+    v('big.bin', 'big1', '2026-11-20T10:00:00Z', {
+      etag: plainEtag,
+      size: sizes.reduce((a, b) => a + b),
+      metadata: { kind: 'video' },
+    });
+
+  it('completes a multipart restore into a source bucket encrypting with SSE-KMS by default (no kmsKeyId given)', async () => {
+    world([big()]);
+    stubEncryptedMultipartCopy(s3, sizes, 'aws:kms', ['k1', 'k2', 'k3'].map(md5Hex), `${md5Hex('kms')}-3`);
+    const report = await invoke({ keys: ['big.bin'], dryRun: false });
+    expect(report.failures).toEqual([]);
+    expect(report.results?.restored.objects).toBe(1);
+    expect(s3).toHaveReceivedCommandTimes(CompleteMultipartUploadCommand, 1);
+    // A restore records nothing: the object gets its own metadata back.
+    expect(s3).toHaveReceivedCommandWith(CreateMultipartUploadCommand, {
+      Bucket: SOURCE,
+      Metadata: { kind: 'video' },
+    });
+    expect(s3).not.toHaveReceivedCommand(AbortMultipartUploadCommand);
+  });
+
+  it('keeps the part check in an SSE-S3 (AES256) bucket: a part of another version fails the key', async () => {
+    world([big()]);
+    const wrong = [plainParts[0] ?? '', md5Hex('another version'), plainParts[2] ?? ''];
+    stubEncryptedMultipartCopy(s3, sizes, 'AES256', wrong, md5OfMd5s(wrong));
+    const report = await invoke({ keys: ['big.bin'], dryRun: false });
+    expect(report.results?.failed.objects).toBe(1);
+    expect(s3).toHaveReceivedCommandWith(AbortMultipartUploadCommand, { UploadId: 'up-1' });
+    expect(s3).not.toHaveReceivedCommand(CompleteMultipartUploadCommand);
+  });
+
+  it('completes in an SSE-S3 (AES256) bucket when the parts make up the ETag', async () => {
+    world([big()]);
+    stubEncryptedMultipartCopy(s3, sizes, 'AES256', plainParts, plainEtag);
+    const report = await invoke({ keys: ['big.bin'], dryRun: false });
+    expect(report.results?.restored.objects).toBe(1);
+    expect(s3).toHaveReceivedCommandTimes(CompleteMultipartUploadCommand, 1);
+  });
+
+  it('copies a DR copy that holds no s3dr-* metadata with COPY: nothing to strip, nothing replaced', async () => {
+    world([v('a.jpg', 'a1', '2026-11-20T10:00:00Z', { metadata: { owner: 'alice' } })]);
+    await invoke({ keys: ['a.jpg'], dryRun: false });
+    expect(copies().map((c) => [c.MetadataDirective, c.Metadata])).toEqual([['COPY', undefined]]);
+  });
 });
 
 describe('archived DR copies', () => {

@@ -36,7 +36,7 @@ describe('DR writes with the bucket owner condition', () => {
   it('sends ExpectedBucketOwner on every write: copy, multipart, put, conditional put, delete, abort', async () => {
     const dr = new S3ObjectStore(client, 'dr-bucket', { expectedOwner: OWNER });
     await dr.copyFrom(source, 'a b.txt', { tags: { k: 'v' } });
-    const uploadId = await dr.startMultipart('big', {});
+    const { uploadId } = await dr.startMultipart('big', {});
     await dr.copyPart(source, 'big', uploadId, 1, { start: 0, end: 9 });
     await dr.completeMultipart('big', uploadId, [{ partNumber: 1, etag: 'p1' }]);
     await dr.putText('.s3dr/reports/r.json', '{}');

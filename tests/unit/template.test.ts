@@ -767,7 +767,10 @@ describe('IAM', () => {
           's3:DeleteObjectTagging',
           's3:DeleteObjectVersionTagging',
           's3:GetObject',
+          's3:GetObjectAttributes',
           's3:GetObjectTagging',
+          's3:GetObjectVersion',
+          's3:GetObjectVersionAttributes',
           's3:GetObjectVersionTagging',
           's3:ListMultipartUploadParts',
           's3:PutObject',
@@ -795,6 +798,7 @@ describe('IAM', () => {
         ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
         [objectsArn('s3-dr-dev-dr', '.s3dr/leases/verify/')],
       ],
+      PruneVerifierLedger: [['s3:DeleteObject'], [objectsArn('s3-dr-dev-dr', '.s3dr/verify/')]],
       EnqueueRepairTasks: [['sqs:SendMessage'], [queueArn]],
     });
   });
@@ -803,6 +807,9 @@ describe('IAM', () => {
     const targetWrite = [
       's3:AbortMultipartUpload',
       's3:GetObject',
+      's3:GetObjectAttributes',
+      's3:GetObjectVersion',
+      's3:GetObjectVersionAttributes',
       's3:ListMultipartUploadParts',
       's3:PutObject',
       's3:PutObjectTagging',

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import {
+  DeleteObjectCommand,
   GetObjectAttributesCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
@@ -221,6 +222,10 @@ function installFakeS3(): void {
   s3.on(PutObjectCommand).callsFake((input) => {
     put(input.Bucket, input.Key, { body: String(input.Body), etag: `put-${Date.now()}` });
     return { ETag: '"put"' };
+  });
+  s3.on(DeleteObjectCommand).callsFake((input) => {
+    bucketOf(input.Bucket).delete(input.Key);
+    return {};
   });
   s3.on(GetObjectAttributesCommand).callsFake((input) => {
     const o = bucketOf(input.Bucket).get(input.Key);
@@ -609,6 +614,16 @@ describe('verify', () => {
     expect(listCalls().some((c) => c.StartAfter !== undefined)).toBe(true);
   });
 
+  it('reads no ETag ledger after a pass that needed none: the cursor is its only GET', async () => {
+    for (let i = 0; i < 20; i++) replicated(`p${i % 4}/k${i}`);
+    await verify();
+    s3.resetHistory();
+    await verify();
+    expect(s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key)).toEqual([
+      '.s3dr/verify/source-bucket.json',
+    ]);
+  });
+
   it('starts a new pass after a complete one (the cursor wraps)', async () => {
     replicated('a.txt');
     const first = await verify();
@@ -899,5 +914,96 @@ describe('verifyBucket', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+// Under SSE-KMS the DR ETag is not the source's ("Object", Amazon S3 API Reference: ETag), and replicate's
+// copies into a KMS bucket record nothing. S3 keeps a full-object checksum with each object, computed on the
+// plaintext and returned by GetObjectAttributes ("Checking object integrity in Amazon S3",
+// https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html): it decides once,
+// and the ETag ledger under .s3dr/ spares later passes every request for keys that did not change.
+describe('verify under SSE-KMS: checksums once, then the ETag ledger', () => {
+  beforeEach(() => {
+    s3.reset();
+    sqs.reset();
+    emptyBuckets();
+    installFakeS3();
+  });
+
+  /** A source object and its KMS DR copy: other ETag, same bytes and full-object checksum, no record. */
+  function kmsCopy(key: string, version = 'v1'): void {
+    const body = `${version} of ${key}`;
+    put(SOURCE, key, { etag: `src-${version}-${key}`, body, checksumSha256: `sum-${body}` });
+    put(DR, key, { etag: `kms-${version}-${key}`, body, checksumSha256: `sum-${body}` });
+  }
+  const heads = () => s3.commandCalls(HeadObjectCommand).length;
+  const attributes = () => s3.commandCalls(GetObjectAttributesCommand).length;
+  const ledgerPieces = () => [...bucketOf(DR).keys()].filter((k) => k.includes('/ledger/')).sort();
+
+  it('calls a KMS copy that records nothing ok by equal checksums, mismatched by different or missing ones', async () => {
+    kmsCopy('same.bin');
+    put(SOURCE, 'other.bin', { etag: 's1', body: 'abc', checksumSha256: 'x' });
+    put(DR, 'other.bin', { etag: 'k1', body: 'abd', checksumSha256: 'y' });
+    put(SOURCE, 'unknown.bin', { etag: 's2', body: 'abc' });
+    put(DR, 'unknown.bin', { etag: 'k2', body: 'abc' });
+    const report = await verify({ repair: false });
+    expect(report.counts).toMatchObject({ ok: 1, mismatched: 2 });
+    expect(sorted(report.samples.mismatched)).toEqual(['other.bin', 'unknown.bin']);
+    expect(heads()).toBe(3);
+    expect(attributes()).toBe(6);
+  });
+
+  it('makes no request for unchanged KMS keys on the next pass, and HEADs a changed key once', async () => {
+    pageCap = 100;
+    const keys = Array.from({ length: 2500 }, (_, i) => `k/${String(i).padStart(5, '0')}`);
+    for (const key of keys) kmsCopy(key);
+
+    const first = await verify({ repair: false });
+    expect(first.counts.ok).toBe(keys.length);
+    expect([heads(), attributes()]).toEqual([keys.length, 2 * keys.length]);
+    // Sorted pieces of at most 1,000 pairs: the ledger is never held whole.
+    expect(ledgerPieces()).toHaveLength(3);
+
+    s3.resetHistory();
+    const second = await verify({ repair: false });
+    expect(second.counts.ok).toBe(keys.length);
+    expect([heads(), attributes()]).toEqual([0, 0]);
+
+    kmsCopy('k/01234', 'v2');
+    s3.resetHistory();
+    const third = await verify({ repair: false });
+    expect(third.counts.ok).toBe(keys.length);
+    expect(s3.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.Key)).toEqual(['k/01234']);
+    expect(attributes()).toBe(2);
+    // Each pass deletes the pieces of the one before once read: one pass's ledger is kept.
+    expect(ledgerPieces()).toHaveLength(3);
+  });
+
+  it('keeps using the ledger across time-boxed runs of one pass', async () => {
+    pageCap = 50;
+    const keys = Array.from({ length: 1800 }, (_, i) => `p${i % 3}/${String(i).padStart(5, '0')}`);
+    for (const key of keys) kmsCopy(key);
+    await verify({ repair: false });
+
+    s3.resetHistory();
+    const runs = [await verify({ repair: false }, contextOutOfTimeAfter(400))];
+    for (let i = 0; i < 40 && !runs.at(-1)?.pass.complete; i++) {
+      runs.push(await verify({ repair: false }, contextOutOfTimeAfter(400)));
+    }
+    expect(runs.length).toBeGreaterThan(2);
+    expect(runs.at(-1)?.pass.complete).toBe(true);
+    expect(runs.reduce((n, r) => n + r.counts.ok, 0)).toBe(keys.length);
+    expect(heads()).toBe(0);
+  });
+
+  it('does not trust a ledger pair once the listed DR ETag changed: HEAD, then checksums', async () => {
+    kmsCopy('a.bin');
+    await verify({ repair: false });
+    // The DR copy was rewritten with other bytes of the same size.
+    put(DR, 'a.bin', { etag: 'kms-forged', body: 'v1 of a.biX', checksumSha256: 'other' });
+    s3.resetHistory();
+    const report = await verify({ repair: false });
+    expect(report.counts.mismatched).toBe(1);
+    expect(heads()).toBe(1);
   });
 });
