@@ -508,6 +508,13 @@ describe('stack outputs the end-to-end suite reads (tests/e2e/stack-outputs.ts)'
     });
   });
 
+  it('refers in its outputs only to resources each stack has (CloudFormation rejects the template otherwise)', () => {
+    for (const t of [dev, dr, two]) {
+      const refs = [...referencedIds(t.Outputs)].filter((id) => !id.startsWith('AWS::'));
+      expect(refs.filter((id) => !(id in t.Resources))).toEqual([]);
+    }
+  });
+
   it('gives the dr stack the name of the bucket it created and of its restore, and no primary outputs', () => {
     const out = describedOutputs(dr);
     expect(out).toMatchObject({ DrBucketName: 's3-dr-dev-dr', RestoreFunctionName: 's3-dr-dev-restore' });
