@@ -21,12 +21,12 @@ import {
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type AwsClients, invokeFunction, openAwsTarget } from '../e2e/aws-target.ts';
-import { cleanupStored, describeCleanup } from '../e2e/cleanup.ts';
+import { cleanupRun, cleanupStored, describeCleanup } from '../e2e/cleanup.ts';
 import { e2eEnvFromArgs } from '../e2e/cli-args.ts';
 import { CleanupError, E2eRefusedError, FunctionFailedError, StageDiscoveryError } from '../e2e/errors.ts';
 import { assertOnlyTestData } from '../e2e/safety.ts';
 import { discoverStage, PRIMARY_OUTPUT_KEYS } from '../e2e/stack-outputs.ts';
-import { e2eOptionsFromEnv, multipartPartSizes } from '../e2e/target.ts';
+import { type E2eTarget, e2eOptionsFromEnv, multipartPartSizes } from '../e2e/target.ts';
 
 const MiB = 1024 * 1024;
 const SOURCE_REGION = 'eu-west-1';
@@ -433,6 +433,75 @@ describe('cleanup of every version the run wrote', () => {
       Delete: { Quiet: true, Objects: [{ Key: `${prefix}a` }] },
     });
     expect(report).toMatchObject({ versioned: false, removed: 1 });
+  });
+});
+
+describe('cleanup of a run, in order', () => {
+  const prefix = 's3dr-e2e/run-2/';
+  const runTarget = (waitMs: number): E2eTarget => ({
+    description: 'test',
+    source: { s3: sourceS3, bucket: 'e2e-source' },
+    dr: { s3: drS3, bucket: 'e2e-dr' },
+    deletePolicy: 'mirror',
+    multipartThreshold: 16 * MiB,
+    drKey: (key) => key,
+    verify: async () => {
+      throw new Error('not used');
+    },
+    restore: async () => {
+      throw new Error('not used');
+    },
+    settle: async () => undefined,
+    waitMs,
+    close: async () => undefined,
+  });
+
+  beforeEach(() => {
+    sourceMock.on(GetBucketVersioningCommand).resolves({});
+    sourceMock.on(ListObjectsV2Command).resolves({ IsTruncated: false, Contents: [{ Key: `${prefix}a` }] });
+    sourceMock.on(DeleteObjectsCommand).resolves({});
+    drMock.on(ListObjectVersionsCommand).resolves({
+      IsTruncated: false,
+      Versions: [{ Key: `${prefix}a`, VersionId: 'v1', IsLatest: false }],
+      DeleteMarkers: [{ Key: `${prefix}a`, VersionId: 'd1', IsLatest: true }],
+    });
+    drMock.on(DeleteObjectsCommand).resolves({});
+  });
+
+  it('cleans the source, waits until DR shows those deletes (mirror), then cleans DR and the run’s .s3dr/ files', async () => {
+    // DR's current view still holds the object once, then the replicated delete has landed.
+    drMock
+      .on(ListObjectsV2Command)
+      .resolvesOnce({ IsTruncated: false, Contents: [{ Key: `${prefix}a` }] })
+      .resolves({ IsTruncated: false });
+
+    const reports = await cleanupRun(runTarget(60_000), prefix, ['.s3dr/verify/e2e-source/scope-1.json']);
+
+    expect(reports.map((r) => `${r.bucket}/${r.scope}`)).toEqual([
+      `e2e-source/${prefix}*`,
+      `e2e-dr/${prefix}*`,
+      'e2e-dr/.s3dr/verify/e2e-source/scope-1.json',
+    ]);
+    expect(drMock).toHaveReceivedCommandTimes(ListObjectsV2Command, 2);
+    expect(drMock).toHaveReceivedCommandWith(DeleteObjectsCommand, {
+      Delete: {
+        Quiet: true,
+        Objects: [
+          { Key: `${prefix}a`, VersionId: 'v1' },
+          { Key: `${prefix}a`, VersionId: 'd1' },
+        ],
+      },
+    });
+  });
+
+  it('still cleans DR when the replicated deletes do not show in time, then fails saying so', async () => {
+    drMock.on(ListObjectsV2Command).resolves({ IsTruncated: false, Contents: [{ Key: `${prefix}a` }] });
+
+    const attempt = cleanupRun(runTarget(0), prefix, []);
+
+    await expect(attempt).rejects.toThrow(CleanupError);
+    await expect(attempt).rejects.toThrow('cleaned up, but the DR deletes did not all land first');
+    expect(drMock).toHaveReceivedCommandTimes(DeleteObjectsCommand, 1);
   });
 });
 
