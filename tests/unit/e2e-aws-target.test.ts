@@ -516,6 +516,24 @@ describe('invoking the stage’s functions', () => {
     expect(JSON.parse(new TextDecoder().decode(sent?.Payload as Uint8Array))).toEqual({ a: 1 });
   });
 
+  it("runs the stage's verify and restore by the names in the stack outputs, checking the reports' shape", async () => {
+    const counts = { ok: 3, missing: 0, mismatched: 0, orphaned: 0, pending: 0 };
+    lambdaMock
+      .on(InvokeCommand, { FunctionName: 's3-dr-e2e-verify' })
+      .resolves({
+        StatusCode: 200,
+        Payload: encode({ counts, pass: { complete: true }, reportKey: 'r' }) as never,
+      })
+      .on(InvokeCommand, { FunctionName: 's3-dr-e2e-restore' })
+      .resolves({ StatusCode: 200, Payload: encode({ dryRun: true }) as never });
+    const target = await openAwsTarget(options, clients);
+
+    await expect(target.verify({ prefix: 'p/' })).resolves.toMatchObject({ counts, reportKey: 'r' });
+    expect(lambdaMock).toHaveReceivedCommandWith(InvokeCommand, { FunctionName: 's3-dr-e2e-verify' });
+    // A restore report without its plan is not what this version of restore returns.
+    await expect(target.restore({ keys: ['k'] })).rejects.toThrow(/plan/);
+  });
+
   it('turns a function error (200 with FunctionError and the error object, per Lambda’s Invoke API) into an exception', async () => {
     lambdaMock.on(InvokeCommand).resolves({
       StatusCode: 200,
