@@ -16,6 +16,14 @@ export default {
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
     },
+    {
+      ...common,
+      // No tests/helpers/env.ts: its dummy AWS credentials would shadow the default chain when the suite
+      // runs against a deployed stage; the local target sets up its own environment.
+      setupFiles: [],
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'],
+    },
   ],
   collectCoverageFrom: ['lib/**/*.ts', 'functions/**/*.ts'],
 };

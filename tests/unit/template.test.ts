@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../lib/config.ts';
+import { PRIMARY_OUTPUT_KEYS, primaryOutputsSchema } from '../e2e/stack-outputs.ts';
 import {
   allPolicies,
   asList,
@@ -611,6 +612,59 @@ describe('stack roles', () => {
       const others = Object.entries(t.Resources).filter(([id]) => id !== 'IamRoleLambdaExecution');
       expect(referencedIds(others.map(([, r]) => r))).not.toContain('IamRoleLambdaExecution');
     }
+  });
+});
+
+describe('stack outputs the end-to-end suite reads (tests/e2e/stack-outputs.ts)', () => {
+  /** The outputs CloudFormation would create, as DescribeStacks returns them: strings, Refs resolved. */
+  const describedOutputs = (t: CfnTemplate): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const [key, output] of Object.entries(t.Outputs ?? {})) {
+      const when = get(output, 'Condition');
+      if (when !== undefined && !condition(t, String(when))) continue;
+      const value = get(output, 'Value');
+      const ref = get(value, 'Ref');
+      if (typeof ref === 'string') {
+        // The Ref of a Lambda function or a bucket is its name (CloudFormation, return values of
+        // AWS::Lambda::Function and AWS::S3::Bucket).
+        const props = resource(t, ref).Properties;
+        const name = get(props, 'FunctionName') ?? get(props, 'BucketName');
+        if (typeof name === 'string') out[key] = name;
+      } else if (typeof value === 'string' || typeof value === 'number') out[key] = String(value);
+    }
+    return out;
+  };
+
+  it('gives the primary stack every output the suite needs, as the suite parses them', () => {
+    const out = describedOutputs(dev);
+    expect(Object.keys(out)).toEqual(expect.arrayContaining(PRIMARY_OUTPUT_KEYS));
+    expect(primaryOutputsSchema.parse(out)).toEqual({
+      SourceBuckets: ['s3-dr-dev-source'],
+      DrBucket: 's3-dr-dev-dr',
+      DrRegion: 'eu-central-1',
+      DeletePolicy: 'mirror',
+      KeyLayout: 'flat',
+      MultipartThreshold: 5 * 1024 ** 3,
+      VerifyFunctionName: 's3-dr-dev-verify',
+      RestoreFunctionName: 's3-dr-dev-restore',
+    });
+    expect(primaryOutputsSchema.parse(describedOutputs(two))).toMatchObject({
+      SourceBuckets: ['a-bucket', 'b-bucket'],
+      KeyLayout: 'bucket-prefixed',
+    });
+  });
+
+  it('refers in its outputs only to resources each stack has (CloudFormation rejects the template otherwise)', () => {
+    for (const t of [dev, dr, two]) {
+      const refs = [...referencedIds(t.Outputs)].filter((id) => !id.startsWith('AWS::'));
+      expect(refs.filter((id) => !(id in t.Resources))).toEqual([]);
+    }
+  });
+
+  it('gives the dr stack the name of the bucket it created and of its restore, and no primary outputs', () => {
+    const out = describedOutputs(dr);
+    expect(out).toMatchObject({ DrBucketName: 's3-dr-dev-dr', RestoreFunctionName: 's3-dr-dev-restore' });
+    expect(primaryOutputsSchema.safeParse(out).success).toBe(false);
   });
 });
 

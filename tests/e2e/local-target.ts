@@ -1,0 +1,48 @@
+/**
+ * The local target: the whole pipeline of `npm start` (the `local` stage of serverless.yml, as
+ * configured: delete policy `retain`, a 16 MiB multipart threshold) on a fresh emulator on a random
+ * port, with the real handlers — like the integration tests.
+ */
+import type { Context } from 'aws-lambda';
+import { toDrKey } from '../../lib/key-mapping.ts';
+import type { RestoreReport } from '../../lib/restore-objects.ts';
+import type { VerifyReport } from '../../lib/verify-report.ts';
+import { lambdaContext } from '../../local/lambda-context.ts';
+import { startLocalRuntime } from '../../local/runtime.ts';
+import { assertOnlyTestData, E2E_ROOT } from './safety.ts';
+import { type E2eOptions, type E2eTarget, multipartPartSizes } from './target.ts';
+
+export async function openLocalTarget(options: E2eOptions): Promise<E2eTarget> {
+  const rt = await startLocalRuntime({ port: 0, quiet: true });
+  try {
+    const { config, settings } = rt;
+    // The handler reads its configuration at import, from the environment the runtime just set.
+    const restore = (await import('../../functions/restore.ts')).handler as (
+      event: unknown,
+      context: Context,
+    ) => Promise<RestoreReport>;
+    const sourceBucket = config.sourceBuckets[0]!;
+    const drKey = (key: string) => toDrKey(config.keyLayout, sourceBucket, key);
+    // The same checks as against a deployed stage (trivially passed by a fresh emulator), so the code
+    // that guards real stages runs in every CI build.
+    await assertOnlyTestData(rt.s3, config.drBucket, drKey(E2E_ROOT), 'the local runtime');
+    multipartPartSizes(config.multipartThreshold, options.maxMultipartBytes);
+    return {
+      description: `the local runtime (${rt.endpoint})`,
+      source: { s3: rt.s3, bucket: sourceBucket },
+      dr: { s3: rt.s3, bucket: config.drBucket },
+      deletePolicy: config.deletePolicy,
+      multipartThreshold: config.multipartThreshold,
+      drKey,
+      verify: async (payload) => (await rt.verifyNow(payload)) as VerifyReport,
+      restore: (payload) =>
+        restore(payload, lambdaContext('restore', settings.restore.timeoutSeconds * 1000)),
+      settle: () => rt.drain(options.waitSeconds ? options.waitSeconds * 1000 : 60_000),
+      waitMs: (options.waitSeconds ?? 60) * 1000,
+      close: () => rt.stop(),
+    };
+  } catch (error) {
+    await rt.stop();
+    throw error;
+  }
+}
