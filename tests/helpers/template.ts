@@ -4,6 +4,7 @@
  * Conditions and Fn::If so tests can assert what CloudFormation would actually create.
  */
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,15 +53,20 @@ function offlineEnv(): NodeJS.ProcessEnv {
 }
 
 /** Runs `sls <args>` with the Node that runs the tests (v22 under npm), from the project root. */
-export function runSls(args: string[], timeoutMs = 90_000): Promise<SlsResult> {
+export function runSls(
+  args: string[],
+  timeoutMs = 90_000,
+  extraEnv: Record<string, string> = {},
+): Promise<SlsResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [slsBin, ...args],
-      { cwd: root, env: offlineEnv(), timeout: timeoutMs, maxBuffer: 64 << 20 },
+      { cwd: root, env: { ...offlineEnv(), ...extraEnv }, timeout: timeoutMs, maxBuffer: 64 << 20 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
+        const killed = error?.killed ? `\nsls ${args[0]} was killed after its ${timeoutMs} ms timeout` : '';
+        resolve({ code, stdout, stderr: `${stderr}${killed}` });
       },
     );
   });
@@ -71,15 +77,21 @@ const paramArgs = (params: Record<string, string>) =>
 
 /**
  * `sls package --stage <stage>` into a temporary directory; returns the CloudFormation template.
- * Runs are sequential by nature: serverless-esbuild builds in the project's `.esbuild/` folder.
+ * serverless-esbuild bundles in a work folder of its own per run (S3DR_ESBUILD_WORK_FOLDER, see
+ * serverless.yml), so test files packaging at the same time do not delete each other's bundles.
  */
 export async function packageTemplate(
   stage: string,
   params: Record<string, string> = {},
 ): Promise<CfnTemplate> {
   const dir = await mkdtemp(join(tmpdir(), 's3dr-package-'));
+  const workFolder = `.esbuild/package-${process.pid}-${randomUUID()}`;
   try {
-    const result = await runSls(['package', '--stage', stage, '--package', dir, ...paramArgs(params)]);
+    const result = await runSls(
+      ['package', '--stage', stage, '--package', dir, ...paramArgs(params)],
+      90_000,
+      { S3DR_ESBUILD_WORK_FOLDER: workFolder },
+    );
     if (result.code !== 0) {
       throw new Error(
         `sls package --stage ${stage} failed (${result.code}):\n${result.stdout}\n${result.stderr}`,
@@ -90,6 +102,7 @@ export async function packageTemplate(
     ) as CfnTemplate;
   } finally {
     await rm(dir, { recursive: true, force: true });
+    await rm(join(root, workFolder), { recursive: true, force: true });
   }
 }
 
