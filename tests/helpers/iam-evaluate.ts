@@ -234,6 +234,13 @@ export class ResourcePolicies {
     }
   }
 
+  /** Names the policy {@link forResource} returns, for messages. */
+  labelFor(arn: string): string {
+    if (arn.startsWith('arn:aws:s3:::')) return `the bucket policy of ${arn.slice(13).split('/')[0]}`;
+    if (arn.startsWith('arn:aws:sqs:')) return `the queue policy of ${arn.split(':')[5]}`;
+    return `the key policy of ${arn}`;
+  }
+
   /** The policy that governs requests on this resource ARN, if any. */
   forResource(arn: string): Doc | undefined {
     if (arn.startsWith('arn:aws:s3:::')) return this.buckets.get(arn.slice(13).split('/')[0] ?? '');
@@ -322,7 +329,8 @@ export async function evaluate(
   const denies = analyses.flatMap((a) => [
     ...(a?.identityAnalysis?.denyStatements.map((s) => `identity ${s.policyId}`) ?? []),
     ...(a?.resourceAnalysis?.denyStatements.map(
-      (s) => `resource policy statement ${s.statement.sid() ?? `#${s.statement.index()}`}`,
+      (s) =>
+        `${policies.labelFor(req.resource)}, statement ${s.statement.sid() ?? `#${s.statement.index()}`}`,
     ) ?? []),
   ]);
   const reason =

@@ -229,15 +229,16 @@ beforeAll(async () => {
     // A verify pass: a key missing in DR, one whose DR copy differs, one identical copy with another
     // ETag (SSE-KMS) that is settled by HEAD, one plainly identical; repairs queued; cursor and report
     // under .s3dr/. Then a deep pass, which compares checksums and, lacking them, content.
-    const { source, dr } = freshWorld();
+    const { source, dr, queued } = freshWorld();
     source.put('a/identical.txt', 'identical');
     dr.put('a/identical.txt', 'identical');
     source.put('a/missing.txt', 'missing');
     const same = source.put('a/same.txt', 'same');
-    dr.put('a/same.txt', 'same, re-encrypted', { metadata: { 's3dr-source-etag': same.etag } });
+    dr.put('a/same.txt', 'SAME', { metadata: { 's3dr-source-etag': same.etag } });
     source.put('a/stale.txt', 'new');
     dr.put('a/stale.txt', 'old');
     await verify({});
+    expect(queued.map((t) => t.key).sort()).toEqual(['a/missing.txt', 'a/stale.txt']);
     await verify({ deep: true });
   }
   {
@@ -434,7 +435,9 @@ describe('the evaluator catches mistakes', () => {
     ];
     const d = await evaluate(role, req as Requirement, policies, ACCOUNT, widened);
     expect(d).toMatchObject({ result: 'ExplicitlyDenied' });
-    expect(d.reason).toContain('DenyVersionDeletionAndProtectionChangesExceptAdmin');
+    expect(d.reason).toBe(
+      `explicitly denied by the bucket policy of ${DR}, statement DenyVersionDeletionAndProtectionChangesExceptAdmin`,
+    );
   });
 
   it('denies a KMS use the role does not grant (a write to the DR bucket with another key)', async () => {
