@@ -163,6 +163,32 @@ export function functionRoles(stack: Stack): FunctionRole[] {
 }
 
 /**
+ * The KMS keys the stacks encrypt with: buckets with SSE-KMS default encryption (BucketEncryption
+ * KMSMasterKeyID) and queues with SSE-KMS (KmsMasterKeyId), by bucket name and queue ARN.
+ */
+export function keysAtRest(stacks: Stack[]): { buckets: Map<string, string>; queues: Map<string, string> } {
+  const buckets = new Map<string, string>();
+  const queues = new Map<string, string>();
+  for (const stack of stacks) {
+    const created = new Set(createdResources(stack.template));
+    for (const [id, r] of Object.entries(stack.template.Resources)) {
+      if (!created.has(id) || !['AWS::S3::Bucket', 'AWS::SQS::Queue'].includes(r.Type)) continue;
+      const p = resolve(stack, r.Properties ?? {});
+      if (r.Type === 'AWS::S3::Bucket') {
+        const rules = asList(get(p, 'BucketEncryption', 'ServerSideEncryptionConfiguration') as unknown[]);
+        for (const rule of rules) {
+          const key = get(rule, 'ServerSideEncryptionByDefault', 'KMSMasterKeyID');
+          if (typeof key === 'string') buckets.set(String(get(p, 'BucketName')), key);
+        }
+      } else if (r.Type === 'AWS::SQS::Queue' && typeof get(p, 'KmsMasterKeyId') === 'string') {
+        queues.set(String(resolve(stack, { 'Fn::GetAtt': [id, 'Arn'] })), String(get(p, 'KmsMasterKeyId')));
+      }
+    }
+  }
+  return { buckets, queues };
+}
+
+/**
  * Requests Lambda itself makes with a function's execution role, read from the template: an SQS event
  * source mapping polls, deletes and reads the queue's attributes ("Lambda execution role permissions"
  * in "Using Lambda with Amazon SQS": sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes), and
