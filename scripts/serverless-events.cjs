@@ -256,9 +256,11 @@ function kmsStatements(s, { dr = [], source = [], queue = [] }) {
 }
 
 /**
- * Least privilege per function: each statement names its resources from the parameters. Object reads
- * list the *Version* actions too, because a versioned bucket authorises HEAD/GET/GetObjectAttributes
- * of a version with them (S3 API reference, GetObjectAttributes "Permissions").
+ * Least privilege per function: each statement names its resources from the parameters, and grants
+ * only what a request of the function needs — tests/unit/iam-evaluation.test.ts records every request
+ * and evaluates it against the packaged roles, and fails on a grant no request uses. Only restore reads
+ * object versions (a request naming a versionId is authorised with the *Version* actions: S3 API
+ * reference, GetObjectAttributes "Permissions"); replicate and verify read current objects.
  */
 const iamRoleStatements = {
   ingest: async ({ resolveVariable }) => {
@@ -273,23 +275,18 @@ const iamRoleStatements = {
   replicate: async ({ resolveVariable }) => {
     const s = await readSettings(resolveVariable);
     return [
+      // What Lambda's event source mapping needs ("Using Lambda with Amazon SQS", execution role
+      // permissions); replicate itself never changes a message's visibility.
       allow(
         'ConsumeReplicationQueue',
-        ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'],
+        ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
         [queueArn],
       ),
       // ListBucket turns a HEAD of a missing key into 404 (not 403): "deleted at the source".
       allow('ListSourceBuckets', ['s3:ListBucket'], s.sourceBuckets.map(bucketArn)),
       allow(
         'ReadSourceObjects',
-        [
-          's3:GetObject',
-          's3:GetObjectVersion',
-          's3:GetObjectTagging',
-          's3:GetObjectVersionTagging',
-          's3:GetObjectAttributes',
-          's3:GetObjectVersionAttributes',
-        ],
+        ['s3:GetObject', 's3:GetObjectTagging', 's3:GetObjectAttributes'],
         s.sourceBuckets.map((b) => objectsArn(b)),
       ),
       // Only with thawArchivedSources: replicate restores archived source objects before copying them.
@@ -328,7 +325,9 @@ const iamRoleStatements = {
         [objectsArn(s.drBucket)],
       ),
       ...kmsStatements(s, {
-        dr: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:Encrypt'],
+        // S3 encrypts with a data key (GenerateDataKey), never with kms:Encrypt; Decrypt completes
+        // multipart uploads.
+        dr: ['kms:Decrypt', 'kms:GenerateDataKey'],
         source: ['kms:Decrypt'],
         queue: ['kms:Decrypt'],
       }),
@@ -341,7 +340,7 @@ const iamRoleStatements = {
       allow('ListSourceAndDrBuckets', ['s3:ListBucket'], both.map(bucketArn)),
       allow(
         'HeadSourceAndDrObjects',
-        ['s3:GetObject', 's3:GetObjectAttributes', 's3:GetObjectVersion', 's3:GetObjectVersionAttributes'],
+        ['s3:GetObject', 's3:GetObjectAttributes'],
         both.map((b) => objectsArn(b)),
       ),
       // Deep mode compares tag sets too, when tags are replicated.

@@ -39,7 +39,9 @@ export async function openLocalTarget(options: E2eOptions): Promise<E2eTarget> {
         restore(payload, lambdaContext('restore', settings.restore.timeoutSeconds * 1000)),
       settle: () => rt.drain(options.waitSeconds ? options.waitSeconds * 1000 : 60_000),
       waitMs: (options.waitSeconds ?? 60) * 1000,
-      close: () => rt.stop(),
+      close: async () => {
+        await rt.stop();
+      },
     };
   } catch (error) {
     await rt.stop();

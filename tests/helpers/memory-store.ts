@@ -211,8 +211,15 @@ export class MemoryStore implements ObjectStore {
     this.world.log.push({ bucket: this.bucket, op, key });
   }
 
+  /** The object, or the given version of it (versioned buckets keep every version in `history`). */
+  objectAt(key: string, versionId?: string): StoredObject | undefined {
+    if (versionId === undefined || versionId === 'null' || !this.versioned) return this.objects.get(key);
+    const found = this.history.find((h) => h.key === key && h.versionId === versionId);
+    return found && !found.deleteMarker ? found : undefined;
+  }
+
   private sourceObject(source: CopySource, what: string): StoredObject {
-    const from = this.world.buckets.get(source.bucket)?.objects.get(source.key);
+    const from = this.world.buckets.get(source.bucket)?.objectAt(source.key, source.versionId);
     if (!from) throw new ObjectNotFoundError(`${what}: not found (NoSuchKey)`);
     if (source.ifMatch !== undefined && source.ifMatch !== from.etag) {
       throw new PreconditionFailedError(`${what}: precondition failed (the source changed)`);
@@ -231,7 +238,7 @@ export class MemoryStore implements ObjectStore {
     options: { versionId?: string; partNumber?: number } = {},
   ): Promise<ObjectHead | undefined> {
     await this.enter('head', key);
-    const o = this.objects.get(key);
+    const o = this.objectAt(key, options.versionId);
     if (!o) return undefined;
     // As the S3 adapter reports a HEAD of an SSE-C object without its key (a bare 400, explained).
     if (o.sseCustomerAlgorithm)
@@ -299,9 +306,9 @@ export class MemoryStore implements ObjectStore {
     this.delete(key);
   }
 
-  async getTags(key: string): Promise<Record<string, string>> {
+  async getTags(key: string, versionId?: string): Promise<Record<string, string>> {
     await this.enter('getTags', key);
-    const o = this.objects.get(key);
+    const o = this.objectAt(key, versionId);
     if (!o) throw new ObjectNotFoundError(`GET tagging s3://${this.bucket}/${key}: not found (NoSuchKey)`);
     return { ...o.tags };
   }
@@ -493,9 +500,9 @@ export class MemoryStore implements ObjectStore {
     return this.versioned ? 'enabled' : 'unversioned';
   }
 
-  async partSizes(key: string, _partsCount: number): Promise<number[]> {
+  async partSizes(key: string, _partsCount: number, versionId?: string): Promise<number[]> {
     await this.enter('partSizes', key);
-    const o = this.objects.get(key);
+    const o = this.objectAt(key, versionId);
     if (!o)
       throw new ObjectNotFoundError(`GetObjectAttributes s3://${this.bucket}/${key}: not found (NoSuchKey)`);
     // S3 answers for the object as it is now, which may not be the version the caller counted the parts

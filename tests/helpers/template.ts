@@ -4,6 +4,7 @@
  * Conditions and Fn::If so tests can assert what CloudFormation would actually create.
  */
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,12 +63,16 @@ export const SLS_TIMEOUT_MS = 8 * 60_000;
  * killed at the bound says so in its stderr (code 124, as `timeout` reports), rather than passing for
  * a framework error with an empty message.
  */
-export function runSls(args: string[], timeoutMs = SLS_TIMEOUT_MS): Promise<SlsResult> {
+export function runSls(
+  args: string[],
+  timeoutMs = SLS_TIMEOUT_MS,
+  extraEnv: Record<string, string> = {},
+): Promise<SlsResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [slsBin, ...args],
-      { cwd: root, env: offlineEnv(), timeout: timeoutMs, maxBuffer: 64 << 20 },
+      { cwd: root, env: { ...offlineEnv(), ...extraEnv }, timeout: timeoutMs, maxBuffer: 64 << 20 },
       (error, stdout, stderr) => {
         if (error?.killed) {
           resolve({
@@ -89,15 +94,21 @@ const paramArgs = (params: Record<string, string>) =>
 
 /**
  * `sls package --stage <stage>` into a temporary directory; returns the CloudFormation template.
- * Runs are sequential by nature: serverless-esbuild builds in the project's `.esbuild/` folder.
+ * serverless-esbuild bundles in a work folder of its own per run (S3DR_ESBUILD_WORK_FOLDER, see
+ * serverless.yml), so test files packaging at the same time do not delete each other's bundles.
  */
 export async function packageTemplate(
   stage: string,
   params: Record<string, string> = {},
 ): Promise<CfnTemplate> {
   const dir = await mkdtemp(join(tmpdir(), 's3dr-package-'));
+  const workFolder = `.esbuild/package-${process.pid}-${randomUUID()}`;
   try {
-    const result = await runSls(['package', '--stage', stage, '--package', dir, ...paramArgs(params)]);
+    const result = await runSls(
+      ['package', '--stage', stage, '--package', dir, ...paramArgs(params)],
+      90_000,
+      { S3DR_ESBUILD_WORK_FOLDER: workFolder },
+    );
     if (result.code !== 0) {
       throw new Error(
         `sls package --stage ${stage} failed (${result.code}):\n${result.stdout}\n${result.stderr}`,
@@ -108,6 +119,7 @@ export async function packageTemplate(
     ) as CfnTemplate;
   } finally {
     await rm(dir, { recursive: true, force: true });
+    await rm(join(root, workFolder), { recursive: true, force: true });
   }
 }
 

@@ -1,0 +1,478 @@
+/**
+ * Permissions proven by evaluation, not by listing them. The test:
+ *
+ * 1. packages both stacks offline (`sls package`, primary and dr) with every optional permission switched
+ *    on — SSE-KMS keys for the DR bucket, the source bucket and the queues, a restore target, a multipart
+ *    threshold small enough to copy in parts — and configures the real handlers with the environment
+ *    the template gives the functions;
+ * 2. drives the real handlers (adapters included) through a set of scenarios that reach every AWS request
+ *    path s3-dr has — replicate's blind copy, reconcile, delete, multipart copy and its resume; verify's
+ *    listing pass, repairs, cursor and deep mode; restore's dry run, versioned and unversioned copies,
+ *    multipart copies and their resume, and thawing archived copies; ingest's enqueue — against an
+ *    in-memory S3 behind a mocked SDK client (tests/helpers/memory-s3-client.ts), recording every S3 and
+ *    SQS request each function makes (tests/helpers/iam-recorder.ts), plus the requests Lambda makes with
+ *    the function's role (event source mapping, on-failure destination), read from the template;
+ * 3. maps each request to the IAM actions and resources AWS authorises for it, KMS calls included
+ *    (tests/helpers/iam-actions.ts, after the Service Authorization Reference for S3 and SQS);
+ * 4. evaluates each against the deployed policies with @cloud-copilot/iam-simulate: the function's role
+ *    (principal = its role ARN), the DR bucket policy of the dr stack (with its explicit denies), the queue
+ *    policy, the KMS key policies, in the context of a Lambda calling over HTTPS (aws:SecureTransport true).
+ *
+ * A request the role would be denied fails, naming the function, the request, the action, the resource
+ * and the deciding policy; and so does every action a role statement grants that no recorded request
+ * needed ("granted but unused"), unless UNUSED_ALLOWED below says why it must stay.
+ *
+ * It is self-contained, so it does not depend on which other test files ran, or in which order: the
+ * scenarios run here, one at a time, each in a fresh in-memory world. Policies are never written down
+ * here: they are read from the packaged templates, so this keeps judging serverless.yml as it changes.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { Task } from '../../lib/task.ts';
+import { aContext, anS3Record, anSqsEvent, aTask } from '../helpers/builders.ts';
+import {
+  type EncryptionWorld,
+  type RecordedCall,
+  type Requirement,
+  requiredPermissions,
+} from '../helpers/iam-actions.ts';
+import {
+  evaluate,
+  type FunctionRole,
+  functionRoles,
+  keysAtRest,
+  platformCalls,
+  ResourcePolicies,
+  resolve,
+  type Stack,
+} from '../helpers/iam-evaluate.ts';
+import { SdkCallRecorder } from '../helpers/iam-recorder.ts';
+import { serveFromMemory } from '../helpers/memory-s3-client.ts';
+import { MemoryWorld } from '../helpers/memory-store.ts';
+import { get, packageTemplate, root } from '../helpers/template.ts';
+
+const s3 = mockClient(S3Client);
+const sqs = mockClient(SQSClient);
+
+const ACCOUNT = '123456789012';
+const ADMIN = `arn:aws:iam::${ACCOUNT}:role/s3dr-admin`;
+const DR_KEY = `arn:aws:kms:eu-central-1:${ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
+const QUEUE_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/66666666-7777-8888-9999-000000000000`;
+const SOURCE_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee`;
+const MiB = 1024 * 1024;
+const SOURCE = 's3-dr-dev-source';
+const DR = 's3-dr-dev-dr';
+const TARGET = 'restore-target';
+
+/** The stage evaluated: every optional permission on (the `dev` stage's buckets). */
+const PARAMS = {
+  restoreTargets: TARGET,
+  kmsKeyArn: DR_KEY,
+  queueKmsKeyArn: QUEUE_KEY,
+  sourceKmsKeyArns: SOURCE_KEY,
+  multipartThreshold: String(5 * MiB),
+  partSize: String(5 * MiB),
+};
+
+/**
+ * Grants no scenario here exercises, each with the reason it stays. Keep this short: a path that can be
+ * driven belongs in a scenario instead. Keys are `<role logical id>/<Sid> <action>`.
+ */
+const UNUSED_ALLOWED: Record<string, string> = {};
+
+/**
+ * Which key encrypts what: the DR bucket and the queues as the templates configure them; the source
+ * bucket (which s3-dr does not create) with the key its objects are said to use, SOURCE_KEY.
+ */
+let encryption: EncryptionWorld;
+
+let stacks: Stack[];
+let roles: FunctionRole[];
+let policies: ResourcePolicies;
+const recorder = new SdkCallRecorder({ s3, sqs });
+
+type Handler<E, R> = (event: E, context: Context) => Promise<R>;
+let handlers: {
+  ingest: Handler<unknown, unknown>;
+  replicate: Handler<SQSEvent, { batchItemFailures: unknown[] }>;
+  verify: Handler<unknown, unknown>;
+  restore: Handler<unknown, { failures: unknown[] }>;
+};
+
+/** A fresh world for each scenario: the three buckets, the DR one versioned unless told otherwise. */
+function freshWorld(options: { drVersioned?: boolean } = {}) {
+  s3.reset();
+  sqs.reset();
+  const world = new MemoryWorld({ tickMs: 2000 });
+  const source = world.bucket(SOURCE);
+  const dr = world.bucket(DR, { versioned: options.drVersioned ?? true });
+  const target = world.bucket(TARGET);
+  serveFromMemory(s3, world);
+  const queued: Task[] = [];
+  sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string; MessageBody: string }[] }) => {
+    queued.push(...input.Entries.map((e) => JSON.parse(e.MessageBody) as Task));
+    return {
+      Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: `m-${e.Id}`, MD5OfMessageBody: '' })),
+    };
+  });
+  return { world, source, dr, target, queued };
+}
+
+const taskFor = (key: string, o: { etag: string; body: Buffer }, extra: Partial<Task> = {}) =>
+  aTask({ bucket: SOURCE, key, etag: o.etag, size: o.body.length, ...extra });
+const bytes = (size: number, seed = 1) => Buffer.alloc(size, seed);
+
+async function replicate(...tasks: Task[]) {
+  const r = await recorder.during('replicate', () => handlers.replicate(anSqsEvent(...tasks), aContext()));
+  expect(r.batchItemFailures).toEqual([]);
+}
+const restore = (payload: Record<string, unknown>) =>
+  recorder.during('restore', () => handlers.restore(payload, aContext(600_000)));
+const verify = (payload: Record<string, unknown>) =>
+  recorder.during('verify', () => handlers.verify(payload, aContext(600_000)));
+
+beforeAll(async () => {
+  const primary = await packageTemplate('dev', PARAMS);
+  const dr = await packageTemplate('dev', { ...PARAMS, stackRole: 'dr', adminPrincipalArn: ADMIN });
+  const fnEnv = (t: typeof primary) =>
+    get(t.Resources.RestoreLambdaFunction?.Properties, 'Environment', 'Variables') as Record<string, unknown>;
+  const region = (t: typeof primary, name: string) => String(fnEnv(t)[name]);
+  stacks = [
+    { name: 'primary', template: primary, region: region(primary, 'S3DR_SOURCE_REGION'), account: ACCOUNT },
+    { name: 'dr', template: dr, region: region(dr, 'S3DR_DR_REGION'), account: ACCOUNT },
+  ];
+  roles = stacks.flatMap(functionRoles);
+  policies = new ResourcePolicies(stacks);
+  const atRest = keysAtRest(stacks);
+  expect(Object.fromEntries(atRest.buckets)).toEqual({ [DR]: DR_KEY });
+  expect([...atRest.queues.values()]).toEqual([QUEUE_KEY, QUEUE_KEY]);
+  encryption = {
+    bucketKey: (bucket) => atRest.buckets.get(bucket) ?? (bucket === SOURCE ? SOURCE_KEY : undefined),
+    queueKey: (arn) => atRest.queues.get(arn),
+    region: {
+      s3: (bucket) => (bucket === DR ? stacks[1] : stacks[0])?.region ?? '',
+      sqs: (arn) => arn.split(':')[3] ?? '',
+    },
+  };
+
+  // The handlers run with the environment the primary stack gives them (as on Lambda).
+  const env = resolve(
+    stacks[0] as Stack,
+    get(primary.Resources.ReplicateLambdaFunction?.Properties, 'Environment', 'Variables'),
+  ) as Record<string, string>;
+  for (const [name, value] of Object.entries(env)) if (name !== 'NODE_OPTIONS') process.env[name] = value;
+  handlers = {
+    ingest: (await import('../../functions/ingest.ts')).handler as never,
+    replicate: (await import('../../functions/replicate.ts')).handler as never,
+    verify: (await import('../../functions/verify.ts')).handler as never,
+    restore: (await import('../../functions/restore.ts')).handler as never,
+  };
+  freshWorld();
+  await recorder.during('ingest', () =>
+    handlers.ingest(
+      { Records: [anS3Record({ bucket: SOURCE, key: 'photos/new.jpg', size: 10, eTag: 'e1' })] },
+      aContext(),
+    ),
+  );
+  {
+    // A fresh small upload: one conditional COPY (tags copied), then a HEAD of the source (mirror).
+    const { source } = freshWorld();
+    const o = source.put('photos/small.jpg', 'small');
+    await replicate(taskFor('photos/small.jpg', o));
+  }
+  {
+    // A larger overwrite: HEAD DR first; an old DR copy, so copy again.
+    const { source, dr } = freshWorld();
+    dr.put('photos/large.bin', bytes(2 * MiB, 7));
+    const o = source.put('photos/large.bin', bytes(2 * MiB, 8));
+    await replicate(taskFor('photos/large.bin', o));
+  }
+  {
+    // Deletes under `mirror`: a DR copy to delete; a key DR never had (a HEAD answering 404).
+    const { dr } = freshWorld();
+    dr.put('photos/gone.jpg', 'gone');
+    await replicate(
+      aTask({
+        bucket: SOURCE,
+        key: 'photos/gone.jpg',
+        eventName: 'ObjectRemoved:Delete',
+        etag: undefined,
+        size: undefined,
+      }),
+      aTask({
+        bucket: SOURCE,
+        key: 'photos/never.jpg',
+        eventName: 'ObjectRemoved:Delete',
+        etag: undefined,
+        size: undefined,
+      }),
+    );
+  }
+  {
+    // A multipart source: copied part by part with its own boundaries; an upload older than the source
+    // is aborted.
+    const { source, dr } = freshWorld();
+    const stale = await dr.startMultipart('videos/big.mp4', {});
+    expect(stale).toBeDefined();
+    const o = source.put('videos/big.mp4', bytes(12 * MiB, 3), { partSizes: [5 * MiB, 5 * MiB, 2 * MiB] });
+    await replicate(taskFor('videos/big.mp4', o));
+  }
+  {
+    // An interrupted multipart copy is resumed: its upload is found and its parts listed.
+    const { source, dr } = freshWorld();
+    const o = source.put('videos/resume.mp4', bytes(12 * MiB, 4), { partSizes: [5 * MiB, 5 * MiB, 2 * MiB] });
+    const { uploadId } = await dr.startMultipart('videos/resume.mp4', {});
+    await dr.copyPart({ bucket: SOURCE, key: 'videos/resume.mp4' }, 'videos/resume.mp4', uploadId, 1, {
+      start: 0,
+      end: 5 * MiB - 1,
+    });
+    await replicate(taskFor('videos/resume.mp4', o));
+  }
+  {
+    // A verify pass: a key missing in DR, one whose DR copy differs, one identical copy with another
+    // ETag (SSE-KMS) that is settled by HEAD, one plainly identical; repairs queued; cursor and report
+    // under .s3dr/. Then a deep pass, which compares checksums and, lacking them, content.
+    const { source, dr, queued } = freshWorld();
+    source.put('a/identical.txt', 'identical');
+    dr.put('a/identical.txt', 'identical');
+    source.put('a/missing.txt', 'missing');
+    const same = source.put('a/same.txt', 'same');
+    dr.put('a/same.txt', 'SAME', { metadata: { 's3dr-source-etag': same.etag } });
+    source.put('a/stale.txt', 'new');
+    dr.put('a/stale.txt', 'old');
+    await verify({});
+    expect(queued.map((t) => t.key).sort()).toEqual(['a/missing.txt', 'a/stale.txt']);
+    await verify({ deep: true });
+  }
+  {
+    // Restores from the versioned DR bucket: a dry run, then a real one into the source bucket (a
+    // deleted key comes back from its version), a multipart object into the restore target, an
+    // interrupted restore resumed, and an archived copy that must be thawed first.
+    const { source, dr, target, world } = freshWorld();
+    // An upload begun before the DR version was written holds no part of it: aborted, not resumed.
+    await target.startMultipart('big/movie.mp4', {});
+    dr.put('docs/deleted.txt', 'deleted at the source');
+    dr.delete('docs/deleted.txt');
+    dr.put('docs/present.txt', 'in DR, not at the source');
+    source.put('docs/present-other.txt', 'x');
+    dr.put('big/movie.mp4', bytes(11 * MiB, 5), { partSizes: [5 * MiB, 5 * MiB, 1 * MiB] }).tags = {
+      team: 'a',
+    };
+    dr.put('big/resume.mp4', bytes(11 * MiB, 6), { partSizes: [5 * MiB, 5 * MiB, 1 * MiB] });
+    const { uploadId: resumed } = await target.startMultipart('big/resume.mp4', {});
+    await target.copyPart({ bucket: DR, key: 'big/resume.mp4' }, 'big/resume.mp4', resumed, 1, {
+      start: 0,
+      end: 5 * MiB - 1,
+    });
+    const archived = dr.put('cold/archived.txt', 'archived');
+    archived.storageClass = 'GLACIER';
+    for (const h of dr.history)
+      if (h.key === 'cold/archived.txt' && !h.deleteMarker) h.storageClass = 'GLACIER';
+    world.now();
+    await restore({ prefix: 'docs/' });
+    const real = await restore({ prefix: 'docs/', dryRun: false });
+    expect(real.failures).toEqual([]);
+    const big = await restore({ prefix: 'big/', dryRun: false, target: { bucket: TARGET } });
+    expect(big.failures).toEqual([]);
+    await restore({ keys: ['cold/archived.txt'], dryRun: false });
+  }
+  {
+    // A DR bucket the operator brought, not versioned: restore reads current objects, not versions;
+    // here a tagged multipart object back into the (SSE-KMS) source bucket.
+    const { dr } = freshWorld({ drVersioned: false });
+    dr.put('big/movie.mp4', bytes(11 * MiB, 5), { partSizes: [5 * MiB, 5 * MiB, 1 * MiB] }).tags = {
+      team: 'a',
+    };
+    const r = await restore({ prefix: 'big/', dryRun: false });
+    expect(r.failures).toEqual([]);
+  }
+  for (const stack of stacks) recorder.calls.push(...platformCalls(stack));
+  // Two `sls package` runs take 5 s on an idle machine, over a minute each on a busy one.
+}, 400_000);
+
+interface Evaluated {
+  role: FunctionRole;
+  call: RecordedCall;
+  req: Requirement;
+  decision: Awaited<ReturnType<typeof evaluate>>;
+}
+
+/**
+ * Every recorded request of a function, checked against that function's role in every stack that has
+ * it. Identical authorisations (same role, action, resource and context) are evaluated once.
+ */
+async function evaluateAll(): Promise<Evaluated[]> {
+  const out: Evaluated[] = [];
+  const decisions = new Map<string, Promise<Evaluated['decision']>>();
+  for (const role of roles) {
+    for (const call of recorder.calls.filter((c) => c.fn === role.fn)) {
+      for (const req of requiredPermissions(call, encryption)) {
+        const key = JSON.stringify([role.stack, role.roleId, req.action, req.resource, req.context]);
+        let decision = decisions.get(key);
+        if (!decision) {
+          decision = evaluate(role, req, policies, ACCOUNT);
+          decisions.set(key, decision);
+        }
+        out.push({ role, call, req, decision: await decision });
+      }
+    }
+  }
+  return out;
+}
+
+const describeCall = (e: Pick<Evaluated, 'role' | 'call' | 'req'>) =>
+  `${e.role.fn} (${e.role.stack} stack, ${e.role.roleArn}): ${e.call.operation} ${JSON.stringify(
+    e.call.input.Bucket ?? e.call.input.QueueUrl,
+  )}/${String(e.call.input.Key ?? '')} needs ${e.req.action} on ${e.req.resource} (${e.req.because})`;
+
+describe('IAM, evaluated against the packaged templates', () => {
+  let evaluated: Evaluated[];
+  beforeAll(async () => {
+    evaluated = await evaluateAll();
+  }, 120_000);
+
+  it('recorded requests of every function, in both stacks', () => {
+    const byFunction = new Map<string, Set<string>>();
+    for (const c of recorder.calls)
+      byFunction.set(c.fn, (byFunction.get(c.fn) ?? new Set()).add(c.operation));
+    expect([...byFunction.keys()].sort()).toEqual(['ingest', 'replicate', 'restore', 'verify']);
+    expect(roles.map((r) => `${r.stack}:${r.fn}`).sort()).toEqual([
+      'dr:restore',
+      'primary:ingest',
+      'primary:replicate',
+      'primary:restore',
+      'primary:verify',
+    ]);
+    expect(evaluated.length).toBeGreaterThan(100);
+  });
+
+  it('records every operation the S3 and SQS adapters can send', async () => {
+    // A new adapter operation must reach a scenario here (and a row in iam-actions.ts) to be evaluated.
+    const sent = new Set<string>();
+    for (const file of ['lib/aws/s3-object-store.ts', 'lib/aws/sqs-task-queue.ts']) {
+      const text = await readFile(join(root, file), 'utf8');
+      for (const m of text.matchAll(/new (\w+)Command\(/g)) if (m[1]) sent.add(m[1]);
+    }
+    const recorded = new Set(recorder.calls.map((c) => c.operation));
+    expect([...sent].filter((op) => !recorded.has(op))).toEqual([]);
+    expect(sent.size).toBeGreaterThan(15);
+  });
+
+  it('allows every request each function makes (S3, SQS and the KMS calls they imply)', () => {
+    const denied = evaluated
+      .filter((e) => e.decision.result !== 'Allowed')
+      .map((e) => `${describeCall(e)}: ${e.decision.result}, ${e.decision.reason}`);
+    expect([...new Set(denied)]).toEqual([]);
+  });
+
+  it('grants no action that no request needs (granted but unused)', () => {
+    const used = new Set(
+      evaluated.flatMap((e) => e.decision.allowedBy.map((id) => `${e.role.stack} ${id} ${e.req.action}`)),
+    );
+    const unused: string[] = [];
+    for (const role of roles) {
+      for (const { id, statement } of role.statements) {
+        if (statement.Effect !== 'Allow') continue;
+        for (const action of [statement.Action ?? []].flat()) {
+          // The function's logs are written by the Lambda runtime, not by s3-dr's code.
+          if (!/^(s3|sqs|kms):/.test(action)) continue;
+          const grant = `${id} ${action}`;
+          if (!used.has(`${role.stack} ${grant}`) && !UNUSED_ALLOWED[grant])
+            unused.push(`${role.stack} stack: ${grant}`);
+        }
+      }
+    }
+    expect(unused).toEqual([]);
+  });
+
+  it('keeps no stale entry in the allow-list of unused grants', () => {
+    const granted = new Set(
+      roles.flatMap((r) =>
+        r.statements.flatMap((s) => [s.statement.Action ?? []].flat().map((a) => `${s.id} ${a}`)),
+      ),
+    );
+    const used = new Set(evaluated.flatMap((e) => e.decision.allowedBy.map((id) => `${id} ${e.req.action}`)));
+    const stale = Object.keys(UNUSED_ALLOWED).filter((grant) => !granted.has(grant) || used.has(grant));
+    expect(stale).toEqual([]);
+  });
+});
+
+describe('the evaluator catches mistakes', () => {
+  const replicateRole = () => {
+    const role = roles.find((r) => r.stack === 'primary' && r.fn === 'replicate');
+    if (!role) throw new Error('no replicate role');
+    return role;
+  };
+
+  it('denies replicate its source reads once ReadSourceObjects is removed from its role', async () => {
+    const role = replicateRole();
+    const trimmed = role.statements.filter((s) => s.statement.Sid !== 'ReadSourceObjects');
+    expect(trimmed.length).toBe(role.statements.length - 1);
+    const denied = new Set<string>();
+    for (const call of recorder.calls.filter((c) => c.fn === 'replicate')) {
+      for (const req of requiredPermissions(call, encryption)) {
+        const d = await evaluate(role, req, policies, ACCOUNT, trimmed);
+        if (d.result !== 'Allowed') denied.add(`${call.operation} ${req.action} ${d.result}: ${d.reason}`);
+      }
+    }
+    expect([...denied]).toEqual(
+      expect.arrayContaining([
+        `HeadObject s3:GetObject ImplicitlyDenied: no statement of ${role.roleId} allows it`,
+        `CopyObject s3:GetObjectTagging ImplicitlyDenied: no statement of ${role.roleId} allows it`,
+        `GetObjectAttributes s3:GetObjectAttributes ImplicitlyDenied: no statement of ${role.roleId} allows it`,
+      ]),
+    );
+  });
+
+  it('reports a request the DR bucket policy denies, even where the role would allow it', async () => {
+    // Deleting a DR *version* (a DeleteObject naming a VersionId) is the admin's alone (docs/design.md,
+    // invariant 2): granting it to replicate's role does not make it allowed.
+    const role = replicateRole();
+    const call: RecordedCall = {
+      fn: 'replicate',
+      service: 's3',
+      operation: 'DeleteObject',
+      input: { Bucket: DR, Key: 'photos/cat.jpg', VersionId: 'v1' },
+    };
+    const [req] = requiredPermissions(call, encryption);
+    expect(req?.action).toBe('s3:DeleteObjectVersion');
+    const widened = [
+      ...role.statements,
+      {
+        id: `${role.roleId}/Widened`,
+        statement: {
+          Effect: 'Allow' as const,
+          Action: 's3:DeleteObjectVersion',
+          Resource: `arn:aws:s3:::${DR}/*`,
+        },
+      },
+    ];
+    const d = await evaluate(role, req as Requirement, policies, ACCOUNT, widened);
+    expect(d).toMatchObject({ result: 'ExplicitlyDenied' });
+    expect(d.reason).toBe(
+      `explicitly denied by the bucket policy of ${DR}, statement DenyVersionDeletionAndProtectionChangesExceptAdmin`,
+    );
+  });
+
+  it('denies a KMS use the role does not grant (a write to the DR bucket with another key)', async () => {
+    const role = replicateRole();
+    const other = `arn:aws:kms:eu-central-1:${ACCOUNT}:key/99999999-9999-9999-9999-999999999999`;
+    const reqs = requiredPermissions(
+      {
+        fn: 'replicate',
+        service: 's3',
+        operation: 'PutObject',
+        input: { Bucket: DR, Key: 'x', SSEKMSKeyId: other },
+      },
+      encryption,
+    );
+    const kms = reqs.find((r) => r.action === 'kms:GenerateDataKey');
+    expect(kms?.resource).toBe(other);
+    expect((await evaluate(role, kms as Requirement, policies, ACCOUNT)).result).toBe('ImplicitlyDenied');
+  });
+});
