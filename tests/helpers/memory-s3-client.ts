@@ -153,7 +153,7 @@ export function serveFromMemory(s3: AwsClientStub<S3Client>, world: MemoryWorld)
   );
   s3.on(CreateMultipartUploadCommand).callsFake(async (i: Input) => {
     const tags = tagsOf(i.Tagging);
-    const UploadId = await store(i.Bucket).startMultipart(i.Key, {
+    const { uploadId: UploadId } = await store(i.Bucket).startMultipart(i.Key, {
       ...writeOptions(i),
       ...(tags ? { tags } : {}),
     });
@@ -163,7 +163,7 @@ export function serveFromMemory(s3: AwsClientStub<S3Client>, world: MemoryWorld)
     const source = parseCopySource(i.CopySource);
     const [start, end] = String(i.CopySourceRange).replace('bytes=', '').split('-').map(Number);
     return asS3(`UploadPartCopy ${i.CopySource}`, async () => {
-      const etag = await store(i.Bucket).copyPart(
+      const { etag } = await store(i.Bucket).copyPart(
         { ...source, ...(i.CopySourceIfMatch ? { ifMatch: unquote(i.CopySourceIfMatch) } : {}) },
         i.Key,
         i.UploadId,

@@ -1036,7 +1036,8 @@ describe('eventSource: eventbridge', () => {
       State: 'ENABLED',
       EventPattern: {
         source: ['aws.s3'],
-        'detail-type': ['Object Created', 'Object Deleted'],
+        // copyTags is on by default, so tag changes are routed too.
+        'detail-type': ['Object Created', 'Object Deleted', 'Object Tags Added', 'Object Tags Deleted'],
         detail: { bucket: { name: ['a-bucket', 'b-bucket'] } },
       },
       Targets: [
@@ -1061,11 +1062,15 @@ describe('eventSource: eventbridge', () => {
     const notified = resourcesOfType(two, 'Custom::S3').flatMap(([, r]) =>
       (get(r.Properties, 'BucketConfigs') as { Event: string }[]).map((c) => c.Event),
     );
-    expect([...new Set(notified)].sort()).toEqual([...events.S3_EVENT_TYPES].sort());
+    // `two` replicates tags and thaws archived sources; `eb` replicates tags (the default) only.
+    const optional = ['s3:ObjectTagging:*', 's3:ObjectRestore:Completed'];
+    expect([...new Set(notified)].sort()).toEqual([...events.S3_EVENT_TYPES, ...optional].sort());
     const routed = get(rule(), 'EventPattern', 'detail-type') as string[];
     expect(routed).toEqual([
       ...new Set(
-        events.S3_EVENT_TYPES.flatMap((type) => events.EVENTBRIDGE_DETAIL_TYPES[type] ?? ['missing']),
+        [...events.S3_EVENT_TYPES, 's3:ObjectTagging:*'].flatMap(
+          (type) => events.EVENTBRIDGE_DETAIL_TYPES[type] ?? ['missing'],
+        ),
       ),
     ]);
     expect(events.EVENTBRIDGE_DETAIL_TYPES).toMatchObject({

@@ -452,7 +452,14 @@ describe('verify', () => {
     for (let run = 0; run < 2; run++) {
       const report = await verify();
       expect(report.pass.complete).toBe(true);
-      expect(report.counts).toEqual({ ok: 1, missing: 0, mismatched: 0, orphaned: 0, pending: 0 });
+      expect(report.counts).toEqual({
+        ok: 1,
+        missing: 0,
+        mismatched: 0,
+        orphaned: 0,
+        pending: 0,
+        unreplicable: 0,
+      });
       expect(report.listingDisorder).toEqual({
         count: 2,
         samples: [
@@ -470,7 +477,14 @@ describe('verify', () => {
     replicated('Banana.txt');
     sourceListOrder = (a, b) => a.localeCompare(b);
     const report = await verify({ repair: true });
-    expect(report.counts).toEqual({ ok: 1, missing: 0, mismatched: 0, orphaned: 0, pending: 0 });
+    expect(report.counts).toEqual({
+      ok: 1,
+      missing: 0,
+      mismatched: 0,
+      orphaned: 0,
+      pending: 0,
+      unreplicable: 0,
+    });
     expect(report.listingDisorder.samples).toEqual([
       { listing: 'source', key: 'Banana.txt', after: 'apple.txt', kind: 'goes backwards' },
     ]);
@@ -490,7 +504,14 @@ describe('verify', () => {
     ];
     for (const key of keys) replicated(key);
     const report = await verify({ repair: true });
-    expect(report.counts).toEqual({ ok: keys.length, missing: 0, mismatched: 0, orphaned: 0, pending: 0 });
+    expect(report.counts).toEqual({
+      ok: keys.length,
+      missing: 0,
+      mismatched: 0,
+      orphaned: 0,
+      pending: 0,
+      unreplicable: 0,
+    });
     expect(report.listingDisorder.count).toBe(0);
     expect(sentTasks()).toEqual([]);
     expect(listCalls().every((c) => c.EncodingType === 'url')).toBe(true);
