@@ -6,33 +6,9 @@
  * otherwise take the CPU the pipeline needs. Prints one JSON line: { written, ms }.
  * Usage: node bench/load-writer.ts <endpoint> <bucket> <prefix> <count> <bytes> <concurrency> [ratePerSecond]
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { mapConcurrent } from '../lib/map-concurrent.ts';
-
-/** What the signer hands its hash: text or bytes in any of JavaScript's shapes. */
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const asBytes = (data: SourceData): string | Uint8Array =>
-  typeof data === 'string'
-    ? data
-    : ArrayBuffer.isView(data)
-      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-      : new Uint8Array(data);
-
-/** SHA-256 (or its HMAC, given a secret) in the shape the signer takes. */
-class Sha256 {
-  private readonly hash: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', asBytes(secret));
-  }
-  update(data: SourceData): void {
-    this.hash.update(asBytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.hash.digest();
-  }
-}
+import { localSigner, signedHeaders } from '../local/signed-fetch.ts';
 
 const [endpoint = '', bucket = '', prefix = '', count = '0', bytes = '1024', concurrency = '32', rate = '0'] =
   process.argv.slice(2);
@@ -40,33 +16,18 @@ const agent = new Agent({ keepAlive: true, maxSockets: Number(concurrency) });
 const body = Buffer.alloc(Number(bytes), 7);
 const base = new URL(endpoint);
 
-const signer = new SignatureV4({
-  service: 's3',
-  region: process.env.AWS_REGION ?? 'us-east-1',
-  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  sha256: Sha256,
-  uriEscapePath: false,
-});
+const signer = localSigner(process.env.AWS_REGION ?? 'us-east-1');
 
 async function put(key: string): Promise<void> {
   const path = `/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
-  const signed = await signer.sign({
+  const headers = await signedHeaders(signer, {
     method: 'PUT',
-    protocol: 'http:',
-    hostname: base.hostname,
-    port: Number(base.port),
-    path,
-    query: {},
-    headers: {
-      host: base.host,
-      'content-length': String(body.length),
-      'content-type': 'application/octet-stream',
-      'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-    },
+    url: new URL(path, base),
+    headers: { 'content-length': String(body.length), 'content-type': 'application/octet-stream' },
   });
   return new Promise((resolve, reject) => {
     const req = request(
-      { agent, host: base.hostname, port: base.port, method: 'PUT', path, headers: signed.headers },
+      { agent, host: base.hostname, port: base.port, method: 'PUT', path, headers },
       (res) => {
         res.resume();
         res.on('end', () =>

@@ -22,6 +22,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { type Emulator, startEmulator } from '../../local/emulator.ts';
+import { signedGet } from '../../local/signed-fetch.ts';
 
 const BUCKET = 'listing';
 const KEYS = [
@@ -81,12 +82,14 @@ describe('the emulator lists keys the XML cannot carry', () => {
 
   it('with encoding-type=url answers with <EncodingType>url</EncodingType> and form-encoded keys and prefixes', async () => {
     const xml = await (
-      await fetch(`${emulator.endpoint}/${BUCKET}?list-type=2&encoding-type=url&prefix=sp&delimiter=%20`)
+      await signedGet(`${emulator.endpoint}/${BUCKET}?list-type=2&encoding-type=url&prefix=sp&delimiter=%20`)
     ).text();
     expect(xml).toContain('<EncodingType>url</EncodingType>');
     expect(xml).toContain('<CommonPrefixes><Prefix>space/a+</Prefix></CommonPrefixes>');
     expect(xml).toContain('<Delimiter>+</Delimiter>');
-    const all = await (await fetch(`${emulator.endpoint}/${BUCKET}?list-type=2&encoding-type=url`)).text();
+    const all = await (
+      await signedGet(`${emulator.endpoint}/${BUCKET}?list-type=2&encoding-type=url`)
+    ).text();
     for (const encoded of ['cr/a%0Db', 'crlf/a%0D%0Ab', 'tab/a%09b', 'trailing+space+', 'plus/a%2Bb']) {
       expect(all).toContain(`<Key>${encoded}</Key>`);
     }
@@ -95,7 +98,7 @@ describe('the emulator lists keys the XML cannot carry', () => {
   });
 
   it('refuses an encoding-type other than url with 400 InvalidArgument, as S3 does', async () => {
-    const r = await fetch(`${emulator.endpoint}/${BUCKET}?list-type=2&encoding-type=base64`);
+    const r = await signedGet(`${emulator.endpoint}/${BUCKET}?list-type=2&encoding-type=base64`);
     expect(r.status).toBe(400);
     expect(await r.text()).toContain('<Code>InvalidArgument</Code>');
   });
@@ -129,7 +132,7 @@ describe('the emulator lists keys the XML cannot carry', () => {
     } while (keyMarker);
     expect(keys).toEqual(KEYS);
     const xml = await (
-      await fetch(`${emulator.endpoint}/${BUCKET}?versions&encoding-type=url&prefix=cr/`)
+      await signedGet(`${emulator.endpoint}/${BUCKET}?versions&encoding-type=url&prefix=cr/`)
     ).text();
     expect(xml).toContain('<EncodingType>url</EncodingType>');
     expect(xml).toContain('<Key>cr/a%0Db</Key>');
@@ -141,7 +144,7 @@ describe('the emulator lists keys the XML cannot carry', () => {
     const uploads = await store.listOpenUploads(key);
     expect(uploads.map((u) => [u.key, u.uploadId])).toEqual([[key, UploadId]]);
     const xml = await (
-      await fetch(`${emulator.endpoint}/${BUCKET}?uploads&encoding-type=url&prefix=mp/`)
+      await signedGet(`${emulator.endpoint}/${BUCKET}?uploads&encoding-type=url&prefix=mp/`)
     ).text();
     expect(xml).toContain('<EncodingType>url</EncodingType>');
     expect(xml).toContain('<Key>mp/a%0D%0Ab+c%2Bd</Key>');
