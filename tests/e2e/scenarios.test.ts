@@ -179,6 +179,7 @@ describe('end to end', () => {
         missing: 0,
         mismatched: 0,
         pending: 0,
+        unreplicable: 0,
         // retain keeps the deleted object's copy: the verifier reports it, it is not drift.
         orphaned: t().deletePolicy === 'retain' ? 1 : 0,
       });
