@@ -186,18 +186,22 @@ describe('functions', () => {
     }
   });
 
-  it('refuses replicateReservedConcurrency, and a maximum concurrency below 2, naming the parameter', async () => {
-    const reserved = await runSls(['package', '--stage', 'dev', '--param=replicateReservedConcurrency=10']);
-    expect(reserved.code).not.toBe(0);
-    expect(reserved.stdout + reserved.stderr).toContain(
-      'parameter "replicateReservedConcurrency" is no longer used',
-    );
-    const low = await runSls(['package', '--stage', 'dev', '--param=replicateMaxConcurrency=1']);
-    expect(low.code).not.toBe(0);
-    expect(low.stdout + low.stderr).toContain(
-      'parameter "replicateMaxConcurrency" must be a whole number from 2 to 1000',
-    );
-  }, 240_000);
+  it(
+    'refuses replicateReservedConcurrency, and a maximum concurrency below 2, naming the parameter',
+    async () => {
+      const reserved = await runSls(['package', '--stage', 'dev', '--param=replicateReservedConcurrency=10']);
+      expect(reserved.code).not.toBe(0);
+      expect(reserved.stdout + reserved.stderr).toContain(
+        'parameter "replicateReservedConcurrency" is no longer used',
+      );
+      const low = await runSls(['package', '--stage', 'dev', '--param=replicateMaxConcurrency=1']);
+      expect(low.code).not.toBe(0);
+      expect(low.stdout + low.stderr).toContain(
+        'parameter "replicateMaxConcurrency" must be a whole number from 2 to 1000',
+      );
+    },
+    2 * SLS_TIMEOUT_MS,
+  );
 
   it('names the DR bucket’s owner for ExpectedBucketOwner: this account, or drAccountId', () => {
     const owner = (t: CfnTemplate, fn: string) =>
@@ -292,11 +296,17 @@ describe('S3 notifications', () => {
     });
   });
 
-  it('refuses a thawArchivedSources that is not true or false, naming the parameter', async () => {
-    const result = await runSls(['package', '--stage', 'dev', '--param=thawArchivedSources=yes']);
-    expect(result.code).not.toBe(0);
-    expect(result.stdout + result.stderr).toContain('parameter "thawArchivedSources" must be true or false');
-  });
+  it(
+    'refuses a thawArchivedSources that is not true or false, naming the parameter',
+    async () => {
+      const result = await runSls(['package', '--stage', 'dev', '--param=thawArchivedSources=yes']);
+      expect(result.code).not.toBe(0);
+      expect(result.stdout + result.stderr).toContain(
+        'parameter "thawArchivedSources" must be true or false',
+      );
+    },
+    SLS_TIMEOUT_MS,
+  );
 
   it('lets the notification handler edit exactly the source buckets, one bucket after the other', () => {
     expect(resource(two, 'IngestCustomS3Bucket2').DependsOn).toEqual(
@@ -1109,11 +1119,15 @@ describe('eventSource: eventbridge', () => {
     expect(condition(eb, 'UsesEventBridge')).toBe(true);
   });
 
-  it('refuses an unknown eventSource, naming the parameter', async () => {
-    const result = await runSls(['package', '--stage', 'dev', '--param=eventSource=sns']);
-    expect(result.code).not.toBe(0);
-    expect(result.stdout + result.stderr).toContain(
-      'parameter "eventSource" must be "notifications" or "eventbridge"',
-    );
-  }, 240_000);
+  it(
+    'refuses an unknown eventSource, naming the parameter',
+    async () => {
+      const result = await runSls(['package', '--stage', 'dev', '--param=eventSource=sns']);
+      expect(result.code).not.toBe(0);
+      expect(result.stdout + result.stderr).toContain(
+        'parameter "eventSource" must be "notifications" or "eventbridge"',
+      );
+    },
+    2 * SLS_TIMEOUT_MS,
+  );
 });
