@@ -22,6 +22,11 @@
  * and the deciding policy; and so does every action a role statement grants that no recorded request
  * needed ("granted but unused"), unless UNUSED_ALLOWED below says why it must stay.
  *
+ * The requests the real handlers make in the integration suites (over HTTP, against the emulator) are
+ * judged the same way, against the same packaged templates (cached, tests/helpers/iam-stacks.ts), by
+ * tests/iam/recorded-calls.test.ts; "granted but unused" is judged here only, since these scenarios reach
+ * every request path and the integration suites only some.
+ *
  * It is self-contained, so it does not depend on which other test files ran, or in which order: the
  * scenarios run here, one at a time, each in a fresh in-memory world. Policies are never written down
  * here: they are read from the packaged templates, so this keeps judging serverless.yml as it changes.
