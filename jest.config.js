@@ -15,7 +15,11 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
+      // Records the handlers' requests when S3DR_IAM_CALLS_DIR is set (npm run test:integration).
+      setupFilesAfterEnv: [...common.setupFilesAfterEnv, '<rootDir>/tests/helpers/record-calls.ts'],
     },
+    // What the integration project recorded, evaluated against the packaged IAM policies: run after it.
+    { ...common, displayName: 'iam-calls', testMatch: ['<rootDir>/tests/iam/**/*.test.ts'] },
     {
       ...common,
       // No tests/helpers/env.ts: its dummy AWS credentials would shadow the default chain when the suite

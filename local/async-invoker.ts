@@ -1,5 +1,5 @@
 import { describeError } from '../lib/errors.ts';
-import { type Handler, lambdaContext } from './lambda-context.ts';
+import { type Handler, invokeHandler, lambdaContext } from './lambda-context.ts';
 
 export interface AsyncFailure {
   event: unknown;
@@ -48,7 +48,7 @@ export class AsyncInvoker<E> {
     for (let attempt = 1; attempt <= maximumRetryAttempts + 1; attempt++) {
       if (attempt > 1) await new Promise((r) => setTimeout(r, retryDelayMs * (attempt - 1)));
       try {
-        await this.handler(event, lambdaContext(functionName, timeoutMs));
+        await invokeHandler(this.handler, event, lambdaContext(functionName, timeoutMs));
         return;
       } catch (error) {
         lastError = error;

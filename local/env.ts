@@ -82,8 +82,11 @@ const localSchema = {
 /** Where `npm start` keeps buckets, objects and queues between runs (ignored by git). */
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../.s3dr-data', import.meta.url));
 
-/** Variables the local runtime sets for its own processes; a person never needs to. */
-const INTERNAL = ['S3DR_EMULATOR_PORT', 'S3DR_EMULATOR_DATA_DIR'];
+/**
+ * Variables the local runtime sets for its own processes, and the test setup for the request recorder
+ * (local/call-recorder.ts); a person never needs to.
+ */
+const INTERNAL = ['S3DR_EMULATOR_PORT', 'S3DR_EMULATOR_DATA_DIR', 'S3DR_RECORD_CALLS', 'S3DR_IAM_CALLS_DIR'];
 
 export class LocalSettingsError extends Error {
   override name = 'LocalSettingsError';

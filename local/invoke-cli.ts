@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Context } from 'aws-lambda';
+import { recordFunctionCalls } from './call-recorder.ts';
 import { checkLocalVariables, LocalSettingsError, localEnv, overridableBy } from './env.ts';
 import { lambdaContext } from './lambda-context.ts';
 import { loadLocalSettings } from './settings.ts';
@@ -76,6 +77,7 @@ export async function prepareLocalInvoke(
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
   });
+  recordFunctionCalls();
   const settings = await loadLocalSettings();
   const timeoutMs = settings[name].timeoutSeconds * 1000;
   return { payload, env, context: () => lambdaContext(name, timeoutMs), fail };

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 
@@ -21,3 +22,17 @@ export function lambdaContext(functionName: string, timeoutMs: number): Context 
 }
 
 export type Handler<E, R> = (event: E, context: Context) => Promise<R>;
+
+/**
+ * The function whose invocation the current asynchronous context belongs to. In Lambda each function
+ * has its own process and role; locally the four handlers share one process, so the request recorder
+ * (local/call-recorder.ts) asks this which function — and so which role — made a request. Requests the
+ * runtime makes for AWS's side (creating buckets, polling the queue, the on-failure destination) run
+ * outside any invocation.
+ */
+export const invocationScope = new AsyncLocalStorage<{ functionName: string }>();
+
+/** Invokes a handler as Lambda would invoke the function `context.functionName`. */
+export function invokeHandler<E, R>(handler: Handler<E, R>, event: E, context: Context): Promise<R> {
+  return invocationScope.run({ functionName: context.functionName }, () => handler(event, context));
+}

@@ -22,10 +22,11 @@ import {
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type Config, loadConfig } from '../lib/config.ts';
 import { type AsyncFailure, AsyncInvoker } from './async-invoker.ts';
+import { recordFunctionCalls } from './call-recorder.ts';
 import { type Emulator, startEmulator, startEmulatorProcess } from './emulator.ts';
 import { localEnv } from './env.ts';
 import type { Handler } from './lambda-context.ts';
-import { lambdaContext } from './lambda-context.ts';
+import { invokeHandler, lambdaContext } from './lambda-context.ts';
 import { S3Notifier } from './s3-notifier.ts';
 import { type LocalSettings, loadLocalSettings } from './settings.ts';
 import { SqsEventSource } from './sqs-event-source.ts';
@@ -163,6 +164,7 @@ async function wire(
     POWERTOOLS_LOG_LEVEL: options.quiet ? 'SILENT' : (process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN'),
   });
   const config = loadConfig(env);
+  recordFunctionCalls();
   const clientOptions = {
     endpoint: emulator.endpoint,
     credentials,
@@ -281,7 +283,11 @@ async function wire(
       unknown,
       unknown
     >;
-    return verifyHandler(payload, lambdaContext('verify', settings.verify.timeoutSeconds * 1000));
+    return invokeHandler(
+      verifyHandler,
+      payload,
+      lambdaContext('verify', settings.verify.timeoutSeconds * 1000),
+    );
   };
   let verifyTimer: NodeJS.Timeout | undefined;
   if (options.verifyIntervalMs) {

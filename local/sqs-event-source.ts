@@ -5,7 +5,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { type Handler, lambdaContext } from './lambda-context.ts';
+import { type Handler, invokeHandler, lambdaContext } from './lambda-context.ts';
 
 export interface EventSourceOptions {
   queueUrl: string;
@@ -117,7 +117,8 @@ export class SqsEventSource {
       const event: SQSEvent = { Records: messages.map((m) => toRecord(m, this.options)) };
       let failed: Set<string>;
       try {
-        const response = await this.handler(
+        const response = await invokeHandler(
+          this.handler,
           event,
           lambdaContext(this.options.functionName, this.options.timeoutMs),
         );

@@ -8,6 +8,7 @@
  * `S3DR_RESTORE_TARGETS=my-copy npm run restore -- --data '…'`.
  */
 import { prepareLocalInvoke } from '../local/invoke-cli.ts';
+import { invokeHandler } from '../local/lambda-context.ts';
 
 const { payload, context, fail } = await prepareLocalInvoke('restore', {
   usage: `--data '<JSON>' or --path <file>, e.g. npm run restore -- --data '{"prefix":"photos/"}'`,
@@ -16,7 +17,7 @@ const { handler } = await import('../functions/restore.ts');
 const { InvalidPayloadError, RestoreRefusedError } = await import('../lib/errors.ts');
 
 try {
-  const report = await handler(payload, context());
+  const report = await invokeHandler(handler, payload, context());
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   process.stderr.write(`${report.summary}\n`);
   process.exit((report.results?.failed.objects ?? 0) > 0 ? 3 : 0);

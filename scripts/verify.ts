@@ -6,6 +6,7 @@
  * Exit codes: 0 verified (drift or not: the report says); 1 bad payload, no runtime, or verify failed.
  */
 import { prepareLocalInvoke } from '../local/invoke-cli.ts';
+import { invokeHandler } from '../local/lambda-context.ts';
 
 const { payload, env, context, fail } = await prepareLocalInvoke('verify', {
   defaultPayload: '{}',
@@ -14,7 +15,7 @@ const { payload, env, context, fail } = await prepareLocalInvoke('verify', {
 const { handler } = await import('../functions/verify.ts');
 
 try {
-  const report = await handler(payload, context());
+  const report = await invokeHandler(handler, payload, context());
   const c = report.counts;
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   process.stderr.write(

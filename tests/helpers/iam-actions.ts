@@ -174,6 +174,12 @@ export function requiredPermissions(call: RecordedCall, world: EncryptionWorld):
     case 'PutObjectTagging':
       need(versioned('s3:PutObjectTagging', 's3:PutObjectVersionTagging'), obj(), what, vctx);
       break;
+    // DeleteObjectTagging API reference: "you must have permission to perform the s3:DeleteObjectTagging
+    // action. To delete tags of a specific object version, add the versionId query parameter ... You will
+    // need permission for the s3:DeleteObjectVersionTagging action."
+    case 'DeleteObjectTagging':
+      need(versioned('s3:DeleteObjectTagging', 's3:DeleteObjectVersionTagging'), obj(), what, vctx);
+      break;
     case 'PutObject':
       need('s3:PutObject', obj(), what);
       if (i.Tagging) need('s3:PutObjectTagging', obj(), `${what} with x-amz-tagging`);

@@ -21,7 +21,7 @@ import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { compareKeys } from '../../lib/key-order.ts';
 import type { RestoreReport } from '../../lib/restore-objects.ts';
 import type { VerifyReport } from '../../lib/verify-report.ts';
-import { lambdaContext } from '../../local/lambda-context.ts';
+import { invokeHandler, lambdaContext } from '../../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { bodyFor, type ObjectSnapshot, putObject, snapshots } from '../helpers/objects.ts';
 
@@ -39,8 +39,9 @@ let rt: LocalRuntime;
 let source: string;
 let verifyHandler: (payload: unknown, context: Context) => Promise<VerifyReport>;
 let restoreHandler: (payload: unknown, context: Context) => Promise<RestoreReport>;
-const verify = (payload: unknown) => verifyHandler(payload, lambdaContext('verify', 900_000));
-const restore = (payload: unknown) => restoreHandler(payload, lambdaContext('restore', 900_000));
+const verify = (payload: unknown) => invokeHandler(verifyHandler, payload, lambdaContext('verify', 900_000));
+const restore = (payload: unknown) =>
+  invokeHandler(restoreHandler, payload, lambdaContext('restore', 900_000));
 
 /** Every key under `prefix`, through the adapter's listing (EncodingType=url), in S3 order. */
 async function listed(bucket: string, prefix: string): Promise<string[]> {

@@ -7,7 +7,7 @@ import { RestoreRefusedError } from '../../lib/errors.ts';
 import { mapConcurrent } from '../../lib/map-concurrent.ts';
 import type { RestoreReport } from '../../lib/restore-objects.ts';
 import { InvalidRestorePayloadError } from '../../lib/restore-payload.ts';
-import { lambdaContext } from '../../local/lambda-context.ts';
+import { invokeHandler, lambdaContext } from '../../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import {
   awkwardKeys,
@@ -26,7 +26,7 @@ const NOT_ALLOWED = 'not-on-the-list';
 let rt: LocalRuntime;
 let source: string;
 let restore: (payload: unknown, context: Context) => Promise<RestoreReport>;
-const invoke = (payload: unknown) => restore(payload, lambdaContext('restore', 900_000));
+const invoke = (payload: unknown) => invokeHandler(restore, payload, lambdaContext('restore', 900_000));
 
 beforeAll(async () => {
   rt = await startLocalRuntime({

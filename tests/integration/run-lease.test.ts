@@ -7,7 +7,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Context } from 'aws-lambda';
 import { ConcurrentRunError } from '../../lib/errors.ts';
-import { lambdaContext } from '../../local/lambda-context.ts';
+import { invokeHandler, lambdaContext } from '../../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { putObject } from '../helpers/objects.ts';
 
@@ -44,7 +44,10 @@ describe('run lease on the local runtime', () => {
       // Act: the same payload twice at the same moment, as a re-sent invoke would arrive.
       const first = lambdaContext(name, 900_000);
       const second = lambdaContext(name, 900_000);
-      const results = await Promise.allSettled([fn()(payload, first), fn()(payload, second)]);
+      const results = await Promise.allSettled([
+        invokeHandler(fn(), payload, first),
+        invokeHandler(fn(), payload, second),
+      ]);
 
       // Assess: one ran, one was refused and names the one that ran.
       const ran = results.filter((r) => r.status === 'fulfilled');
@@ -59,7 +62,7 @@ describe('run lease on the local runtime', () => {
 
       // The lease ended with the run: the same request runs again at once.
       expect(await leases()).toEqual([]);
-      await expect(fn()(payload, lambdaContext(name, 900_000))).resolves.toBeDefined();
+      await expect(invokeHandler(fn(), payload, lambdaContext(name, 900_000))).resolves.toBeDefined();
     },
     120_000,
   );

@@ -12,7 +12,7 @@ import type { Context } from 'aws-lambda';
 import { compareKeys } from '../../lib/key-order.ts';
 import { mapConcurrent } from '../../lib/map-concurrent.ts';
 import type { VerifyReport } from '../../lib/verify-report.ts';
-import { lambdaContext } from '../../local/lambda-context.ts';
+import { invokeHandler, lambdaContext } from '../../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { awkwardKeys, bodyFor, listKeys, putObject } from '../helpers/objects.ts';
 import { root } from '../helpers/template.ts';
@@ -38,7 +38,7 @@ function orderSensitiveKeys(): string[] {
 }
 
 const verify = (payload: unknown, context: Context = lambdaContext('verify', 900_000)) =>
-  verifyHandler(payload, context);
+  invokeHandler(verifyHandler, payload, context);
 const sorted = (keys: readonly string[]) => [...keys].sort(compareKeys);
 const total = (r: VerifyReport) => Object.values(r.counts).reduce((a, b) => a + b, 0);
 

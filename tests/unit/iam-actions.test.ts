@@ -112,6 +112,15 @@ describe('S3 requests → IAM actions', () => {
     ]);
   });
 
+  it('DeleteObjectTagging needs s3:DeleteObjectTagging, or s3:DeleteObjectVersionTagging with a versionId (DeleteObjectTagging API reference)', () => {
+    expect(needs(s3('DeleteObjectTagging', { Bucket: 'dr', Key: 'k' }))).toEqual([
+      's3:DeleteObjectTagging arn:aws:s3:::dr/k',
+    ]);
+    expect(needs(s3('DeleteObjectTagging', { Bucket: 'dr', Key: 'k', VersionId: 'v1' }))).toEqual([
+      's3:DeleteObjectVersionTagging arn:aws:s3:::dr/k',
+    ]);
+  });
+
   it('a multipart upload into an SSE-KMS bucket needs GenerateDataKey, and Decrypt to complete (Multipart upload API and permissions)', () => {
     expect(needs(s3('CreateMultipartUpload', { Bucket: 'dr', Key: 'k', Tagging: 'a=b' }))).toEqual([
       's3:PutObject arn:aws:s3:::dr/k',

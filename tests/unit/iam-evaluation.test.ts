@@ -22,6 +22,11 @@
  * and the deciding policy; and so does every action a role statement grants that no recorded request
  * needed ("granted but unused"), unless UNUSED_ALLOWED below says why it must stay.
  *
+ * The requests the real handlers make in the integration suites (over HTTP, against the emulator) are
+ * judged the same way, against the same packaged templates (cached, tests/helpers/iam-stacks.ts), by
+ * tests/iam/recorded-calls.test.ts; "granted but unused" is judged here only, since these scenarios reach
+ * every request path and the integration suites only some.
+ *
  * It is self-contained, so it does not depend on which other test files ran, or in which order: the
  * scenarios run here, one at a time, each in a fresh in-memory world. Policies are never written down
  * here: they are read from the packaged templates, so this keeps judging serverless.yml as it changes.
@@ -44,40 +49,34 @@ import {
 import {
   evaluate,
   type FunctionRole,
-  functionRoles,
   keysAtRest,
   platformCalls,
-  ResourcePolicies,
+  type ResourcePolicies,
   resolve,
   type Stack,
 } from '../helpers/iam-evaluate.ts';
 import { SdkCallRecorder } from '../helpers/iam-recorder.ts';
+import {
+  ACCOUNT,
+  DR,
+  DR_KEY,
+  describeCall,
+  type Evaluated,
+  evaluateCalls,
+  type IamWorld,
+  iamWorld,
+  QUEUE_KEY,
+  SOURCE,
+  TARGET,
+} from '../helpers/iam-stacks.ts';
 import { serveFromMemory } from '../helpers/memory-s3-client.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
-import { get, packageTemplate, root } from '../helpers/template.ts';
+import { get, root } from '../helpers/template.ts';
 
 const s3 = mockClient(S3Client);
 const sqs = mockClient(SQSClient);
 
-const ACCOUNT = '123456789012';
-const ADMIN = `arn:aws:iam::${ACCOUNT}:role/s3dr-admin`;
-const DR_KEY = `arn:aws:kms:eu-central-1:${ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
-const QUEUE_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/66666666-7777-8888-9999-000000000000`;
-const SOURCE_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee`;
 const MiB = 1024 * 1024;
-const SOURCE = 's3-dr-dev-source';
-const DR = 's3-dr-dev-dr';
-const TARGET = 'restore-target';
-
-/** The stage evaluated: every optional permission on (the `dev` stage's buckets). */
-const PARAMS = {
-  restoreTargets: TARGET,
-  kmsKeyArn: DR_KEY,
-  queueKmsKeyArn: QUEUE_KEY,
-  sourceKmsKeyArns: SOURCE_KEY,
-  multipartThreshold: String(5 * MiB),
-  partSize: String(5 * MiB),
-};
 
 /**
  * Grants no scenario here exercises, each with the reason it stays. Keep this short: a path that can be
@@ -85,15 +84,11 @@ const PARAMS = {
  */
 const UNUSED_ALLOWED: Record<string, string> = {};
 
-/**
- * Which key encrypts what: the DR bucket and the queues as the templates configure them; the source
- * bucket (which s3-dr does not create) with the key its objects are said to use, SOURCE_KEY.
- */
 let encryption: EncryptionWorld;
-
 let stacks: Stack[];
 let roles: FunctionRole[];
 let policies: ResourcePolicies;
+let world: IamWorld;
 const recorder = new SdkCallRecorder({ s3, sqs });
 
 type Handler<E, R> = (event: E, context: Context) => Promise<R>;
@@ -137,28 +132,12 @@ const verify = (payload: Record<string, unknown>) =>
   recorder.during('verify', () => handlers.verify(payload, aContext(600_000)));
 
 beforeAll(async () => {
-  const primary = await packageTemplate('dev', PARAMS);
-  const dr = await packageTemplate('dev', { ...PARAMS, stackRole: 'dr', adminPrincipalArn: ADMIN });
-  const fnEnv = (t: typeof primary) =>
-    get(t.Resources.RestoreLambdaFunction?.Properties, 'Environment', 'Variables') as Record<string, unknown>;
-  const region = (t: typeof primary, name: string) => String(fnEnv(t)[name]);
-  stacks = [
-    { name: 'primary', template: primary, region: region(primary, 'S3DR_SOURCE_REGION'), account: ACCOUNT },
-    { name: 'dr', template: dr, region: region(dr, 'S3DR_DR_REGION'), account: ACCOUNT },
-  ];
-  roles = stacks.flatMap(functionRoles);
-  policies = new ResourcePolicies(stacks);
+  world = await iamWorld();
+  ({ stacks, roles, policies, encryption } = world);
+  const { primary } = world;
   const atRest = keysAtRest(stacks);
   expect(Object.fromEntries(atRest.buckets)).toEqual({ [DR]: DR_KEY });
   expect([...atRest.queues.values()]).toEqual([QUEUE_KEY, QUEUE_KEY]);
-  encryption = {
-    bucketKey: (bucket) => atRest.buckets.get(bucket) ?? (bucket === SOURCE ? SOURCE_KEY : undefined),
-    queueKey: (arn) => atRest.queues.get(arn),
-    region: {
-      s3: (bucket) => (bucket === DR ? stacks[1] : stacks[0])?.region ?? '',
-      sqs: (arn) => arn.split(':')[3] ?? '',
-    },
-  };
 
   // The handlers run with the environment the primary stack gives them (as on Lambda).
   const env = resolve(
@@ -292,48 +271,13 @@ beforeAll(async () => {
     expect(r.failures).toEqual([]);
   }
   for (const stack of stacks) recorder.calls.push(...platformCalls(stack));
-  // Two `sls package` runs take 5 s on an idle machine, over a minute each on a busy one.
+  // Two `sls package` runs (unless cached) take 5 s on an idle machine, over a minute each on a busy one.
 }, 400_000);
-
-interface Evaluated {
-  role: FunctionRole;
-  call: RecordedCall;
-  req: Requirement;
-  decision: Awaited<ReturnType<typeof evaluate>>;
-}
-
-/**
- * Every recorded request of a function, checked against that function's role in every stack that has
- * it. Identical authorisations (same role, action, resource and context) are evaluated once.
- */
-async function evaluateAll(): Promise<Evaluated[]> {
-  const out: Evaluated[] = [];
-  const decisions = new Map<string, Promise<Evaluated['decision']>>();
-  for (const role of roles) {
-    for (const call of recorder.calls.filter((c) => c.fn === role.fn)) {
-      for (const req of requiredPermissions(call, encryption)) {
-        const key = JSON.stringify([role.stack, role.roleId, req.action, req.resource, req.context]);
-        let decision = decisions.get(key);
-        if (!decision) {
-          decision = evaluate(role, req, policies, ACCOUNT);
-          decisions.set(key, decision);
-        }
-        out.push({ role, call, req, decision: await decision });
-      }
-    }
-  }
-  return out;
-}
-
-const describeCall = (e: Pick<Evaluated, 'role' | 'call' | 'req'>) =>
-  `${e.role.fn} (${e.role.stack} stack, ${e.role.roleArn}): ${e.call.operation} ${JSON.stringify(
-    e.call.input.Bucket ?? e.call.input.QueueUrl,
-  )}/${String(e.call.input.Key ?? '')} needs ${e.req.action} on ${e.req.resource} (${e.req.because})`;
 
 describe('IAM, evaluated against the packaged templates', () => {
   let evaluated: Evaluated[];
   beforeAll(async () => {
-    evaluated = await evaluateAll();
+    evaluated = await evaluateCalls(recorder.calls, world);
   }, 120_000);
 
   it('recorded requests of every function, in both stacks', () => {
