@@ -292,11 +292,17 @@ describe('S3 notifications', () => {
     });
   });
 
-  it('refuses a thawArchivedSources that is not true or false, naming the parameter', async () => {
-    const result = await runSls(['package', '--stage', 'dev', '--param=thawArchivedSources=yes']);
-    expect(result.code).not.toBe(0);
-    expect(result.stdout + result.stderr).toContain('parameter "thawArchivedSources" must be true or false');
-  });
+  it(
+    'refuses a thawArchivedSources that is not true or false, naming the parameter',
+    async () => {
+      const result = await runSls(['package', '--stage', 'dev', '--param=thawArchivedSources=yes']);
+      expect(result.code).not.toBe(0);
+      expect(result.stdout + result.stderr).toContain(
+        'parameter "thawArchivedSources" must be true or false',
+      );
+    },
+    SLS_TIMEOUT_MS,
+  );
 
   it('lets the notification handler edit exactly the source buckets, one bucket after the other', () => {
     expect(resource(two, 'IngestCustomS3Bucket2').DependsOn).toEqual(
