@@ -316,11 +316,10 @@ const iamRoleStatements = {
           's3:DeleteObject',
           's3:AbortMultipartUpload',
           's3:ListMultipartUploadParts',
-          // GetObjectAttributes: full-object checksums of DR copies that record no source ETag (the DR
-          // bucket is versioned, so S3 asks for the Version permissions as well).
+          // GetObjectAttributes: full-object checksums of DR copies that record no source ETag. Asked of
+          // the current object (no version id), so s3:GetObject + s3:GetObjectAttributes: the Version
+          // actions are needed only when a request names a version (GetObjectAttributes, "Permissions").
           's3:GetObjectAttributes',
-          's3:GetObjectVersion',
-          's3:GetObjectVersionAttributes',
         ],
         [objectsArn(s.drBucket)],
       ),
@@ -343,12 +342,12 @@ const iamRoleStatements = {
         ['s3:GetObject', 's3:GetObjectAttributes'],
         both.map((b) => objectsArn(b)),
       ),
-      // Deep mode compares tag sets too, when tags are replicated.
+      // Deep mode compares tag sets too, when tags are replicated: of the current objects (no version id).
       ...(s.copyTags
         ? [
             allow(
               'ReadSourceAndDrTags',
-              ['s3:GetObjectTagging', 's3:GetObjectVersionTagging'],
+              ['s3:GetObjectTagging'],
               both.map((b) => objectsArn(b)),
             ),
           ]
@@ -405,11 +404,9 @@ const iamRoleStatements = {
           's3:PutObjectTagging',
           's3:AbortMultipartUpload',
           's3:ListMultipartUploadParts',
-          // GetObjectAttributes: checksums that tell whether the target already holds a KMS DR copy's bytes
-          // (a versioned bucket asks for the Version permissions as well).
+          // GetObjectAttributes: checksums that tell whether the target already holds a KMS DR copy's bytes,
+          // of the target's current object (no version id: s3:GetObject + s3:GetObjectAttributes).
           's3:GetObjectAttributes',
-          's3:GetObjectVersion',
-          's3:GetObjectVersionAttributes',
         ],
         targets.map((b) => objectsArn(b)),
       ),

@@ -13,7 +13,12 @@
  * - HeadObject / GetObject API reference, "Permissions": a missing object answers 404 only with
  *   `s3:ListBucket` on the bucket, 403 otherwise — code that branches on "not found" needs ListBucket.
  * - GetObjectAttributes API reference, "Permissions": `s3:GetObject` + `s3:GetObjectAttributes`, or with a
- *   version id `s3:GetObjectVersion` + `s3:GetObjectVersionAttributes`.
+ *   version id `s3:GetObjectVersion` + `s3:GetObjectVersionAttributes` (the current text: "If you pass a
+ *   version ID in your request, you need both …; if you do not pass a version ID … s3:GetObject and
+ *   s3:GetObjectAttributes", whether or not the bucket is versioned; older copies of the page said the
+ *   bucket's versioning decided).
+ * - GetObjectTagging / PutObjectTagging / DeleteObjectTagging API reference, "Permissions": the
+ *   `s3:*ObjectTagging` action, or for a `versionId` the `s3:*ObjectVersionTagging` one.
  * - CopyObject API reference, "Permissions": read on the source (its version when `?versionId=`), write
  *   on the target; copying the tag set (`x-amz-tagging-directive: COPY`, the default) reads the source's
  *   tags and writes them, so `s3:GetObject[Version]Tagging` on the source and `s3:PutObjectTagging` on

@@ -12,6 +12,7 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectTaggingCommand,
   GetBucketVersioningCommand,
   GetObjectAttributesCommand,
   GetObjectCommand,
@@ -24,6 +25,7 @@ import {
   NoSuchKey,
   NotFound,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   RestoreObjectCommand,
   type S3Client,
   S3ServiceException,
@@ -44,20 +46,21 @@ const unquote = (etag: unknown) => (typeof etag === 'string' ? etag.replace(/"/g
 const tagsOf = (tagging: unknown) =>
   typeof tagging === 'string' ? Object.fromEntries(new URLSearchParams(tagging)) : undefined;
 
+const preconditionFailed = () =>
+  new S3ServiceException({
+    name: 'PreconditionFailed',
+    $fault: 'client',
+    message: 'At least one of the pre-conditions you specified did not hold',
+    $metadata: { httpStatusCode: 412 },
+  });
+
 /** Translates the memory store's port errors back into the S3 errors the SDK would throw. */
 async function asS3<T>(what: string, body: () => Promise<T>): Promise<T> {
   try {
     return await body();
   } catch (error) {
     if (error instanceof ObjectNotFoundError) throw noSuchKey(what);
-    if (error instanceof PreconditionFailedError) {
-      throw new S3ServiceException({
-        name: 'PreconditionFailed',
-        $fault: 'client',
-        message: 'At least one of the pre-conditions you specified did not hold',
-        $metadata: { httpStatusCode: 412 },
-      });
-    }
+    if (error instanceof PreconditionFailedError) throw preconditionFailed();
     throw error;
   }
 }
@@ -108,6 +111,7 @@ export function serveFromMemory(s3: AwsClientStub<S3Client>, world: MemoryWorld)
       ContentType: head.contentType,
       // x-amz-tagging-count: S3 sends it when the object has tags.
       TagCount: o && Object.keys(o.tags).length > 0 ? Object.keys(o.tags).length : undefined,
+      ServerSideEncryption: o?.serverSideEncryption,
     };
   });
   s3.on(GetObjectCommand).callsFake(async (i: Input) => {
@@ -123,7 +127,18 @@ export function serveFromMemory(s3: AwsClientStub<S3Client>, world: MemoryWorld)
     };
   });
   s3.on(PutObjectCommand).callsFake(async (i: Input) => {
-    await store(i.Bucket).putText(i.Key, String(i.Body), i.ContentType);
+    // Conditional writes (S3 User Guide, "How to prevent object overwrites with conditional writes"):
+    // If-None-Match: * fails with 412 when the key exists; If-Match with 412 when its ETag differs, and
+    // with 404 NoSuchKey when there is no object. The check and the write are one step, as in S3.
+    if (i.IfNoneMatch !== undefined || i.IfMatch !== undefined) {
+      if (i.IfMatch !== undefined && !stored(i.Bucket, i.Key))
+        throw noSuchKey(`PUT s3://${i.Bucket}/${i.Key}`);
+      const condition =
+        i.IfMatch !== undefined ? { ifMatch: unquote(i.IfMatch) ?? '' } : { ifNoneMatch: '*' as const };
+      if (!(await store(i.Bucket).putTextIf(i.Key, String(i.Body), condition))) throw preconditionFailed();
+    } else {
+      await store(i.Bucket).putText(i.Key, String(i.Body), i.ContentType);
+    }
     return { ETag: `"${stored(i.Bucket, i.Key)?.etag}"` };
   });
   s3.on(CopyObjectCommand).callsFake((i: Input) => {
@@ -149,6 +164,23 @@ export function serveFromMemory(s3: AwsClientStub<S3Client>, world: MemoryWorld)
     asS3(`GET tagging s3://${i.Bucket}/${i.Key}`, async () => {
       const tags = await store(i.Bucket).getTags(i.Key, i.VersionId);
       return { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) };
+    }),
+  );
+  // Replaces the tag set of the object, or of the version named (PutObjectTagging / DeleteObjectTagging,
+  // API Reference): bytes, ETag and Last-Modified stay; the answer names the version tagged.
+  s3.on(PutObjectTaggingCommand).callsFake((i: Input) =>
+    asS3(`PUT tagging s3://${i.Bucket}/${i.Key}`, async () => {
+      const tags = Object.fromEntries(
+        (i.Tagging?.TagSet ?? []).map((t: { Key: string; Value: string }) => [t.Key, t.Value]),
+      );
+      await store(i.Bucket).putTags(i.Key, tags, i.VersionId);
+      return { VersionId: store(i.Bucket).objectAt(i.Key, i.VersionId)?.versionId };
+    }),
+  );
+  s3.on(DeleteObjectTaggingCommand).callsFake((i: Input) =>
+    asS3(`DELETE tagging s3://${i.Bucket}/${i.Key}`, async () => {
+      await store(i.Bucket).putTags(i.Key, {}, i.VersionId);
+      return { VersionId: store(i.Bucket).objectAt(i.Key, i.VersionId)?.versionId };
     }),
   );
   s3.on(CreateMultipartUploadCommand).callsFake(async (i: Input) => {
@@ -275,7 +307,17 @@ export function serveFromMemory(s3: AwsClientStub<S3Client>, world: MemoryWorld)
               },
             }
           : {}),
-        ...(attributes.includes('Checksum') ? { Checksum: await b.checksums(i.Key) } : {}),
+        // S3's shape: `Checksum<ALGORITHM>` fields and `ChecksumType`, for the version named.
+        ...(attributes.includes('Checksum')
+          ? {
+              Checksum: Object.fromEntries(
+                Object.entries(await b.checksums(i.Key, i.VersionId)).map(([name, value]) => [
+                  name === 'Type' ? 'ChecksumType' : `Checksum${name}`,
+                  value,
+                ]),
+              ),
+            }
+          : {}),
       };
     }),
   );

@@ -49,6 +49,10 @@ export interface StoredObject extends ContentHeaders {
   sseCustomerAlgorithm?: string;
   /** Sizes of the parts it was uploaded with (multipart objects only). */
   partSizes?: number[];
+  /** `aws:kms` for an object written with SSE-KMS: its ETag is then not the MD5 of its bytes. */
+  serverSideEncryption?: string;
+  /** The full-object SHA-256 checksum S3 keeps when the object was uploaded with one (base64). */
+  checksumSha256?: string;
   tags: Record<string, string>;
   versionId: string;
 }
@@ -159,13 +163,24 @@ export class MemoryStore implements ObjectStore {
       archiveStatus?: string;
       restore?: string;
       sseCustomerAlgorithm?: string;
+      /**
+       * Written with SSE-KMS: "objects … encrypted by SSE-C or SSE-KMS have ETags that are not an MD5
+       * digest of their object data" (Amazon S3 API Reference, "Object": ETag).
+       */
+      kms?: boolean;
+      /** Uploaded with a SHA-256 checksum, which S3 keeps and GetObjectAttributes returns. */
+      checksum?: 'SHA256';
     } = {},
   ): StoredObject {
     const bytes = Buffer.from(body);
     const parts = options.partSizes ? split(bytes, options.partSizes) : undefined;
+    const etag = parts ? multipartEtag(parts) : md5(bytes).toString('hex');
     return this.store(key, {
       body: bytes,
-      etag: parts ? multipartEtag(parts) : md5(bytes).toString('hex'),
+      // Some other value than the MD5 of the bytes, as S3 gives an SSE-KMS object.
+      etag: options.kms ? md5(`sse-kms:${etag}`).toString('hex') : etag,
+      ...(options.kms ? { serverSideEncryption: 'aws:kms' } : {}),
+      ...(options.checksum ? { checksumSha256: createHash('sha256').update(bytes).digest('base64') } : {}),
       lastModified: this.world.now(),
       metadata: { ...(options.metadata ?? {}) },
       contentType: options.contentType,
@@ -297,6 +312,8 @@ export class MemoryStore implements ObjectStore {
       metadata: { ...(options.metadata ?? from.metadata) },
       storageClass: options.storageClass,
       tags: options.tags === 'copy' ? { ...from.tags } : { ...(options.tags ?? {}) },
+      // CopyObject keeps the source's checksum algorithm unless told otherwise (API Reference, CopyObject).
+      ...(from.checksumSha256 ? { checksumSha256: from.checksumSha256 } : {}),
     });
     return { etag: stored.etag, ...(this.versioned ? { versionId: stored.versionId } : {}) };
   }
@@ -326,8 +343,12 @@ export class MemoryStore implements ObjectStore {
     if (!target) {
       throw new ObjectNotFoundError(`PUT tagging s3://${this.bucket}/${key}: not found (NoSuchKey)`);
     }
-    // Only the tag set changes: bytes, ETag and Last-Modified stay.
+    // Only the tag set changes: bytes, ETag and Last-Modified stay. The current object and its entry in
+    // the history are one version: both show the new tags (a read naming the version reads the history).
     target.tags = { ...tags };
+    for (const v of this.history) {
+      if (!v.deleteMarker && v.key === key && v.versionId === target.versionId) v.tags = { ...tags };
+    }
   }
 
   async startMultipart(key: string, options: WriteOptions): Promise<StartedUpload> {
@@ -510,9 +531,12 @@ export class MemoryStore implements ObjectStore {
     return o.partSizes ?? [o.body.length];
   }
 
-  async checksums(key: string): Promise<Record<string, string>> {
+  async checksums(key: string, versionId?: string): Promise<Record<string, string>> {
     await this.enter('checksums', key);
-    return {};
+    const o = this.objectAt(key, versionId);
+    // As the S3 adapter reports them: algorithm → value, and the checksum's type. (An object without one,
+    // or gone, answers none here: the SDK-level client in memory-s3-client.ts answers 404 for the latter.)
+    return o?.checksumSha256 ? { SHA256: o.checksumSha256, Type: 'FULL_OBJECT' } : {};
   }
 
   async hashBody(key: string, algorithm: string): Promise<string> {

@@ -73,6 +73,27 @@ describe('S3 requests → IAM actions', () => {
     ]);
   });
 
+  it('tag writes and deletes need s3:PutObjectTagging / s3:DeleteObjectTagging, or their Version forms with a versionId (PutObjectTagging, DeleteObjectTagging "Permissions")', () => {
+    expect(needs(s3('PutObjectTagging', { Bucket: 'dr', Key: 'k' }))).toEqual([
+      's3:PutObjectTagging arn:aws:s3:::dr/k',
+    ]);
+    expect(needs(s3('PutObjectTagging', { Bucket: 'dr', Key: 'k', VersionId: 'v1' }))).toEqual([
+      's3:PutObjectVersionTagging arn:aws:s3:::dr/k',
+    ]);
+    expect(needs(s3('DeleteObjectTagging', { Bucket: 'dr', Key: 'k' }))).toEqual([
+      's3:DeleteObjectTagging arn:aws:s3:::dr/k',
+    ]);
+    const [del] = requiredPermissions(
+      s3('DeleteObjectTagging', { Bucket: 'dr', Key: 'k', VersionId: 'v1' }),
+      world,
+    );
+    expect(del).toMatchObject({
+      action: 's3:DeleteObjectVersionTagging',
+      resource: 'arn:aws:s3:::dr/k',
+      context: { 's3:versionid': 'v1' },
+    });
+  });
+
   it('CopyObject reads the source version and its tags, writes and tags the target, and uses both keys (CopyObject "Permissions", SSE-KMS)', () => {
     const call = s3('CopyObject', {
       Bucket: 'src',
@@ -109,15 +130,6 @@ describe('S3 requests → IAM actions', () => {
       's3:GetObject arn:aws:s3:::plain/k',
       's3:PutObject arn:aws:s3:::dr/k',
       'kms:GenerateDataKey arn:aws:kms:eu-central-1:123456789012:key/other',
-    ]);
-  });
-
-  it('DeleteObjectTagging needs s3:DeleteObjectTagging, or s3:DeleteObjectVersionTagging with a versionId (DeleteObjectTagging API reference)', () => {
-    expect(needs(s3('DeleteObjectTagging', { Bucket: 'dr', Key: 'k' }))).toEqual([
-      's3:DeleteObjectTagging arn:aws:s3:::dr/k',
-    ]);
-    expect(needs(s3('DeleteObjectTagging', { Bucket: 'dr', Key: 'k', VersionId: 'v1' }))).toEqual([
-      's3:DeleteObjectVersionTagging arn:aws:s3:::dr/k',
     ]);
   });
 

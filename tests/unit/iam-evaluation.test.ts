@@ -6,9 +6,11 @@
  *    threshold small enough to copy in parts — and configures the real handlers with the environment
  *    the template gives the functions;
  * 2. drives the real handlers (adapters included) through a set of scenarios that reach every AWS request
- *    path s3-dr has — replicate's blind copy, reconcile, delete, multipart copy and its resume; verify's
- *    listing pass, repairs, cursor and deep mode; restore's dry run, versioned and unversioned copies,
- *    multipart copies and their resume, and thawing archived copies; ingest's enqueue — against an
+ *    path s3-dr has — replicate's blind copy, reconcile, delete, multipart copy and its resume, tag-only
+ *    changes (versioned and unversioned DR) and KMS copies settled by checksums; verify's listing pass,
+ *    repairs, cursor, ETag ledger and deep mode; restore's dry run, versioned and unversioned copies,
+ *    multipart copies and their resume, thawing archived copies and KMS copies the target already holds;
+ *    verify's and restore's takeover of an expired run lease; ingest's enqueue — against an
  *    in-memory S3 behind a mocked SDK client (tests/helpers/memory-s3-client.ts), recording every S3 and
  *    SQS request each function makes (tests/helpers/iam-recorder.ts), plus the requests Lambda makes with
  *    the function's role (event source mapping, on-failure destination), read from the template;
@@ -126,6 +128,28 @@ async function replicate(...tasks: Task[]) {
   const r = await recorder.during('replicate', () => handlers.replicate(anSqsEvent(...tasks), aContext()));
   expect(r.batchItemFailures).toEqual([]);
 }
+/**
+ * The run lease a function took in its last recorded run: the key its `If-None-Match: *` PutObject named
+ * (lib/run-lease.ts; one key per function and normalized request).
+ */
+function lastLeaseKey(fn: 'verify' | 'restore'): string {
+  const put = recorder.calls.findLast(
+    (c) => c.fn === fn && c.operation === 'PutObject' && c.input.IfNoneMatch === '*',
+  );
+  if (!put) throw new Error(`${fn} took no run lease`);
+  return String(put.input.Key);
+}
+/** A lease left by a run that died without releasing it: expired long ago, so the next run takes it over. */
+const expiredLease = (fn: string) =>
+  JSON.stringify({
+    v: 1,
+    function: fn,
+    runId: 'a-run-that-died',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    expiresAt: '2026-01-01T00:15:00.000Z',
+    request: {},
+  });
+
 const restore = (payload: Record<string, unknown>) =>
   recorder.during('restore', () => handlers.restore(payload, aContext(600_000)));
 const verify = (payload: Record<string, unknown>) =>
@@ -226,7 +250,19 @@ beforeAll(async () => {
     dr.put('a/stale.txt', 'old');
     await verify({});
     expect(queued.map((t) => t.key).sort()).toEqual(['a/missing.txt', 'a/stale.txt']);
+    const leaseKey = lastLeaseKey('verify');
     await verify({ deep: true });
+    // The same request again, after a run that died holding its lease: the lease is read (GetObject),
+    // found expired and taken over (If-Match). This second pass reads the ETag ledger the first wrote
+    // for a/same.txt (its ETags differ) and deletes the piece once read (lib/verify-ledger.ts).
+    dr.put(leaseKey, expiredLease('verify'), { contentType: 'application/json' });
+    const ledger = () => [...dr.objects.keys()].filter((k) => k.includes('/ledger/')).sort();
+    const firstLedger = ledger();
+    expect(firstLedger).toHaveLength(1);
+    await verify({});
+    expect(ledger()).toHaveLength(1);
+    expect(ledger()).not.toEqual(firstLedger);
+    expect(dr.objects.has(leaseKey)).toBe(false);
   }
   {
     // Restores from the versioned DR bucket: a dry run, then a real one into the source bucket (a
@@ -254,6 +290,10 @@ beforeAll(async () => {
       if (h.key === 'cold/archived.txt' && !h.deleteMarker) h.storageClass = 'GLACIER';
     world.now();
     await restore({ prefix: 'docs/' });
+    // The same dry run again, over the expired lease of a run that died: read, then taken over.
+    dr.put(lastLeaseKey('restore'), expiredLease('restore'), { contentType: 'application/json' });
+    const again = await restore({ prefix: 'docs/' });
+    expect(again.failures).toEqual([]);
     const real = await restore({ prefix: 'docs/', dryRun: false });
     expect(real.failures).toEqual([]);
     const big = await restore({ prefix: 'big/', dryRun: false, target: { bucket: TARGET } });
@@ -269,6 +309,53 @@ beforeAll(async () => {
     };
     const r = await restore({ prefix: 'big/', dryRun: false });
     expect(r.failures).toEqual([]);
+  }
+  {
+    // Tag-only changes (copyTags on) reach a versioned DR bucket: the DR copy holds the source's bytes,
+    // written with SSE-KMS (another ETag, no recorded source ETag), which only the full-object checksums
+    // of both sides can vouch for (GetObjectAttributes). Its tags are then read and replaced on the DR
+    // version compared (Get/PutObjectTagging with VersionId), or removed when the source has none left
+    // (DeleteObjectTagging with VersionId).
+    const { source, dr } = freshWorld();
+    const retagged = source.put('tags/retagged.txt', 'retagged', { checksum: 'SHA256', tags: { team: 'b' } });
+    dr.put('tags/retagged.txt', 'retagged', { kms: true, checksum: 'SHA256', tags: { team: 'a' } });
+    const untagged = source.put('tags/untagged.txt', 'untagged', { checksum: 'SHA256' });
+    dr.put('tags/untagged.txt', 'untagged', { kms: true, checksum: 'SHA256', tags: { team: 'a' } });
+    expect(dr.objects.get('tags/retagged.txt')?.etag).not.toBe(retagged.etag);
+    await replicate(
+      taskFor('tags/retagged.txt', retagged, { eventName: 'ObjectTagging:Put' }),
+      taskFor('tags/untagged.txt', untagged, { eventName: 'ObjectTagging:Delete' }),
+    );
+    expect(dr.objects.get('tags/retagged.txt')?.tags).toEqual({ team: 'b' });
+    expect(dr.objects.get('tags/untagged.txt')?.tags).toEqual({});
+    // No byte was copied: the KMS copies stand (their ETags are unchanged).
+    expect(dr.history.filter((h) => h.key.startsWith('tags/'))).toHaveLength(2);
+  }
+  {
+    // The same into a DR bucket the operator brought, not versioned: no version to pin, so the plain
+    // tagging actions (GetObjectTagging when both sides have as many tags, DeleteObjectTagging).
+    const { source, dr } = freshWorld({ drVersioned: false });
+    const retagged = source.put('tags/retagged.txt', 'retagged', { tags: { team: 'b' } });
+    dr.put('tags/retagged.txt', 'retagged', { tags: { team: 'a' } });
+    const untagged = source.put('tags/untagged.txt', 'untagged');
+    dr.put('tags/untagged.txt', 'untagged', { tags: { team: 'a' } });
+    await replicate(
+      taskFor('tags/retagged.txt', retagged, { eventName: 'ObjectTagging:Put' }),
+      taskFor('tags/untagged.txt', untagged, { eventName: 'ObjectTagging:Delete' }),
+    );
+    expect(dr.objects.get('tags/retagged.txt')?.tags).toEqual({ team: 'b' });
+    expect(dr.objects.get('tags/untagged.txt')?.tags).toEqual({});
+  }
+  {
+    // A restore into a source that already holds the bytes of a KMS DR copy (another ETag, nothing
+    // recorded): the DR version's checksums and the target's decide, and nothing is copied.
+    const { source, dr } = freshWorld();
+    dr.put('kms/doc.txt', 'the same bytes', { kms: true, checksum: 'SHA256' });
+    source.put('kms/doc.txt', 'the same bytes', { checksum: 'SHA256' });
+    const before = source.objects.get('kms/doc.txt');
+    const r = await restore({ prefix: 'kms/', dryRun: false });
+    expect(r.failures).toEqual([]);
+    expect(source.objects.get('kms/doc.txt')).toBe(before);
   }
   for (const stack of stacks) recorder.calls.push(...platformCalls(stack));
   // Two `sls package` runs (unless cached) take 5 s on an idle machine, over a minute each on a busy one.
