@@ -229,7 +229,7 @@ export class S3ObjectStore implements ObjectStore {
   private async explainBadHead(key: string, versionId: string | undefined): Promise<void> {
     try {
       const r = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId, Range: 'bytes=0-0' }),
+        new GetObjectCommand({ ...this.at, Key: key, VersionId: versionId, Range: 'bytes=0-0' }),
       );
       (r.Body as Readable | undefined)?.destroy?.();
     } catch (error) {
@@ -287,7 +287,7 @@ export class S3ObjectStore implements ObjectStore {
       // "If you send this request with an empty tag set, Amazon S3 deletes the existing tag set … The
       // DELETE Object tagging request is preferred because it achieves the same result without
       // incurring charges" (User Guide, "Categorizing your storage using tags").
-      const target = { Bucket: this.bucket, Key: key, VersionId: versionId };
+      const target = { ...this.at, Key: key, VersionId: versionId };
       if (TagSet.length === 0) await this.client.send(new DeleteObjectTaggingCommand(target));
       else await this.client.send(new PutObjectTaggingCommand({ ...target, Tagging: { TagSet } }));
     } catch (error) {

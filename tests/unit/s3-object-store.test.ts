@@ -33,7 +33,7 @@ beforeEach(() => {
 });
 
 describe('DR writes with the bucket owner condition', () => {
-  it('sends ExpectedBucketOwner on every write: copy, multipart, put, conditional put, delete, abort', async () => {
+  it('sends ExpectedBucketOwner on every write: copy, multipart, put, conditional put, tags, delete, abort', async () => {
     const dr = new S3ObjectStore(client, 'dr-bucket', { expectedOwner: OWNER });
     await dr.copyFrom(source, 'a b.txt', { tags: { k: 'v' } });
     const { uploadId } = await dr.startMultipart('big', {});
@@ -41,6 +41,8 @@ describe('DR writes with the bucket owner condition', () => {
     await dr.completeMultipart('big', uploadId, [{ partNumber: 1, etag: 'p1' }]);
     await dr.putText('.s3dr/reports/r.json', '{}');
     await dr.putTextIf('.s3dr/leases/l.json', '{}', { ifNoneMatch: '*' });
+    await dr.putTags('a b.txt', { k: 'v2' }, 'v1');
+    await dr.putTags('a b.txt', {});
     await dr.remove('a b.txt');
     await dr.abortMultipart('big', uploadId);
     const names = [
@@ -49,6 +51,8 @@ describe('DR writes with the bucket owner condition', () => {
       'UploadPartCopyCommand',
       'CompleteMultipartUploadCommand',
       'PutObjectCommand',
+      'PutObjectTaggingCommand',
+      'DeleteObjectTaggingCommand',
       'DeleteObjectCommand',
       'AbortMultipartUploadCommand',
     ];
