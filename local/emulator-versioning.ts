@@ -312,7 +312,9 @@ export function installVersioning(
     }
     void reply?.header('x-amz-version-id', versionId);
     if (entry.deleteMarker) {
+      // GetObject / HeadObject: a version that is a delete marker is 405, with its Last-Modified.
       void reply?.header('x-amz-delete-marker', 'true');
+      void reply?.header('last-modified', new Date(entry.ms).toUTCString());
       throw new S3Error(
         'MethodNotAllowed',
         'The specified method is not allowed against this resource.',
@@ -506,7 +508,8 @@ export function installVersioning(
       if (quiet) continue;
       const version = versionId !== undefined ? `<VersionId>${xmlEscape(versionId)}</VersionId>` : '';
       const marker = r.deleteMarker
-        ? `<DeleteMarker>true</DeleteMarker>${r.markerCreated && r.versionId ? `<DeleteMarkerVersionId>${xmlEscape(r.versionId)}</DeleteMarkerVersionId>` : ''}`
+        ? // DeletedObject: the id of the marker added, or of the marker removed by a delete by version id.
+          `<DeleteMarker>true</DeleteMarker>${r.versionId ? `<DeleteMarkerVersionId>${xmlEscape(r.versionId)}</DeleteMarkerVersionId>` : ''}`
         : '';
       results.push(`<Deleted><Key>${xmlEscape(key)}</Key>${version}${marker}</Deleted>`);
     }

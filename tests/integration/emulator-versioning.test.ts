@@ -166,6 +166,7 @@ describe('local emulator: S3 versioning', () => {
     );
     expect(status).toBe(405);
     expect(lastHeaders['x-amz-delete-marker']).toBe('true');
+    expect(lastHeaders['last-modified']).toMatch(/GMT$/);
   });
 
   it('removes one version for good with a version id; removing the delete marker brings the object back', async () => {
@@ -194,14 +195,28 @@ describe('local emulator: S3 versioning', () => {
   it('DeleteObjects adds delete markers without version ids and removes the versions it names', async () => {
     const a = await s3.send(new PutObjectCommand({ Bucket: VERSIONED, Key: 'batch/a', Body: 'a' }));
     await s3.send(new PutObjectCommand({ Bucket: VERSIONED, Key: 'batch/b', Body: 'b' }));
+    const c = await s3.send(new DeleteObjectCommand({ Bucket: VERSIONED, Key: 'batch/c' }));
     const r = await s3.send(
       new DeleteObjectsCommand({
         Bucket: VERSIONED,
-        Delete: { Objects: [{ Key: 'batch/a', VersionId: a.VersionId }, { Key: 'batch/b' }] },
+        Delete: {
+          Objects: [
+            { Key: 'batch/a', VersionId: a.VersionId },
+            { Key: 'batch/b' },
+            { Key: 'batch/c', VersionId: c.VersionId },
+          ],
+        },
       }),
     );
     const byKey = Object.fromEntries((r.Deleted ?? []).map((d) => [d.Key, d]));
     expect(byKey['batch/a']).toEqual({ Key: 'batch/a', VersionId: a.VersionId });
+    // DeletedObject (API reference): removing a delete marker by id says so, with that id.
+    expect(byKey['batch/c']).toEqual({
+      Key: 'batch/c',
+      VersionId: c.VersionId,
+      DeleteMarker: true,
+      DeleteMarkerVersionId: c.VersionId,
+    });
     expect(byKey['batch/b']?.DeleteMarker).toBe(true);
     expect(byKey['batch/b']?.DeleteMarkerVersionId).toMatch(/./);
     const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: VERSIONED, Prefix: 'batch/' }));
