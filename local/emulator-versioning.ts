@@ -46,6 +46,7 @@ const MARKER_TYPE = 'application/x-s3dr-delete-marker';
 // with `.`) for a bucket's versioning state.
 const CONFIG_PREFIX = '.versioning/';
 const SEP = '/';
+const ABOVE_D800 = /[\ud800-\uffff]/;
 
 export interface StoredObject {
   key: string;
@@ -576,9 +577,12 @@ export function installVersioning(
     const keys = new Set<string>();
     for (const key of objects.keys()) if (key.startsWith(prefix)) keys.add(key);
     for (const key of index.get(bucket)?.keys() ?? []) if (key.startsWith(prefix)) keys.add(key);
-    const sorted = [...keys]
-      .filter((k) => keyMarker === '' || compareUtf8(k, keyMarker) >= 0)
-      .sort(compareUtf8);
+    const after = [...keys].filter((k) => keyMarker === '' || compareUtf8(k, keyMarker) >= 0);
+    // As fauxqs's own listing does: the engine's string order is UTF-8 order unless a key holds a
+    // character at or above U+D800, and much cheaper than comparing code points.
+    const sorted = after.some((k) => ABOVE_D800.test(k))
+      ? after.sort(compareUtf8)
+      : after.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const items: string[] = [];
     let last: { key: string; versionId: string } | undefined;
     let truncated = false;
