@@ -84,12 +84,16 @@ function invalidTags(tags: [string, string][]): string | undefined {
   return undefined;
 }
 
-/** `bucket/key` of an `x-amz-copy-source` header, decoded as fauxqs decodes it. */
-function copySourceOf(header: string): { bucket: string; key: string } | undefined {
-  const raw = decodeURIComponent(header.split('?')[0] ?? '');
+/** `bucket/key` (and `?versionId=`) of an `x-amz-copy-source` header, decoded as fauxqs decodes it. */
+function copySourceOf(
+  header: string,
+): { bucket: string; key: string; versionId: string | undefined } | undefined {
+  const [encoded = '', query = ''] = header.split('?', 2);
+  const raw = decodeURIComponent(encoded);
   const path = raw.startsWith('/') ? raw.slice(1) : raw;
   const slash = path.indexOf('/');
-  return slash < 0 ? undefined : { bucket: path.slice(0, slash), key: path.slice(slash + 1) };
+  const versionId = new URLSearchParams(query).get('versionId') ?? undefined;
+  return slash < 0 ? undefined : { bucket: path.slice(0, slash), key: path.slice(slash + 1), versionId };
 }
 
 /**
@@ -100,9 +104,12 @@ export function installObjectTagging(
   app: FastifyApp,
   store: TaggableStore,
   emit: (event: ObjectEvent) => void,
+  /** One version of an object on a versioned bucket (local/emulator-versioning.ts): tags follow versions. */
+  versionOf: (bucket: string, key: string, versionId: string) => TaggableObject | undefined = () => undefined,
 ): void {
   const current = new AsyncLocalStorage<FastifyRequest>();
-  const objectOf = (bucket: string, key: string) => store.buckets.get(bucket)?.get(key);
+  const objectOf = (bucket: string, key: string, versionId?: string) =>
+    versionId === undefined ? store.buckets.get(bucket)?.get(key) : versionOf(bucket, key, versionId);
 
   /** The tag set a write request gives the object it writes (read before the write replaces it). */
   const tagsForWrite = (request: FastifyRequest): Record<string, string> => {
@@ -110,7 +117,7 @@ export function installObjectTagging(
     const copySource = h['x-amz-copy-source'];
     if (typeof copySource === 'string' && String(h['x-amz-tagging-directive'] ?? 'COPY') !== 'REPLACE') {
       const from = copySourceOf(copySource);
-      return { ...((from && objectOf(from.bucket, from.key)?.tags) ?? {}) };
+      return { ...((from && objectOf(from.bucket, from.key, from.versionId)?.tags) ?? {}) };
     }
     return headerTags(h['x-amz-tagging']);
   };
@@ -155,8 +162,10 @@ export function installObjectTagging(
       current.run(request, done);
       return;
     }
-    const stored = objectOf(bucket, key);
+    const versionId = typeof query.versionId === 'string' ? query.versionId : undefined;
+    const stored = objectOf(bucket, key, versionId);
     if (!stored) return s3Error(reply, 404, 'NoSuchKey', 'The specified key does not exist.');
+    if (versionId !== undefined) void reply.header('x-amz-version-id', versionId);
     const event = (eventName: ObjectEvent['eventName']) =>
       emit({ eventName, bucket, key, etag: stored.etag.replaceAll('"', ''), time: new Date() });
     if (request.method === 'GET') {

@@ -11,6 +11,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { buildApp } from 'fauxqs';
 import { installObjectTagging, type TaggableStore } from './emulator-tagging.ts';
+import {
+  type DeleteResult,
+  installVersioning,
+  VERSIONS_BUCKET,
+  type VersionableStore,
+  type Versioning,
+} from './emulator-versioning.ts';
 
 export type FastifyApp = ReturnType<typeof buildApp>;
 
@@ -20,6 +27,7 @@ export type ObjectEventName =
   | 'ObjectCreated:Copy'
   | 'ObjectCreated:CompleteMultipartUpload'
   | 'ObjectRemoved:Delete'
+  | 'ObjectRemoved:DeleteMarkerCreated'
   | 'ObjectTagging:Put'
   | 'ObjectTagging:Delete';
 
@@ -29,6 +37,8 @@ export interface ObjectEvent {
   key: string;
   size?: number;
   etag?: string;
+  /** Set on a versioned bucket: the version written, or the delete marker added. */
+  versionId?: string;
   time: Date;
 }
 
@@ -46,7 +56,7 @@ interface S3StoreLike extends TaggableStore {
     isTruncated: boolean;
   };
   putObject(...args: unknown[]): StoredObject;
-  deleteObject(bucket: string, key: string): void;
+  deleteObject(bucket: string, key: string, versionId?: string): DeleteResult | undefined;
   completeMultipartUpload(uploadId: string, parts: unknown): StoredObject;
   multipartUploads: Map<string, OpenUpload>;
 }
@@ -84,52 +94,24 @@ function listingEncoding(
 }
 
 /**
- * fauxqs 2.4.1 has no ListObjectVersions (`GET /bucket?versions` lists objects instead) and no versioning.
- * S3 answers it for an unversioned bucket too — each object once, as version `null`, the latest — which
- * is what this does, in key order, paged by `key-marker` (with one version per key, a `version-id-marker`
- * adds nothing), with `encoding-type=url` as S3 does. Delimiters are not supported (s3-dr sends none).
- */
-function versionListing(
-  store: S3StoreLike,
-  bucket: string,
-  q: URLSearchParams,
-  encode: KeyEncoder,
-  element: string,
-): string {
-  const prefix = q.get('prefix') ?? '';
-  const keyMarker = q.get('key-marker') ?? '';
-  const maxKeys = Math.min(Number(q.get('max-keys') ?? 1000) || 1000, 1000);
-  const { objects, isTruncated } = store.listObjects(bucket, { prefix, maxKeys, startAfter: keyMarker });
-  const last = objects.at(-1)?.key;
-  return `<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${xmlEscape(bucket)}</Name><Prefix>${xmlEscape(encode(prefix))}</Prefix><KeyMarker>${xmlEscape(encode(keyMarker))}</KeyMarker><VersionIdMarker></VersionIdMarker>${
-    isTruncated && last !== undefined
-      ? `<NextKeyMarker>${xmlEscape(encode(last))}</NextKeyMarker><NextVersionIdMarker>null</NextVersionIdMarker>`
-      : ''
-  }<MaxKeys>${maxKeys}</MaxKeys>${element}<IsTruncated>${isTruncated}</IsTruncated>${objects
-    .map(
-      (o) =>
-        `<Version><Key>${xmlEscape(encode(o.key))}</Key><VersionId>null</VersionId><IsLatest>true</IsLatest><LastModified>${o.lastModified.toISOString()}</LastModified><ETag>${xmlEscape(o.etag)}</ETag><Size>${o.contentLength}</Size><StorageClass>STANDARD</StorageClass></Version>`,
-    )
-    .join('')}</ListVersionsResult>`;
-}
-
-/**
  * fauxqs 2.4.1 has no ListMultipartUploads (`GET /bucket?uploads` lists objects instead) and no ListParts
  * (`GET /bucket/key?uploadId=…` reads the object): without them an interrupted multipart copy could never
  * be resumed locally. Both are answered here from fauxqs's own upload store (no pagination: one page),
- * and so is ListObjectVersions (see {@link versionListing}).
+ * and so is ListObjectVersions (by local/emulator-versioning.ts, for versioned and unversioned buckets).
  */
 function multipartListing(
   method: string,
   url: string,
   store: S3StoreLike,
   encodeListedKey: KeyEncoder,
+  versioning: Versioning,
 ): { status: number; body: string } | undefined {
   if (method !== 'GET') return undefined;
   const [path = '', query = ''] = url.split('?', 2);
   const q = new URLSearchParams(query);
   const [bucketPart = '', ...keyParts] = path.replace(/^\//, '').split('/');
   const bucket = decodeURIComponent(bucketPart);
+  if (bucket === VERSIONS_BUCKET) return undefined; // refused by local/emulator-versioning.ts
   const key = keyParts.map(decodeURIComponent).join('/');
   const xml = (body: string) => `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
   const ns = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"';
@@ -138,8 +120,10 @@ function multipartListing(
     if ('error' in encoding) return { status: 400, body: xml(encoding.error) };
     const { encode, element } = encoding;
     const prefix = q.get('prefix') ?? '';
-    if (q.has('versions'))
-      return { status: 200, body: xml(versionListing(store, bucket, q, encode, element)) };
+    if (q.has('versions')) {
+      if (!store.buckets.has(bucket)) return undefined; // fauxqs answers NoSuchBucket
+      return { status: 200, body: xml(versioning.listing(bucket, q, encode, element)) };
+    }
     const uploads = [...store.multipartUploads.values()]
       .filter((u) => u.bucket === bucket && u.key.startsWith(prefix))
       .sort((a, b) =>
@@ -196,16 +180,22 @@ export interface Emulator {
 
 async function loadStoreClasses() {
   const dist = new URL('.', import.meta.resolve('fauxqs'));
-  const [{ S3Store }, { SqsStore }, { SnsStore }, { PersistenceManager }, { encodeListedKey }, { S3Error }] =
-    await Promise.all([
-      import(new URL('s3/s3Store.js', dist).href),
-      import(new URL('sqs/sqsStore.js', dist).href),
-      import(new URL('sns/snsStore.js', dist).href),
-      import(new URL('persistence.js', dist).href),
-      // Added by patches/fauxqs+2.4.1.patch: one encoder for every listing the emulator serves.
-      import(new URL('s3/actions/listObjects.js', dist).href),
-      import(new URL('common/errors.js', dist).href),
-    ]);
+  const [
+    { S3Store, compareUtf8 },
+    { SqsStore },
+    { SnsStore },
+    { PersistenceManager },
+    { encodeListedKey },
+    { S3Error },
+  ] = await Promise.all([
+    import(new URL('s3/s3Store.js', dist).href),
+    import(new URL('sqs/sqsStore.js', dist).href),
+    import(new URL('sns/snsStore.js', dist).href),
+    import(new URL('persistence.js', dist).href),
+    // Added by patches/fauxqs+2.4.1.patch: one encoder for every listing the emulator serves.
+    import(new URL('s3/actions/listObjects.js', dist).href),
+    import(new URL('common/errors.js', dist).href),
+  ]);
   if (typeof encodeListedKey !== 'function') {
     throw new Error(
       'fauxqs: listObjects.js exports no encodeListedKey; is patches/fauxqs+2.4.1.patch applied?',
@@ -218,6 +208,8 @@ async function loadStoreClasses() {
     PersistenceManager,
     encodeListedKey: encodeListedKey as KeyEncoder,
     S3Error: S3Error as S3ErrorClass,
+    // Exported by patches/fauxqs+2.4.1.patch: S3's key order (UTF-8 bytes), shared with its listings.
+    compareUtf8: compareUtf8 as (a: string, b: string) => number,
   };
 }
 
@@ -396,7 +388,7 @@ export async function startEmulator(options: {
   /** Registers extra routes (e.g. the status page) before the server starts listening. */
   beforeListen?: (app: FastifyApp) => void;
 }): Promise<Emulator> {
-  const { S3Store, SqsStore, SnsStore, PersistenceManager, encodeListedKey, S3Error } =
+  const { S3Store, SqsStore, SnsStore, PersistenceManager, encodeListedKey, S3Error, compareUtf8 } =
     await loadStoreClasses();
   const s3Store = new S3Store() as S3StoreLike;
   const sqsStore = new SqsStore();
@@ -425,6 +417,7 @@ export async function startEmulator(options: {
       key,
       size: obj.contentLength,
       etag: obj.etag.replaceAll('"', ''),
+      versionId: versioning.currentVersionId(bucket, key),
       time: new Date(),
     });
 
@@ -445,7 +438,7 @@ export async function startEmulator(options: {
     done();
   });
   app.addHook('onRequest', (request, reply, done) => {
-    const listing = multipartListing(request.method, request.url, s3Store, encodeListedKey);
+    const listing = multipartListing(request.method, request.url, s3Store, encodeListedKey, versioning);
     if (!listing) return done();
     void reply.code(listing.status).header('content-type', 'application/xml').send(listing.body);
   });
@@ -474,8 +467,12 @@ export async function startEmulator(options: {
   });
   const currentObject = (bucket: string, key: string) => s3Store.buckets.get(bucket)?.get(key);
 
-  // Before the wrappers below: a write's tag set is in place by the time its event is emitted.
-  installObjectTagging(app, s3Store, emit);
+  // Before the wrappers below: a write's tag set is in place by the time its event is emitted, and the
+  // version it replaced is kept (versioning wraps the store after tagging, so it moves the tags along).
+  installObjectTagging(app, s3Store, emit, (bucket, key, versionId) =>
+    versioning.objectAt(bucket, key, versionId),
+  );
+  const versioning = installVersioning(app, s3Store as unknown as VersionableStore, S3Error, compareUtf8);
 
   const putObject = s3Store.putObject.bind(s3Store);
   s3Store.putObject = (...args: unknown[]) => {
@@ -503,10 +500,19 @@ export async function startEmulator(options: {
     return obj;
   };
   const deleteObject = s3Store.deleteObject.bind(s3Store);
-  s3Store.deleteObject = (bucket: string, key: string) => {
-    deleteObject(bucket, key);
-    // Like S3, a delete is notified whether or not the key existed.
-    emit({ eventName: 'ObjectRemoved:Delete', bucket, key, time: new Date() });
+  s3Store.deleteObject = (bucket: string, key: string, versionId?: string) => {
+    const result = deleteObject(bucket, key, versionId);
+    // Like S3, a delete is notified whether or not the key existed; on a versioned bucket a delete
+    // without a version id is s3:ObjectRemoved:DeleteMarkerCreated (User Guide, "Event notification
+    // types and destinations").
+    emit({
+      eventName: result?.markerCreated ? 'ObjectRemoved:DeleteMarkerCreated' : 'ObjectRemoved:Delete',
+      bucket,
+      key,
+      ...(result?.versionId !== undefined ? { versionId: result.versionId } : {}),
+      time: new Date(),
+    });
+    return result;
   };
 
   options.beforeListen?.(app);

@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -176,6 +176,13 @@ async function wire(
   for (const bucket of new Set([...config.sourceBuckets, config.drBucket, ...(options.extraBuckets ?? [])])) {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   }
+  // The DR bucket is versioned, as the dr stack makes it on AWS (docs/design.md, invariant 2).
+  await s3.send(
+    new PutBucketVersioningCommand({
+      Bucket: config.drBucket,
+      VersioningConfiguration: { Status: 'Enabled' },
+    }),
+  );
   // Addressed to 127.0.0.1: fauxqs's own queue URLs use a host that does not resolve everywhere.
   const dlqUrl = `${emulator.endpoint}/000000000000/${settings.dlq.name}`;
   await ensureQueue(sqs, settings.dlq.name, {

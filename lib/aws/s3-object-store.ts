@@ -32,6 +32,7 @@ import {
   PreconditionFailedError,
   SseCustomerKeyRequiredError,
 } from '../errors.ts';
+import { compareKeys } from '../key-order.ts';
 import { mapConcurrent } from '../map-concurrent.ts';
 import type {
   CopiedPart,
@@ -479,6 +480,15 @@ export class S3ObjectStore implements ObjectStore {
         deleteMarker: true,
       })),
     ];
+    // S3 sends versions and delete markers interleaved in one order (keys in UTF-8 byte order, each key's
+    // versions newest first); the SDK splits them into two arrays. Put them back in S3's order, so a page
+    // reads as S3 listed it (ListObjectVersions, API reference).
+    versions.sort(
+      (a, b) =>
+        compareKeys(a.key, b.key) ||
+        Number(b.isLatest) - Number(a.isLatest) ||
+        b.lastModified.getTime() - a.lastModified.getTime(),
+    );
     return {
       versions,
       nextKeyMarker: r.IsTruncated && r.NextKeyMarker !== undefined ? decode(r.NextKeyMarker) : undefined,

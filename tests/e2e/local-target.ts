@@ -1,6 +1,6 @@
 /**
  * The local target: the whole pipeline of `npm start` (the `local` stage of serverless.yml, as
- * configured: delete policy `retain`, a 16 MiB multipart threshold) on a fresh emulator on a random
+ * configured: delete policy `mirror` on a versioned DR bucket, a 16 MiB multipart threshold) on a fresh emulator on a random
  * port, with the real handlers — like the integration tests.
  */
 import type { Context } from 'aws-lambda';

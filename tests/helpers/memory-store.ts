@@ -473,7 +473,23 @@ export class MemoryStore implements ObjectStore {
         ...(v.deleteMarker ? {} : { etag: v.etag, size: v.body.length }),
       }))
       .sort((a, b) => compareKeys(a.key, b.key) || b.lastModified.getTime() - a.lastModified.getTime());
-    return { versions };
+    // Paging as ListObjectVersions documents it: a key marker alone resumes after that key; with a version
+    // id marker, after that version of it; a truncated page names its last version as the next markers.
+    let start = 0;
+    if (options.keyMarker !== undefined) {
+      const marker = options.keyMarker;
+      const at = options.versionIdMarker
+        ? versions.findIndex((v) => v.key === marker && v.versionId === options.versionIdMarker)
+        : -1;
+      start = at >= 0 ? at + 1 : versions.findIndex((v) => compareKeys(v.key, marker) > 0);
+      if (start < 0) start = versions.length;
+    }
+    const max = options.maxKeys ?? 1000;
+    const page = versions.slice(start, start + max);
+    const last = page.at(-1);
+    return start + max < versions.length && last
+      ? { versions: page, nextKeyMarker: last.key, nextVersionIdMarker: last.versionId }
+      : { versions: page };
   }
 
   async getText(key: string): Promise<string | undefined> {

@@ -8,11 +8,10 @@
  * Without it a CR in a key comes back as LF: `cr/a\rb` could not be restored, and `p/a\rb` beside `p/a\nb`
  * made every listing repeat a key (issue 11, item 4).
  *
- * The local DR bucket is not versioned (fauxqs has no versioning) and the local delete policy is `retain`:
- * a source delete leaves the DR copy current, so restore lists the DR bucket's current objects
- * (ListObjectsV2), not ListObjectVersions. Restoring a version from under a delete marker is covered by
- * the unit tests with mocks (tests/unit/restore.test.ts) and the adapter's ListObjectVersions decoding by
- * tests/unit/listing-encoding.test.ts.
+ * This suite runs with delete policy `retain` (the local default is `mirror`, on a versioned DR bucket):
+ * a source delete leaves the DR copy current, and restore lists the versioned DR bucket with
+ * ListObjectVersions (EncodingType=url, answered by local/emulator-versioning.ts). Restoring a version
+ * from under a delete marker on the local runtime: tests/integration/restore-versions.test.ts.
  */
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';

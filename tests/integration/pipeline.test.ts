@@ -19,7 +19,14 @@ let dr: string;
 
 beforeAll(async () => {
   // Short visibility timeout and two receives before the DLQ, so the poison message lands in seconds.
-  rt = await startLocalRuntime({ port: 0, quiet: true, visibilityTimeoutSeconds: 1, maxReceiveCount: 2 });
+  // `retain` explicitly: the local default is `mirror` (tests/integration/restore-versions.test.ts).
+  rt = await startLocalRuntime({
+    port: 0,
+    quiet: true,
+    visibilityTimeoutSeconds: 1,
+    maxReceiveCount: 2,
+    env: { S3DR_DELETE_POLICY: 'retain' },
+  });
   source = rt.config.sourceBuckets[0]!;
   dr = rt.config.drBucket;
 }, 60_000);

@@ -9,8 +9,13 @@ let source: string;
 let dr: string;
 
 beforeAll(async () => {
-  // The local stage's own settings: delete policy `retain`, and the verifier on a timer as `npm start` runs it.
-  rt = await startLocalRuntime({ port: 0, quiet: true, verifyIntervalMs: 300 });
+  // Delete policy `retain` (the local default is `mirror`), and the verifier on a timer as `npm start` runs it.
+  rt = await startLocalRuntime({
+    port: 0,
+    quiet: true,
+    verifyIntervalMs: 300,
+    env: { S3DR_DELETE_POLICY: 'retain' },
+  });
   source = rt.config.sourceBuckets[0]!;
   dr = rt.config.drBucket;
 }, 60_000);

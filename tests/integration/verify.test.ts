@@ -43,7 +43,7 @@ const sorted = (keys: readonly string[]) => [...keys].sort(compareKeys);
 const total = (r: VerifyReport) => Object.values(r.counts).reduce((a, b) => a + b, 0);
 
 beforeAll(async () => {
-  // Under `mirror`, repairing an orphan deletes it from DR; the local stage's default is `retain`.
+  // Under `mirror` (the local stage's default, as on AWS), repairing an orphan deletes it from DR.
   rt = await startLocalRuntime({ port: 0, quiet: true, env: { S3DR_DELETE_POLICY: 'mirror' } });
   source = rt.config.sourceBuckets[0]!;
   dr = rt.config.drBucket;

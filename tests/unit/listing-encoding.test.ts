@@ -128,9 +128,10 @@ describe('S3ObjectStore.listVersions (ListObjectVersions)', () => {
       NextVersionIdMarker: 'v1+/=',
     });
     const page = await store().listVersions({ prefix: 'cr/', keyMarker: 'cr/a\r' });
+    // In S3's order: the delete marker is the latest, so it comes first.
     expect(page.versions.map((v) => [v.key, v.versionId, v.deleteMarker])).toEqual([
-      ['cr/a\rb', 'v1+/=', false],
       ['cr/a\rb', 'v2', true],
+      ['cr/a\rb', 'v1+/=', false],
     ]);
     expect(page.nextKeyMarker).toBe('cr/a\rb');
     expect(page.nextVersionIdMarker).toBe('v1+/=');
@@ -139,6 +140,40 @@ describe('S3ObjectStore.listVersions (ListObjectVersions)', () => {
       KeyMarker: 'cr/a\r',
       EncodingType: 'url',
     });
+  });
+});
+
+describe('S3ObjectStore.listVersions: one list in S3 order', () => {
+  // ListObjectVersions (https://docs.aws.amazon.com/AmazonS3/API/API_ListObjectVersions.html) lists keys in
+  // UTF-8 binary order and each key's versions newest first, delete markers among them; the SDK hands them
+  // over as two arrays (Versions, DeleteMarkers), and the port promises S3's one order back.
+  it('interleaves versions and delete markers by key (UTF-8 order), then newest first', async () => {
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+    s3.on(ListObjectVersionsCommand).resolves({
+      Versions: [
+        { Key: 'a', VersionId: 'a1', IsLatest: false, LastModified: at(1), ETag: '"e"', Size: 1 },
+        { Key: 'b', VersionId: 'b2', IsLatest: true, LastModified: at(4), ETag: '"e"', Size: 1 },
+        { Key: 'b', VersionId: 'b1', IsLatest: false, LastModified: at(2), ETag: '"e"', Size: 1 },
+        { Key: '😀', VersionId: 'e1', IsLatest: true, LastModified: at(1), ETag: '"e"', Size: 1 },
+        { Key: '｡', VersionId: 'f1', IsLatest: false, LastModified: at(1), ETag: '"e"', Size: 1 },
+      ],
+      DeleteMarkers: [
+        { Key: 'a', VersionId: 'a2', IsLatest: true, LastModified: at(3) },
+        { Key: 'b', VersionId: 'b-marker', IsLatest: false, LastModified: at(3) },
+        { Key: '｡', VersionId: 'f2', IsLatest: true, LastModified: at(2) },
+      ],
+    });
+    const page = await store().listVersions({});
+    expect(page.versions.map((v) => v.versionId)).toEqual([
+      'a2',
+      'a1',
+      'b2',
+      'b-marker',
+      'b1',
+      'f2',
+      'f1',
+      'e1',
+    ]);
   });
 });
 
