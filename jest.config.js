@@ -7,18 +7,28 @@ const common = {
   setupFilesAfterEnv: ['<rootDir>/tests/helpers/matchers.ts'],
 };
 
+/** Real handlers over the emulator; records the handlers' requests when S3DR_IAM_CALLS_DIR is set. */
+const integration = {
+  ...common,
+  setupFilesAfterEnv: [...common.setupFilesAfterEnv, '<rootDir>/tests/helpers/record-calls.ts'],
+};
+
 /** @type {import('jest').Config} */
 export default {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
     {
-      ...common,
+      ...integration,
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
-      // Records the handlers' requests when S3DR_IAM_CALLS_DIR is set (npm run test:integration).
-      setupFilesAfterEnv: [...common.setupFilesAfterEnv, '<rootDir>/tests/helpers/record-calls.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/tests/integration/faults'],
     },
-    // What the integration project recorded, evaluated against the packaged IAM policies: run after it.
+    // The fault-injection suites, in a process of their own (npm run test:faults): they bound every SDK
+    // request by a short timeout on purpose, so they must not share a process whose heap the other
+    // integration files have grown (jest runs files in band on 2 cores, and a long GC pause there looks
+    // like a hung request).
+    { ...integration, displayName: 'faults', testMatch: ['<rootDir>/tests/integration/faults*.test.ts'] },
+    // What the integration and faults projects recorded, evaluated against the packaged IAM policies.
     { ...common, displayName: 'iam-calls', testMatch: ['<rootDir>/tests/iam/**/*.test.ts'] },
     {
       ...common,
