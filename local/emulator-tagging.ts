@@ -12,8 +12,9 @@
  * Tests: tests/integration/emulator-tagging.test.ts.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyApp, ObjectEvent } from './emulator.ts';
+import { s3Error, xml, xmlEscape, xmlUnescape } from './emulator-xml.ts';
 
 /** The part of fauxqs's S3 store (and of its stored objects) tagging needs. */
 export interface TaggableStore {
@@ -33,23 +34,6 @@ interface TaggableObject {
 const MAX_TAGS = 10;
 const MAX_KEY_CHARS = 128;
 const MAX_VALUE_CHARS = 256;
-
-const xml = (body: string) => `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
-const xmlEscape = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const xmlUnescape = (s: string) =>
-  s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, entity: string) => {
-    if (entity.startsWith('#x')) return String.fromCodePoint(Number.parseInt(entity.slice(2), 16));
-    if (entity.startsWith('#')) return String.fromCodePoint(Number(entity.slice(1)));
-    return { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[entity] ?? '';
-  });
-
-function s3Error(reply: FastifyReply, status: number, code: string, message: string): void {
-  void reply
-    .code(status)
-    .header('content-type', 'application/xml')
-    .send(xml(`<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error>`));
-}
 
 /** Tags of `x-amz-tagging` (a URL-encoded query string, as S3 takes it); none when absent. */
 function headerTags(value: unknown): Record<string, string> {

@@ -33,6 +33,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyApp } from './emulator.ts';
+import { s3Error, xml, xmlEscape, xmlUnescape } from './emulator-xml.ts';
 
 /**
  * Reserved for the emulator: every request naming it (or copying from it) is refused as NoSuchBucket and
@@ -106,16 +107,6 @@ interface Context {
 }
 
 type S3ErrorClass = new (code: string, message: string, statusCode: number) => Error;
-
-const xml = (body: string) => `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
-const xmlEscape = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const xmlUnescape = (s: string) =>
-  s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, entity: string) => {
-    if (entity.startsWith('#x')) return String.fromCodePoint(Number.parseInt(entity.slice(2), 16));
-    if (entity.startsWith('#')) return String.fromCodePoint(Number(entity.slice(1)));
-    return { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[entity] ?? '';
-  });
 
 /** A version id for a version last modified at `ms` (opaque to clients; unique per key, see above). */
 const versionIdAt = (ms: number) => `v${ms.toString(36).padStart(9, '0')}`;
@@ -445,12 +436,6 @@ export function installVersioning(
 
   const listBuckets = store.listBuckets.bind(store);
   store.listBuckets = () => listBuckets().filter((b) => b.name !== VERSIONS_BUCKET);
-
-  const s3Error = (reply: FastifyReply, status: number, code: string, message: string) =>
-    void reply
-      .code(status)
-      .header('content-type', 'application/xml')
-      .send(xml(`<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error>`));
 
   const bodyText = (request: FastifyRequest) =>
     Buffer.isBuffer(request.body) ? request.body.toString('utf8') : String(request.body ?? '');

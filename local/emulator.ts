@@ -18,6 +18,7 @@ import {
   type VersionableStore,
   type Versioning,
 } from './emulator-versioning.ts';
+import { xml, xmlEscape } from './emulator-xml.ts';
 
 export type FastifyApp = ReturnType<typeof buildApp>;
 
@@ -69,9 +70,6 @@ interface OpenUpload {
   parts: Map<number, { partNumber: number; etag: string; body: Buffer; lastModified: Date }>;
 }
 
-const xmlEscape = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
 /** Encodes a key for a listing requested with `encoding-type=url` (the fauxqs patch's encoder). */
 type KeyEncoder = (value: string) => string;
 
@@ -113,7 +111,6 @@ function multipartListing(
   const bucket = decodeURIComponent(bucketPart);
   if (bucket === VERSIONS_BUCKET) return undefined; // refused by local/emulator-versioning.ts
   const key = keyParts.map(decodeURIComponent).join('/');
-  const xml = (body: string) => `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
   const ns = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"';
   if (key === '' && (q.has('uploads') || q.has('versions'))) {
     const encoding = listingEncoding(q, encodeListedKey);
