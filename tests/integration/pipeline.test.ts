@@ -18,12 +18,14 @@ let source: string;
 let dr: string;
 
 beforeAll(async () => {
-  // Short visibility timeout and two receives before the DLQ, so the poison message lands in seconds.
+  // Two receives before the DLQ, so the poison message lands within half a minute. The visibility timeout
+  // is short for that, but far above what one batch takes even on a busy machine: at 1 s, slow batches of
+  // good tasks were received twice and dead-lettered under load (Lambda's mapping uses 6 × the timeout).
   // `retain` explicitly: the local default is `mirror` (tests/integration/restore-versions.test.ts).
   rt = await startLocalRuntime({
     port: 0,
     quiet: true,
-    visibilityTimeoutSeconds: 1,
+    visibilityTimeoutSeconds: 10,
     maxReceiveCount: 2,
     env: { S3DR_DELETE_POLICY: 'retain' },
   });
@@ -131,7 +133,7 @@ describe('the local pipeline (delete policy retain)', () => {
   it('moves a poison message to the DLQ after maxReceiveCount and keeps replicating the rest', async () => {
     await rt.sqs.send(new SendMessageCommand({ QueueUrl: rt.queueUrl, MessageBody: '{"v":1,"bucket":' }));
     await putObject(rt.s3, source, 'after-poison.txt', Buffer.from('still flowing'));
-    await rt.drain(60_000);
+    await rt.drain(180_000); // two visibility timeouts, then the redrive
 
     const [copy] = await snapshots(rt.s3, dr, ['after-poison.txt']);
     expect(copy?.size).toBe(13);
@@ -139,5 +141,5 @@ describe('the local pipeline (delete policy retain)', () => {
       new ReceiveMessageCommand({ QueueUrl: rt.dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
     );
     expect(dead.Messages?.map((m) => m.Body)).toEqual(['{"v":1,"bucket":']);
-  }, 90_000);
+  }, 240_000);
 });
