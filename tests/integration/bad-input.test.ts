@@ -17,7 +17,9 @@ let source: string;
 let dr: string;
 
 beforeAll(async () => {
-  rt = await startLocalRuntime({ port: 0, quiet: true, visibilityTimeoutSeconds: 1, maxReceiveCount: 2 });
+  // Two receives before the DLQ; a visibility timeout far above what a batch takes on a busy machine, so
+  // only the hostile messages are received twice (at 1 s, a slow good batch could be too).
+  rt = await startLocalRuntime({ port: 0, quiet: true, visibilityTimeoutSeconds: 10, maxReceiveCount: 2 });
   source = rt.config.sourceBuckets[0]!;
   dr = rt.config.drBucket;
 }, 60_000);
@@ -100,10 +102,10 @@ describe('hostile input through the local pipeline', () => {
       }),
     );
     await putObject(rt.s3, source, 'after.txt', Buffer.from('after'));
-    await rt.drain(60_000);
+    await rt.drain(180_000); // two visibility timeouts, then the redrive
 
     expect(await dlqBodies()).toEqual([...hostile].sort());
     expect(await snapshots(rt.s3, dr, ['kept.txt'])).toEqual(before);
     expect(await allKeys(dr)).toEqual([...dotKeys, 'after.txt', 'kept.txt'].sort());
-  }, 90_000);
+  }, 240_000);
 });
