@@ -18,7 +18,7 @@ import { dirname } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { loadConfig } from '../lib/config.ts';
-import { invocationScope } from './lambda-context.ts';
+import { invocationScope, scopeInvocations } from './lambda-context.ts';
 
 /** The request fields the IAM mapping reads (tests/helpers/iam-actions.ts); never bodies. */
 const FIELDS = [
@@ -100,6 +100,7 @@ function write(record: CallRecord): void {
  */
 export function recordFunctionCalls(): void {
   if (!process.env.S3DR_RECORD_CALLS) return;
+  scopeInvocations();
   const servedInvocations = new WeakSet<object>();
   for (const [service, client] of [
     ['s3', S3Client],

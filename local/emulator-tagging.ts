@@ -11,9 +11,9 @@
  *
  * Tests: tests/integration/emulator-tagging.test.ts.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyApp, ObjectEvent } from './emulator.ts';
+import { requestScope } from './emulator-request.ts';
 import { s3Error, xml, xmlEscape, xmlUnescape } from './emulator-xml.ts';
 
 /** The part of fauxqs's S3 store (and of its stored objects) tagging needs. */
@@ -91,7 +91,7 @@ export function installObjectTagging(
   /** One version of an object on a versioned bucket (local/emulator-versioning.ts): tags follow versions. */
   versionOf: (bucket: string, key: string, versionId: string) => TaggableObject | undefined = () => undefined,
 ): void {
-  const current = new AsyncLocalStorage<FastifyRequest>();
+  const current = requestScope<FastifyRequest>();
   const objectOf = (bucket: string, key: string, versionId?: string) =>
     versionId === undefined ? store.buckets.get(bucket)?.get(key) : versionOf(bucket, key, versionId);
 
@@ -108,7 +108,7 @@ export function installObjectTagging(
 
   const putObject = store.putObject.bind(store);
   store.putObject = (...args: unknown[]) => {
-    const request = current.getStore();
+    const request = current.get();
     const tags = request ? tagsForWrite(request) : {};
     const result = putObject(...args);
     const stored = objectOf(String(args[0]), String(args[1]));
@@ -119,7 +119,7 @@ export function installObjectTagging(
   store.createMultipartUpload = (...args: unknown[]) => {
     const uploadId = createMultipartUpload(...args);
     const upload = store.multipartUploads.get(uploadId);
-    if (upload) upload.tags = headerTags(current.getStore()?.headers['x-amz-tagging']);
+    if (upload) upload.tags = headerTags(current.get()?.headers['x-amz-tagging']);
     return uploadId;
   };
   const completeMultipartUpload = store.completeMultipartUpload.bind(store);

@@ -30,9 +30,9 @@
  *
  * Tests: tests/integration/emulator-versioning.test.ts (and the contract suite it runs).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyApp } from './emulator.ts';
+import { requestScope } from './emulator-request.ts';
 import { s3Error, xml, xmlEscape, xmlUnescape } from './emulator-xml.ts';
 
 /**
@@ -159,7 +159,7 @@ export function installVersioning(
   S3Error: S3ErrorClass,
   compareUtf8: (a: string, b: string) => number,
 ): Versioning {
-  const context = new AsyncLocalStorage<Context>();
+  const context = requestScope<Context>();
   if (!store.buckets.has(VERSIONS_BUCKET)) {
     const now = new Date();
     store.buckets.set(VERSIONS_BUCKET, new Map());
@@ -260,7 +260,7 @@ export function installVersioning(
       store.persistence?.upsertObject(bucket, { ...written, key });
     }
     const versionId = stored ? idOf(bucket, stored) : 'null';
-    void context.getStore()?.reply.header('x-amz-version-id', versionId);
+    void context.get()?.reply.header('x-amz-version-id', versionId);
     return versionId;
   };
 
@@ -291,7 +291,7 @@ export function installVersioning(
     versionId: string,
     read: (bucket: string, key: string) => StoredObject,
   ): StoredObject => {
-    const reply = context.getStore()?.reply;
+    const reply = context.get()?.reply;
     const current = currentOf(bucket, key);
     if (current && idOf(bucket, current) === versionId) {
       void reply?.header('x-amz-version-id', versionId);
@@ -318,7 +318,7 @@ export function installVersioning(
 
   /** What a read in this request is for: a version id from the query or from the copy source. */
   const wantedVersion = (bucket: string, key: string) => {
-    const ctx = context.getStore();
+    const ctx = context.get();
     if (!ctx) return { key };
     const cs = ctx.copySource;
     if (cs && bucket === cs.bucket && key === cs.raw) return { key: cs.key, versionId: cs.versionId };
@@ -330,7 +330,7 @@ export function installVersioning(
     (read: (bucket: string, key: string) => StoredObject) =>
     (bucket: string, rawKey: string): StoredObject => {
       const { key, versionId } = wantedVersion(bucket, rawKey);
-      const ctx = context.getStore();
+      const ctx = context.get();
       if (versionId !== undefined) {
         const obj = readVersion(bucket, key, versionId, read);
         if (ctx?.copySource && bucket === ctx.copySource.bucket && key === ctx.copySource.key)
@@ -424,7 +424,7 @@ export function installVersioning(
     return { versionId, deleteMarker: entry.deleteMarker, markerCreated: false };
   };
   store.deleteObject = (bucket: string, key: string, versionId?: string) => {
-    const ctx = context.getStore();
+    const ctx = context.get();
     const wanted = versionId ?? (ctx && ctx.bucket === bucket && ctx.key === key ? ctx.versionId : undefined);
     const result = deleteVersion(bucket, key, wanted);
     if (ctx && ctx.key !== '') {
