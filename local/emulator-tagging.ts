@@ -14,6 +14,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyApp, ObjectEvent } from './emulator.ts';
 import { requestScope } from './emulator-request.ts';
+import { VERSIONS_BUCKET } from './emulator-versioning.ts';
 import { s3Error, xml, xmlEscape, xmlUnescape } from './emulator-xml.ts';
 
 /** The part of fauxqs's S3 store (and of its stored objects) tagging needs. */
@@ -23,11 +24,79 @@ export interface TaggableStore {
   createMultipartUpload(...args: unknown[]): string;
   completeMultipartUpload(uploadId: string, parts: unknown): unknown;
   multipartUploads: Map<string, { bucket: string; key: string; tags?: Record<string, string> }>;
+  /** fauxqs's SQLite write-through, when the emulator keeps its state (S3DR_DATA_DIR). */
+  persistence?: TagPersistence;
 }
 
 interface TaggableObject {
   etag: string;
   tags?: Record<string, string>;
+}
+
+/** The part of fauxqs's SQLite persistence (node:sqlite's DatabaseSync underneath) tag sets are kept in. */
+interface TagPersistence {
+  db: {
+    exec(sql: string): void;
+    prepare(sql: string): { run(...values: unknown[]): unknown; all(...values: unknown[]): unknown[] };
+  };
+  upsertObject(bucket: string, obj: { key: string; etag: string; tags?: Record<string, string> }): void;
+  deleteObject(bucket: string, key: string): void;
+  deleteObjectsByBucket(bucket: string): void;
+}
+
+/**
+ * Keeps tag sets in the emulator's SQLite file beside fauxqs's objects, whose table has no column for
+ * them, so that tags survive a restart as the objects do. One row per stored object (the internal
+ * versions bucket's too, so a noncurrent version keeps its tags), written whenever a tag set is set and
+ * whenever an object is persisted with one; removed with the object. A row names the ETag of the object
+ * it was written for and is applied on load only to an object with that ETag, so a row left behind by
+ * any path that bypassed this layer can never dress another object in old tags.
+ * Returns the function that saves one object's tag set.
+ */
+function persistTags(store: TaggableStore): (bucket: string, obj: { key: string } & TaggableObject) => void {
+  const persistence = store.persistence;
+  if (!persistence) return () => undefined;
+  const { db } = persistence;
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS s3dr_object_tags (bucket TEXT NOT NULL, key TEXT NOT NULL, etag TEXT NOT NULL, tags TEXT NOT NULL, PRIMARY KEY (bucket, key))',
+  );
+  const upsert = db.prepare(
+    'INSERT OR REPLACE INTO s3dr_object_tags (bucket, key, etag, tags) VALUES (?, ?, ?, ?)',
+  );
+  const remove = db.prepare('DELETE FROM s3dr_object_tags WHERE bucket = ? AND key = ?');
+  const removeBucket = db.prepare('DELETE FROM s3dr_object_tags WHERE bucket = ?');
+  for (const row of db.prepare('SELECT bucket, key, etag, tags FROM s3dr_object_tags').all() as {
+    bucket: string;
+    key: string;
+    etag: string;
+    tags: string;
+  }[]) {
+    const obj = store.buckets.get(row.bucket)?.get(row.key);
+    if (obj && obj.etag === row.etag) obj.tags = JSON.parse(row.tags) as Record<string, string>;
+  }
+  const save = (bucket: string, obj: { key: string } & TaggableObject) => {
+    if (obj.tags && Object.keys(obj.tags).length > 0)
+      upsert.run(bucket, obj.key, obj.etag, JSON.stringify(obj.tags));
+    else remove.run(bucket, obj.key);
+  };
+  const upsertObject = persistence.upsertObject.bind(persistence);
+  persistence.upsertObject = (bucket, obj) => {
+    upsertObject(bucket, obj);
+    // An object persisted with its tag set (a version moved by local/emulator-versioning.ts) keeps it;
+    // one persisted without (fauxqs writing a new object) is followed by this layer's own save.
+    if (obj.tags !== undefined) save(bucket, obj);
+  };
+  const deleteObject = persistence.deleteObject.bind(persistence);
+  persistence.deleteObject = (bucket, key) => {
+    deleteObject(bucket, key);
+    remove.run(bucket, key);
+  };
+  const deleteObjectsByBucket = persistence.deleteObjectsByBucket.bind(persistence);
+  persistence.deleteObjectsByBucket = (bucket) => {
+    deleteObjectsByBucket(bucket);
+    removeBucket.run(bucket);
+  };
+  return save;
 }
 
 /** S3's limits on an object's tag set (User Guide, "Categorizing your storage using tags"). */
@@ -92,8 +161,15 @@ export function installObjectTagging(
   versionOf: (bucket: string, key: string, versionId: string) => TaggableObject | undefined = () => undefined,
 ): void {
   const current = requestScope<FastifyRequest>();
+  const saveTags = persistTags(store);
   const objectOf = (bucket: string, key: string, versionId?: string) =>
     versionId === undefined ? store.buckets.get(bucket)?.get(key) : versionOf(bucket, key, versionId);
+  /** Saves the tags of the object a tagging request changed: the key's current object or a version. */
+  const saveVersionTags = (bucket: string, key: string, obj: TaggableObject & { key?: string }) => {
+    if (store.buckets.get(bucket)?.get(key) === obj) saveTags(bucket, { ...obj, key });
+    // A noncurrent version lives in the versions bucket under its own storage key.
+    else if (obj.key !== undefined) saveTags(VERSIONS_BUCKET, { ...obj, key: obj.key });
+  };
 
   /** The tag set a write request gives the object it writes (read before the write replaces it). */
   const tagsForWrite = (request: FastifyRequest): Record<string, string> => {
@@ -112,7 +188,10 @@ export function installObjectTagging(
     const tags = request ? tagsForWrite(request) : {};
     const result = putObject(...args);
     const stored = objectOf(String(args[0]), String(args[1]));
-    if (stored) stored.tags = tags;
+    if (stored) {
+      stored.tags = tags;
+      saveTags(String(args[0]), { ...stored, key: String(args[1]) });
+    }
     return result;
   };
   const createMultipartUpload = store.createMultipartUpload.bind(store);
@@ -127,7 +206,10 @@ export function installObjectTagging(
     const upload = store.multipartUploads.get(uploadId);
     const result = completeMultipartUpload(uploadId, parts);
     const stored = upload && objectOf(upload.bucket, upload.key);
-    if (stored) stored.tags = { ...(upload.tags ?? {}) };
+    if (stored) {
+      stored.tags = { ...(upload.tags ?? {}) };
+      saveTags(upload.bucket, { ...stored, key: upload.key });
+    }
     return result;
   };
 
@@ -174,12 +256,14 @@ export function installObjectTagging(
       if (invalid) return s3Error(reply, 400, 'InvalidTag', invalid);
       // The whole set is replaced; the object's bytes, ETag and Last-Modified stay as they are.
       stored.tags = Object.fromEntries(tags);
+      saveVersionTags(bucket, key, stored);
       event('ObjectTagging:Put');
       void reply.code(200).send();
       return;
     }
     if (request.method === 'DELETE') {
       stored.tags = {};
+      saveVersionTags(bucket, key, stored);
       event('ObjectTagging:Delete');
       void reply.code(204).send();
       return;

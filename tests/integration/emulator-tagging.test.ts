@@ -17,16 +17,22 @@
  * fauxqs 2.4.1 instead wrote the tagging XML over the object's body and deleted the object on
  * DeleteObjectTagging.
  */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   DeleteObjectTaggingCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
   S3Client,
@@ -206,4 +212,90 @@ describe('object tagging on the emulator', () => {
     expect(await tagsOf(key)).toEqual([['parts', 'two']]);
     expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).TagCount).toBe(1);
   });
+});
+
+// S3 keeps a tag set with the object (and each version) for as long as the object exists; the local
+// runtime keeps its objects across a restart (S3DR_DATA_DIR), so it must keep their tags too.
+describe('object tags survive an emulator restart (S3DR_DATA_DIR)', () => {
+  it('keeps current and noncurrent versions’ tag sets, and gives a deleted key’s tags to nothing', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 's3dr-tags-'));
+    const b = 'tags-restart';
+    const open = async () => {
+      const emu = await startEmulator({ port: 0, dataDir });
+      const c = new S3Client({
+        endpoint: emu.endpoint,
+        region: 'eu-west-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
+      const tagsOf = async (Key: string, VersionId?: string) =>
+        (await c.send(new GetObjectTaggingCommand({ Bucket: b, Key, VersionId }))).TagSet?.map((t) => [
+          t.Key,
+          t.Value,
+        ]);
+      return { emu, c, tagsOf };
+    };
+    try {
+      const first = await open();
+      const { c } = first;
+      await c.send(new CreateBucketCommand({ Bucket: b }));
+      await c.send(
+        new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }),
+      );
+      const v1 = await c.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'one', Tagging: 'v=1' }));
+      await c.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'two', Tagging: 'v=2' }));
+      // A tag change on the noncurrent version and on the current one, after their writes.
+      await c.send(
+        new PutObjectTaggingCommand({
+          Bucket: b,
+          Key: 'k',
+          VersionId: v1.VersionId,
+          Tagging: { TagSet: [{ Key: 'v', Value: 'one, retagged' }] },
+        }),
+      );
+      await c.send(
+        new PutObjectTaggingCommand({
+          Bucket: b,
+          Key: 'k',
+          Tagging: { TagSet: [{ Key: 'v', Value: 'two, retagged' }] },
+        }),
+      );
+      await c.send(new PutObjectCommand({ Bucket: b, Key: 'untagged', Body: 'x', Tagging: 'gone=soon' }));
+      await c.send(new DeleteObjectTaggingCommand({ Bucket: b, Key: 'untagged' }));
+      // Suspended bucket semantics aside, a plain bucket's deleted key leaves no tags behind.
+      await c.send(new CreateBucketCommand({ Bucket: `${b}-plain` }));
+      await c.send(
+        new PutObjectCommand({ Bucket: `${b}-plain`, Key: 'd', Body: 'same', Tagging: 'old=tags' }),
+      );
+      await c.send(new DeleteObjectCommand({ Bucket: `${b}-plain`, Key: 'd' }));
+      c.destroy();
+      await first.emu.stop();
+
+      const second = await open();
+      try {
+        expect(await second.tagsOf('k')).toEqual([['v', 'two, retagged']]);
+        expect(await second.tagsOf('k', v1.VersionId)).toEqual([['v', 'one, retagged']]);
+        expect(await second.tagsOf('untagged')).toEqual([]);
+        // The same bytes (so the same ETag) written again without tags get none.
+        await second.c.send(new PutObjectCommand({ Bucket: `${b}-plain`, Key: 'd', Body: 'same' }));
+        const plain = await second.c.send(new GetObjectTaggingCommand({ Bucket: `${b}-plain`, Key: 'd' }));
+        expect(plain.TagSet).toEqual([]);
+      } finally {
+        second.c.destroy();
+        await second.emu.stop();
+      }
+      // And after a third start, the untagged rewrite is still untagged.
+      const third = await open();
+      try {
+        const plain = await third.c.send(new GetObjectTaggingCommand({ Bucket: `${b}-plain`, Key: 'd' }));
+        expect(plain.TagSet).toEqual([]);
+        expect(await third.tagsOf('k')).toEqual([['v', 'two, retagged']]);
+      } finally {
+        third.c.destroy();
+        await third.emu.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
