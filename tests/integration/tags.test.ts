@@ -1,5 +1,5 @@
 /**
- * Tag-only changes on the local runtime, with copyTags on: the emulator changes tags as S3 does (tags
+ * Tag-only changes on the local runtime, whose copyTags is on as in a deployment: the emulator changes tags as S3 does (tags
  * only; ETag and Last-Modified stay — S3 API reference, PutObjectTagging / DeleteObjectTagging; data type
  * Object: "The ETag reflects changes only to the contents of an object, not its metadata") and notifies
  * `s3:ObjectTagging:Put` / `:Delete` (User Guide, "Event notification types and destinations"); the
@@ -23,7 +23,7 @@ let source: string;
 let dr: string;
 
 beforeAll(async () => {
-  rt = await startLocalRuntime({ port: 0, quiet: true, env: { S3DR_COPY_TAGS: 'true' } });
+  rt = await startLocalRuntime({ port: 0, quiet: true });
   source = rt.config.sourceBuckets[0]!;
   dr = rt.config.drBucket;
 }, 60_000);

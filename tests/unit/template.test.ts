@@ -260,12 +260,27 @@ describe('S3 notifications', () => {
     ]);
   });
 
-  it('leaves tag changes unsubscribed when tags are not replicated (copyTags off, as the local stage)', () => {
-    const events = (get(local, 'functions', 'ingest', 'events') as { s3: { event: string } }[])
+  const ingestEvents = (config: Record<string, unknown>) =>
+    (get(config, 'functions', 'ingest', 'events') as { s3: { event: string } }[])
       .map((e) => e.s3.event)
       .sort();
-    expect(events).toEqual(['s3:LifecycleExpiration:*', 's3:ObjectCreated:*', 's3:ObjectRemoved:*']);
+
+  it('subscribes the local stage to tag changes too: copyTags is on there, as in a deployment', () => {
+    expect(ingestEvents(local)).toEqual(allEvents);
   });
+
+  it(
+    'leaves tag changes unsubscribed when tags are not replicated (copyTags off)',
+    async () => {
+      const off = await printConfig('local', { copyTags: 'false' });
+      expect(ingestEvents(off)).toEqual([
+        's3:LifecycleExpiration:*',
+        's3:ObjectCreated:*',
+        's3:ObjectRemoved:*',
+      ]);
+    },
+    SLS_TIMEOUT_MS,
+  );
 
   it('re-applies the notifications on every deploy, repairing a configuration someone overwrote', () => {
     for (const [, r] of resourcesOfType(two, 'Custom::S3')) {
