@@ -928,7 +928,13 @@ async function readDrAccountSettings(param, s) {
     ]),
   );
 
-  const out = { primaryAccountId, primaryRoleNames, createDrKmsKey };
+  // Game day (README "Game day: the source account is compromised"): `deny` withdraws every grant to
+  // the primary account and denies it every S3 action on the DR bucket and every KMS action on the key.
+  const primaryAccess = String((await param('primaryAccess')) ?? 'allow');
+  if (primaryAccess !== 'allow' && primaryAccess !== 'deny') {
+    throw new ParamError('primaryAccess', `must be "allow" or "deny", got ${JSON.stringify(primaryAccess)}`);
+  }
+  const out = { primaryAccountId, primaryRoleNames, createDrKmsKey, primaryAccess };
   if (s.stackRole === 'primary') {
     // The primary encrypts DR copies with the DR account's key: a key of another account is a typo.
     if (s.drAccountId && s.drKmsKeyArn && accountOfArn(s.drKmsKeyArn) !== s.drAccountId) {
@@ -1045,15 +1051,24 @@ async function drBucketPolicyStatements({ resolveVariable }) {
     },
     ...(s.stackRole === 'dr' && s.primaryAccountId
       ? [
-          {
-            Sid: 'DenyPrimaryAccountProtectionChanges',
-            Effect: 'Deny',
-            Principal: '*',
-            Action: DR_BUCKET_PROTECTED_ACTIONS,
-            Resource: bucket,
-            Condition: { StringEquals: { 'aws:PrincipalAccount': s.primaryAccountId } },
-          },
-          ...(await primaryBucketGrants(s, resolveVariable)),
+          s.primaryAccess === 'deny'
+            ? {
+                Sid: 'DenyPrimaryAccountEverything',
+                Effect: 'Deny',
+                Principal: '*',
+                Action: 's3:*',
+                Resource: bucket,
+                Condition: { StringEquals: { 'aws:PrincipalAccount': s.primaryAccountId } },
+              }
+            : {
+                Sid: 'DenyPrimaryAccountProtectionChanges',
+                Effect: 'Deny',
+                Principal: '*',
+                Action: DR_BUCKET_PROTECTED_ACTIONS,
+                Resource: bucket,
+                Condition: { StringEquals: { 'aws:PrincipalAccount': s.primaryAccountId } },
+              },
+          ...(s.primaryAccess === 'deny' ? [] : await primaryBucketGrants(s, resolveVariable)),
         ]
       : []),
   ];
@@ -1068,17 +1083,18 @@ async function drBucketPolicyStatements({ resolveVariable }) {
 async function drKmsKey({ resolveVariable }) {
   const s = await readSettings(resolveVariable);
   if (s.stackRole !== 'dr' || !s.createDrKmsKey) return {};
+  const denied = s.primaryAccess === 'deny';
   const primary = s.primaryAccountId
     ? [
         {
-          Sid: 'DenyPrimaryAccountKeyChanges',
+          Sid: denied ? 'DenyPrimaryAccountEverything' : 'DenyPrimaryAccountKeyChanges',
           Effect: 'Deny',
           Principal: '*',
-          Action: DR_KEY_PROTECTED_ACTIONS,
+          Action: denied ? 'kms:*' : DR_KEY_PROTECTED_ACTIONS,
           Resource: '*',
           Condition: { StringEquals: { 'aws:PrincipalAccount': s.primaryAccountId } },
         },
-        ...DR_ACCOUNT_FUNCTIONS.map((fn) => ({
+        ...(denied ? [] : DR_ACCOUNT_FUNCTIONS).map((fn) => ({
           Sid: `Primary${capitalized(fn)}UsesKeyThroughS3`,
           Effect: 'Allow',
           Principal: { AWS: primaryAccountRoot(s) },

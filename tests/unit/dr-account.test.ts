@@ -26,7 +26,13 @@
  */
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { evaluate, type FunctionRole, resolve, type Stack } from '../helpers/iam-evaluate.ts';
+import {
+  evaluate,
+  type FunctionRole,
+  ResourcePolicies,
+  resolve,
+  type Stack,
+} from '../helpers/iam-evaluate.ts';
 import {
   ACCOUNT,
   ADMIN,
@@ -365,6 +371,7 @@ describe('parameters of the DR-account mode (checked at package time)', () => {
   const events = require('../../scripts/serverless-events.cjs') as {
     checkParams: Resolved;
     drBucketPolicyStatements: Resolved;
+    drKmsKey: Resolved;
     objectLock: { configuration: Resolved };
   };
   /** The defaults of serverless.yml's params.default that the resolver reads, for the `dev` stage. */
@@ -461,6 +468,62 @@ describe('parameters of the DR-account mode (checked at package time)', () => {
     });
     expect(arnsIn(custom)).toEqual(
       new Set(['rep', 'ver', 'res'].map((n) => `arn:\${AWS::Partition}:iam::${ACCOUNT}:role/${n}`)),
+    );
+  });
+
+  it('cuts the primary account off with primaryAccess: deny — every request of its roles on the DR bucket and key is denied', async () => {
+    const params = { ...DR_ACCOUNT_PARAMS, stackRole: 'dr', primaryAccess: 'deny' };
+    const statements = await bucketStatements(params);
+    const key = (await events.drKmsKey({ resolveVariable: resolverFor(params) })) as {
+      Resources: Record<string, { Properties: Record<string, unknown> }>;
+    };
+    const dr = stackOf(split, 'dr');
+    const policy = dr.template.Resources.DrBucketPolicy as NonNullable<
+      (typeof dr.template.Resources)[string]
+    >;
+    const drKey = dr.template.Resources.DrKmsKey as NonNullable<(typeof dr.template.Resources)[string]>;
+    const cutOff: Stack = {
+      ...dr,
+      template: {
+        ...dr.template,
+        Resources: {
+          ...dr.template.Resources,
+          DrBucketPolicy: {
+            ...policy,
+            Properties: {
+              ...policy.Properties,
+              PolicyDocument: { Version: '2012-10-17', Statement: statements },
+            },
+          },
+          DrKmsKey: { ...drKey, Properties: key.Resources.DrKmsKey?.Properties },
+        },
+      },
+    };
+    const policies = new ResourcePolicies([stackOf(split, 'primary'), cutOff]);
+    const replicate = split.roles.find((r) => r.stack === 'primary' && r.fn === 'replicate') as FunctionRole;
+    const put = { action: 's3:PutObject', resource: `arn:aws:s3:::${DR}/photos/a.jpg`, because: 'replicate' };
+    const dataKey = {
+      action: 'kms:GenerateDataKey',
+      resource: DR_ACCOUNT_KEY,
+      because: 'replicate',
+      context: { 'kms:ViaService': 's3.eu-central-1.amazonaws.com' },
+    };
+    // Allowed before, denied after: the same role, the same requests.
+    expect((await evaluate(replicate, put, split.policies, ACCOUNT)).result).toBe('Allowed');
+    expect((await evaluate(replicate, dataKey, split.policies, ACCOUNT)).result).toBe('Allowed');
+    expect((await evaluate(replicate, put, policies, ACCOUNT)).result).toBe('ExplicitlyDenied');
+    expect((await evaluate(replicate, dataKey, policies, ACCOUNT)).result).toBe('ExplicitlyDenied');
+    expect(statements.filter((st) => st.Effect === 'Allow')).toEqual([]);
+    // The DR account's own restore still reads the bucket (its account is not the primary's).
+    const drRestore = split.roles.find((r) => r.stack === 'dr' && r.fn === 'restore') as FunctionRole;
+    const read = {
+      action: 's3:GetObjectVersion',
+      resource: `arn:aws:s3:::${DR}/photos/a.jpg`,
+      because: 'restore',
+    };
+    expect((await evaluate(drRestore, read, policies, DR_ACCOUNT)).result).toBe('Allowed');
+    await expect(check({ ...params, primaryAccess: 'maybe' })).rejects.toThrow(
+      /"primaryAccess" must be "allow" or "deny"/,
     );
   });
 
