@@ -264,6 +264,23 @@ describe('templates: what the primary account may do to the DR bucket and key', 
   });
 });
 
+describe('partitions (aws-cn, aws-us-gov)', () => {
+  const strings = (value: unknown): string[] =>
+    typeof value === 'string'
+      ? [value]
+      : value && typeof value === 'object'
+        ? Object.values(value).flatMap(strings)
+        : [];
+
+  it('builds every ARN of the DR-account templates with AWS::Partition (only parameters are literal)', () => {
+    const given = new Set(Object.values(DR_ACCOUNT_PARAMS));
+    for (const stack of split.stacks) {
+      const literals = strings(stack.template).filter((v) => v.includes('arn:aws:') && !given.has(v));
+      expect({ stack: stack.name, literals }).toEqual({ stack: stack.name, literals: [] });
+    }
+  });
+});
+
 describe('evaluated: an administrator of the primary account against the DR bucket and key', () => {
   const objectArn = `arn:aws:s3:::${DR}/photos/cat.jpg`;
   const bucketArn = `arn:aws:s3:::${DR}`;
