@@ -234,6 +234,18 @@ describe('templates: what the primary account may do to the DR bucket and key', 
     ).toEqual(new Set(['Replicate', 'Verify', 'Restore']));
   });
 
+  it('keeps the grown bucket and key policies inside S3’s and KMS’s size limits', () => {
+    // S3 User Guide, "Bucket policies and user policies": bucket policies are limited to 20 KB. AWS KMS
+    // developer guide, "Key policies": a key policy document is at most 32 KB. Each function that
+    // reaches the DR bucket adds its statements here, so the margin is checked, not assumed.
+    const dr = stackOf(split, 'dr');
+    const size = (id: string, property: string) =>
+      JSON.stringify(resolve(dr, get(dr.template.Resources[id]?.Properties, property))).length;
+    expect(size('DrBucketPolicy', 'PolicyDocument')).toBeLessThan(20 * 1024);
+    expect(size('DrBucketPolicy', 'PolicyDocument')).toBeGreaterThan(4 * 1024);
+    expect(size('DrKmsKey', 'KeyPolicy')).toBeLessThan(32 * 1024);
+  });
+
   it('locks every DR version in COMPLIANCE mode by default in the DR account, and encrypts with the key it keeps', () => {
     const dr = stackOf(split, 'dr').template;
     const bucket = effective(dr, dr.Resources.DrBucket?.Properties);
