@@ -204,7 +204,7 @@ async function readSettings(resolveVariable) {
     maxConcurrencyParam == null
       ? undefined
       : integer('replicateMaxConcurrency', maxConcurrencyParam, 2, 1000);
-  return {
+  const settings = {
     names,
     stackRole,
     sourceBuckets,
@@ -230,6 +230,7 @@ async function readSettings(resolveVariable) {
     queueKmsKeyArn: arns('queueKmsKeyArn', optional('queueKmsKeyArn', await param('queueKmsKeyArn')))[0],
     sourceKmsKeyArns: arns('sourceKmsKeyArns', optional('sourceKmsKeyArns', await param('sourceKmsKeyArns'))),
   };
+  return { ...settings, ...(await readDrAccountSettings(param, settings)) };
 }
 
 // Partition-aware (aws, aws-cn, aws-us-gov): never an `arn:aws:` literal in a template.
@@ -817,6 +818,342 @@ async function checkParams({ resolveVariable }) {
   return 'ok';
 }
 
+// ==================================================================== DR account (issue #14)
+// The dr stack in an account of its own (`primaryAccountId` on the dr stack, `drAccountId` on the
+// primary): the DR bucket's policy and the DR key's policy grant the primary's replicate, verify and
+// restore roles exactly what each needs on the DR bucket, and refuse every principal of the primary
+// account anything that could shorten what DR keeps (docs/design.md, invariant 2).
+
+/** The primary functions that reach the DR bucket, each with a role of its own. */
+const DR_ACCOUNT_FUNCTIONS = ['replicate', 'verify', 'restore'];
+const ACCOUNT_ID = /^\d{12}$/;
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+/**
+ * What no principal of the primary account may do to the DR bucket, whatever its own IAM says: erase a
+ * version, or change what protects the versions (policy, versioning, lifecycle, Object Lock, retention,
+ * ownership and ACLs, encryption, public access, replication). Denied explicitly, besides being granted
+ * to nobody, so a grant added by mistake later cannot reopen them.
+ */
+const DR_BUCKET_PROTECTED_ACTIONS = [
+  's3:DeleteObjectVersion',
+  's3:DeleteBucket',
+  's3:PutBucketPolicy',
+  's3:DeleteBucketPolicy',
+  's3:PutBucketVersioning',
+  's3:PutLifecycleConfiguration',
+  's3:PutBucketObjectLockConfiguration',
+  's3:PutObjectRetention',
+  's3:PutObjectLegalHold',
+  's3:BypassGovernanceRetention',
+  's3:PutBucketOwnershipControls',
+  's3:PutBucketAcl',
+  's3:PutObjectAcl',
+  's3:PutObjectVersionAcl',
+  's3:PutEncryptionConfiguration',
+  's3:PutBucketPublicAccessBlock',
+  's3:PutReplicationConfiguration',
+];
+/** The same for the DR key: its policy, its life and who else may use it. */
+const DR_KEY_PROTECTED_ACTIONS = [
+  'kms:ScheduleKeyDeletion',
+  'kms:DisableKey',
+  'kms:PutKeyPolicy',
+  'kms:CreateGrant',
+  'kms:RevokeGrant',
+  'kms:RetireGrant',
+  'kms:DisableKeyRotation',
+  'kms:UpdateKeyDescription',
+  'kms:CreateAlias',
+  'kms:UpdateAlias',
+  'kms:DeleteAlias',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+  'kms:Encrypt',
+];
+/** What S3 asks of the DR key for a primary role: data keys to write, Decrypt to read (and complete uploads). */
+const DR_KEY_USE_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
+
+/**
+ * The role name serverless-iam-roles-per-function gives a function that names none: the framework's role
+ * name `<service>-<stage>-<region>-lambdaRole` with the function inserted after the stage, without the
+ * `lambdaRole` suffix when that makes it longer than IAM's 64 characters. Deterministic, so the dr stack
+ * can name the primary's roles exactly (tests/unit/dr-account.test.ts compares it with the primary
+ * template's RoleName).
+ */
+function defaultRoleName(service, stage, fn, region) {
+  const parts = [service, stage, fn, region, 'lambdaRole'];
+  if (parts.join('-').length > 64) parts.pop();
+  return parts.join('-');
+}
+
+/** Parameters of the DR-account mode, checked; folded into the settings by readSettings. */
+async function readDrAccountSettings(param, s) {
+  const accountId = (name, value) => {
+    const text = optional(name, value);
+    if (text !== undefined && !ACCOUNT_ID.test(text)) {
+      throw new ParamError(name, `must be 12 digits, got ${JSON.stringify(text)}`);
+    }
+    return text;
+  };
+  const primaryAccountId = accountId('primaryAccountId', await param('primaryAccountId'));
+  const createDrKmsKeyParam = String(await param('createDrKmsKey'));
+  if (createDrKmsKeyParam !== 'true' && createDrKmsKeyParam !== 'false') {
+    throw new ParamError(
+      'createDrKmsKey',
+      `must be true or false, got ${JSON.stringify(createDrKmsKeyParam)}`,
+    );
+  }
+  const createDrKmsKey = createDrKmsKeyParam === 'true';
+  if (primaryAccountId && s.drAccountId && primaryAccountId === s.drAccountId) {
+    throw new ParamError('primaryAccountId', 'equals drAccountId: the DR account must be another account');
+  }
+  const accountOfArn = (arn) => arn.split(':')[4];
+
+  // The primary's role names: the plugin's names for this stage and sourceRegion, or named one by one.
+  const overrides = {};
+  for (const item of list(await param('primaryRoleNames'))) {
+    const [fn, name, extra] = item.split('=').map((x) => x.trim());
+    if (!DR_ACCOUNT_FUNCTIONS.includes(fn) || !name || extra !== undefined || !ROLE_NAME.test(name)) {
+      throw new ParamError(
+        'primaryRoleNames',
+        `must be <function>=<role name> items for ${DR_ACCOUNT_FUNCTIONS.join(', ')}, got ${JSON.stringify(item)}`,
+      );
+    }
+    overrides[fn] = name;
+  }
+  const primaryRoleNames = Object.fromEntries(
+    DR_ACCOUNT_FUNCTIONS.map((fn) => [
+      fn,
+      overrides[fn] ?? defaultRoleName(s.names.service, s.names.stage, fn, s.sourceRegion),
+    ]),
+  );
+
+  // Game day (README "Game day: the source account is compromised"): `deny` withdraws every grant to
+  // the primary account and denies it every S3 action on the DR bucket and every KMS action on the key.
+  const primaryAccess = String((await param('primaryAccess')) ?? 'allow');
+  if (primaryAccess !== 'allow' && primaryAccess !== 'deny') {
+    throw new ParamError('primaryAccess', `must be "allow" or "deny", got ${JSON.stringify(primaryAccess)}`);
+  }
+  const out = { primaryAccountId, primaryRoleNames, createDrKmsKey, primaryAccess };
+  if (s.stackRole === 'primary') {
+    // The primary encrypts DR copies with the DR account's key: a key of another account is a typo.
+    if (s.drAccountId && s.drKmsKeyArn && accountOfArn(s.drKmsKeyArn) !== s.drAccountId) {
+      throw new ParamError(
+        'kmsKeyArn',
+        `must be a key of the DR account ${s.drAccountId}, got ${s.drKmsKeyArn}`,
+      );
+    }
+    if (createDrKmsKey && !s.drKmsKeyArn) {
+      throw new ParamError(
+        'kmsKeyArn',
+        'must be set on the primary stack when the dr stack creates the DR key (createDrKmsKey): ' +
+          'deploy the dr stack first and set kmsKeyArn to its DrKmsKeyArn output',
+      );
+    }
+    return out;
+  }
+  // dr stack: the key it creates replaces kmsKeyArn (which, on a stage shared by both stacks, names it).
+  if (createDrKmsKey) out.drKmsKeyArn = { 'Fn::GetAtt': ['DrKmsKey', 'Arn'] };
+  if (!primaryAccountId) return out;
+  if (!createDrKmsKey && s.drKmsKeyArn) {
+    throw new ParamError(
+      'kmsKeyArn',
+      'names a key the dr stack does not manage, whose key policy would have to grant the primary ' +
+        'account by hand: set createDrKmsKey: true instead (or leave kmsKeyArn unset for SSE-S3)',
+    );
+  }
+  for (const arn of s.adminPrincipalArns) {
+    if (accountOfArn(arn) === primaryAccountId) {
+      throw new ParamError(
+        'adminPrincipalArn',
+        `names ${arn}, of the primary account: the DR bucket's admin must belong to the DR account`,
+      );
+    }
+  }
+  // Immutable by default: a DR account without Object Lock would leave the DR account's own admins able
+  // to erase the backup. COMPLIANCE unless the stage chooses GOVERNANCE.
+  out.objectLockMode = s.objectLockMode ?? 'COMPLIANCE';
+  return out;
+}
+
+/** `arn:<partition>:iam::<primary account>:role/<name>` of a primary function's role. */
+const primaryRoleArn = (s, fn) =>
+  sub(`arn:${PARTITION}:iam::${s.primaryAccountId}:role/${s.primaryRoleNames[fn]}`);
+const primaryAccountRoot = (s) => sub(`arn:${PARTITION}:iam::${s.primaryAccountId}:root`);
+const capitalized = (text) => `${text[0].toUpperCase()}${text.slice(1)}`;
+
+/**
+ * The primary's grants on the DR bucket, for its bucket policy: each primary role's own statements on the
+ * DR bucket (iamRoleStatements, the ones the IAM evaluation proves are all needed), restricted to their
+ * DR resources, for that role alone. The principal is the primary account and the condition names the
+ * exact role ARN (aws:PrincipalArn): a policy naming the role itself as principal fails to save until
+ * the role exists, and stops matching when the role is re-created (IAM User Guide, "AWS JSON policy
+ * elements: Principal", IAM roles) — so the dr stack could not be deployed first, and a redeploy of the
+ * primary would cut replication silently.
+ */
+async function primaryBucketGrants(s, resolveVariable) {
+  const drResource = (r) => {
+    const text = String(r?.['Fn::Sub']);
+    return (
+      text === `arn:${PARTITION}:s3:::${s.drBucket}` ||
+      text.startsWith(`arn:${PARTITION}:s3:::${s.drBucket}/`)
+    );
+  };
+  const grants = [];
+  for (const fn of DR_ACCOUNT_FUNCTIONS) {
+    for (const statement of await iamRoleStatements[fn]({ resolveVariable })) {
+      const Resource = statement.Resource.filter(drResource);
+      if (Resource.length === 0) continue;
+      grants.push({
+        Sid: `Primary${capitalized(fn)}${statement.Sid}`,
+        Effect: 'Allow',
+        Principal: { AWS: primaryAccountRoot(s) },
+        Action: statement.Action,
+        Resource,
+        Condition: { ArnEquals: { 'aws:PrincipalArn': primaryRoleArn(s, fn) } },
+      });
+    }
+  }
+  return grants;
+}
+
+/** The DR bucket policy's statements: TLS only, protections for the admin alone, the DR-account grants. */
+async function drBucketPolicyStatements({ resolveVariable }) {
+  const s = await readSettings(resolveVariable);
+  const bucket = [bucketArn(s.drBucket), objectsArn(s.drBucket)];
+  return [
+    {
+      Sid: 'DenyInsecureTransport',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:*',
+      Resource: bucket,
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    },
+    // The backup's own protections can be lifted only by the admin principal(s): not by replicate's
+    // role, nor by any other identity in the account, however broad its IAM.
+    {
+      Sid: 'DenyVersionDeletionAndProtectionChangesExceptAdmin',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: [
+        's3:DeleteObjectVersion',
+        's3:PutLifecycleConfiguration',
+        's3:PutBucketVersioning',
+        's3:PutBucketPolicy',
+        's3:DeleteBucketPolicy',
+        's3:DeleteBucket',
+        's3:PutBucketObjectLockConfiguration',
+        's3:BypassGovernanceRetention',
+      ],
+      Resource: bucket,
+      Condition: { ArnNotEquals: { 'aws:PrincipalArn': await adminPrincipalArns({ resolveVariable }) } },
+    },
+    ...(s.stackRole === 'dr' && s.primaryAccountId
+      ? [
+          s.primaryAccess === 'deny'
+            ? {
+                Sid: 'DenyPrimaryAccountEverything',
+                Effect: 'Deny',
+                Principal: '*',
+                Action: 's3:*',
+                Resource: bucket,
+                Condition: { StringEquals: { 'aws:PrincipalAccount': s.primaryAccountId } },
+              }
+            : {
+                Sid: 'DenyPrimaryAccountProtectionChanges',
+                Effect: 'Deny',
+                Principal: '*',
+                Action: DR_BUCKET_PROTECTED_ACTIONS,
+                Resource: bucket,
+                Condition: { StringEquals: { 'aws:PrincipalAccount': s.primaryAccountId } },
+              },
+          ...(s.primaryAccess === 'deny' ? [] : await primaryBucketGrants(s, resolveVariable)),
+        ]
+      : []),
+  ];
+}
+
+/**
+ * `createDrKmsKey` (dr stack): a customer managed key for the DR bucket, kept like the bucket. Its policy
+ * lets this account's IAM manage and use it (the default key policy's statement, without which the key
+ * could not be managed at all), lets each primary role use it only through S3 in this region
+ * (kms:ViaService), and refuses the primary account every change to the key.
+ */
+async function drKmsKey({ resolveVariable }) {
+  const s = await readSettings(resolveVariable);
+  if (s.stackRole !== 'dr' || !s.createDrKmsKey) return {};
+  const denied = s.primaryAccess === 'deny';
+  const primary = s.primaryAccountId
+    ? [
+        {
+          Sid: denied ? 'DenyPrimaryAccountEverything' : 'DenyPrimaryAccountKeyChanges',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: denied ? 'kms:*' : DR_KEY_PROTECTED_ACTIONS,
+          Resource: '*',
+          Condition: { StringEquals: { 'aws:PrincipalAccount': s.primaryAccountId } },
+        },
+        ...(denied ? [] : DR_ACCOUNT_FUNCTIONS).map((fn) => ({
+          Sid: `Primary${capitalized(fn)}UsesKeyThroughS3`,
+          Effect: 'Allow',
+          Principal: { AWS: primaryAccountRoot(s) },
+          Action: DR_KEY_USE_ACTIONS,
+          Resource: '*',
+          Condition: {
+            ArnEquals: { 'aws:PrincipalArn': primaryRoleArn(s, fn) },
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder
+            StringEquals: { 'kms:ViaService': sub('s3.${AWS::Region}.${AWS::URLSuffix}') },
+          },
+        })),
+      ]
+    : [];
+  return {
+    Resources: {
+      DrKmsKey: {
+        Type: 'AWS::KMS::Key',
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+        Properties: {
+          Description: `s3-dr ${s.names.stage}: encrypts the DR bucket ${s.drBucket}`,
+          EnableKeyRotation: true,
+          PendingWindowInDays: 30,
+          KeyPolicy: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'EnableIamPoliciesOfThisAccount',
+                Effect: 'Allow',
+                Principal: { AWS: sub(`arn:${PARTITION}:iam::\${AWS::AccountId}:root`) },
+                Action: 'kms:*',
+                Resource: '*',
+              },
+              ...primary,
+            ],
+          },
+        },
+      },
+      DrKmsKeyAlias: {
+        Type: 'AWS::KMS::Alias',
+        Properties: {
+          AliasName: `alias/${s.names.service}-${s.names.stage}-dr`,
+          TargetKeyId: { Ref: 'DrKmsKey' },
+        },
+      },
+    },
+    Outputs: {
+      // The primary stack's kmsKeyArn (it encrypts DR copies with this key, by ARN: S3 resolves an alias
+      // in the requester's account).
+      DrKmsKeyArn: { Value: { 'Fn::GetAtt': ['DrKmsKey', 'Arn'] } },
+    },
+  };
+}
+
+/** The DR bucket's default-encryption key: the created DR key, kmsKeyArn, or none (SSE-S3). */
+async function drBucketKmsKeyId({ resolveVariable }) {
+  return (await readSettings(resolveVariable)).drKmsKeyArn ?? null;
+}
+
 module.exports = {
   // For tests/unit/template.test.ts: both modes subscribe from these.
   S3_EVENT_TYPES,
@@ -839,4 +1176,10 @@ module.exports = {
   objectLock,
   functionAlarms,
   dashboardBody,
+  // DR account (issue #14)
+  DR_BUCKET_PROTECTED_ACTIONS,
+  DR_KEY_PROTECTED_ACTIONS,
+  drBucketPolicyStatements,
+  drKmsKey,
+  drBucketKmsKeyId,
 };

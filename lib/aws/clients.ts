@@ -31,6 +31,8 @@ export function createClients(config: Config): Clients {
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 256 }),
     httpsAgent: new Agent({ keepAlive: true, maxSockets: 256 }),
   };
+  // No requestChecksumCalculation override: the SDK's default (a CRC32 checksum on every PutObject) is
+  // what an Object Lock DR bucket requires of s3-dr's own writes (tests/unit/object-lock-writes.test.ts).
   const common = {
     maxAttempts: config.maxAttempts,
     retryMode: config.retryMode,

@@ -42,29 +42,66 @@ export const PARAMS = {
 };
 const DR_PARAMS = { ...PARAMS, stackRole: 'dr', adminPrincipalArn: ADMIN };
 
+/**
+ * The same stage with the DR bucket in an account of its own (README "Moving DR to its own account"):
+ * one set of stage parameters for both stacks, as a stage in serverless.yml would hold them — the
+ * primary reads drAccountId and kmsKeyArn, the dr stack primaryAccountId and createDrKmsKey.
+ */
+export const DR_ACCOUNT = '222233334444';
+export const DR_ACCOUNT_ADMIN = `arn:aws:iam::${DR_ACCOUNT}:role/s3dr-admin`;
+/** The key the dr stack creates (createDrKmsKey), named as the evaluator names a template's key. */
+export const DR_ACCOUNT_KEY = `arn:aws:kms:eu-central-1:${DR_ACCOUNT}:key/DrKmsKey`;
+export const DR_ACCOUNT_PARAMS = {
+  ...PARAMS,
+  kmsKeyArn: DR_ACCOUNT_KEY,
+  drAccountId: DR_ACCOUNT,
+  primaryAccountId: ACCOUNT,
+  createDrKmsKey: 'true',
+  adminPrincipalArn: DR_ACCOUNT_ADMIN,
+};
+
 /** What the packaged templates are made of: a change to any of these packages them again. */
 const INPUTS = ['serverless.yml', 'scripts/serverless-events.cjs', 'package-lock.json'];
 
+type StackPair = { primary: CfnTemplate; dr: CfnTemplate };
+
 /**
- * `sls package` of both stacks, or the copy cached for the same inputs and parameters. Written to a
- * temporary name and renamed, so a reader never sees half a file.
+ * `sls package` of both stacks with these parameters, or the copy cached for the same inputs and
+ * parameters. Written to a temporary name and renamed, so a reader never sees half a file.
  */
-export async function packagedTemplates(): Promise<{ primary: CfnTemplate; dr: CfnTemplate }> {
-  const hash = createHash('sha256').update(JSON.stringify([PARAMS, DR_PARAMS]));
+async function cachedStackPair(
+  name: string,
+  primaryParams: Record<string, string>,
+  drParams: Record<string, string>,
+): Promise<StackPair> {
+  const hash = createHash('sha256').update(JSON.stringify([primaryParams, drParams]));
   for (const file of INPUTS) hash.update(await readFile(join(root, file)));
   const dir = join(root, 'node_modules/.cache/s3-dr');
-  const cached = join(dir, `iam-templates-${hash.digest('hex').slice(0, 16)}.json`);
+  const cached = join(dir, `${name}-${hash.digest('hex').slice(0, 16)}.json`);
   try {
-    return JSON.parse(await readFile(cached, 'utf8')) as { primary: CfnTemplate; dr: CfnTemplate };
+    return JSON.parse(await readFile(cached, 'utf8')) as StackPair;
   } catch {
-    const primary = await packageTemplate('dev', PARAMS);
-    const dr = await packageTemplate('dev', DR_PARAMS);
+    const primary = await packageTemplate('dev', primaryParams);
+    const dr = await packageTemplate('dev', drParams);
     await mkdir(dir, { recursive: true });
     const tmp = `${cached}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify({ primary, dr }));
     await rename(tmp, cached);
     return { primary, dr };
   }
+}
+
+/** Both stacks of the evaluated stage, in one account (the default). */
+export function packagedTemplates(): Promise<StackPair> {
+  return cachedStackPair('iam-templates', PARAMS, DR_PARAMS);
+}
+
+/** Both stacks of the evaluated stage with the DR bucket and its key in DR_ACCOUNT. */
+export function drAccountTemplates(): Promise<StackPair> {
+  return cachedStackPair('iam-templates-dr-account', DR_ACCOUNT_PARAMS, {
+    ...DR_ACCOUNT_PARAMS,
+    stackRole: 'dr',
+  });
 }
 
 export interface IamWorld {
@@ -80,20 +117,35 @@ export interface IamWorld {
   primary: CfnTemplate;
 }
 
+/** The single-account stage: both stacks in ACCOUNT. */
 export async function iamWorld(): Promise<IamWorld> {
-  const { primary, dr } = await packagedTemplates();
+  return worldOf(await packagedTemplates(), { primary: ACCOUNT, dr: ACCOUNT });
+}
+
+/** The stage with the DR bucket in its own account: the primary stack in ACCOUNT, the dr stack in DR_ACCOUNT. */
+export async function drAccountWorld(): Promise<IamWorld> {
+  return worldOf(await drAccountTemplates(), { primary: ACCOUNT, dr: DR_ACCOUNT });
+}
+
+function worldOf({ primary, dr }: StackPair, accounts: { primary: string; dr: string }): IamWorld {
   const fnEnv = (t: CfnTemplate) =>
     get(t.Resources.RestoreLambdaFunction?.Properties, 'Environment', 'Variables') as Record<string, unknown>;
   const region = (t: CfnTemplate, name: string) => String(fnEnv(t)[name]);
   const stacks: Stack[] = [
-    { name: 'primary', template: primary, region: region(primary, 'S3DR_SOURCE_REGION'), account: ACCOUNT },
-    { name: 'dr', template: dr, region: region(dr, 'S3DR_DR_REGION'), account: ACCOUNT },
+    {
+      name: 'primary',
+      template: primary,
+      region: region(primary, 'S3DR_SOURCE_REGION'),
+      account: accounts.primary,
+    },
+    { name: 'dr', template: dr, region: region(dr, 'S3DR_DR_REGION'), account: accounts.dr },
   ];
   const atRest = keysAtRest(stacks);
   return {
     stacks,
     roles: stacks.flatMap(functionRoles),
-    policies: new ResourcePolicies(stacks),
+    // The source bucket is the primary account's (s3-dr does not create it).
+    policies: new ResourcePolicies(stacks, { [SOURCE]: accounts.primary }),
     primary,
     encryption: {
       bucketKey: (bucket) => atRest.buckets.get(bucket) ?? (bucket === SOURCE ? SOURCE_KEY : undefined),
@@ -104,6 +156,13 @@ export async function iamWorld(): Promise<IamWorld> {
       },
     },
   };
+}
+
+/** The account a function's role lives in: its stack's. */
+export function accountOf(world: IamWorld, role: FunctionRole): string {
+  const stack = world.stacks.find((s) => s.name === role.stack);
+  if (!stack) throw new Error(`no stack ${role.stack}`);
+  return stack.account;
 }
 
 export interface Evaluated<C extends RecordedCall = RecordedCall> {
@@ -129,7 +188,7 @@ export async function evaluateCalls<C extends RecordedCall>(
         const key = JSON.stringify([role.stack, role.roleId, req.action, req.resource, req.context]);
         let decision = decisions.get(key);
         if (!decision) {
-          decision = evaluate(role, req, world.policies, ACCOUNT);
+          decision = evaluate(role, req, world.policies, accountOf(world, role));
           decisions.set(key, decision);
         }
         out.push({ role, call, req, decision: await decision });

@@ -52,6 +52,7 @@ import {
   evaluate,
   type FunctionRole,
   keysAtRest,
+  ResourcePolicies as Policies,
   platformCalls,
   type ResourcePolicies,
   resolve,
@@ -61,8 +62,11 @@ import { SdkCallRecorder } from '../helpers/iam-recorder.ts';
 import {
   ACCOUNT,
   DR,
+  DR_ACCOUNT,
+  DR_ACCOUNT_KEY,
   DR_KEY,
   describeCall,
+  drAccountWorld,
   type Evaluated,
   evaluateCalls,
   type IamWorld,
@@ -505,5 +509,140 @@ describe('the evaluator catches mistakes', () => {
     const kms = reqs.find((r) => r.action === 'kms:GenerateDataKey');
     expect(kms?.resource).toBe(other);
     expect((await evaluate(role, kms as Requirement, policies, ACCOUNT)).result).toBe('ImplicitlyDenied');
+  });
+});
+
+/**
+ * The same requests with the DR bucket and its key in an account of their own (issue #14): the primary
+ * stack in ACCOUNT, the dr stack — DR bucket, its policy, the key it creates and its own restore — in
+ * DR_ACCOUNT. A primary role's request on the DR bucket or key is then cross-account, and AWS allows it
+ * only when both the role's identity policy and the bucket (or key) policy allow it (IAM User Guide,
+ * "Cross-account policy evaluation logic"; AWS KMS developer guide, "Allowing users in other accounts to
+ * use a KMS key"); iam-simulate evaluates it that way when the principal's and the resource's accounts
+ * differ.
+ */
+describe('IAM with the DR bucket and its key in a DR account', () => {
+  let dra: IamWorld;
+  let evaluated: Evaluated[];
+  /**
+   * The scenarios' requests as the handlers send them on that stage: the environment differs only in the
+   * DR key (SSEKMSKeyId) and the DR bucket's owner (ExpectedBucketOwner) — the first test holds that.
+   */
+  const onDrAccountStage = (call: RecordedCall): RecordedCall => {
+    const input: Record<string, unknown> = { ...call.input };
+    for (const [name, value] of Object.entries(input)) if (value === DR_KEY) input[name] = DR_ACCOUNT_KEY;
+    if (input.Bucket === DR && input.ExpectedBucketOwner === ACCOUNT) input.ExpectedBucketOwner = DR_ACCOUNT;
+    return { ...call, input };
+  };
+  const functionEnv = (w: IamWorld, fn: string) =>
+    resolve(
+      w.stacks[0] as Stack,
+      get(w.primary.Resources[`${fn}LambdaFunction`]?.Properties, 'Environment', 'Variables'),
+    ) as Record<string, string>;
+
+  beforeAll(async () => {
+    dra = await drAccountWorld();
+    evaluated = await evaluateCalls(recorder.calls.map(onDrAccountStage), dra);
+  }, 400_000);
+
+  it('gives the primary functions the environment of the single-account stage but for the DR key and owner', () => {
+    for (const fn of ['Ingest', 'Replicate', 'Verify', 'Restore']) {
+      const single = functionEnv(world, fn);
+      const split = functionEnv(dra, fn);
+      const changed = Object.keys({ ...single, ...split }).filter((k) => single[k] !== split[k]);
+      expect({ fn, changed: changed.sort() }).toEqual({
+        fn,
+        changed: ['S3DR_DR_BUCKET_OWNER', 'S3DR_DR_KMS_KEY_ID'],
+      });
+      expect(split.S3DR_DR_BUCKET_OWNER).toBe(DR_ACCOUNT);
+      expect(split.S3DR_DR_KMS_KEY_ID).toBe(DR_ACCOUNT_KEY);
+    }
+  });
+
+  it('puts the DR bucket and the key in the DR account, the roles of the primary functions in the primary', () => {
+    expect(dra.policies.accountOf(`arn:aws:s3:::${DR}/x`)).toBe(DR_ACCOUNT);
+    expect(dra.encryption.bucketKey(DR)).toBe(DR_ACCOUNT_KEY);
+    expect(dra.roles.map((r) => `${r.stack}:${r.fn}:${r.roleArn.split(':')[4]}`).sort()).toEqual([
+      `dr:restore:${DR_ACCOUNT}`,
+      `primary:ingest:${ACCOUNT}`,
+      `primary:replicate:${ACCOUNT}`,
+      `primary:restore:${ACCOUNT}`,
+      `primary:verify:${ACCOUNT}`,
+    ]);
+  });
+
+  /**
+   * The dr stack's restore writing into the primary account's source bucket (with its source key): a
+   * cross-account write that only the primary account can grant, with the source bucket's policy and
+   * its key's policy — s3-dr's templates create neither. With the primary account untrusted, the DR
+   * account's restore writes to a clean bucket instead (README "Game day: the source account is
+   * compromised").
+   */
+  const intoThePrimaryAccount = (e: Evaluated) =>
+    e.role.stack === 'dr' && dra.policies.accountOf(e.req.resource) === ACCOUNT;
+
+  it('leaves the dr stack’s restore into the primary account’s buckets to grants of the primary account', () => {
+    const into = evaluated.filter(intoThePrimaryAccount);
+    expect(new Set(into.map((e) => e.req.action.split(':')[0]))).toEqual(new Set(['s3', 'kms']));
+    expect(into.filter((e) => e.decision.result === 'Allowed').map(describeCall)).toEqual([]);
+  });
+
+  it('allows every request each function makes, the cross-account ones by both the role and the DR bucket or key policy', () => {
+    const denied = evaluated
+      .filter((e) => !intoThePrimaryAccount(e))
+      .filter((e) => e.decision.result !== 'Allowed')
+      .map((e) => `${describeCall(e)}: ${e.decision.result}, ${e.decision.reason}`);
+    expect([...new Set(denied)]).toEqual([]);
+    // Cross-account requests were judged, on the bucket and on the key, by every primary function there.
+    const crossAccount = evaluated.filter(
+      (e) => e.role.stack === 'primary' && dra.policies.accountOf(e.req.resource) === DR_ACCOUNT,
+    );
+    expect(new Set(crossAccount.map((e) => `${e.role.fn} ${e.req.action.split(':')[0]}`))).toEqual(
+      new Set(['replicate s3', 'replicate kms', 'verify s3', 'verify kms', 'restore s3', 'restore kms']),
+    );
+  });
+
+  it('needs the DR bucket policy’s grants: without them the primary roles are denied on the DR bucket', async () => {
+    const [primary, dr] = dra.stacks as [Stack, Stack];
+    const policy = get(dr.template.Resources.DrBucketPolicy?.Properties, 'PolicyDocument') as {
+      Statement: { Sid?: string }[];
+    };
+    const stripped: Stack = {
+      ...dr,
+      template: {
+        ...dr.template,
+        Resources: {
+          ...dr.template.Resources,
+          DrBucketPolicy: {
+            ...(dr.template.Resources.DrBucketPolicy as NonNullable<(typeof dr.template.Resources)[string]>),
+            Properties: {
+              ...dr.template.Resources.DrBucketPolicy?.Properties,
+              PolicyDocument: {
+                ...policy,
+                Statement: policy.Statement.filter((st) => !String(st.Sid).startsWith('Primary')),
+              },
+            },
+          },
+        },
+      },
+    };
+    const withoutGrants = new Policies([primary, stripped]);
+    const replicate = dra.roles.find((r) => r.stack === 'primary' && r.fn === 'replicate');
+    if (!replicate) throw new Error('no replicate role');
+    const put: Requirement = {
+      action: 's3:PutObject',
+      resource: `arn:aws:s3:::${DR}/photos/a.jpg`,
+      because: '',
+    };
+    expect((await evaluate(replicate, put, dra.policies, ACCOUNT)).result).toBe('Allowed');
+    expect((await evaluate(replicate, put, withoutGrants, ACCOUNT)).result).toBe('ImplicitlyDenied');
+  });
+
+  it('sends a mirror delete as a delete marker: no replicate request names a DR version to delete', () => {
+    const deletes = recorder.calls.filter(
+      (c) => c.fn === 'replicate' && c.operation === 'DeleteObject' && c.input.Bucket === DR,
+    );
+    expect(deletes.length).toBeGreaterThan(0);
+    expect(deletes.filter((c) => c.input.VersionId !== undefined)).toEqual([]);
   });
 });
