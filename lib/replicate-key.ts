@@ -109,10 +109,18 @@ export async function replicateKey(task: Task, deps: ReplicateDeps): Promise<Rep
   if (rules.length > 0) {
     // Every task re-decides the key's rule from the source as it is now (invariant 1), so a tag change
     // (its ObjectTagging event) moves the key to its new rule's settings.
-    const decision = await decideRule(rules, task.key, deps.settings, () =>
-      tagsForRule(task, drKey, deps, requests),
-    );
-    if (!decision.replicate) return { kind: 'excluded', drKey, rule: decision.rule, requests };
+    let read: { from: 'source' | 'dr'; tags: Record<string, string> } | undefined;
+    const decision = await decideRule(rules, task.key, deps.settings, async () => {
+      read = await tagsForRule(task, drKey, deps, requests);
+      return read.tags;
+    });
+    if (!decision.replicate) {
+      // Excluded by the source's tags: the DR copy (if any) takes those tags, bytes untouched, so that a
+      // later delete — decided by the DR copy's tags once the source is gone — and the verifier see the
+      // key as excluded too, rather than under the rule it left.
+      if (read?.from === 'source') await excludedTags(drKey, read.tags, deps, requests);
+      return { kind: 'excluded', drKey, rule: decision.rule, requests };
+    }
     deps = {
       ...deps,
       settings: {
@@ -294,19 +302,39 @@ async function tagsForRule(
   drKey: string,
   deps: ReplicateDeps,
   requests: string[],
-): Promise<Record<string, string>> {
+): Promise<{ from: 'source' | 'dr'; tags: Record<string, string> }> {
   try {
     requests.push('GET tags source');
-    return await deps.source.getTags(task.key);
+    return { from: 'source', tags: await deps.source.getTags(task.key) };
   } catch (error) {
     if (!(error instanceof ObjectNotFoundError)) throw error;
   }
   try {
     requests.push('GET tags dr');
-    return await deps.dr.getTags(drKey);
+    return { from: 'dr', tags: await deps.dr.getTags(drKey) };
   } catch (error) {
     if (!(error instanceof ObjectNotFoundError)) throw error;
-    return {};
+    return { from: 'dr', tags: {} };
+  }
+}
+
+/**
+ * Gives the DR copy of a key its source's tags when those tags exclude it: one GetObjectTagging of the
+ * DR copy, and a PutObjectTagging only where they differ. No DR copy: nothing to do.
+ */
+async function excludedTags(
+  drKey: string,
+  tags: Record<string, string>,
+  deps: ReplicateDeps,
+  requests: string[],
+): Promise<void> {
+  try {
+    requests.push('GET tags dr');
+    if (sameTags(await deps.dr.getTags(drKey), tags)) return;
+    requests.push('PUT tags dr');
+    await deps.dr.putTags(drKey, tags);
+  } catch (error) {
+    if (!(error instanceof ObjectNotFoundError)) throw error;
   }
 }
 

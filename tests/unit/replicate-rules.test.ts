@@ -111,8 +111,9 @@ describe('replicate under replication rules', () => {
     expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
   });
 
-  it('keeps the DR copy as it is when a tag change excludes the key (nothing deleted, nothing rewritten)', async () => {
+  it('keeps the DR copy’s bytes when a tag change excludes the key, giving it only the source’s tags', async () => {
     sourceTags({ backup: 'no' });
+    s3.on(GetObjectTaggingCommand, { Bucket: 'dr-bucket' }).resolves(tagSet({}));
     const result = await handler(
       anSqsEvent(
         aTask({ eventName: 'ObjectTagging:Put', etag: 'e1', size: undefined, sequencer: undefined }),
@@ -120,11 +121,27 @@ describe('replicate under replication rules', () => {
       aContext(),
     );
     expect(result).toEqual({ batchItemFailures: [] });
-    expect(s3).toHaveReceivedCommandTimes(GetObjectTaggingCommand, 1);
+    // The tags are what a later delete is decided by once the source is gone: excluded, so kept.
+    expect(s3).toHaveReceivedCommandWith(PutObjectTaggingCommand, {
+      Bucket: 'dr-bucket',
+      Key: 'photos/cat.jpg',
+      Tagging: tagSet({ backup: 'no' }),
+    });
     expect(s3).not.toHaveReceivedCommand(HeadObjectCommand);
     expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
     expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+  });
+
+  it('keeps an excluded key’s DR copy when its source is deleted: the DR tags still exclude it', async () => {
+    s3.on(GetObjectTaggingCommand, { Bucket: 'source-bucket' }).rejects(noSuchKey());
+    s3.on(GetObjectTaggingCommand, { Bucket: 'dr-bucket' }).resolves(tagSet({ backup: 'no' }));
+    await handler(
+      anSqsEvent(aTask({ eventName: 'ObjectRemoved:Delete', etag: undefined, size: undefined })),
+      aContext(),
+    );
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
     expect(s3).not.toHaveReceivedCommand(PutObjectTaggingCommand);
+    expect(s3).not.toHaveReceivedCommand(HeadObjectCommand);
   });
 
   it('applies the rule of the DR copy’s tags to a delete: a legal-hold key is retained, not deleted', async () => {
