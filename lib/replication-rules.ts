@@ -229,6 +229,19 @@ export function decideByKey(
 }
 
 /**
+ * The id of the exclude rule that settles a key from the key alone, if any: such a key is dropped
+ * whatever its tags, so ingest need not queue it.
+ */
+export function excludedByKey(rules: readonly ReplicationRule[], key: string): string | undefined {
+  for (const rule of rules) {
+    if (!key.startsWith(rule.filter.prefix ?? '')) continue;
+    if (hasTagFilter(rule)) return undefined;
+    return rule.replicate ? undefined : rule.id;
+  }
+  return undefined;
+}
+
+/**
  * The first rule matching the key and its tags (or the stage defaults). `tags` is called at most once,
  * and only when a rule with a tag filter and a matching prefix is reached: rule sets without tag filters,
  * and keys an earlier prefix rule settles, cost no GetObjectTagging.

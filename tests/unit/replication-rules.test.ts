@@ -5,14 +5,17 @@
  */
 import { describe, expect, it, jest } from '@jest/globals';
 import { loadConfig } from '../../lib/config.ts';
+import { ingestNotification } from '../../lib/ingest-notification.ts';
 import {
   DEFAULT_RULE,
   decideByKey,
   decideRule,
   eventKeyFilters,
+  excludedByKey,
   parseRules,
   type ReplicationRule,
 } from '../../lib/replication-rules.ts';
+import type { Task } from '../../lib/task.ts';
 
 const defaults = { drStorageClass: 'STANDARD', deletePolicy: 'mirror' } as const;
 
@@ -257,5 +260,36 @@ describe('event filters', () => {
   it('filters nothing by a prefix S3 would URL-encode in an event key', () => {
     const spaced = rules([{ id: 'x', filter: { prefix: 'my logs/' }, replicate: false }]);
     expect(eventKeyFilters(spaced).excludePrefixes).toEqual([]);
+  });
+});
+
+describe('ingest', () => {
+  /** An S3 notification record, keys URL-encoded as S3 sends them ("Event message structure"). */
+  const record = (key: string) => ({
+    eventVersion: '2.1',
+    eventSource: 'aws:s3',
+    eventTime: '2026-11-25T10:00:00.000Z',
+    eventName: 'ObjectCreated:Put',
+    s3: {
+      bucket: { name: 'source-bucket' },
+      object: { key, size: 1, eTag: '0123456789abcdef0123456789abcdef', sequencer: '0055AED6DCD90281E5' },
+    },
+  });
+
+  it('ignores, with the rule, the events of keys a prefix rule excludes; queues those a tag rule may match', async () => {
+    const sent: Task[] = [];
+    const result = await ingestNotification(
+      { Records: [record('tmp/a'), record('photos/b.jpg'), record('invoices/c.pdf')] },
+      {
+        queue: { send: async (tasks) => void sent.push(...tasks) },
+        sourceBuckets: ['source-bucket'],
+        rules: sample,
+      },
+    );
+    expect(sent.map((t) => t.key)).toEqual(['photos/b.jpg', 'invoices/c.pdf']);
+    expect(result.ignored).toEqual([
+      { reason: 'excluded-by-rule', detail: 'rule tmp excludes s3://source-bucket/tmp/a' },
+    ]);
+    expect(excludedByKey(sample, 'logs/x')).toBeUndefined(); // logs/ is excluded only with keep=no
   });
 });
