@@ -12,9 +12,9 @@
  *
  * Tests: tests/integration/emulator-storage-class.test.ts.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyApp } from './emulator.ts';
+import { requestScope } from './emulator-request.ts';
 import { s3Error } from './emulator-xml.ts';
 
 /** The part of fauxqs's S3 store storage classes need. */
@@ -62,12 +62,13 @@ export function installStorageClasses(
   /** One version of an object on a versioned bucket: HEAD/GET of a version report its class. */
   versionOf: (bucket: string, key: string, versionId: string) => ClassedObject | undefined = () => undefined,
 ): void {
-  const current = new AsyncLocalStorage<FastifyRequest>();
+  // Not AsyncLocalStorage: fauxqs calls its store synchronously from the route handler (local/emulator-request.ts).
+  const current = requestScope<FastifyRequest>();
   const objectOf = (bucket: string, key: string) => store.buckets.get(bucket)?.get(key);
 
   const putObject = store.putObject.bind(store);
   store.putObject = (...args: unknown[]) => {
-    const storageClass = requestedClass(current.getStore());
+    const storageClass = requestedClass(current.get());
     const result = putObject(...args);
     const stored = objectOf(String(args[0]), String(args[1]));
     if (stored) stored.storageClass = storageClass;
@@ -77,7 +78,7 @@ export function installStorageClasses(
   store.createMultipartUpload = (...args: unknown[]) => {
     const uploadId = createMultipartUpload(...args);
     const upload = store.multipartUploads.get(uploadId);
-    if (upload) upload.storageClass = requestedClass(current.getStore());
+    if (upload) upload.storageClass = requestedClass(current.get());
     return uploadId;
   };
   const completeMultipartUpload = store.completeMultipartUpload.bind(store);
