@@ -8,8 +8,8 @@
  * The store classes are not in fauxqs's export map; they are loaded from its `dist/` by path. fauxqs is
  * pinned to 2.4.1 exactly, and tests/integration fail loudly if this wiring stops producing events.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { buildApp } from 'fauxqs';
+import { requestScope } from './emulator-request.ts';
 import { type ClassedObject, type ClassedStore, installStorageClasses } from './emulator-storage-class.ts';
 import { installObjectTagging, type TaggableStore } from './emulator-tagging.ts';
 import {
@@ -397,7 +397,7 @@ export async function startEmulator(options: {
   if (options.region) sqsStore.region = options.region;
   const app = buildApp({ logger: false, stores: { s3Store, sqsStore, snsStore } as never });
 
-  const requestContext = new AsyncLocalStorage<RequestContext>();
+  const requestContext = requestScope<RequestContext>();
   const counts: Record<string, number> = {};
   const listeners = new Set<(event: ObjectEvent) => void>();
   const emit = (event: ObjectEvent) => {
@@ -447,8 +447,9 @@ export async function startEmulator(options: {
     if (request.method === 'PUT' && request.body === undefined) request.body = Buffer.alloc(0);
     done();
   });
-  // After the body is parsed, fastify calls the route handler from this hook's `done`: the store calls it
-  // makes run inside this context and can name their event after the request.
+  // After the body is parsed, fastify calls the route handler from this hook's `done`, and the handler
+  // calls the store synchronously: those calls see this request (local/emulator-request.ts) and can name
+  // their event after it.
   app.addHook('preHandler', (request, _reply, done) => {
     const headers = request.headers as Record<string, unknown>;
     const kind = classify(request.method, request.url, headers);
@@ -480,7 +481,7 @@ export async function startEmulator(options: {
 
   const putObject = s3Store.putObject.bind(s3Store);
   s3Store.putObject = (...args: unknown[]) => {
-    const context = requestContext.getStore();
+    const context = requestContext.get();
     checkConditionalWrite(context, currentObject(String(args[0]), String(args[1])), S3Error);
     const obj = putObject(...args);
     const op = context?.kind;
@@ -497,7 +498,7 @@ export async function startEmulator(options: {
   s3Store.completeMultipartUpload = (uploadId: string, parts: unknown) => {
     const upload = s3Store.multipartUploads.get(uploadId);
     if (upload) {
-      checkConditionalWrite(requestContext.getStore(), currentObject(upload.bucket, upload.key), S3Error);
+      checkConditionalWrite(requestContext.get(), currentObject(upload.bucket, upload.key), S3Error);
     }
     const obj = complete(uploadId, parts);
     if (upload) emitCreated('ObjectCreated:CompleteMultipartUpload', upload.bucket, upload.key, obj);
