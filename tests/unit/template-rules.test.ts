@@ -35,6 +35,7 @@ const EXCLUDE_TMP = [
 
 let notifications: CfnTemplate;
 let eventbridge: CfnTemplate;
+let eventbridgeIncludeOnly: CfnTemplate;
 
 beforeAll(async () => {
   notifications = await packageTemplate('dev', {
@@ -46,7 +47,11 @@ beforeAll(async () => {
     eventSource: 'eventbridge',
     rules: JSON.stringify(EXCLUDE_TMP),
   });
-}, 2 * SLS_TIMEOUT_MS);
+  eventbridgeIncludeOnly = await packageTemplate('dev', {
+    eventSource: 'eventbridge',
+    rules: JSON.stringify(INCLUDE_ONLY),
+  });
+}, 3 * SLS_TIMEOUT_MS);
 
 const props = (t: CfnTemplate, id: string) => effective(t, resource(t, id).Properties ?? {});
 
@@ -89,6 +94,12 @@ describe('replication rules in the templates', () => {
     expect(
       get(props(eventbridge, 'IngestEventBridgeRule'), 'EventPattern', 'detail', 'object', 'key'),
     ).toEqual([{ 'anything-but': { prefix: 'tmp/' } }]);
+  });
+
+  it('routes only the replicated prefixes through EventBridge when a catch-all exclusion ends the list', () => {
+    expect(
+      get(props(eventbridgeIncludeOnly, 'IngestEventBridgeRule'), 'EventPattern', 'detail', 'object', 'key'),
+    ).toEqual([{ prefix: 'contracts/' }, { prefix: 'invoices/' }]);
   });
 
   it(
