@@ -1,8 +1,9 @@
 /**
  * The emulator's storage classes (local/emulator-storage-class.ts, patches/fauxqs+2.4.1.patch) against
  * S3's documented behaviour:
- * - PutObject, CopyObject and CreateMultipartUpload take the class in `x-amz-storage-class`; a copy
- *   without it is STANDARD (S3 API Reference, PutObject / CopyObject / CreateMultipartUpload).
+ * - PutObject, CopyObject and CreateMultipartUpload take the class in `x-amz-storage-class` (S3 API
+ *   Reference, PutObject / CopyObject / CreateMultipartUpload); CopyObject: "If the x-amz-storage-class
+ *   header is not used, the copied object will be stored in the STANDARD Storage Class by default".
  * - HEAD and GET return `x-amz-storage-class` "for all objects except for S3 Standard storage class
  *   objects" (S3 API Reference, HeadObject / GetObject).
  * - ListObjectsV2 names every object's class, STANDARD included (`Contents.StorageClass`).
