@@ -12,7 +12,11 @@ const queue = runtime.queue();
 
 /** S3 notification → replication tasks. Fails the invocation (→ async retry → DLQ) on bad records. */
 export const run = async (event: unknown) => {
-  const result = await ingestNotification(event, { queue, sourceBuckets: runtime.config.sourceBuckets });
+  const result = await ingestNotification(event, {
+    queue,
+    sourceBuckets: runtime.config.sourceBuckets,
+    rules: runtime.config.rules,
+  });
   metrics.addMetric('EventsIngested', MetricUnit.Count, result.queued);
   for (const ignored of result.ignored)
     logger.info('notification record ignored', { ...ignored, action: 'ignore' });

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { parseRulesJson, type ReplicationRule, rulesNeedTags } from './replication-rules.ts';
+import { STORAGE_CLASSES } from './storage-classes.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -37,15 +39,8 @@ const bool = (dflt: boolean) =>
     .default(dflt ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1');
 
-export const STORAGE_CLASSES = [
-  'STANDARD',
-  'STANDARD_IA',
-  'ONEZONE_IA',
-  'INTELLIGENT_TIERING',
-  'GLACIER_IR',
-  'GLACIER',
-  'DEEP_ARCHIVE',
-] as const;
+// Kept in their own module so replication-rules.ts (also loaded by the deployment resolver) needs no config.
+export { STORAGE_CLASSES } from './storage-classes.ts';
 
 /** Environment variables, by name: the error a user sees names these. */
 const envSchema = z
@@ -82,6 +77,16 @@ const envSchema = z
     S3DR_THAW_ARCHIVED_SOURCES: bool(false),
     S3DR_THAW_DAYS: z.coerce.number().int().min(1).max(30).default(1),
     S3DR_THAW_TIER: z.enum(['Bulk', 'Standard', 'Expedited']).default('Bulk'),
+    // Replication rules (lib/replication-rules.ts): a JSON list; unset or empty = every key by the defaults.
+    S3DR_RULES: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        const parsed = parseRulesJson(text);
+        if (parsed.ok) return parsed.rules;
+        for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', message: problem });
+        return z.NEVER;
+      }),
   })
   .superRefine((env, ctx) => {
     if (env.S3DR_KEY_LAYOUT === 'flat' && env.S3DR_SOURCE_BUCKETS.length > 1) {
@@ -96,6 +101,16 @@ const envSchema = z
         code: 'custom',
         path: ['S3DR_DR_BUCKET'],
         message: 'is also listed in S3DR_SOURCE_BUCKETS; replicating a bucket into itself would loop',
+      });
+    }
+    // A tag rule is decided from the tags the DR copy carries once the source is gone (deletes, verify's
+    // orphans), and a key moves between rules only through s3:ObjectTagging events: both need copyTags.
+    if (rulesNeedTags(env.S3DR_RULES) && !env.S3DR_COPY_TAGS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3DR_RULES'],
+        message:
+          'has rules that filter by tags, which need S3DR_COPY_TAGS=true (tag changes move keys between rules)',
       });
     }
   });
@@ -156,6 +171,8 @@ export interface Config {
   thawDays: number;
   /** Retrieval tier of those restores (Bulk: cheapest; Expedited falls back to Standard where S3 lacks it). */
   thawTier: 'Bulk' | 'Standard' | 'Expedited';
+  /** Replication rules, first match wins; empty = every key follows the settings above. */
+  rules: ReplicationRule[];
 }
 
 /**
@@ -204,6 +221,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     thawArchivedSources: e.S3DR_THAW_ARCHIVED_SOURCES,
     thawDays: e.S3DR_THAW_DAYS,
     thawTier: e.S3DR_THAW_TIER,
+    rules: e.S3DR_RULES,
   };
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidPayloadError } from './errors.ts';
 import type { TaskQueue } from './ports.ts';
+import { excludedByKey, type ReplicationRule } from './replication-rules.ts';
 import { normaliseEtag, type Task, taskSchema } from './task.ts';
 
 /** The fields of an S3 notification record that s3-dr reads (S3 sends more; they are ignored). */
@@ -106,7 +107,11 @@ const ACCEPTED_EVENTS = ['ObjectRestore:Completed'];
 
 export type RecordOutcome =
   | { kind: 'queued'; task: Task }
-  | { kind: 'ignored'; reason: 'test-event' | 'unconfigured-bucket' | 'unknown-event'; detail: string }
+  | {
+      kind: 'ignored';
+      reason: 'test-event' | 'unconfigured-bucket' | 'unknown-event' | 'excluded-by-rule';
+      detail: string;
+    }
   | { kind: 'invalid'; index: number; error: string };
 
 /**
@@ -242,6 +247,22 @@ export interface IngestResult {
 }
 
 /**
+ * A task for a key an exclude rule settles by its prefix becomes `ignored`: replicate would drop it, so
+ * queueing it would only cost SQS requests (README, "Replication rules"). Keys whose rule depends on tags
+ * are queued: only replicate reads tags.
+ */
+function excludeByRule(outcome: RecordOutcome, rules: readonly ReplicationRule[]): RecordOutcome {
+  if (outcome.kind !== 'queued' || rules.length === 0) return outcome;
+  const rule = excludedByKey(rules, outcome.task.key);
+  if (rule === undefined) return outcome;
+  return {
+    kind: 'ignored',
+    reason: 'excluded-by-rule',
+    detail: `rule ${rule} excludes s3://${outcome.task.bucket}/${outcome.task.key}`,
+  };
+}
+
+/**
  * Turns an S3 notification (or one S3 event delivered by EventBridge) into replication tasks on the queue. Records that cannot be tasks are
  * reported, never silently dropped: ignorable ones (test events, other buckets, event types s3-dr does
  * not replicate) come back as `ignored`; malformed ones as `invalid`, after the good records of the same
@@ -250,7 +271,12 @@ export interface IngestResult {
  */
 export async function ingestNotification(
   event: unknown,
-  deps: { queue: TaskQueue; sourceBuckets: readonly string[] },
+  deps: {
+    queue: TaskQueue;
+    sourceBuckets: readonly string[];
+    /** Replication rules: a key an exclude rule settles by its prefix is ignored, not queued. */
+    rules?: readonly ReplicationRule[];
+  },
 ): Promise<IngestResult> {
   const shape = notificationSchema.safeParse(event);
   if (!shape.success) {
@@ -261,10 +287,11 @@ export async function ingestNotification(
   if ('Event' in shape.data) {
     return { queued: 0, ignored: [{ reason: 'test-event', detail: 's3:TestEvent' }], invalid: [] };
   }
-  const outcomes =
+  const outcomes = (
     'Records' in shape.data
       ? shape.data.Records.map((raw, i) => recordToOutcome(raw, i, deps.sourceBuckets))
-      : [eventBridgeToOutcome(event, deps.sourceBuckets)];
+      : [eventBridgeToOutcome(event, deps.sourceBuckets)]
+  ).map((o) => excludeByRule(o, deps.rules ?? []));
   const tasks = outcomes.flatMap((o) => (o.kind === 'queued' ? [o.task] : []));
   if (tasks.length > 0) await deps.queue.send(tasks);
   return {

@@ -25,7 +25,15 @@ export type OutcomeEvent =
   | { type: 'ingested'; queued: number }
   | {
       type: 'replicated';
-      action: 'copied' | 'deleted' | 'skipped' | 'retained' | 'tagged' | 'unreplicable' | 'thawing';
+      action:
+        | 'copied'
+        | 'deleted'
+        | 'skipped'
+        | 'retained'
+        | 'tagged'
+        | 'unreplicable'
+        | 'thawing'
+        | 'excluded';
       bytes: number;
       lagMs?: number;
     }

@@ -132,6 +132,10 @@ function record_(
       metrics.addMetric('ObjectsUnreplicable', MetricUnit.Count, 1);
       publishOutcome({ type: 'replicated', action: 'unreplicable', bytes: 0 });
       break;
+    case 'excluded':
+      metrics.addMetric('ObjectsExcluded', MetricUnit.Count, 1);
+      publishOutcome({ type: 'replicated', action: 'excluded', bytes: 0 });
+      break;
     case 'thawing':
       metrics.addMetric('ObjectsThawing', MetricUnit.Count, 1);
       publishOutcome({ type: 'replicated', action: 'thawing', bytes: 0 });

@@ -11,6 +11,7 @@ import { toDrKey } from './key-mapping.ts';
 import { compareChecksums } from './object-checksums.ts';
 import type { Clock, ObjectHead, ObjectStore, WriteOptions } from './ports.ts';
 import { unreplicableOutcome } from './replicate-unreplicable.ts';
+import { decideRule } from './replication-rules.ts';
 import { multipartPartsOf, type Task } from './task.ts';
 import { type UnreplicableReason, unreplicableReason } from './unreplicable.ts';
 
@@ -23,7 +24,7 @@ export type ReplicateSettings = Pick<
   'deletePolicy' | 'keyLayout' | 'drStorageClass' | 'drKmsKeyId' | 'copyTags'
 > &
   // Optional: thawing archived sources is opt-in (off when unset).
-  Partial<Pick<Config, 'thawArchivedSources' | 'thawDays' | 'thawTier'>> &
+  Partial<Pick<Config, 'thawArchivedSources' | 'thawDays' | 'thawTier' | 'rules'>> &
   CopySettings;
 
 /** The slice of the Powertools logger domain code uses. */
@@ -52,6 +53,11 @@ export type ReplicateOutcome =
   | { kind: 'deleted'; drKey: string; requests: string[] }
   | { kind: 'retained'; drKey: string; requests: string[] }
   | { kind: 'skipped'; drKey: string; reason: 'identical' | 'already-absent'; requests: string[] }
+  /**
+   * A replication rule excludes the key (`replicate: false`): DR is left as it is — a copy made while
+   * the key was under another rule is kept, neither updated nor deleted (README, "Replication rules").
+   */
+  | { kind: 'excluded'; drKey: string; rule: string; requests: string[] }
   /** The DR copy had the source's bytes and metadata but not its tags: only its tag set was written. */
   | { kind: 'tagged'; drKey: string; tags: number; requests: string[] }
   /** S3 cannot copy the source as it is (archived, SSE-C): reported, never retried (docs/design.md, invariant 7). */
@@ -99,6 +105,31 @@ function isCreate(task: Task): boolean {
 export async function replicateKey(task: Task, deps: ReplicateDeps): Promise<ReplicateOutcome> {
   const drKey = toDrKey(deps.settings.keyLayout, task.bucket, task.key);
   const requests: string[] = [];
+  const rules = deps.settings.rules ?? [];
+  if (rules.length > 0) {
+    // Every task re-decides the key's rule from the source as it is now (invariant 1), so a tag change
+    // (its ObjectTagging event) moves the key to its new rule's settings.
+    let read: { from: 'source' | 'dr'; tags: Record<string, string> } | undefined;
+    const decision = await decideRule(rules, task.key, deps.settings, async () => {
+      read = await tagsForRule(task, drKey, deps, requests);
+      return read.tags;
+    });
+    if (!decision.replicate) {
+      // Excluded by the source's tags: the DR copy (if any) takes those tags, bytes untouched, so that a
+      // later delete — decided by the DR copy's tags once the source is gone — and the verifier see the
+      // key as excluded too, rather than under the rule it left.
+      if (read?.from === 'source') await excludedTags(drKey, read.tags, deps, requests);
+      return { kind: 'excluded', drKey, rule: decision.rule, requests };
+    }
+    deps = {
+      ...deps,
+      settings: {
+        ...deps.settings,
+        drStorageClass: decision.drStorageClass,
+        deletePolicy: decision.deletePolicy,
+      },
+    };
+  }
   if (isCreate(task) && task.etag && task.drEtag === undefined && multipartPartsOf(task.etag) === undefined) {
     const fast = await tryConditionalCopy(task, task.etag, drKey, deps, requests);
     if (fast) return fast;
@@ -128,7 +159,8 @@ async function tryConditionalCopy(
     if (
       drHead &&
       recordedSourceEtag(drHead) === etag &&
-      (task.size === undefined || drHead.size === task.size)
+      (task.size === undefined || drHead.size === task.size) &&
+      inRuleStorageClass(drHead, settings)
     ) {
       // Same bytes. A DR copy written after this event (Last-Modified has whole seconds: strictly after)
       // already reflects it: a duplicate costs this one HEAD. Otherwise the same bytes may carry new
@@ -246,6 +278,67 @@ async function sameByChecksums(
 }
 
 /**
+ * With replication rules, a DR copy must be in its rule's storage class: one in another class (the key
+ * moved to another rule, or the rule changed) is copied again in the right one. HEAD names no class for
+ * S3 Standard: "Amazon S3 returns this header for all objects except for S3 Standard storage class
+ * objects" (HeadObject, Amazon S3 API Reference). Without rules nothing changes: the stage's class
+ * applies to new copies only, as before.
+ */
+export function inRuleStorageClass(
+  dr: Pick<ObjectHead, 'storageClass'>,
+  settings: Pick<ReplicateSettings, 'rules' | 'drStorageClass'>,
+): boolean {
+  if (!settings.rules?.length) return true;
+  return (dr.storageClass ?? 'STANDARD') === settings.drStorageClass;
+}
+
+/**
+ * The tags a tag rule is decided by: the source's now, or — once the source is gone (a delete) — the
+ * tags its DR copy carries (copyTags, which tag rules require, keeps them equal). A key with neither has
+ * no tags.
+ */
+async function tagsForRule(
+  task: Task,
+  drKey: string,
+  deps: ReplicateDeps,
+  requests: string[],
+): Promise<{ from: 'source' | 'dr'; tags: Record<string, string> }> {
+  try {
+    requests.push('GET tags source');
+    return { from: 'source', tags: await deps.source.getTags(task.key) };
+  } catch (error) {
+    if (!(error instanceof ObjectNotFoundError)) throw error;
+  }
+  try {
+    requests.push('GET tags dr');
+    return { from: 'dr', tags: await deps.dr.getTags(drKey) };
+  } catch (error) {
+    if (!(error instanceof ObjectNotFoundError)) throw error;
+    return { from: 'dr', tags: {} };
+  }
+}
+
+/**
+ * Gives the DR copy of a key its source's tags when those tags exclude it: one GetObjectTagging of the
+ * DR copy, and a PutObjectTagging only where they differ. No DR copy: nothing to do.
+ */
+async function excludedTags(
+  drKey: string,
+  tags: Record<string, string>,
+  deps: ReplicateDeps,
+  requests: string[],
+): Promise<void> {
+  try {
+    requests.push('GET tags dr');
+    if (sameTags(await deps.dr.getTags(drKey), tags)) return;
+    requests.push('PUT tags dr');
+    await deps.dr.putTags(drKey, tags);
+  } catch (error) {
+    if (!(error instanceof ObjectNotFoundError)) throw error;
+  }
+}
+
+/**
  * The verifier's deep mode found this very DR copy (by its ETag) to hold other bytes than the source,
  * although its metadata vouches for the source ETag: it is rewritten, not trusted.
  */
@@ -284,6 +377,7 @@ async function reconcile(
     if (
       drHead &&
       !condemned(task, drHead) &&
+      inRuleStorageClass(drHead, settings) &&
       (sameObject(src, drHead) || (await sameByChecksums(src, drHead, drKey, deps, requests)))
     ) {
       const tagged = settings.copyTags ? await syncTags(task, drKey, src, drHead, deps, requests) : undefined;

@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Config } from './config.ts';
 import { copiesInParts, copyObject, META_PREFIX } from './copy-object.ts';
 import { DeadlineError, DrError, describeError, ObjectNotFoundError, RestoreRefusedError } from './errors.ts';
 import { mapConcurrent } from './map-concurrent.ts';
@@ -24,13 +25,15 @@ import {
 import type { Clock, ObjectHead, ObjectStore, WriteOptions } from './ports.ts';
 import { decodeCursor, encodeCursor, requestFingerprint } from './restore-cursor.ts';
 import type { RestorePayload } from './restore-payload.ts';
+import { RestoreRules, type RestoreRulesReport } from './restore-rules.ts';
 
 export interface RestoreDeps {
   dr: ObjectStore;
   /** A store for a bucket in a region; called only after the request passed the allow-list. */
   storeFor(bucket: string, region: string): ObjectStore;
   clock: Clock;
-  settings: RestoreSettings;
+  // With replication rules, the report says which rule each key came under (lib/restore-rules.ts).
+  settings: RestoreSettings & Partial<Pick<Config, 'rules' | 'drStorageClass'>>;
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
   metrics: {
     addMetric(name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): void;
@@ -86,6 +89,8 @@ export interface RestoreReport {
   /** `failures`: a whole batch failed, which points at a cause to fix before going on. */
   stoppedBy?: 'deadline' | 'maxObjects' | 'failures';
   warnings: string[];
+  /** With replication rules: the planned keys per rule. */
+  rules?: RestoreRulesReport;
   durationMs: number;
   /** One line for a person. */
   summary: string;
@@ -224,6 +229,13 @@ export async function restoreObjects(payload: RestorePayload, deps: RestoreDeps)
 
   const plan = Object.fromEntries(RESTORE_ACTIONS.map((a) => [a, tally()])) as Record<RestoreAction, Tally>;
   const results = { restored: tally(), thawing: tally(), failed: tally() };
+  const byRule = settings.rules?.length
+    ? new RestoreRules(
+        settings.rules,
+        { drStorageClass: settings.drStorageClass ?? 'STANDARD', deletePolicy: settings.deletePolicy },
+        dr,
+      )
+    : undefined;
   const thawing: ThawEntry[] = [];
   const failures: { key: string; error: string }[] = [];
   let examined = 0;
@@ -279,6 +291,7 @@ export async function restoreObjects(payload: RestorePayload, deps: RestoreDeps)
   function record(outcome: KeyOutcome): void {
     if (outcome.kind === 'not-started' || outcome.kind === 'interrupted') return;
     examined += 1;
+    if (outcome.plan) byRule?.note(outcome.plan);
     if (outcome.plan) add(plan[outcome.plan.action], outcome.plan.key, bytesOf(outcome.plan));
     switch (outcome.kind) {
       case 'restored':
@@ -336,6 +349,7 @@ export async function restoreObjects(payload: RestorePayload, deps: RestoreDeps)
   }
 
   const complete = stoppedBy === undefined;
+  const rules = await byRule?.finish();
   const report: RestoreReport = {
     dryRun: payload.dryRun,
     source: resolved.source,
@@ -353,6 +367,7 @@ export async function restoreObjects(payload: RestorePayload, deps: RestoreDeps)
     complete,
     ...(complete ? {} : { cursor: encodeCursor({ after: lastDone ?? '' }, fingerprint), stoppedBy }),
     warnings,
+    ...(rules ? { rules } : {}),
     durationMs: Date.now() - started,
     summary: '',
   };

@@ -52,6 +52,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
       thawArchivedSources: config.thawArchivedSources,
       thawDays: config.thawDays,
       thawTier: config.thawTier,
+      rules: config.rules,
     },
     destroy: () => clients.destroy(),
   };

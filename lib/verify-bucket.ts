@@ -8,6 +8,7 @@ import { mapConcurrent } from './map-concurrent.ts';
 import { type ListingDisorder, mergeListings } from './merge-listings.ts';
 import { compareChecksums } from './object-checksums.ts';
 import type { Clock, ListedObject, ObjectStore, TaskQueue } from './ports.ts';
+import type { ReplicationRule, RuleDecision, RuleDefaults } from './replication-rules.ts';
 import type { Task } from './task.ts';
 import { isArchivedReason, type UnreplicableReason, unreplicableReason } from './unreplicable.ts';
 import {
@@ -33,6 +34,7 @@ import {
   Tally,
   zeroRequests,
 } from './verify-report.ts';
+import { VerifyRules } from './verify-rules.ts';
 import {
   childItems,
   itemStart,
@@ -70,6 +72,12 @@ export interface VerifyBucketSettings {
    * then gets a repair task, which starts (or finds) its restore. Off: no task, retrying cannot help.
    */
   thawArchivedSources?: boolean;
+  /**
+   * Replication rules (S3DR_RULES) with the stage defaults they fall back on: excluded keys are left out
+   * (neither missing nor orphaned), a DR copy in another class than its rule's is `mismatched`, and an
+   * orphan follows its rule's delete policy. Unset or empty: every key as before.
+   */
+  rules?: { rules: readonly ReplicationRule[]; defaults: RuleDefaults };
 }
 
 /** The slice of the Powertools logger the verifier uses. */
@@ -147,6 +155,7 @@ class BucketVerification {
   private readonly repairs: Task[] = [];
   private repairsQueued = 0;
   private readonly drPrefix: string;
+  private readonly rules: VerifyRules | undefined;
   private readonly startedAt: Date;
   private readonly graceCutoff: number;
   private failure: { error: unknown } | undefined;
@@ -160,6 +169,14 @@ class BucketVerification {
     this.settings = settings;
     this.limits = { ...shardLimits(settings.concurrency), ...settings.limits };
     this.drPrefix = drPrefixFor(settings.keyLayout, deps.source.bucket);
+    this.rules = settings.rules?.rules.length
+      ? new VerifyRules({
+          ...settings.rules,
+          source: deps.source,
+          dr: deps.dr,
+          drKeyOf: (key) => this.drPrefix + key,
+        })
+      : undefined;
     this.startedAt = deps.clock.now();
     this.graceCutoff = this.startedAt.getTime() - settings.graceSeconds * 1000;
     if (settings.repair && !deps.queue)
@@ -255,6 +272,7 @@ class BucketVerification {
       listingDisorder: this.disorder,
       unreplicable: this.tally.unreplicable,
       ...(this.settings.deep > 0 ? { deep: this.deep } : {}),
+      ...(this.rules ? { rules: this.rules.report } : {}),
     };
   }
 
@@ -377,6 +395,7 @@ class BucketVerification {
       if (unplaced.size < MAX_UNPLACED) unplaced.add(disorder.key);
     };
     for await (const batch of mergeListings(sourceEntries, drEntries, undefined, onDisorder)) {
+      const decisions = await this.rules?.decidePage(batch);
       for (const joined of batch) {
         // Resuming after a common prefix, S3 may roll the keys under it up into that prefix once more.
         if (item.after !== undefined && compareKeys(joined.key, item.after) <= 0) continue;
@@ -395,7 +414,8 @@ class BucketVerification {
           // A common prefix (from either side) is more work for the node, not a key to classify.
           if ((joined.source && !s) || (joined.dr && !d)) collector?.add(joined.key);
           const partnerUnplaced = !(s && d) && unplaced.has(joined.key);
-          if ((s || d) && !partnerUnplaced) this.classify(joined.key, s, d, deferred);
+          if ((s || d) && !partnerUnplaced)
+            this.classify(joined.key, s, d, deferred, decisions?.get(joined.key));
         }
         after = joined.key;
       }
@@ -436,13 +456,21 @@ class BucketVerification {
     s: ListedObject | undefined,
     d: ListedObject | undefined,
     deferred: Deferred[],
+    rule?: RuleDecision,
   ): void {
+    if (rule && !rule.replicate) {
+      this.rules?.recordExcluded(key);
+      return;
+    }
     if (!d) {
       if (s && this.isRecent(s)) this.record('pending', key, s);
       // Missing, or a source S3 cannot copy: its HEAD says which (listings show no SSE-C, no archive tier).
       else if (s) deferred.push({ key, source: s, drEtag: undefined, head: false });
     } else if (!s) {
-      this.record('orphaned', key, undefined);
+      this.record('orphaned', key, undefined, undefined, rule?.deletePolicy);
+    } else if (rule && this.rules?.wrongStorageClass(key, d, rule)) {
+      // A recent write may be on its way in the right class; otherwise the repair copies it again.
+      this.record(this.isRecent(s) ? 'pending' : 'mismatched', key, s);
     } else if (s.size === d.size && s.etag === d.etag) {
       if (isSampled(key, this.settings.deep)) deferred.push({ key, source: s, drEtag: d.etag, head: false });
       else this.record('ok', key, s);
@@ -561,13 +589,12 @@ class BucketVerification {
     key: string,
     source: ListedObject | undefined,
     condemnedDrEtag?: string,
+    deletePolicy = this.settings.deletePolicy,
   ): void {
     this.tally.record(cls, key);
     if (!this.settings.repair) return;
     const repair =
-      cls === 'missing' ||
-      cls === 'mismatched' ||
-      (cls === 'orphaned' && this.settings.deletePolicy === 'mirror');
+      cls === 'missing' || cls === 'mismatched' || (cls === 'orphaned' && deletePolicy === 'mirror');
     if (!repair) return;
     this.queueRepair(key, source, condemnedDrEtag);
   }

@@ -2,6 +2,7 @@ import { RESERVED_PREFIX } from './config.ts';
 import type { ListingDisorder } from './merge-listings.ts';
 import type { UnreplicableReason } from './unreplicable.ts';
 import { CLASSES, type Counts, type VerifyClass, zeroCounts } from './verify-cursor.ts';
+import type { RulesReport } from './verify-rules.ts';
 
 /** Keys kept per class (and per deep method) in a report. */
 export const MAX_SAMPLES = 100;
@@ -79,6 +80,8 @@ export interface BucketReport {
   listingDisorder: DisorderReport;
   unreplicable: UnreplicableReport;
   deep?: DeepReport;
+  /** With replication rules: keys excluded, DR copies in the wrong class, tags read (lib/verify-rules.ts). */
+  rules?: RulesReport;
 }
 
 /** What `verify` returns, and writes under `.s3dr/reports/verify/`. */

@@ -16,7 +16,7 @@ export interface VerifyRunDeps {
   queue(): TaskQueue;
   clock: Clock;
   settings: Pick<Config, 'keyLayout' | 'deletePolicy' | 'verifyConcurrency' | 'safetyMarginMs' | 'copyTags'> &
-    Partial<Pick<Config, 'thawArchivedSources'>>;
+    Partial<Pick<Config, 'thawArchivedSources' | 'rules' | 'drStorageClass'>>;
   logger: VerifyLog;
   metrics: Pick<Metrics, 'addMetric'>;
 }
@@ -55,6 +55,17 @@ export async function verifySources(request: VerifyRequest, deps: VerifyRunDeps)
           deep: request.deep,
           copyTags: deps.settings.copyTags,
           thawArchivedSources: deps.settings.thawArchivedSources ?? false,
+          ...(deps.settings.rules?.length
+            ? {
+                rules: {
+                  rules: deps.settings.rules,
+                  defaults: {
+                    drStorageClass: deps.settings.drStorageClass ?? 'STANDARD',
+                    deletePolicy: deps.settings.deletePolicy,
+                  },
+                },
+              }
+            : {}),
         },
       ),
     );

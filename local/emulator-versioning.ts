@@ -599,7 +599,7 @@ export function installVersioning(
         } else {
           const obj = v.obj ?? (internal.get(v.entry?.storageKey ?? '') as StoredObject);
           items.push(
-            `<Version>${k}<LastModified>${obj.lastModified.toISOString()}</LastModified><ETag>${xmlEscape(obj.etag)}</ETag><Size>${obj.contentLength}</Size><StorageClass>STANDARD</StorageClass></Version>`,
+            `<Version>${k}<LastModified>${obj.lastModified.toISOString()}</LastModified><ETag>${xmlEscape(obj.etag)}</ETag><Size>${obj.contentLength}</Size><StorageClass>${(obj as { storageClass?: string }).storageClass ?? 'STANDARD'}</StorageClass></Version>`,
           );
         }
         last = { key, versionId: v.versionId };

@@ -10,6 +10,7 @@
  */
 import { buildApp } from 'fauxqs';
 import { requestScope } from './emulator-request.ts';
+import { type ClassedObject, type ClassedStore, installStorageClasses } from './emulator-storage-class.ts';
 import { installObjectTagging, type TaggableStore } from './emulator-tagging.ts';
 import {
   type DeleteResult,
@@ -469,6 +470,12 @@ export async function startEmulator(options: {
   // version it replaced is kept (versioning wraps the store after tagging, so it moves the tags along).
   installObjectTagging(app, s3Store, emit, (bucket, key, versionId) =>
     versioning.objectAt(bucket, key, versionId),
+  );
+  // Also before versioning: the class a write asked for is on the object versioning keeps as a version.
+  installStorageClasses(
+    app,
+    s3Store as unknown as ClassedStore,
+    (bucket, key, versionId) => versioning.objectAt(bucket, key, versionId) as ClassedObject | undefined,
   );
   const versioning = installVersioning(app, s3Store as unknown as VersionableStore, S3Error, compareUtf8);
 

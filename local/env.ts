@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -10,7 +11,19 @@ export const USER_OVERRIDABLE = [
   'S3DR_DR_BUCKET',
   'S3DR_DELETE_POLICY',
   'S3DR_KEY_LAYOUT',
+  // Replication rules: JSON, or the path of a JSON file (rulesVariable); tag rules need S3DR_COPY_TAGS=true.
+  'S3DR_RULES',
+  'S3DR_COPY_TAGS',
 ];
+
+/**
+ * S3DR_RULES as the functions read it (JSON text): the value itself when it is JSON (starts with `[`),
+ * otherwise the content of the file it names (relative to the current folder), so a rule set can live in
+ * a file: `S3DR_RULES=rules.json npm start`.
+ */
+export function rulesVariable(value: string): string {
+  return value.trim().startsWith('[') ? value : readFileSync(resolve(value), 'utf8');
+}
 
 /**
  * The environment the handlers run with against a local runtime on `port`: the `local` stage of
@@ -33,6 +46,7 @@ export async function localEnv(
     if (value) merged[name] = value;
   }
   Object.assign(merged, overrides);
+  if (merged.S3DR_RULES) merged.S3DR_RULES = rulesVariable(merged.S3DR_RULES);
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     AWS_ACCESS_KEY_ID: 'local',
@@ -55,8 +69,16 @@ const COMMAND_VARIABLES = {
     'S3DR_PART_SIZE',
     'S3DR_PART_CONCURRENCY',
     'S3DR_STACK_ROLE',
+    'S3DR_RULES',
+    'S3DR_COPY_TAGS',
   ],
-  verify: ['S3DR_VERIFY_CONCURRENCY', 'S3DR_VERIFY_GRACE_SECONDS', 'S3DR_SAFETY_MARGIN_MS'],
+  verify: [
+    'S3DR_VERIFY_CONCURRENCY',
+    'S3DR_VERIFY_GRACE_SECONDS',
+    'S3DR_SAFETY_MARGIN_MS',
+    'S3DR_RULES',
+    'S3DR_COPY_TAGS',
+  ],
 } as const;
 
 export type LocalCommand = keyof typeof COMMAND_VARIABLES;
@@ -124,6 +146,17 @@ export function checkLocalVariables(
       const parsed = localSchema[name as keyof typeof localSchema].safeParse(value);
       if (!parsed.success)
         problems.push(`${name} is ${JSON.stringify(value)}: ${parsed.error.issues[0]?.message}`);
+    } else if (name === 'S3DR_RULES') {
+      let text: string | undefined;
+      try {
+        text = rulesVariable(value);
+      } catch (error) {
+        problems.push(
+          `S3DR_RULES is ${JSON.stringify(value)}: neither JSON nor a readable file (${(error as Error).message})`,
+        );
+      }
+      const problem = text === undefined ? undefined : configVariableProblem(name, text);
+      if (problem) problems.push(text === value ? problem : `${problem} (from the file ${value})`);
     } else {
       const problem = configVariableProblem(name, value);
       if (problem) problems.push(problem);

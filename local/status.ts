@@ -141,7 +141,8 @@ export class StatusBoard {
           c.objectsCopied += 1;
           c.bytesCopied += event.bytes;
         } else if (event.action === 'deleted') c.objectsDeleted += 1;
-        else if (event.action === 'skipped') c.objectsSkipped += 1;
+        // Keys a replication rule excludes are skipped work, as far as the status line goes.
+        else if (event.action === 'skipped' || event.action === 'excluded') c.objectsSkipped += 1;
         else if (event.action === 'tagged') c.objectsTagged += 1;
         else if (event.action === 'unreplicable') c.objectsUnreplicable += 1;
         else if (event.action === 'thawing') c.objectsThawing += 1;

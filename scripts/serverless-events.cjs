@@ -45,6 +45,18 @@ const METRICS = {
   dimension: ['service', 's3-dr'],
 };
 
+/**
+ * The replication-rules module the functions use (lib/replication-rules.ts), loaded here too so that
+ * `sls package` and a cold start judge a rule set with the same code. Node 22 requires a `.ts` ES module
+ * from CommonJS as is (type stripping, require(esm)); loaded on first use only.
+ */
+const replicationRules = () => require('../lib/replication-rules.ts');
+/**
+ * Lambda keeps at most 4 KB of environment variables per function ("Lambda quotas", AWS Lambda Developer
+ * Guide); the rules travel in S3DR_RULES beside about 1.5 KB of other settings.
+ */
+const MAX_RULES_JSON_BYTES = 2048;
+
 class ParamError extends Error {
   constructor(name, message) {
     super(`serverless.yml parameter "${name}" ${message}`);
@@ -84,6 +96,39 @@ const arns = (name, value) => {
   }
   return items;
 };
+
+/**
+ * The `rules` parameter: a YAML list in `params:`, or its JSON text (`--param="rules=[…]"`); unset = no
+ * rules. Checked with lib/replication-rules.ts; each problem names the rule and the field.
+ */
+function readRules(value, copyTags) {
+  if (value === null || value === undefined || value === '') return [];
+  let list = value;
+  if (typeof value === 'string') {
+    try {
+      list = JSON.parse(value);
+    } catch (error) {
+      throw new ParamError('rules', `is not a YAML list or JSON (${error.message})`);
+    }
+  }
+  const { parseRules, rulesNeedTags } = replicationRules();
+  const parsed = parseRules(list);
+  if (!parsed.ok) throw new ParamError('rules', parsed.problems.join('; '));
+  if (rulesNeedTags(parsed.rules) && !copyTags) {
+    throw new ParamError(
+      'rules',
+      'has rules that filter by tags, which need copyTags: true (tag changes move keys between rules)',
+    );
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(parsed.rules), 'utf8');
+  if (bytes > MAX_RULES_JSON_BYTES) {
+    throw new ParamError(
+      'rules',
+      `takes ${bytes} bytes as JSON, more than the ${MAX_RULES_JSON_BYTES} its environment variable may use (Lambda allows 4 KB in all)`,
+    );
+  }
+  return parsed.rules;
+}
 
 /** `rate(1 hour)` → 3600. Cron schedules have no fixed period: those need `verifySilentSeconds`. */
 function schedulePeriodSeconds(schedule) {
@@ -197,6 +242,7 @@ async function readSettings(resolveVariable) {
         'counts toward maxReceiveCount, so tasks reached the DLQ unprocessed. Use replicateMaxConcurrency',
     );
   }
+  const rules = readRules(await param('rules'), String(await param('copyTags')) === 'true');
   // AWS: MaximumConcurrency of an SQS event source is 2 to 1000 ("Configuring maximum concurrency for
   // Amazon SQS event sources"); unset = no cap.
   const maxConcurrencyParam = await param('replicateMaxConcurrency');
@@ -222,6 +268,7 @@ async function readSettings(resolveVariable) {
     endpointUrl,
     awsAccountId,
     copyTags: String(await param('copyTags')) === 'true',
+    rules,
     drAccountId,
     eventSource,
     replicateMaxConcurrency,
@@ -438,6 +485,35 @@ function eventBridgeDetailTypes(s) {
 }
 
 /**
+ * The notification entries per source bucket: one per event type, or — when the replication rules leave
+ * only some prefixes replicated (a catch-all exclusion last) — one per event type and prefix, so S3 sends
+ * no event replicate would drop. S3 filters a notification by one prefix (and suffix) only, never by
+ * exclusion, and refuses overlapping configurations for one event type ("Configuring event notifications
+ * using object key name filtering", Amazon S3 User Guide): the prefixes never overlap
+ * (eventKeyFilters). Exclusions alone cannot be expressed there; EventBridge can (eventBridgeRouting).
+ */
+function notificationFilters(s) {
+  const { includePrefixes } = replicationRules().eventKeyFilters(s.rules);
+  return sourceEventTypes(s).flatMap((event) =>
+    includePrefixes ? includePrefixes.map((prefix) => ({ event, rules: [{ prefix }] })) : [{ event }],
+  );
+}
+
+/**
+ * `detail.object.key` of the EventBridge rule, or undefined for every key: the include prefixes when the
+ * rules leave only those replicated, else a single exclusion as `anything-but` prefix ("Comparison
+ * operators for use in event patterns in Amazon EventBridge": one prefix per `anything-but`; the values
+ * of one field are alternatives, so several exclusions cannot be combined there — they are left to
+ * replicate, which drops their events).
+ */
+function eventBridgeKeyFilter(s) {
+  const { includePrefixes, excludePrefixes } = replicationRules().eventKeyFilters(s.rules);
+  if (includePrefixes) return includePrefixes.map((prefix) => ({ prefix }));
+  if (excludePrefixes.length === 1) return [{ 'anything-but': { prefix: excludePrefixes[0] } }];
+  return undefined;
+}
+
+/**
  * S3 notifications for the *first* source bucket, through the framework's `existing: true` custom
  * resource. The framework allows one existing bucket per function; the others get the same custom
  * resource from `sourceBucketNotifications` below. With `eventSource: eventbridge` there are none: the
@@ -449,8 +525,8 @@ async function ingestEvents({ resolveVariable }) {
   const [first] = s.sourceBuckets;
   // forceDeploy: every deploy re-applies the notifications, so a deploy repairs a bucket whose
   // notification configuration another tool has overwritten (S3 keeps one per bucket).
-  return sourceEventTypes(s).map((event) => ({
-    s3: { bucket: first, event, existing: true, forceDeploy: true },
+  return notificationFilters(s).flatMap(({ event, rules }) => ({
+    s3: { bucket: first, event, existing: true, forceDeploy: true, ...(rules ? { rules } : {}) },
   }));
 }
 
@@ -476,7 +552,10 @@ async function sourceBucketNotifications({ resolveVariable }) {
         ServiceToken: { 'Fn::GetAtt': ['CustomDashresourceDashexistingDashs3LambdaFunction', 'Arn'] },
         FunctionName: s.names.ingestFunction,
         BucketName: bucket,
-        BucketConfigs: sourceEventTypes(s).map((Event) => ({ Event, Rules: [] })),
+        BucketConfigs: notificationFilters(s).map(({ event, rules }) => ({
+          Event: event,
+          Rules: (rules ?? []).map(({ prefix }) => ({ Prefix: prefix })),
+        })),
         ForceDeploy: Date.now(), // as the framework's forceDeploy: re-applied on every deploy
       },
     };
@@ -538,6 +617,7 @@ async function customResourceRole({ resolveVariable }) {
 async function eventBridgeRouting({ resolveVariable }) {
   const s = await readSettings(resolveVariable);
   if (s.stackRole !== 'primary' || s.eventSource !== 'eventbridge') return {};
+  const keyFilter = eventBridgeKeyFilter(s);
   return {
     Resources: {
       IngestEventBridgeRule: {
@@ -549,7 +629,10 @@ async function eventBridgeRouting({ resolveVariable }) {
           EventPattern: {
             source: ['aws.s3'],
             'detail-type': eventBridgeDetailTypes(s),
-            detail: { bucket: { name: s.sourceBuckets } },
+            detail: {
+              bucket: { name: s.sourceBuckets },
+              ...(keyFilter ? { object: { key: keyFilter } } : {}),
+            },
           },
           Targets: [
             {
@@ -572,6 +655,12 @@ async function eventBridgeRouting({ resolveVariable }) {
       },
     },
   };
+}
+
+/** S3DR_RULES: the checked rules as JSON, or null (unset) when there are none. */
+async function rulesJson({ resolveVariable }) {
+  const { rules } = await readSettings(resolveVariable);
+  return rules.length > 0 ? JSON.stringify(rules) : null;
 }
 
 /** `eventbridge` or `notifications`, for the template's UsesEventBridge condition. */
@@ -1164,6 +1253,7 @@ module.exports = {
   customResourceRole,
   eventBridgeRouting,
   eventSource,
+  rulesJson,
   replicateMaxConcurrency,
   drBucketOwner,
   iamRoleStatements,

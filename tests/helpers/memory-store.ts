@@ -451,7 +451,14 @@ export class MemoryStore implements ObjectStore {
     return {
       objects: page.map((key) => {
         const o = this.objects.get(key)!;
-        return { key, etag: o.etag, size: o.body.length, lastModified: o.lastModified };
+        // ListObjectsV2 names every object's class, S3 Standard included (`Contents.StorageClass`).
+        return {
+          key,
+          etag: o.etag,
+          size: o.body.length,
+          lastModified: o.lastModified,
+          storageClass: o.storageClass ?? 'STANDARD',
+        };
       }),
       commonPrefixes: [],
       ...(keys.length > max ? { nextToken: page[page.length - 1] } : {}),

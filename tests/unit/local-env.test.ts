@@ -1,5 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { checkLocalVariables, DEFAULT_DATA_DIR } from '../../local/env.ts';
+import { checkLocalVariables, DEFAULT_DATA_DIR, rulesVariable } from '../../local/env.ts';
 
 describe('the local commands check every S3DR_* variable of the shell before they start', () => {
   it('takes defaults when nothing is set', () => {
@@ -61,5 +64,32 @@ describe('the local commands check every S3DR_* variable of the shell before the
   it('only warns about a known setting that this command does not read', () => {
     const { warnings } = checkLocalVariables('start', { S3DR_RESTORE_TARGETS: 'copy-bucket' });
     expect(warnings).toEqual(['S3DR_RESTORE_TARGETS is set but `npm start` does not read it; it is ignored']);
+  });
+});
+
+describe('S3DR_RULES for the local commands: JSON or a file, checked like S3DR_RULES at cold start', () => {
+  const dir = mkdtempSync(join(tmpdir(), 's3dr-rules-'));
+  const good = '[{"id":"tmp","filter":{"prefix":"tmp/"},"replicate":false}]';
+
+  it('accepts rules as JSON, or from the file it names', () => {
+    const file = join(dir, 'rules.json');
+    writeFileSync(file, good);
+    expect(checkLocalVariables('start', { S3DR_RULES: good }).warnings).toEqual([]);
+    expect(checkLocalVariables('verify', { S3DR_RULES: file }).warnings).toEqual([]);
+    expect(rulesVariable(file)).toBe(good);
+  });
+
+  it('refuses a bad rule set with the rule and the field, and names the file it came from', () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, '[{"id":"tmp","filter":{"prefix":"tmp/"},"replicate":"no"}]');
+    expect(() => checkLocalVariables('start', { S3DR_RULES: file })).toThrow(
+      /^npm start: S3DR_RULES is ".*": rule 1 \("tmp"\) replicate must be true or false \(from the file .*bad.json\)$/,
+    );
+  });
+
+  it('refuses a value that is neither JSON nor a readable file', () => {
+    expect(() => checkLocalVariables('start', { S3DR_RULES: join(dir, 'missing.json') })).toThrow(
+      /S3DR_RULES is ".*missing.json": neither JSON nor a readable file \(ENOENT/,
+    );
   });
 });
