@@ -7,13 +7,15 @@
  * objects" (HeadObject, `x-amz-storage-class`); ListObjectsV2 and ListObjectVersions name it for every
  * object (`StorageClass`). This module records the class on fauxqs's own stored objects and answers HEAD
  * and GET with it; the listings read it (patches/fauxqs+2.4.1.patch, local/emulator-versioning.ts).
- * Like tags, it is kept in memory: a restart on the data folder forgets it (objects read as STANDARD).
+ * Like tags, it is kept in the data folder beside the object (local/emulator-object-fields.ts), so it
+ * survives a restart.
  * Only the classes themselves are emulated, not their retrieval rules (GLACIER objects stay readable).
  *
  * Tests: tests/integration/emulator-storage-class.test.ts.
  */
 import type { FastifyRequest } from 'fastify';
 import type { FastifyApp } from './emulator.ts';
+import { type FieldPersistence, persistObjectField } from './emulator-object-fields.ts';
 import { requestScope } from './emulator-request.ts';
 import { s3Error } from './emulator-xml.ts';
 
@@ -24,9 +26,12 @@ export interface ClassedStore {
   createMultipartUpload(...args: unknown[]): string;
   completeMultipartUpload(uploadId: string, parts: unknown): unknown;
   multipartUploads: Map<string, { bucket: string; key: string; storageClass?: string }>;
+  /** fauxqs's SQLite write-through, when the emulator keeps its state (S3DR_DATA_DIR). */
+  persistence?: FieldPersistence;
 }
 
 export interface ClassedObject {
+  etag: string;
   /** Unset: STANDARD. */
   storageClass?: string;
 }
@@ -65,13 +70,17 @@ export function installStorageClasses(
   // Not AsyncLocalStorage: fauxqs calls its store synchronously from the route handler (local/emulator-request.ts).
   const current = requestScope<FastifyRequest>();
   const objectOf = (bucket: string, key: string) => store.buckets.get(bucket)?.get(key);
+  const saveClass = persistObjectField(store, 's3dr_storage_classes', 'storageClass', (c) => c !== undefined);
 
   const putObject = store.putObject.bind(store);
   store.putObject = (...args: unknown[]) => {
     const storageClass = requestedClass(current.get());
     const result = putObject(...args);
     const stored = objectOf(String(args[0]), String(args[1]));
-    if (stored) stored.storageClass = storageClass;
+    if (stored) {
+      stored.storageClass = storageClass;
+      saveClass(String(args[0]), { ...stored, key: String(args[1]) });
+    }
     return result;
   };
   const createMultipartUpload = store.createMultipartUpload.bind(store);
@@ -86,7 +95,10 @@ export function installStorageClasses(
     const upload = store.multipartUploads.get(uploadId);
     const result = completeMultipartUpload(uploadId, parts);
     const stored = upload && objectOf(upload.bucket, upload.key);
-    if (stored) stored.storageClass = upload.storageClass;
+    if (stored) {
+      stored.storageClass = upload.storageClass;
+      saveClass(upload.bucket, { ...stored, key: upload.key });
+    }
     return result;
   };
 

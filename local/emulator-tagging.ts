@@ -13,6 +13,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { FastifyApp, ObjectEvent } from './emulator.ts';
+import { type FieldPersistence, persistObjectField } from './emulator-object-fields.ts';
 import { requestScope } from './emulator-request.ts';
 import { VERSIONS_BUCKET } from './emulator-versioning.ts';
 import { s3Error, xml, xmlEscape, xmlUnescape } from './emulator-xml.ts';
@@ -25,78 +26,12 @@ export interface TaggableStore {
   completeMultipartUpload(uploadId: string, parts: unknown): unknown;
   multipartUploads: Map<string, { bucket: string; key: string; tags?: Record<string, string> }>;
   /** fauxqs's SQLite write-through, when the emulator keeps its state (S3DR_DATA_DIR). */
-  persistence?: TagPersistence;
+  persistence?: FieldPersistence;
 }
 
 interface TaggableObject {
   etag: string;
   tags?: Record<string, string>;
-}
-
-/** The part of fauxqs's SQLite persistence (node:sqlite's DatabaseSync underneath) tag sets are kept in. */
-interface TagPersistence {
-  db: {
-    exec(sql: string): void;
-    prepare(sql: string): { run(...values: unknown[]): unknown; all(...values: unknown[]): unknown[] };
-  };
-  upsertObject(bucket: string, obj: { key: string; etag: string; tags?: Record<string, string> }): void;
-  deleteObject(bucket: string, key: string): void;
-  deleteObjectsByBucket(bucket: string): void;
-}
-
-/**
- * Keeps tag sets in the emulator's SQLite file beside fauxqs's objects, whose table has no column for
- * them, so that tags survive a restart as the objects do. One row per stored object (the internal
- * versions bucket's too, so a noncurrent version keeps its tags), written whenever a tag set is set and
- * whenever an object is persisted with one; removed with the object. A row names the ETag of the object
- * it was written for and is applied on load only to an object with that ETag, so a row left behind by
- * any path that bypassed this layer can never dress another object in old tags.
- * Returns the function that saves one object's tag set.
- */
-function persistTags(store: TaggableStore): (bucket: string, obj: { key: string } & TaggableObject) => void {
-  const persistence = store.persistence;
-  if (!persistence) return () => undefined;
-  const { db } = persistence;
-  db.exec(
-    'CREATE TABLE IF NOT EXISTS s3dr_object_tags (bucket TEXT NOT NULL, key TEXT NOT NULL, etag TEXT NOT NULL, tags TEXT NOT NULL, PRIMARY KEY (bucket, key))',
-  );
-  const upsert = db.prepare(
-    'INSERT OR REPLACE INTO s3dr_object_tags (bucket, key, etag, tags) VALUES (?, ?, ?, ?)',
-  );
-  const remove = db.prepare('DELETE FROM s3dr_object_tags WHERE bucket = ? AND key = ?');
-  const removeBucket = db.prepare('DELETE FROM s3dr_object_tags WHERE bucket = ?');
-  for (const row of db.prepare('SELECT bucket, key, etag, tags FROM s3dr_object_tags').all() as {
-    bucket: string;
-    key: string;
-    etag: string;
-    tags: string;
-  }[]) {
-    const obj = store.buckets.get(row.bucket)?.get(row.key);
-    if (obj && obj.etag === row.etag) obj.tags = JSON.parse(row.tags) as Record<string, string>;
-  }
-  const save = (bucket: string, obj: { key: string } & TaggableObject) => {
-    if (obj.tags && Object.keys(obj.tags).length > 0)
-      upsert.run(bucket, obj.key, obj.etag, JSON.stringify(obj.tags));
-    else remove.run(bucket, obj.key);
-  };
-  const upsertObject = persistence.upsertObject.bind(persistence);
-  persistence.upsertObject = (bucket, obj) => {
-    upsertObject(bucket, obj);
-    // An object persisted with its tag set (a version moved by local/emulator-versioning.ts) keeps it;
-    // one persisted without (fauxqs writing a new object) is followed by this layer's own save.
-    if (obj.tags !== undefined) save(bucket, obj);
-  };
-  const deleteObject = persistence.deleteObject.bind(persistence);
-  persistence.deleteObject = (bucket, key) => {
-    deleteObject(bucket, key);
-    remove.run(bucket, key);
-  };
-  const deleteObjectsByBucket = persistence.deleteObjectsByBucket.bind(persistence);
-  persistence.deleteObjectsByBucket = (bucket) => {
-    deleteObjectsByBucket(bucket);
-    removeBucket.run(bucket);
-  };
-  return save;
 }
 
 /** S3's limits on an object's tag set (User Guide, "Categorizing your storage using tags"). */
@@ -161,7 +96,10 @@ export function installObjectTagging(
   versionOf: (bucket: string, key: string, versionId: string) => TaggableObject | undefined = () => undefined,
 ): void {
   const current = requestScope<FastifyRequest>();
-  const saveTags = persistTags(store);
+  // Tag sets survive a restart with the objects (local/emulator-object-fields.ts).
+  const saveTags = persistObjectField(store, 's3dr_tags', 'tags', (tags) =>
+    Boolean(tags && Object.keys(tags).length > 0),
+  );
   const objectOf = (bucket: string, key: string, versionId?: string) =>
     versionId === undefined ? store.buckets.get(bucket)?.get(key) : versionOf(bucket, key, versionId);
   /** Saves the tags of the object a tagging request changed: the key's current object or a version. */

@@ -10,6 +10,10 @@
  * - An unknown class is refused with 400 InvalidStorageClass (S3 API Reference, "Error responses").
  * fauxqs 2.4.1 ignored the header and listed everything as STANDARD.
  */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -17,6 +21,8 @@ import {
   CreateMultipartUploadCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -112,4 +118,67 @@ describe('emulator storage classes', () => {
     expect(error).toBeInstanceOf(S3ServiceException);
     expect((error as S3ServiceException).name).toBe('InvalidStorageClass');
   });
+});
+
+// S3 keeps an object's class for as long as the object exists; the local runtime keeps its objects
+// across a restart (S3DR_DATA_DIR), so it keeps their classes too (local/emulator-object-fields.ts).
+describe('storage classes survive an emulator restart (S3DR_DATA_DIR)', () => {
+  it('keeps the class of current and noncurrent versions, and STANDARD stays STANDARD', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 's3dr-classes-'));
+    const b = 'classes-restart';
+    const open = async () => {
+      const emu = await startEmulator({ port: 0, dataDir });
+      const c = new S3Client({
+        endpoint: emu.endpoint,
+        region: 'eu-west-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
+      return { emu, c };
+    };
+    const versions = async (c: S3Client) =>
+      ((await c.send(new ListObjectVersionsCommand({ Bucket: b }))).Versions ?? []).map((v) => [
+        v.Key,
+        v.IsLatest,
+        v.StorageClass,
+      ]);
+    try {
+      const first = await open();
+      await first.c.send(new CreateBucketCommand({ Bucket: b }));
+      await first.c.send(
+        new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }),
+      );
+      await first.c.send(
+        new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'old', StorageClass: 'GLACIER_IR' }),
+      );
+      await first.c.send(
+        new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'new', StorageClass: 'STANDARD_IA' }),
+      );
+      await first.c.send(new PutObjectCommand({ Bucket: b, Key: 'plain', Body: 'p' }));
+      const before = await versions(first.c);
+      expect(before).toEqual([
+        ['k', true, 'STANDARD_IA'],
+        ['k', false, 'GLACIER_IR'],
+        ['plain', true, 'STANDARD'],
+      ]);
+      first.c.destroy();
+      await first.emu.stop();
+
+      const second = await open();
+      try {
+        expect(await versions(second.c)).toEqual(before);
+        expect((await second.c.send(new HeadObjectCommand({ Bucket: b, Key: 'k' }))).StorageClass).toBe(
+          'STANDARD_IA',
+        );
+        expect(
+          (await second.c.send(new HeadObjectCommand({ Bucket: b, Key: 'plain' }))).StorageClass,
+        ).toBeUndefined();
+      } finally {
+        second.c.destroy();
+        await second.emu.stop();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
