@@ -72,7 +72,7 @@ async function timeRequire(file: string, env: Record<string, string>): Promise<n
     'const started = performance.now();',
     'const loaded = require(process.argv[1]);',
     'const ms = performance.now() - started;',
-    "if (typeof loaded.handler !== 'function') throw new Error(`${process.argv[1]} exports no handler`);",
+    "if (typeof loaded.handler !== 'function') throw new Error(process.argv[1] + ' exports no handler');",
     'process.stdout.write(JSON.stringify({ ms }));',
   ].join('\n');
   try {
