@@ -217,7 +217,9 @@ export function formatComparisons(benchmark: string, comparisons: Comparison[]):
         ? c.recorded === undefined
           ? 'new'
           : 'not measured'
-        : `${c.worseBy >= 1 ? '+' : '−'}${(Math.abs(c.worseBy - 1) * 100).toFixed(1)} % ${c.worseBy >= 1 ? 'worse' : 'better'}`;
+        : c.worseBy === 1
+          ? 'same'
+          : `${c.worseBy >= 1 ? '+' : '−'}${(Math.abs(c.worseBy - 1) * 100).toFixed(1)} % ${c.worseBy >= 1 ? 'worse' : 'better'}`;
     return `| ${benchmark} | ${c.name} | ${c.better} | ${fmt(c.recorded)} | ${fmt(c.fresh)} | ${change} | ${c.regressed ? 'REGRESSION' : ''} |`;
   });
   return rows.join('\n');
