@@ -12,6 +12,13 @@
  * 4. The same number of fresh processes require a fixed synthetic module (`calibration`): a figure of the
  *    machine, not of s3-dr, so that `npm run bench:compare` can judge init times as ratios to it.
  *
+ * Why `require` is the figure: Lambda runs a function's module-level code in the INIT phase, before the
+ * first invocation, and that code (imports, clients) is the part of a cold start the function controls;
+ * AWS's advice is a smaller deployment package and less work at initialisation (AWS Lambda Operator
+ * Guide, "Static initialization", serverlessland.com/content/service/lambda/guides/aws-lambda-operator-guide/static-initialization;
+ * AWS re:Post Knowledge Center, "lambda-cold-start", repost.aws/knowledge-center/lambda-cold-start).
+ * What this does not measure: the download and unzip of the artifact and the runtime's own bootstrap.
+ *
  * Reports per function: init ms (median, min, max), zipped KB, unzipped KB (everything in the zip, the
  * bundle's source map included) and the bundle alone. Writes bench/results/cold.json unless
  * BENCH_COLD_OUT names another file ('-' = write nothing). 1 KB = 1,000 bytes (as Lambda's quotas count).

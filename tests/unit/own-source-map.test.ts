@@ -73,7 +73,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The original position Node's --enable-source-maps would print for an error thrown in the bundle. */
+/**
+ * The original position Node's --enable-source-maps would print for an error thrown in the bundle: the
+ * lookup `SourceMap.findEntry` of node:module, which stack traces use (Node.js docs, "Modules: node:module
+ * API › Source maps v3 support" and CLI `--enable-source-maps`).
+ */
 async function originOfThrow(message: string, map: SourceMapPayload, file: string) {
   const code = await readFile(file, 'utf8');
   const offset = code.indexOf(`Error("${message}")`);
