@@ -21,6 +21,8 @@ export interface Figure {
   name: string;
   value: number;
   better: 'higher' | 'lower';
+  /** Why this figure cannot be judged (e.g. measured on a busy machine): listed, never flagged. */
+  unreliable?: string;
 }
 
 /** The benchmarks `bench:compare` knows: npm script and the results file it writes. */
@@ -39,18 +41,39 @@ const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const records = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isRecord) : []);
 
-function push(out: Figure[], name: string, value: number | undefined, better: Figure['better']): void {
-  if (value !== undefined && Number.isFinite(value)) out.push({ name, value, better });
+function push(
+  out: Figure[],
+  name: string,
+  value: number | undefined,
+  better: Figure['better'],
+  unreliable?: string,
+): void {
+  if (value !== undefined && Number.isFinite(value))
+    out.push({ name, value, better, ...(unreliable ? { unreliable } : {}) });
 }
+
+/**
+ * Above this load average per CPU, cold-start times are not judged. With more runnable processes than
+ * cores, two runs of the same bundles on this project's machine differed by up to 75 % in init ÷
+ * calibration (README "Cold starts"): any verdict would be noise. Sizes are judged regardless.
+ */
+export const MAX_LOAD_PER_CPU = 1;
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined || b === 0 ? undefined : a / b;
 
 function coldFigures(r: Json): Figure[] {
   const out: Figure[] = [];
   const calibration = num(r.calibrationMs);
+  const machine = isRecord(r.machine) ? r.machine : {};
+  const load = Array.isArray(machine.loadAverageAtStart) ? num(machine.loadAverageAtStart[0]) : undefined;
+  const cpus = num(machine.cpus);
+  const busy =
+    load !== undefined && cpus !== undefined && load / cpus > MAX_LOAD_PER_CPU
+      ? `measured at load ${load} on ${cpus} CPUs`
+      : undefined;
   for (const [fn, f] of Object.entries(isRecord(r.functions) ? r.functions : {})) {
     if (!isRecord(f)) continue;
-    push(out, `${fn}: init ÷ calibration`, ratio(num(f.initMs), calibration), 'lower');
+    push(out, `${fn}: init ÷ calibration`, ratio(num(f.initMs), calibration), 'lower', busy);
     push(out, `${fn}: zipped KB`, num(f.zippedKB), 'lower');
     push(out, `${fn}: unzipped KB`, num(f.unzippedKB), 'lower');
   }
@@ -162,6 +185,8 @@ export interface Comparison {
   /** How many times worse the fresh figure is (1.25 = 25 % worse; below 1 = better). */
   worseBy?: number;
   regressed: boolean;
+  /** Why the figure was not judged. */
+  notJudged?: string;
 }
 
 /** More than this much worse than the recorded figure is a regression. */
@@ -183,13 +208,17 @@ export function compareFigures(recorded: Figure[], fresh: Figure[], tolerance = 
       continue;
     }
     const worseBy = worseness(r.value, f.value, f.better);
+    const notJudged = [r.unreliable && `recorded ${r.unreliable}`, f.unreliable && `fresh ${f.unreliable}`]
+      .filter(Boolean)
+      .join('; ');
     out.push({
       name: f.name,
       better: f.better,
       recorded: r.value,
       fresh: f.value,
       worseBy,
-      regressed: worseBy > 1 + tolerance,
+      regressed: !notJudged && worseBy > 1 + tolerance,
+      ...(notJudged ? { notJudged: `not judged: ${notJudged}` } : {}),
     });
   }
   for (const r of recorded) {
@@ -220,7 +249,7 @@ export function formatComparisons(benchmark: string, comparisons: Comparison[]):
         : c.worseBy === 1
           ? 'same'
           : `${c.worseBy >= 1 ? '+' : '−'}${(Math.abs(c.worseBy - 1) * 100).toFixed(1)} % ${c.worseBy >= 1 ? 'worse' : 'better'}`;
-    return `| ${benchmark} | ${c.name} | ${c.better} | ${fmt(c.recorded)} | ${fmt(c.fresh)} | ${change} | ${c.regressed ? 'REGRESSION' : ''} |`;
+    return `| ${benchmark} | ${c.name} | ${c.better} | ${fmt(c.recorded)} | ${fmt(c.fresh)} | ${change} | ${c.regressed ? 'REGRESSION' : (c.notJudged ?? '')} |`;
   });
   return rows.join('\n');
 }

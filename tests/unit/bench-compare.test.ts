@@ -8,7 +8,8 @@ const fig = (name: string, value: number, better: Figure['better'] = 'lower'): F
 });
 
 /** A cold.json as bench/cold.ts writes it. */
-const cold = (calibrationMs: number, initMs: number, zippedKB = 300) => ({
+const cold = (calibrationMs: number, initMs: number, zippedKB = 300, load = 0.5) => ({
+  machine: { cpus: 2, node: 'v22.23.3', loadAverageAtStart: [load, load, load] },
   runs: 7,
   calibrationMs,
   functions: { ingest: { initMs, initMsRuns: [initMs], zippedKB, unzippedKB: 900, bundleKB: 400 } },
@@ -68,6 +69,17 @@ describe('bench:compare — comparing a fresh run with the recorded one', () => 
     expect(regressed(recorded, extractFigures('cold', cold(50, 120)))).toEqual([
       'ingest: init ÷ calibration',
     ]);
+  });
+
+  it('does not judge init times measured on a busy machine, but still judges sizes', () => {
+    const recorded = extractFigures('cold', cold(50, 100, 300));
+    const comparisons = compareFigures(recorded, extractFigures('cold', cold(50, 200, 340, 5.5)));
+    expect(comparisons.filter((c) => c.regressed).map((c) => c.name)).toEqual(['ingest: zipped KB']);
+    expect(comparisons.find((c) => c.name === 'ingest: init ÷ calibration')).toMatchObject({
+      worseBy: 2,
+      regressed: false,
+      notJudged: 'not judged: fresh measured at load 5.5 on 2 CPUs',
+    });
   });
 
   it('judges bundle sizes as they are (they do not depend on the machine)', () => {
