@@ -22,10 +22,13 @@
  * Reports per function: init ms (median, min, max), zipped KB, unzipped KB (everything in the zip, the
  * bundle's source map included) and the bundle alone. Writes bench/results/cold.json unless
  * BENCH_COLD_OUT names another file ('-' = write nothing). 1 KB = 1,000 bytes (as Lambda's quotas count).
+ *
+ * BENCH_COLD_BASELINE=<commit>: also packages that commit (`git archive`, with this checkout's
+ * node_modules) and times its bundles in the same rounds, for a before/after taken in the same minutes.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +38,7 @@ import { median } from './compare-results.ts';
 const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
 const OUT = process.env.BENCH_COLD_OUT ?? join(root, 'bench/results/cold.json');
+const BASELINE = process.env.BENCH_COLD_BASELINE;
 /** A bound on one child process, only so that a hung load cannot hang the benchmark. */
 const CHILD_TIMEOUT_MS = 60_000;
 
@@ -144,72 +148,122 @@ export interface ColdResult {
   calibrationMs: number;
   calibrationMsRuns: number[];
   functions: Record<string, ColdFunction>;
+  /** BENCH_COLD_BASELINE: the same figures for another commit, measured in the same minutes. */
+  baseline?: { ref: string; functions: Record<string, ColdFunction> };
 }
 
 const kb = (bytes: number) => Math.round(bytes / 100) / 10;
 
-async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 's3dr-cold-'));
-  const workFolder = `.esbuild/cold-${process.pid}-${randomUUID()}`;
-  const loadAverageAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
+interface Measured {
+  name: string;
+  bundle: string;
+  env: Record<string, string>;
+  figures: ColdFunction;
+}
+
+/** `sls package` of the project in `projectDir`, each function unzipped under `dir`; sizes measured. */
+async function packageFunctions(projectDir: string, dir: string): Promise<Measured[]> {
+  const workFolder = join(projectDir, `.esbuild/cold-${process.pid}-${randomUUID()}`);
   try {
-    process.stdout.write('sls package --stage dev …\n');
-    const packaged = await runSls(['package', '--stage', 'dev', '--package', join(dir, 'pkg')], undefined, {
-      S3DR_ESBUILD_WORK_FOLDER: workFolder,
-    });
+    const packaged = await runSls(
+      ['package', '--stage', 'dev', '--package', join(dir, 'pkg')],
+      undefined,
+      { S3DR_ESBUILD_WORK_FOLDER: workFolder },
+      projectDir,
+    );
     if (packaged.code !== 0) {
       throw new Error(`sls package failed (${packaged.code}):\n${packaged.stdout}\n${packaged.stderr}`);
     }
-    const template = JSON.parse(
-      await readFile(join(dir, 'pkg/cloudformation-template-update-stack.json'), 'utf8'),
-    ) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
-    // s3-dr's own functions (functions/*.ts), not the framework's custom resource for existing buckets.
-    const lambdas = Object.values(template.Resources).filter(
-      (r) => r.Type === 'AWS::Lambda::Function' && String(r.Properties.Handler).startsWith('functions/'),
-    );
-
-    const calibrationFile = join(dir, 'calibration.cjs');
-    await writeFile(calibrationFile, calibrationModule());
-    const calibrationMsRuns: number[] = [];
-    const functions: Record<string, ColdFunction> = {};
-    const measured: { name: string; bundle: string; env: Record<string, string> }[] = [];
-    for (const lambda of lambdas) {
-      const p = lambda.Properties;
-      const fullName = String(p.FunctionName);
-      const name = fullName.replace(/^s3-dr-dev-/, '');
-      const zip = join(dir, 'pkg', `${name}.zip`);
-      const out = join(dir, name);
-      await run('unzip', ['-q', zip, '-d', out]);
-      const handlerPath = String(p.Handler).replace(/\.handler$/, '');
-      const bundle = join(out, `${handlerPath}.cjs`);
-      const variables = ((p.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
-        {}) as Record<string, unknown>;
-      const env = lambdaEnv(fullName, Number(p.MemorySize ?? 128));
-      for (const [k, v] of Object.entries(variables)) env[k] = resolveIntrinsic(v);
-      const files = await readdir(out, { recursive: true, withFileTypes: true });
-      let unzipped = 0;
-      for (const f of files) if (f.isFile()) unzipped += (await stat(join(f.parentPath, f.name))).size;
-      functions[name] = {
+  } finally {
+    await rm(workFolder, { recursive: true, force: true });
+  }
+  const template = JSON.parse(
+    await readFile(join(dir, 'pkg/cloudformation-template-update-stack.json'), 'utf8'),
+  ) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+  // s3-dr's own functions (functions/*.ts), not the framework's custom resource for existing buckets.
+  const lambdas = Object.values(template.Resources).filter(
+    (r) => r.Type === 'AWS::Lambda::Function' && String(r.Properties.Handler).startsWith('functions/'),
+  );
+  const measured: Measured[] = [];
+  for (const lambda of lambdas) {
+    const p = lambda.Properties;
+    const fullName = String(p.FunctionName);
+    const name = fullName.replace(/^s3-dr-dev-/, '');
+    const zip = join(dir, 'pkg', `${name}.zip`);
+    const out = join(dir, name);
+    await run('unzip', ['-q', zip, '-d', out]);
+    const handlerPath = String(p.Handler).replace(/\.handler$/, '');
+    const bundle = join(out, `${handlerPath}.cjs`);
+    const variables = ((p.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
+      {}) as Record<string, unknown>;
+    const env = lambdaEnv(fullName, Number(p.MemorySize ?? 128));
+    for (const [k, v] of Object.entries(variables)) env[k] = resolveIntrinsic(v);
+    const files = await readdir(out, { recursive: true, withFileTypes: true });
+    let unzipped = 0;
+    for (const f of files) if (f.isFile()) unzipped += (await stat(join(f.parentPath, f.name))).size;
+    measured.push({
+      name,
+      bundle,
+      env,
+      figures: {
         initMs: 0,
         initMsRuns: [],
         zippedKB: kb((await stat(zip)).size),
         unzippedKB: kb(unzipped),
         bundleKB: kb((await stat(bundle)).size),
-      };
-      measured.push({ name, bundle, env });
+      },
+    });
+  }
+  return measured;
+}
+
+/** The tree of a commit, with this checkout's node_modules, to package as the baseline. */
+async function checkoutBaseline(ref: string, dir: string): Promise<string> {
+  const tree = join(dir, 'tree');
+  await mkdir(tree, { recursive: true });
+  const archive = join(dir, 'baseline.tar');
+  await run('git', ['-C', root, 'archive', '--output', archive, ref]);
+  await run('tar', ['-x', '-f', archive, '-C', tree]);
+  await symlink(join(root, 'node_modules'), join(tree, 'node_modules'));
+  return tree;
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+const finish = (measured: Measured[]): Record<string, ColdFunction> => {
+  const out: Record<string, ColdFunction> = {};
+  for (const m of measured) {
+    const runs = m.figures.initMsRuns.map(round);
+    out[m.name] = { ...m.figures, initMsRuns: runs, initMs: round(median(runs)) };
+  }
+  return out;
+};
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 's3dr-cold-'));
+  const loadAverageAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
+  try {
+    process.stdout.write('sls package --stage dev …\n');
+    const current = await packageFunctions(root, join(dir, 'current'));
+    let baseline: Measured[] = [];
+    if (BASELINE) {
+      process.stdout.write(`sls package --stage dev of ${BASELINE} (baseline) …\n`);
+      baseline = await packageFunctions(
+        await checkoutBaseline(BASELINE, join(dir, 'baseline-src')),
+        join(dir, 'baseline'),
+      );
     }
-    // Interleaved (function A, B, …, calibration, then again), so a burst of load elsewhere on the machine
-    // spreads over every figure instead of inflating one function's.
+    const calibrationFile = join(dir, 'calibration.cjs');
+    await writeFile(calibrationFile, calibrationModule());
+    const calibrationMsRuns: number[] = [];
+    // Interleaved (function A, B, …, the baseline's, calibration, then again), so a burst of load
+    // elsewhere on the machine spreads over every figure instead of inflating one function's.
     for (let i = 0; i < RUNS; i++) {
-      for (const m of measured) functions[m.name]!.initMsRuns.push(await timeRequire(m.bundle, m.env));
+      for (const m of [...current, ...baseline])
+        m.figures.initMsRuns.push(await timeRequire(m.bundle, m.env));
       calibrationMsRuns.push(await timeRequire(calibrationFile, { PATH: process.env.PATH ?? '' }));
       process.stdout.write(`run ${i + 1}/${RUNS}\n`);
     }
-    const round = (ms: number) => Math.round(ms * 10) / 10;
-    for (const f of Object.values(functions)) {
-      f.initMsRuns = f.initMsRuns.map(round);
-      f.initMs = round(median(f.initMsRuns));
-    }
+    const functions = finish(current);
     const result: ColdResult = {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, node: process.version, loadAverageAtStart },
@@ -222,16 +276,31 @@ async function main(): Promise<void> {
       ([name, f]) =>
         `| ${name} | ${f.initMs} (${Math.min(...f.initMsRuns)}–${Math.max(...f.initMsRuns)}) | ${f.zippedKB} | ${f.unzippedKB} | ${f.bundleKB} |`,
     );
-    process.stdout.write(
-      [
-        `\nNode ${process.version}, ${cpus().length} CPUs, load average at start ${loadAverageAtStart.join(' ')}; median of ${RUNS} fresh processes`,
-        '| function | init ms, median (min–max) | zipped KB | unzipped KB | bundle KB |',
-        '| --- | ---: | ---: | ---: | ---: |',
-        ...rows,
-        `calibration (fixed synthetic module): ${result.calibrationMs} ms`,
+    const lines = [
+      `\nNode ${process.version}, ${cpus().length} CPUs, load average at start ${loadAverageAtStart.join(' ')}; median of ${RUNS} fresh processes`,
+      '| function | init ms, median (min–max) | zipped KB | unzipped KB | bundle KB |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      ...rows,
+      `calibration (fixed synthetic module): ${result.calibrationMs} ms`,
+      '',
+    ];
+    if (BASELINE) {
+      const before = finish(baseline);
+      result.baseline = { ref: BASELINE, functions: before };
+      lines.push(
+        `baseline ${BASELINE}, measured in the same rounds:`,
+        '| function | init ms before → after (median) | zipped KB before → after | unzipped KB before → after |',
+        '| --- | ---: | ---: | ---: |',
+        ...Object.entries(functions).map(([name, f]) => {
+          const b = before[name];
+          return b
+            ? `| ${name} | ${b.initMs} → ${f.initMs} | ${b.zippedKB} → ${f.zippedKB} | ${b.unzippedKB} → ${f.unzippedKB} |`
+            : `| ${name} | (not in the baseline) → ${f.initMs} | → ${f.zippedKB} | → ${f.unzippedKB} |`;
+        }),
         '',
-      ].join('\n'),
-    );
+      );
+    }
+    process.stdout.write(lines.join('\n'));
     if (OUT !== '-') {
       await mkdir(join(OUT, '..'), { recursive: true });
       await writeFile(OUT, `${JSON.stringify(result, null, 2)}\n`);
@@ -239,7 +308,6 @@ async function main(): Promise<void> {
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
-    await rm(join(root, workFolder), { recursive: true, force: true });
   }
 }
 
