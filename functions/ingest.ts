@@ -2,20 +2,22 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import { loadConfig } from '../lib/config.ts';
 import { InvalidPayloadError } from '../lib/errors.ts';
 import { ingestNotification } from '../lib/ingest-notification.ts';
 import { logger, metrics, publishOutcome } from '../lib/observability.ts';
-import { createRuntime } from '../lib/runtime.ts';
+import { queueRuntime } from '../lib/runtime.ts';
 
-const runtime = createRuntime();
-const queue = runtime.queue();
+// Only the queue: no S3 client in this bundle (lib/runtime.ts).
+const config = loadConfig();
+const queue = queueRuntime(config).queue();
 
 /** S3 notification → replication tasks. Fails the invocation (→ async retry → DLQ) on bad records. */
 export const run = async (event: unknown) => {
   const result = await ingestNotification(event, {
     queue,
-    sourceBuckets: runtime.config.sourceBuckets,
-    rules: runtime.config.rules,
+    sourceBuckets: config.sourceBuckets,
+    rules: config.rules,
   });
   metrics.addMetric('EventsIngested', MetricUnit.Count, result.queued);
   for (const ignored of result.ignored)

@@ -2,19 +2,23 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSEvent } from 'aws-lambda';
+import { loadConfig } from '../lib/config.ts';
 import { logger, metrics } from '../lib/observability.ts';
 import { replicateBatch } from '../lib/replicate-batch.ts';
-import { createRuntime } from '../lib/runtime.ts';
+import { replicateSettings, storesRuntime } from '../lib/runtime.ts';
 
-const runtime = createRuntime();
+// Only S3 stores: no SQS client in this bundle (lib/runtime.ts).
+const config = loadConfig();
+const stores = storesRuntime(config);
+const settings = replicateSettings(config);
 
 /** SQS batch of tasks → reconcile each key → partial batch response. */
 export const run = (event: SQSEvent, context: Context) =>
   replicateBatch(event, context, {
-    sourceStore: runtime.sourceStore,
-    dr: runtime.dr,
+    sourceStore: stores.sourceStore,
+    dr: stores.dr,
     clock: { now: () => new Date(), remainingMs: () => context.getRemainingTimeInMillis() },
-    settings: runtime.replicateSettings,
+    settings,
     logger,
     metrics,
   });

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from './errors.ts';
 import { parseRulesJson, type ReplicationRule, rulesNeedTags } from './replication-rules.ts';
 import { STORAGE_CLASSES } from './storage-classes.ts';

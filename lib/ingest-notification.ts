@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidPayloadError } from './errors.ts';
 import type { TaskQueue } from './ports.ts';
 import { excludedByKey, type ReplicationRule } from './replication-rules.ts';

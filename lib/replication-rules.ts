@@ -12,7 +12,7 @@
  * (key and value); an empty filter matches every key. Unlike S3 Replication's numeric priorities, the
  * order of the list is the priority: first match wins.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { STORAGE_CLASSES, type StorageClass } from './storage-classes.ts';
 
 /**

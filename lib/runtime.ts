@@ -1,4 +1,4 @@
-import { createClients } from './aws/clients.ts';
+import { createS3Clients, createSqsClients } from './aws/clients.ts';
 import { S3ObjectStore } from './aws/s3-object-store.ts';
 import { SqsTaskQueue } from './aws/sqs-task-queue.ts';
 import { type Config, loadConfig, requireQueueUrl } from './config.ts';
@@ -9,51 +9,91 @@ import type { ReplicateSettings } from './replicate-key.ts';
  * Everything a handler needs, built once per cold start from the validated configuration: adapters
  * bound to the configured buckets, in the right regions. A configuration error throws here, at module
  * load, with a message naming the variable.
+ *
+ * A handler composes only the parts it uses (`storesRuntime`, `queueRuntime`): the part it does not
+ * import is not in its bundle, and an SDK client is most of a cold start (README "Cold starts").
+ * `createRuntime` is all of them, for a handler that uses both services and for tests.
  */
-export interface Runtime {
+export interface Runtime extends StoresRuntime, QueueRuntime {
   config: Config;
-  sourceStore(bucket: string): ObjectStore | undefined;
-  dr: ObjectStore;
-  /** A store for any bucket in the given region (restore targets, after the allow-list check). */
-  storeFor(bucket: string, region: string): ObjectStore;
-  queue(): TaskQueue;
   replicateSettings: ReplicateSettings;
   destroy(): void;
 }
 
-export function createRuntime(env: Record<string, string | undefined> = process.env): Runtime {
-  const config = loadConfig(env);
-  const clients = createClients(config);
+/** The S3 side: source stores, the DR store, stores for restore targets. */
+export interface StoresRuntime {
+  sourceStore(bucket: string): ObjectStore | undefined;
+  dr: ObjectStore;
+  /** A store for any bucket in the given region (restore targets, after the allow-list check). */
+  storeFor(bucket: string, region: string): ObjectStore;
+  destroy(): void;
+}
+
+/** The SQS side: the replication queue, made on first use. */
+export interface QueueRuntime {
+  queue(): TaskQueue;
+  destroy(): void;
+}
+
+export function storesRuntime(config: Config): StoresRuntime {
+  const clients = createS3Clients(config);
   const sources = new Map(
     config.sourceBuckets.map((b) => [b, new S3ObjectStore(clients.s3(config.sourceRegion), b)] as const),
   );
-  let queue: TaskQueue | undefined;
   return {
-    config,
     sourceStore: (bucket) => sources.get(bucket),
     dr: new S3ObjectStore(clients.s3(config.drRegion), config.drBucket, {
       expectedOwner: config.drBucketOwner,
     }),
     storeFor: (bucket, region) => new S3ObjectStore(clients.s3(region), bucket),
+    destroy: () => clients.destroy(),
+  };
+}
+
+export function queueRuntime(config: Config): QueueRuntime {
+  const clients = createSqsClients(config);
+  let queue: TaskQueue | undefined;
+  return {
     queue() {
       queue ??= new SqsTaskQueue(clients.sqs(), requireQueueUrl(config));
       return queue;
     },
-    replicateSettings: {
-      deletePolicy: config.deletePolicy,
-      keyLayout: config.keyLayout,
-      drStorageClass: config.drStorageClass,
-      drKmsKeyId: config.drKmsKeyId,
-      copyTags: config.copyTags,
-      multipartThreshold: config.multipartThreshold,
-      partSize: config.partSize,
-      partConcurrency: config.partConcurrency,
-      safetyMarginMs: config.safetyMarginMs,
-      thawArchivedSources: config.thawArchivedSources,
-      thawDays: config.thawDays,
-      thawTier: config.thawTier,
-      rules: config.rules,
-    },
     destroy: () => clients.destroy(),
+  };
+}
+
+export function replicateSettings(config: Config): ReplicateSettings {
+  return {
+    deletePolicy: config.deletePolicy,
+    keyLayout: config.keyLayout,
+    drStorageClass: config.drStorageClass,
+    drKmsKeyId: config.drKmsKeyId,
+    copyTags: config.copyTags,
+    multipartThreshold: config.multipartThreshold,
+    partSize: config.partSize,
+    partConcurrency: config.partConcurrency,
+    safetyMarginMs: config.safetyMarginMs,
+    thawArchivedSources: config.thawArchivedSources,
+    thawDays: config.thawDays,
+    thawTier: config.thawTier,
+    rules: config.rules,
+  };
+}
+
+export function createRuntime(env: Record<string, string | undefined> = process.env): Runtime {
+  const config = loadConfig(env);
+  const stores = storesRuntime(config);
+  const queue = queueRuntime(config);
+  return {
+    config,
+    sourceStore: stores.sourceStore,
+    dr: stores.dr,
+    storeFor: stores.storeFor,
+    queue: queue.queue,
+    replicateSettings: replicateSettings(config),
+    destroy() {
+      stores.destroy();
+      queue.destroy();
+    },
   };
 }

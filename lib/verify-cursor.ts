@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RESERVED_PREFIX } from './config.ts';
 import { describeError } from './errors.ts';
 import type { ObjectStore } from './ports.ts';

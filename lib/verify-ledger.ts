@@ -12,7 +12,7 @@
  * (docs/design.md, invariant 8).
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeError } from './errors.ts';
 import { compareKeys } from './key-order.ts';
 import type { ObjectStore } from './ports.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Config } from './config.ts';
 import { InvalidPayloadError } from './errors.ts';
 import { MAX_KEY_BYTES } from './key-mapping.ts';

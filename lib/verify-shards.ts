@@ -12,7 +12,7 @@
  *
  * Work items are plain JSON: the cursor stores the unfinished ones, each with its resume position.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { commonPrefix, compareKeys, keyBefore } from './key-order.ts';
 import { ledgerPositionSchema } from './verify-ledger.ts';
 

@@ -67,12 +67,13 @@ export function runSls(
   args: string[],
   timeoutMs = SLS_TIMEOUT_MS,
   extraEnv: Record<string, string> = {},
+  cwd = root,
 ): Promise<SlsResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [slsBin, ...args],
-      { cwd: root, env: { ...offlineEnv(), ...extraEnv }, timeout: timeoutMs, maxBuffer: 64 << 20 },
+      { cwd, env: { ...offlineEnv(), ...extraEnv }, timeout: timeoutMs, maxBuffer: 64 << 20 },
       (error, stdout, stderr) => {
         if (error?.killed) {
           resolve({

@@ -1,0 +1,314 @@
+/**
+ * `npm run bench:cold`: cold-start cost of each packaged function, as Lambda would load it.
+ *
+ * 1. `sls package --stage dev` offline into a temporary folder (its own esbuild work folder, as the tests
+ *    run it: tests/helpers/template.ts).
+ * 2. Each function's artifact (`<function>.zip`) is unzipped; its environment is the Lambda's
+ *    Environment.Variables from the packaged template, intrinsics resolved to plausible literals.
+ * 3. For each function, BENCH_COLD_RUNS (default 7) fresh Node processes (the Node running this script:
+ *    22, under npm) with exactly that environment (NODE_OPTIONS included, as the Lambda runtime applies it)
+ *    time `require(bundle)` — which runs the handler module's init: config, clients, logger, metrics —
+ *    and check that it exports `handler`.
+ * 4. The same number of fresh processes require a fixed synthetic module (`calibration`): a figure of the
+ *    machine, not of s3-dr, so that `npm run bench:compare` can judge init times as ratios to it.
+ *
+ * Why `require` is the figure: Lambda runs a function's module-level code in the INIT phase, before the
+ * first invocation, and that code (imports, clients) is the part of a cold start the function controls;
+ * AWS's advice is a smaller deployment package and less work at initialisation (AWS Lambda Operator
+ * Guide, "Static initialization", serverlessland.com/content/service/lambda/guides/aws-lambda-operator-guide/static-initialization;
+ * AWS re:Post Knowledge Center, "lambda-cold-start", repost.aws/knowledge-center/lambda-cold-start).
+ * What this does not measure: the download and unzip of the artifact and the runtime's own bootstrap.
+ *
+ * Reports per function: init ms (median, min, max), zipped KB, unzipped KB (everything in the zip, the
+ * bundle's source map included) and the bundle alone. Writes bench/results/cold.json unless
+ * BENCH_COLD_OUT names another file ('-' = write nothing). 1 KB = 1,000 bytes (as Lambda's quotas count).
+ *
+ * BENCH_COLD_BASELINE=<commit>: also packages that commit (`git archive`, with this checkout's
+ * node_modules) and times its bundles in the same rounds, for a before/after taken in the same minutes.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { root, runSls } from '../tests/helpers/template.ts';
+import { median } from './compare-results.ts';
+
+const run = promisify(execFile);
+const RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
+const OUT = process.env.BENCH_COLD_OUT ?? join(root, 'bench/results/cold.json');
+const BASELINE = process.env.BENCH_COLD_BASELINE;
+/** A bound on one child process, only so that a hung load cannot hang the benchmark. */
+const CHILD_TIMEOUT_MS = 60_000;
+
+/** Values for the intrinsics a function environment may hold (the dev stage, as `npm run package`). */
+const PSEUDO: Record<string, string> = {
+  'AWS::Region': 'eu-west-1',
+  'AWS::AccountId': '123456789012',
+  'AWS::Partition': 'aws',
+  'AWS::URLSuffix': 'amazonaws.com',
+  'AWS::StackName': 's3-dr-dev',
+};
+
+/** A literal for an environment value: Fn::Sub, Fn::Join, Ref and Fn::GetAtt resolved plausibly. */
+function resolveIntrinsic(value: unknown): string {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+    return String(value);
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const [fn, arg] = Object.entries(value)[0] ?? [];
+    if (fn === 'Ref' && typeof arg === 'string') return PSEUDO[arg] ?? `${arg}-ref`;
+    if (fn === 'Fn::GetAtt') {
+      const [id, attr] = Array.isArray(arg) ? arg : String(arg).split('.');
+      return `arn:aws:sqs:${PSEUDO['AWS::Region']}:${PSEUDO['AWS::AccountId']}:${id}-${attr}`;
+    }
+    if (fn === 'Fn::Join' && Array.isArray(arg)) {
+      const [sep, parts] = arg as [string, unknown[]];
+      return parts.map(resolveIntrinsic).join(sep);
+    }
+    if (fn === 'Fn::Sub') {
+      const [text, vars] = (Array.isArray(arg) ? arg : [arg, {}]) as [string, Record<string, unknown>];
+      return text.replace(/\$\{([^}]+)\}/g, (_, name: string) =>
+        name in vars ? resolveIntrinsic(vars[name]) : (PSEUDO[name] ?? `${name}-ref`),
+      );
+    }
+  }
+  throw new Error(`cannot resolve ${JSON.stringify(value)} to a literal`);
+}
+
+/** Times one fresh process requiring `file`; the child prints the milliseconds `require` took. */
+async function timeRequire(file: string, env: Record<string, string>): Promise<number> {
+  const script = [
+    "const { performance } = require('node:perf_hooks');",
+    'const started = performance.now();',
+    'const loaded = require(process.argv[1]);',
+    'const ms = performance.now() - started;',
+    "if (typeof loaded.handler !== 'function') throw new Error(process.argv[1] + ' exports no handler');",
+    'process.stdout.write(JSON.stringify({ ms }));',
+  ].join('\n');
+  try {
+    const { stdout } = await run(process.execPath, ['-e', script, file], {
+      env,
+      timeout: CHILD_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+    });
+    return (JSON.parse(stdout) as { ms: number }).ms;
+  } catch (error) {
+    const e = error as { killed?: boolean; stderr?: string };
+    if (e.killed) throw new Error(`require(${file}) timed out: killed after ${CHILD_TIMEOUT_MS / 1000} s`);
+    throw new Error(`require(${file}) failed: ${e.stderr ?? String(error)}`);
+  }
+}
+
+/** The environment Lambda's Node.js runtime gives a function besides its own variables. */
+function lambdaEnv(fn: string, memory: number): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    LANG: 'en_US.UTF-8',
+    TZ: ':UTC',
+    AWS_REGION: PSEUDO['AWS::Region']!,
+    AWS_DEFAULT_REGION: PSEUDO['AWS::Region']!,
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+    AWS_LAMBDA_FUNCTION_NAME: fn,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memory),
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: '2026/01/01/[$LATEST]0000',
+    // Credentials as the runtime sets them for the function's role (dummy: nothing is sent).
+    AWS_ACCESS_KEY_ID: 'ASIAEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'example',
+    AWS_SESSION_TOKEN: 'example',
+  };
+}
+
+/** A fixed module of plain JavaScript, about the size of a handler bundle, for the calibration figure. */
+function calibrationModule(): string {
+  const lines = ['"use strict";', 'const table = {};'];
+  for (let i = 0; i < 4000; i++) {
+    lines.push(
+      `table.f${i} = function f${i}(a, b) { const o = { k: 'v${i}', n: a + ${i} }; return b ? [o, a * ${i % 97}] : o.k + String(o.n); };`,
+    );
+  }
+  lines.push('for (const f of Object.values(table)) f(1, true);', 'exports.handler = () => table;');
+  return lines.join('\n');
+}
+
+export interface ColdFunction {
+  initMs: number;
+  initMsRuns: number[];
+  zippedKB: number;
+  unzippedKB: number;
+  bundleKB: number;
+}
+
+export interface ColdResult {
+  date: string;
+  machine: { cpus: number; node: string; loadAverageAtStart: number[] };
+  runs: number;
+  calibrationMs: number;
+  calibrationMsRuns: number[];
+  functions: Record<string, ColdFunction>;
+  /** BENCH_COLD_BASELINE: the same figures for another commit, measured in the same minutes. */
+  baseline?: { ref: string; functions: Record<string, ColdFunction> };
+}
+
+const kb = (bytes: number) => Math.round(bytes / 100) / 10;
+
+interface Measured {
+  name: string;
+  bundle: string;
+  env: Record<string, string>;
+  figures: ColdFunction;
+}
+
+/** `sls package` of the project in `projectDir`, each function unzipped under `dir`; sizes measured. */
+async function packageFunctions(projectDir: string, dir: string): Promise<Measured[]> {
+  const workFolder = join(projectDir, `.esbuild/cold-${process.pid}-${randomUUID()}`);
+  try {
+    const packaged = await runSls(
+      ['package', '--stage', 'dev', '--package', join(dir, 'pkg')],
+      undefined,
+      { S3DR_ESBUILD_WORK_FOLDER: workFolder },
+      projectDir,
+    );
+    if (packaged.code !== 0) {
+      throw new Error(`sls package failed (${packaged.code}):\n${packaged.stdout}\n${packaged.stderr}`);
+    }
+  } finally {
+    await rm(workFolder, { recursive: true, force: true });
+  }
+  const template = JSON.parse(
+    await readFile(join(dir, 'pkg/cloudformation-template-update-stack.json'), 'utf8'),
+  ) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+  // s3-dr's own functions (functions/*.ts), not the framework's custom resource for existing buckets.
+  const lambdas = Object.values(template.Resources).filter(
+    (r) => r.Type === 'AWS::Lambda::Function' && String(r.Properties.Handler).startsWith('functions/'),
+  );
+  const measured: Measured[] = [];
+  for (const lambda of lambdas) {
+    const p = lambda.Properties;
+    const fullName = String(p.FunctionName);
+    const name = fullName.replace(/^s3-dr-dev-/, '');
+    const zip = join(dir, 'pkg', `${name}.zip`);
+    const out = join(dir, name);
+    await run('unzip', ['-q', zip, '-d', out]);
+    const handlerPath = String(p.Handler).replace(/\.handler$/, '');
+    const bundle = join(out, `${handlerPath}.cjs`);
+    const variables = ((p.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
+      {}) as Record<string, unknown>;
+    const env = lambdaEnv(fullName, Number(p.MemorySize ?? 128));
+    for (const [k, v] of Object.entries(variables)) env[k] = resolveIntrinsic(v);
+    const files = await readdir(out, { recursive: true, withFileTypes: true });
+    let unzipped = 0;
+    for (const f of files) if (f.isFile()) unzipped += (await stat(join(f.parentPath, f.name))).size;
+    measured.push({
+      name,
+      bundle,
+      env,
+      figures: {
+        initMs: 0,
+        initMsRuns: [],
+        zippedKB: kb((await stat(zip)).size),
+        unzippedKB: kb(unzipped),
+        bundleKB: kb((await stat(bundle)).size),
+      },
+    });
+  }
+  return measured;
+}
+
+/** The tree of a commit, with this checkout's node_modules, to package as the baseline. */
+async function checkoutBaseline(ref: string, dir: string): Promise<string> {
+  const tree = join(dir, 'tree');
+  await mkdir(tree, { recursive: true });
+  const archive = join(dir, 'baseline.tar');
+  await run('git', ['-C', root, 'archive', '--output', archive, ref]);
+  await run('tar', ['-x', '-f', archive, '-C', tree]);
+  await symlink(join(root, 'node_modules'), join(tree, 'node_modules'));
+  return tree;
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+const finish = (measured: Measured[]): Record<string, ColdFunction> => {
+  const out: Record<string, ColdFunction> = {};
+  for (const m of measured) {
+    const runs = m.figures.initMsRuns.map(round);
+    out[m.name] = { ...m.figures, initMsRuns: runs, initMs: round(median(runs)) };
+  }
+  return out;
+};
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 's3dr-cold-'));
+  const loadAverageAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
+  try {
+    process.stdout.write('sls package --stage dev …\n');
+    const current = await packageFunctions(root, join(dir, 'current'));
+    let baseline: Measured[] = [];
+    if (BASELINE) {
+      process.stdout.write(`sls package --stage dev of ${BASELINE} (baseline) …\n`);
+      baseline = await packageFunctions(
+        await checkoutBaseline(BASELINE, join(dir, 'baseline-src')),
+        join(dir, 'baseline'),
+      );
+    }
+    const calibrationFile = join(dir, 'calibration.cjs');
+    await writeFile(calibrationFile, calibrationModule());
+    const calibrationMsRuns: number[] = [];
+    // Interleaved (function A, B, …, the baseline's, calibration, then again), so a burst of load
+    // elsewhere on the machine spreads over every figure instead of inflating one function's.
+    for (let i = 0; i < RUNS; i++) {
+      for (const m of [...current, ...baseline])
+        m.figures.initMsRuns.push(await timeRequire(m.bundle, m.env));
+      calibrationMsRuns.push(await timeRequire(calibrationFile, { PATH: process.env.PATH ?? '' }));
+      process.stdout.write(`run ${i + 1}/${RUNS}\n`);
+    }
+    const functions = finish(current);
+    const result: ColdResult = {
+      date: new Date().toISOString(),
+      machine: { cpus: cpus().length, node: process.version, loadAverageAtStart },
+      runs: RUNS,
+      calibrationMs: round(median(calibrationMsRuns)),
+      calibrationMsRuns: calibrationMsRuns.map(round),
+      functions,
+    };
+    const rows = Object.entries(functions).map(
+      ([name, f]) =>
+        `| ${name} | ${f.initMs} (${Math.min(...f.initMsRuns)}–${Math.max(...f.initMsRuns)}) | ${f.zippedKB} | ${f.unzippedKB} | ${f.bundleKB} |`,
+    );
+    const lines = [
+      `\nNode ${process.version}, ${cpus().length} CPUs, load average at start ${loadAverageAtStart.join(' ')}; median of ${RUNS} fresh processes`,
+      '| function | init ms, median (min–max) | zipped KB | unzipped KB | bundle KB |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      ...rows,
+      `calibration (fixed synthetic module): ${result.calibrationMs} ms`,
+      '',
+    ];
+    if (BASELINE) {
+      const before = finish(baseline);
+      result.baseline = { ref: BASELINE, functions: before };
+      lines.push(
+        `baseline ${BASELINE}, measured in the same rounds:`,
+        '| function | init ms before → after (median) | zipped KB before → after | unzipped KB before → after |',
+        '| --- | ---: | ---: | ---: |',
+        ...Object.entries(functions).map(([name, f]) => {
+          const b = before[name];
+          return b
+            ? `| ${name} | ${b.initMs} → ${f.initMs} | ${b.zippedKB} → ${f.zippedKB} | ${b.unzippedKB} → ${f.unzippedKB} |`
+            : `| ${name} | (not in the baseline) → ${f.initMs} | → ${f.zippedKB} | → ${f.unzippedKB} |`;
+        }),
+        '',
+      );
+    }
+    process.stdout.write(lines.join('\n'));
+    if (OUT !== '-') {
+      await mkdir(join(OUT, '..'), { recursive: true });
+      await writeFile(OUT, `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`wrote ${OUT}\n`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
