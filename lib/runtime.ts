@@ -1,8 +1,8 @@
 import { createClients } from './aws/clients.ts';
 import { S3ObjectStore } from './aws/s3-object-store.ts';
-import { SqsTaskQueue } from './aws/sqs-task-queue.ts';
-import { type Config, loadConfig, requireQueueUrl } from './config.ts';
-import type { ObjectStore, TaskQueue } from './ports.ts';
+import { SqsJobQueue, SqsTaskQueue } from './aws/sqs-task-queue.ts';
+import { type Config, loadConfig, requireJobQueueUrl, requireQueueUrl } from './config.ts';
+import type { JobQueue, ObjectStore, TaskQueue } from './ports.ts';
 import type { ReplicateSettings } from './replicate-key.ts';
 
 /**
@@ -17,6 +17,8 @@ export interface Runtime {
   /** A store for any bucket in the given region (restore targets, after the allow-list check). */
   storeFor(bucket: string, region: string): ObjectStore;
   queue(): TaskQueue;
+  /** The job queue (restore and verify jobs); throws a ConfigError when the stage has none. */
+  jobQueue(): JobQueue;
   replicateSettings: ReplicateSettings;
   destroy(): void;
 }
@@ -28,6 +30,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     config.sourceBuckets.map((b) => [b, new S3ObjectStore(clients.s3(config.sourceRegion), b)] as const),
   );
   let queue: TaskQueue | undefined;
+  let jobQueue: JobQueue | undefined;
   return {
     config,
     sourceStore: (bucket) => sources.get(bucket),
@@ -38,6 +41,13 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     queue() {
       queue ??= new SqsTaskQueue(clients.sqs(), requireQueueUrl(config));
       return queue;
+    },
+    jobQueue() {
+      // Each stack has its own job queue in its own region: the dr stack's restore runs with the
+      // source region down.
+      const region = config.stackRole === 'dr' ? config.drRegion : config.sourceRegion;
+      jobQueue ??= new SqsJobQueue(clients.sqs(region), requireJobQueueUrl(config));
+      return jobQueue;
     },
     replicateSettings: {
       deletePolicy: config.deletePolicy,

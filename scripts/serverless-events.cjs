@@ -204,9 +204,17 @@ async function readSettings(resolveVariable) {
     maxConcurrencyParam == null
       ? undefined
       : integer('replicateMaxConcurrency', maxConcurrencyParam, 2, 1000);
+  // Restore and verify jobs (lib/restore-job.ts): the job queue's worker. AWS: MaximumConcurrency is 2
+  // to 1000 ("ScalingConfig", AWS Lambda API Reference); the worker runs up to 15 minutes per shard step.
+  const jobMaxConcurrency = integer('jobMaxConcurrency', await param('jobMaxConcurrency'), 2, 1000);
+  const jobWorkerTimeout = integer('jobWorkerTimeout', await param('jobWorkerTimeout'), 60, 900);
+  const jobMaxReceiveCount = integer('jobMaxReceiveCount', await param('jobMaxReceiveCount'), 1, 1000);
   return {
     names,
     stackRole,
+    jobMaxConcurrency,
+    jobWorkerTimeout,
+    jobMaxReceiveCount,
     sourceBuckets,
     drBucket,
     restoreTargets,
@@ -241,6 +249,9 @@ const objectsArn = (bucket, prefix = '') => sub(`arn:${PARTITION}:s3:::${bucket}
 /** Where verify and restore hold their run leases (lib/run-lease.ts). */
 const LEASE_PREFIX = '.s3dr/leases/';
 const queueArn = { 'Fn::GetAtt': ['ReplicationQueue', 'Arn'] };
+const jobQueueArn = { 'Fn::GetAtt': ['JobQueue', 'Arn'] };
+/** Where restore and verify jobs keep their state (lib/job-model.ts). */
+const JOB_PREFIX = '.s3dr/jobs/';
 const dlqArn = { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] };
 const allow = (Sid, Action, Resource) => ({ Sid, Effect: 'Allow', Action, Resource });
 
@@ -410,18 +421,38 @@ const iamRoleStatements = {
         ],
         targets.map((b) => objectsArn(b)),
       ),
-      allow(
-        'HoldRestoreRunLease',
-        ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        [objectsArn(s.drBucket, `${LEASE_PREFIX}restore/`)],
-      ),
+      ...jobStatements(s),
       ...kmsStatements(s, {
         dr: ['kms:Decrypt', 'kms:GenerateDataKey'],
         source: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        queue: ['kms:GenerateDataKey', 'kms:Decrypt'],
       }),
     ];
   },
+  /**
+   * The job worker runs restore shards: everything restore reads and writes, plus consuming the job
+   * queue (what Lambda's event source mapping needs: "Using Lambda with Amazon SQS").
+   */
+  jobWorker: async (context) => {
+    const restore = await iamRoleStatements.restore(context);
+    return [
+      allow(
+        'ConsumeJobQueue',
+        ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+        [jobQueueArn],
+      ),
+      ...restore,
+    ];
+  },
 };
+
+/** A job's state under .s3dr/jobs/ (read, written, listed by prefix) and its messages on the job queue. */
+function jobStatements(s) {
+  return [
+    allow('KeepJobState', ['s3:GetObject', 's3:PutObject'], [objectsArn(s.drBucket, JOB_PREFIX)]),
+    allow('QueueJobWork', ['sqs:SendMessage'], [jobQueueArn]),
+  ];
+}
 
 /** The EventBridge detail-types for the stage's event types (see S3_EVENT_TYPES), without repeats. */
 function eventBridgeDetailTypes(s) {
@@ -613,6 +644,32 @@ async function queueUrl({ resolveVariable }) {
     'Fn::Sub': `https://sqs.\${AWS::Region}.\${AWS::URLSuffix}/\${AWS::AccountId}/${s.names.replicationQueue}`,
   };
 }
+
+/**
+ * S3DR_JOB_QUEUE_URL: the job queue of this stack (each stack role has one, in its own region, so a
+ * restore job runs from the dr stack with the source region down). Literal locally, Fn::Sub on AWS.
+ */
+async function jobQueueUrl({ resolveVariable }) {
+  const s = await readSettings(resolveVariable);
+  const name = s.names.jobQueue;
+  if (s.endpointUrl) return `${s.endpointUrl.replace(/\/$/, '')}/000000000000/${name}`;
+  return { 'Fn::Sub': `https://sqs.\${AWS::Region}.\${AWS::URLSuffix}/\${AWS::AccountId}/${name}` };
+}
+
+/**
+ * The job queue's visibility timeout: AWS, "Creating and configuring an Amazon SQS event source mapping":
+ * "set the source queue's visibility timeout to at least six times the configuration timeout on your
+ * function" (a shard that reaches its deadline re-queues itself, so the wait only follows a crash).
+ */
+async function jobVisibilityTimeout({ resolveVariable }) {
+  return 6 * (await readSettings(resolveVariable)).jobWorkerTimeout;
+}
+
+const jobSettings = {
+  maxConcurrency: async ({ resolveVariable }) => (await readSettings(resolveVariable)).jobMaxConcurrency,
+  workerTimeout: async ({ resolveVariable }) => (await readSettings(resolveVariable)).jobWorkerTimeout,
+  maxReceiveCount: async ({ resolveVariable }) => (await readSettings(resolveVariable)).jobMaxReceiveCount,
+};
 
 /** AWS: "set the source queue's visibility timeout to at least six times the function timeout" (+ window). */
 async function visibilityTimeout({ resolveVariable }) {
@@ -832,6 +889,9 @@ module.exports = {
   iamRoleStatements,
   queueUrl,
   visibilityTimeout,
+  jobQueueUrl,
+  jobVisibilityTimeout,
+  jobSettings,
   verifyAlarm,
   adminPrincipalArns,
   flag,

@@ -13,13 +13,14 @@ import type { Config } from '../config.ts';
  */
 export interface Clients {
   s3(region: string): S3Client;
-  sqs(): SQSClient;
+  /** The replication queue's region (the source region) by default; the job queue's is the stack's. */
+  sqs(region?: string): SQSClient;
   destroy(): void;
 }
 
 export function createClients(config: Config): Clients {
   const s3ByRegion = new Map<string, S3Client>();
-  let sqsClient: SQSClient | undefined;
+  const sqsByRegion = new Map<string, SQSClient>();
   const requestHandler = {
     requestTimeout: config.requestTimeoutMs,
     // Without this, @smithy/node-http-handler (4.14 here) only logs a warning when requestTimeout passes and
@@ -46,15 +47,19 @@ export function createClients(config: Config): Clients {
       }
       return client;
     },
-    sqs() {
-      sqsClient ??= new SQSClient({ ...common, region: config.sourceRegion });
-      return sqsClient;
+    sqs(region = config.sourceRegion) {
+      let client = sqsByRegion.get(region);
+      if (!client) {
+        client = new SQSClient({ ...common, region });
+        sqsByRegion.set(region, client);
+      }
+      return client;
     },
     destroy() {
       for (const client of s3ByRegion.values()) client.destroy();
-      sqsClient?.destroy();
+      for (const client of sqsByRegion.values()) client.destroy();
       s3ByRegion.clear();
-      sqsClient = undefined;
+      sqsByRegion.clear();
     },
   };
 }
