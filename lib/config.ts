@@ -61,7 +61,7 @@ const envSchema = z
       .regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a stage name (letters, digits, -)')
       .default('default'),
     S3DR_JOB_QUEUE_URL: z.url('must be the job queue URL').optional(),
-    S3DR_JOB_SHARD_KEYS: z.coerce.number().int().min(10).max(1_000_000).default(5000),
+    S3DR_JOB_SHARD_KEYS: z.coerce.number().int().min(1).max(1_000_000).default(5000),
     S3DR_JOB_MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).default(5),
     S3DR_DELETE_POLICY: z.enum(['mirror', 'retain']).default('mirror'),
     S3DR_KEY_LAYOUT: z.enum(['flat', 'bucket-prefixed']).default('flat'),

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { DeleteObjectsCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RestoreRefusedError } from '../../lib/errors.ts';
+import type { JobStatus } from '../../lib/job-model.ts';
 import { mapConcurrent } from '../../lib/map-concurrent.ts';
 import type { RestoreReport } from '../../lib/restore-objects.ts';
 import { InvalidRestorePayloadError } from '../../lib/restore-payload.ts';
@@ -169,17 +170,28 @@ describe('restore on the local runtime', () => {
 });
 
 describe('npm run restore (scripts/restore.ts)', () => {
-  const run = (data: string) =>
-    promisify(execFile)(process.execPath, ['--no-warnings', 'scripts/restore.ts', '--data', data], {
+  const run = (data: string, ...flags: string[]) =>
+    promisify(execFile)(process.execPath, ['--no-warnings', 'scripts/restore.ts', '--data', data, ...flags], {
       env: { ...process.env, S3DR_PORT: String(rt.port), NODE_OPTIONS: '' },
     });
 
-  it('prints the JSON report of the real handler on stdout', async () => {
-    const { stdout, stderr } = await run(JSON.stringify({ keys: ['album/plain/object-0.txt'] }));
-    const report = JSON.parse(stdout) as RestoreReport;
+  it('follows the job with --wait and prints its final status, with the report, on stdout', async () => {
+    const { stdout, stderr } = await run(JSON.stringify({ keys: ['album/plain/object-0.txt'] }), '--wait');
+    const status = JSON.parse(stdout) as JobStatus;
+    expect(status).toMatchObject({ state: 'complete', dryRun: true });
+    const report = status.report as RestoreReport;
     expect(report).toMatchObject({ dryRun: true, source, complete: true });
     expect(report.plan['skip-identical'].sample).toEqual(['album/plain/object-0.txt']);
     expect(stderr).toContain('DRY RUN restore of 1 key(s)');
+  }, 60_000);
+
+  it('answers a start at once without --wait: the job and its state', async () => {
+    const { stdout } = await run(JSON.stringify({ keys: ['album/plain/object-1.txt'] }));
+    expect(JSON.parse(stdout)).toMatchObject({
+      job: expect.stringMatching(/^local\.restore\./),
+      dryRun: true,
+    });
+    await rt.jobsIdle();
   }, 60_000);
 
   it('exits non-zero with the validation message on a bad payload', async () => {
