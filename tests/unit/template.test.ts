@@ -121,6 +121,7 @@ describe('functions', () => {
     // The queue URL and the DR bucket owner are a Fn::Sub on AWS (the account id is not known offline).
     const resolved: Record<string, string> = {
       S3DR_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q',
+      S3DR_JOB_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs',
       S3DR_DR_BUCKET_OWNER: '123456789012',
     };
     for (const t of [dev, two, dr, eb]) {
@@ -216,7 +217,9 @@ describe('functions', () => {
   });
 
   it('feeds replicate from the replication queue in batches with partial batch responses', () => {
-    const mappings = resourcesOfType(dev, 'AWS::Lambda::EventSourceMapping');
+    const mappings = resourcesOfType(dev, 'AWS::Lambda::EventSourceMapping').filter(
+      ([id]) => !id.startsWith('JobWorker'),
+    );
     expect(mappings).toHaveLength(1);
     expect(effective(dev, mappings[0]?.[1].Properties)).toMatchObject({
       EventSourceArn: queueArn,
@@ -226,6 +229,47 @@ describe('functions', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
   });
+
+  it('feeds the job worker one shard at a time from the job queue, at most jobMaxConcurrency at once, in both stacks', () => {
+    for (const t of [dev, dr]) {
+      const [mapping] = resourcesOfType(t, 'AWS::Lambda::EventSourceMapping').filter(([id]) =>
+        id.startsWith('JobWorker'),
+      );
+      // AWS Lambda API Reference, "ScalingConfig": MaximumConcurrency is 2 to 1000.
+      expect(effective(t, mapping?.[1].Properties)).toMatchObject({
+        EventSourceArn: { 'Fn::GetAtt': ['JobQueue', 'Arn'] },
+        FunctionName: { 'Fn::GetAtt': ['JobWorkerLambdaFunction', 'Arn'] },
+        BatchSize: 1,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: 10 },
+      });
+      // AWS Lambda Developer Guide, "Creating and configuring an Amazon SQS event source mapping": "set the
+      // source queue's visibility timeout to at least six times the configuration timeout on your function".
+      const timeout = Number(get(fnProps(t, 'jobWorker'), 'Timeout'));
+      expect(props(t, 'JobQueue')).toMatchObject({
+        VisibilityTimeout: 6 * timeout,
+        RedrivePolicy: {
+          deadLetterTargetArn: { 'Fn::GetAtt': ['JobDeadLetterQueue', 'Arn'] },
+          maxReceiveCount: 5,
+        },
+      });
+      expect(get(fnProps(t, 'jobWorker'), 'Environment', 'Variables', 'S3DR_JOB_MAX_RECEIVE_COUNT')).toBe(
+        '5',
+      );
+    }
+  });
+
+  it(
+    'refuses a jobMaxConcurrency below 2, the least an SQS event source takes',
+    async () => {
+      const result = await runSls(['package', '--stage', 'dev', '--param=jobMaxConcurrency=1']);
+      expect(result.code).not.toBe(0);
+      expect(result.stdout + result.stderr).toContain(
+        'parameter "jobMaxConcurrency" must be a whole number from 2 to 1000',
+      );
+    },
+    SLS_TIMEOUT_MS,
+  );
 
   it('runs verify on the schedule parameter', () => {
     const rules = resourcesOfType(dev, 'AWS::Events::Rule');
@@ -596,7 +640,8 @@ describe('stack roles', () => {
 
   it('creates only restore and the hardened DR bucket in the dr stack', () => {
     const functions = resourcesOfType(dr, 'AWS::Lambda::Function').map(([id]) => id);
-    expect(functions).toEqual(['RestoreLambdaFunction']);
+    // The job worker runs restore jobs: the dr stack's restore works with the source region down.
+    expect(functions.sort()).toEqual(['JobWorkerLambdaFunction', 'RestoreLambdaFunction']);
     const created = createdResources(dr);
     expect(created).toEqual(expect.arrayContaining(['DrBucket', 'DrBucketPolicy', 'RestoreLambdaFunction']));
     for (const id of ['ReplicationQueue', 'DeadLetterQueue', 'AlarmTopic', 'Dashboard', 'DlqNotEmptyAlarm']) {
@@ -881,11 +926,16 @@ describe('IAM', () => {
       ReadDrObjectVersions: [drRead, [objects('s3-dr-dev-dr')]],
       ListRestoreTargets: [['s3:ListBucket', 's3:ListBucketMultipartUploads'], [s3('s3-dr-dev-source')]],
       WriteRestoreTargets: [targetWrite, [objects('s3-dr-dev-source')]],
-      HoldRestoreRunLease: [
-        ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-        [objectsArn('s3-dr-dev-dr', '.s3dr/leases/restore/')],
-      ],
+      KeepJobState: [['s3:GetObject', 's3:PutObject'], [objectsArn('s3-dr-dev-dr', '.s3dr/jobs/')]],
+      QueueJobWork: [['sqs:SendMessage'], [{ 'Fn::GetAtt': ['JobQueue', 'Arn'] }]],
     });
+    // The worker runs what restore runs, and consumes the job queue.
+    const { ConsumeJobQueue, ...asRestore } = grants(dev, 'jobWorker') as Record<string, unknown>;
+    expect(ConsumeJobQueue).toEqual([
+      ['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+      [{ 'Fn::GetAtt': ['JobQueue', 'Arn'] }],
+    ]);
+    expect(asRestore).toEqual(grants(dev, 'restore'));
     expect(grants(two, 'restore')).toMatchObject({
       ListRestoreTargets: [expect.any(Array), [s3('a-bucket'), s3('b-bucket'), s3('restore-target')]],
       WriteRestoreTargets: [
