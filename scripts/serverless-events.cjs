@@ -383,48 +383,22 @@ const iamRoleStatements = {
       }),
     ];
   },
+  /**
+   * Restore starts, answers and cancels jobs (lib/restore-job.ts): it reads the DR bucket's versioning,
+   * checks that the target can be listed, keeps the job's state under .s3dr/jobs/ and queues its first
+   * step. The copies are the job worker's.
+   */
   restore: async ({ resolveVariable }) => {
     const s = await readSettings(resolveVariable);
     const targets = [...new Set([...s.sourceBuckets, ...s.restoreTargets])];
     return [
-      // GetBucketVersioning: restore tells "no older version" from "bucket not versioned".
-      allow(
-        'ListDrBucketVersions',
-        ['s3:ListBucket', 's3:ListBucketVersions', 's3:GetBucketVersioning'],
-        [bucketArn(s.drBucket)],
-      ),
-      allow(
-        'ReadDrObjectVersions',
-        [
-          's3:GetObject',
-          's3:GetObjectVersion',
-          's3:GetObjectTagging',
-          's3:GetObjectVersionTagging',
-          's3:GetObjectAttributes',
-          's3:GetObjectVersionAttributes',
-          's3:RestoreObject',
-        ],
-        [objectsArn(s.drBucket)],
-      ),
-      allow('ListRestoreTargets', ['s3:ListBucket', 's3:ListBucketMultipartUploads'], targets.map(bucketArn)),
-      allow(
-        'WriteRestoreTargets',
-        [
-          's3:GetObject',
-          's3:PutObject',
-          's3:PutObjectTagging',
-          's3:AbortMultipartUpload',
-          's3:ListMultipartUploadParts',
-          // GetObjectAttributes: checksums that tell whether the target already holds a KMS DR copy's bytes,
-          // of the target's current object (no version id: s3:GetObject + s3:GetObjectAttributes).
-          's3:GetObjectAttributes',
-        ],
-        targets.map((b) => objectsArn(b)),
-      ),
+      // ListBucket: a job's finished shards are counted with a listing; GetBucketVersioning: the report
+      // says whether the DR bucket keeps versions.
+      allow('ListDrBucket', ['s3:ListBucket', 's3:GetBucketVersioning'], [bucketArn(s.drBucket)]),
+      allow('ListRestoreTargets', ['s3:ListBucket'], targets.map(bucketArn)),
       ...jobStatements(s),
       ...kmsStatements(s, {
         dr: ['kms:Decrypt', 'kms:GenerateDataKey'],
-        source: ['kms:Decrypt', 'kms:GenerateDataKey'],
         queue: ['kms:GenerateDataKey', 'kms:Decrypt'],
       }),
     ];
@@ -433,18 +407,66 @@ const iamRoleStatements = {
    * The job worker runs restore shards: everything restore reads and writes, plus consuming the job
    * queue (what Lambda's event source mapping needs: "Using Lambda with Amazon SQS").
    */
-  jobWorker: async (context) => {
-    const restore = await iamRoleStatements.restore(context);
-    return [
-      allow(
-        'ConsumeJobQueue',
-        ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
-        [jobQueueArn],
-      ),
-      ...restore,
-    ];
-  },
+  jobWorker: async (context) => [
+    allow(
+      'ConsumeJobQueue',
+      ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+      [jobQueueArn],
+    ),
+    ...(await restoreShardStatements(context)),
+  ],
 };
+
+/**
+ * What running restore shards needs (the job worker): read DR versions, write the sources and allowed
+ * targets, and the job's state and queue.
+ */
+async function restoreShardStatements({ resolveVariable }) {
+  const s = await readSettings(resolveVariable);
+  const targets = [...new Set([...s.sourceBuckets, ...s.restoreTargets])];
+  return [
+    // GetBucketVersioning: restore tells "no older version" from "bucket not versioned".
+    allow(
+      'ListDrBucketVersions',
+      ['s3:ListBucket', 's3:ListBucketVersions', 's3:GetBucketVersioning'],
+      [bucketArn(s.drBucket)],
+    ),
+    allow(
+      'ReadDrObjectVersions',
+      [
+        's3:GetObject',
+        's3:GetObjectVersion',
+        's3:GetObjectTagging',
+        's3:GetObjectVersionTagging',
+        's3:GetObjectAttributes',
+        's3:GetObjectVersionAttributes',
+        's3:RestoreObject',
+      ],
+      [objectsArn(s.drBucket)],
+    ),
+    allow('ListRestoreTargets', ['s3:ListBucket', 's3:ListBucketMultipartUploads'], targets.map(bucketArn)),
+    allow(
+      'WriteRestoreTargets',
+      [
+        's3:GetObject',
+        's3:PutObject',
+        's3:PutObjectTagging',
+        's3:AbortMultipartUpload',
+        's3:ListMultipartUploadParts',
+        // GetObjectAttributes: checksums that tell whether the target already holds a KMS DR copy's bytes,
+        // of the target's current object (no version id: s3:GetObject + s3:GetObjectAttributes).
+        's3:GetObjectAttributes',
+      ],
+      targets.map((b) => objectsArn(b)),
+    ),
+    ...jobStatements(s),
+    ...kmsStatements(s, {
+      dr: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      source: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      queue: ['kms:GenerateDataKey', 'kms:Decrypt'],
+    }),
+  ];
+}
 
 /** A job's state under .s3dr/jobs/ (read, written, listed by prefix) and its messages on the job queue. */
 function jobStatements(s) {

@@ -900,7 +900,7 @@ describe('IAM', () => {
     });
   });
 
-  it('lets restore read DR versions and write only to the sources and allowed targets', () => {
+  it('lets the job worker read DR versions and write only to the sources and allowed targets, and restore only start jobs', () => {
     const targetWrite = [
       's3:AbortMultipartUpload',
       's3:GetObject',
@@ -918,7 +918,16 @@ describe('IAM', () => {
       's3:GetObjectVersionTagging',
       's3:RestoreObject',
     ];
-    expect(grants(dev, 'restore')).toEqual({
+    const jobState = {
+      KeepJobState: [['s3:GetObject', 's3:PutObject'], [objectsArn('s3-dr-dev-dr', '.s3dr/jobs/')]],
+      QueueJobWork: [['sqs:SendMessage'], [{ 'Fn::GetAtt': ['JobQueue', 'Arn'] }]],
+    };
+    // The job worker runs the shards: it reads DR versions and writes the targets, and consumes the job queue.
+    expect(grants(dev, 'jobWorker')).toEqual({
+      ConsumeJobQueue: [
+        ['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+        [{ 'Fn::GetAtt': ['JobQueue', 'Arn'] }],
+      ],
       ListDrBucketVersions: [
         ['s3:GetBucketVersioning', 's3:ListBucket', 's3:ListBucketVersions'],
         [s3('s3-dr-dev-dr')],
@@ -926,17 +935,15 @@ describe('IAM', () => {
       ReadDrObjectVersions: [drRead, [objects('s3-dr-dev-dr')]],
       ListRestoreTargets: [['s3:ListBucket', 's3:ListBucketMultipartUploads'], [s3('s3-dr-dev-source')]],
       WriteRestoreTargets: [targetWrite, [objects('s3-dr-dev-source')]],
-      KeepJobState: [['s3:GetObject', 's3:PutObject'], [objectsArn('s3-dr-dev-dr', '.s3dr/jobs/')]],
-      QueueJobWork: [['sqs:SendMessage'], [{ 'Fn::GetAtt': ['JobQueue', 'Arn'] }]],
+      ...jobState,
     });
-    // The worker runs what restore runs, and consumes the job queue.
-    const { ConsumeJobQueue, ...asRestore } = grants(dev, 'jobWorker') as Record<string, unknown>;
-    expect(ConsumeJobQueue).toEqual([
-      ['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
-      [{ 'Fn::GetAtt': ['JobQueue', 'Arn'] }],
-    ]);
-    expect(asRestore).toEqual(grants(dev, 'restore'));
-    expect(grants(two, 'restore')).toMatchObject({
+    // Restore only starts, answers and cancels jobs: it reads no object and writes none but the job's state.
+    expect(grants(dev, 'restore')).toEqual({
+      ListDrBucket: [['s3:GetBucketVersioning', 's3:ListBucket'], [s3('s3-dr-dev-dr')]],
+      ListRestoreTargets: [['s3:ListBucket'], [s3('s3-dr-dev-source')]],
+      ...jobState,
+    });
+    expect(grants(two, 'jobWorker')).toMatchObject({
       ListRestoreTargets: [expect.any(Array), [s3('a-bucket'), s3('b-bucket'), s3('restore-target')]],
       WriteRestoreTargets: [
         targetWrite,
@@ -982,11 +989,17 @@ describe('IAM', () => {
       UseSourceBucketKeys: [['kms:Decrypt'], [SOURCE_KEY]],
       UseQueueKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [QUEUE_KEY]],
     });
-    expect(grants(two, 'restore')).toMatchObject({
-      // GenerateDataKey: the run lease is written into the SSE-KMS DR bucket.
+    expect(grants(two, 'jobWorker')).toMatchObject({
       UseDrBucketKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [DR_KEY]],
       UseSourceBucketKeys: [['kms:Decrypt', 'kms:GenerateDataKey'], [SOURCE_KEY]],
+      UseQueueKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [QUEUE_KEY]],
     });
+    // GenerateDataKey: the job's state is written into the SSE-KMS DR bucket; restore reads no source object.
+    expect(grants(two, 'restore')).toMatchObject({
+      UseDrBucketKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [DR_KEY]],
+      UseQueueKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [QUEUE_KEY]],
+    });
+    expect(grants(two, 'restore')).not.toHaveProperty('UseSourceBucketKeys');
   });
 
   it('grants no wildcard action, and no Resource "*" for S3 or SQS, in any policy of any stack', () => {
