@@ -7,6 +7,7 @@
  * from the shard's cursor; what a repeat meets again is already identical in the target and is skipped,
  * not copied twice.
  */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
   describeError,
   JobConflictError,
@@ -637,6 +638,8 @@ async function runShard(
         'through' in scope ? { through: scope.through } : {},
       );
       shard = accumulate(shard, report, deps.clock.now());
+      // Progress as a metric: the "job stalled" alarm fires when the job queue holds work and none is done.
+      deps.metrics.addMetric('JobObjectsExamined', MetricUnit.Count, report.examined);
       if (report.cursor) shard.cursor = decodeCursor(report.cursor, fingerprint).after;
       if (report.stoppedBy === 'failures') {
         throw new ShardFailedError(

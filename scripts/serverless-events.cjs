@@ -799,6 +799,8 @@ async function dashboardBody({ resolveVariable }) {
     'VerifyDriftAlarm',
     'VerifySilentAlarm',
     ...['Ingest', 'Replicate', 'Verify'].flatMap((f) => [`${f}ErrorsAlarm`, `${f}ThrottlesAlarm`]),
+    'JobStalledAlarm',
+    'JobDlqNotEmptyAlarm',
   ];
   const body = {
     widgets: [
@@ -849,6 +851,13 @@ async function dashboardBody({ resolveVariable }) {
         ],
         { period: 3600 },
       ),
+      // Restore jobs: progress (objects examined per period), and the work waiting for workers.
+      widget('Restore jobs', [
+        custom('JobObjectsExamined', 'Sum'),
+        sqs(n.jobQueue, 'ApproximateNumberOfMessagesVisible', 'Maximum'),
+        sqs(n.jobQueue, 'ApproximateNumberOfMessagesNotVisible', 'Maximum'),
+        sqs(n.jobDeadLetterQueue, 'ApproximateNumberOfMessagesVisible', 'Maximum'),
+      ]),
       widget(
         'Lambda errors and throttles',
         ['ingest', 'replicate', 'verify', 'restore'].flatMap((fn) => [

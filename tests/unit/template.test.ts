@@ -545,6 +545,20 @@ describe('alarms', () => {
       ComparisonOperator: 'LessThanThreshold',
       TreatMissingData: 'breaching',
     },
+    JobStalledAlarm: {
+      EvaluationPeriods: 3,
+      Threshold: 0.4,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
+    JobDlqNotEmptyAlarm: {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: 's3-dr-dev-primary-jobs-dlq' }],
+      Statistic: 'Maximum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    },
   };
 
   it('has exactly the documented alarms', () => {
@@ -616,6 +630,42 @@ describe('dashboard', () => {
     }
     const queues = metrics.filter((m) => m[0] === 'AWS/SQS').map((m) => m[3]);
     expect(queues).toEqual(expect.arrayContaining(['s3-dr-dev-replication', 's3-dr-dev-dlq']));
+  });
+
+  it('charts restore job progress and the job queues', () => {
+    const widgets = get(JSON.parse(body()), 'widgets') as unknown[];
+    const jobs = widgets.find((w) => get(w, 'properties', 'title') === 'Restore jobs');
+    const metrics = (get(jobs, 'properties', 'metrics') as unknown[][]).map((m) => `${m[0]}/${m[1]}/${m[3]}`);
+    expect(metrics).toEqual([
+      'S3DR/JobObjectsExamined/s3-dr',
+      'AWS/SQS/ApproximateNumberOfMessagesVisible/s3-dr-dev-primary-jobs',
+      'AWS/SQS/ApproximateNumberOfMessagesNotVisible/s3-dr-dev-primary-jobs',
+      'AWS/SQS/ApproximateNumberOfMessagesVisible/s3-dr-dev-primary-jobs-dlq',
+    ]);
+  });
+
+  it('raises "job stalled" only while job work waits and no shard makes progress', () => {
+    const alarm = props(dev, 'JobStalledAlarm');
+    expect(alarm).toMatchObject({
+      Threshold: 0.4,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 3,
+    });
+    const metrics = get(alarm, 'Metrics') as { Id: string; Expression?: string }[];
+    const expression = metrics.find((m) => m.Id === 'stalled')?.Expression ?? '';
+    // The expression, evaluated as CloudWatch would for one period (FILL(x, 0) = x, or 0 without data).
+    const value = (waiting: number, examined: number) =>
+      Function(
+        'waiting',
+        'examined',
+        `const FILL = (x, d) => x ?? d; return ${expression};`,
+      )(waiting, examined);
+    const alarms = (waiting: number, examined: number) => value(waiting, examined) > 0.4;
+    expect(alarms(0, 0)).toBe(false); // no job
+    expect(alarms(1, 0)).toBe(true); // one shard waits, nothing done
+    expect(alarms(5000, 0)).toBe(true);
+    expect(alarms(5000, 1)).toBe(false); // progress, however little
+    expect(alarms(0, 1000)).toBe(false);
   });
 
   it('shows the state of every alarm, by references CloudFormation resolves', () => {
