@@ -25,8 +25,8 @@ export const JOB_STATES = ['planning', 'running', 'complete', 'failed', 'cancell
 export type JobState = (typeof JOB_STATES)[number];
 export const TERMINAL_STATES: readonly JobState[] = ['complete', 'failed', 'cancelled'];
 
-/** `<stage>.<kind>.<UTC start, compact>.<identity prefix>`: readable, sortable, names its stage. */
-const JOB_ID = /^([A-Za-z0-9-]{1,64})\.(restore|verify)\.(\d{8}T\d{6}Z)\.([0-9a-f]{12})$/;
+/** `<stage>.<kind>.<UTC start to the ms, compact>.<identity prefix>`: readable, sortable, names its stage. */
+const JOB_ID = /^([A-Za-z0-9-]{1,64})\.(restore|verify)\.(\d{8}T\d{9}Z)\.([0-9a-f]{12})$/;
 
 export function parseJobId(id: string): { stage: string; kind: string } | undefined {
   const m = JOB_ID.exec(id);
@@ -34,10 +34,8 @@ export function parseJobId(id: string): { stage: string; kind: string } | undefi
 }
 
 export function newJobId(stage: string, kind: JobKind, identity: string, now: Date): string {
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
+  // To the millisecond: a finished job's request may start again at once, as a new job with a new id.
+  const stamp = now.toISOString().replace(/[-:.]/g, '');
   return `${stage}.${kind}.${stamp}.${identity.slice(0, 12)}`;
 }
 

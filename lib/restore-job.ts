@@ -17,6 +17,7 @@ import {
   UnknownJobError,
 } from './errors.ts';
 import {
+  JOB_PREFIX,
   type JobMessage,
   type JobRecord,
   type JobState,
@@ -144,7 +145,7 @@ export async function startRestoreJob(payload: RestorePayload, deps: RestoreJobD
       updatedAt: now.toISOString(),
     };
     // The job is recorded before it is made the active one: a pointer always names a recorded job.
-    await store.putJob(record, { ifNoneMatch: '*' });
+    if (!(await store.putJob(record, { ifNoneMatch: '*' }))) continue; // same request, same millisecond
     const took = await store.putActive(activeKey, id, held ? { ifMatch: held.etag } : { ifNoneMatch: '*' });
     if (!took) continue; // another start of this request won the race: answer with its job
     await deps.queue.send([{ v: 1, kind: 'plan', job: id, step: 0 }]);
@@ -168,7 +169,7 @@ function checkJobId(id: string, stage: string): void {
   const parsed = parseJobId(id);
   if (!parsed) {
     throw new UnknownJobError(
-      `Unknown job ${JSON.stringify(id)}: not a job id (a start returns one, such as ${stage}.restore.20261202T093000Z.0123456789ab)`,
+      `Unknown job ${JSON.stringify(id)}: not a job id (a start returns one, such as ${stage}.restore.20261202T093000000Z.0123456789ab)`,
     );
   }
   if (parsed.stage !== stage) {
@@ -700,4 +701,36 @@ function accumulate(shard: ShardState, report: RestoreReport, now: Date): ShardS
     warnings: [...new Set([...shard.warnings, ...report.warnings])],
     updatedAt: now.toISOString(),
   };
+}
+
+/**
+ * The stage's most recent jobs, newest first, with their status (the local status page lists them).
+ * Lists `.s3dr/jobs/` by job (one ListObjectsV2 per 1,000 jobs) and reads the status of the last `limit`.
+ */
+export async function recentJobs(
+  deps: Pick<RestoreJobDeps, 'dr' | 'stage' | 'clock'>,
+  limit = 10,
+): Promise<JobStatus[]> {
+  const ids: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await deps.dr.list({ prefix: JOB_PREFIX, delimiter: '/', token, maxKeys: 1000 });
+    for (const p of page.commonPrefixes) {
+      const id = p.slice(JOB_PREFIX.length, -1);
+      if (parseJobId(id)?.stage === deps.stage) ids.push(id);
+    }
+    token = page.nextToken;
+  } while (token);
+  // Ids hold their start time after the kind: newest first.
+  const newest = ids
+    .sort((a, b) => ((a.split('.')[2] ?? '') < (b.split('.')[2] ?? '') ? 1 : -1))
+    .slice(0, limit);
+  const store = new JobStore(deps.dr);
+  const statuses = await mapConcurrent(newest, 4, async (id) => {
+    const job = await store.job(id);
+    if (!job) return undefined;
+    const final = await store.report(id);
+    return (final as JobStatus | undefined) ?? computeStatus(job.value, store, deps.clock);
+  });
+  return statuses.filter((s): s is JobStatus => s !== undefined);
 }

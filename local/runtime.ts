@@ -145,9 +145,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ? await startEmulator({
           port,
           dataDir,
-          beforeListen: (app) => registerStatusPage(app, () => status.snapshot()),
+          beforeListen: (app) => registerStatusPage(app, () => status.snapshotWithJobs()),
         })
-      : await startEmulatorProcess({ port, dataDir, statusSnapshot: () => status.snapshot() });
+      : await startEmulatorProcess({ port, dataDir, statusSnapshot: () => status.snapshotWithJobs() });
   try {
     return await wire(emulator, settings, status, options, resumed);
   } catch (error) {
@@ -286,6 +286,21 @@ async function wire(
     pollers: options.pollers ?? 4,
   });
   eventSource.start();
+
+  // The status page lists the stage's running and recent jobs, read from the DR bucket as a status
+  // request would (lib/restore-job.ts).
+  const { recentJobs } = await import('../lib/restore-job.ts');
+  const { S3ObjectStore } = await import('../lib/aws/s3-object-store.ts');
+  const drStore = new S3ObjectStore(s3, config.drBucket);
+  status.setJobsSource(async () =>
+    (
+      await recentJobs({
+        dr: drStore,
+        stage: config.stage,
+        clock: { now: () => new Date(), remainingMs: () => 60_000 },
+      })
+    ).map((j) => ({ job: j.job, state: j.state, summary: j.summary })),
+  );
 
   const jobWorker = (await import('../functions/job-worker.ts')).handler as unknown as Handler<
     SQSEvent,

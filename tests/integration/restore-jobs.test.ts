@@ -71,7 +71,7 @@ describe('restore jobs on the local runtime', () => {
       dryRun: false,
     });
     expect(started).toMatchObject({ state: 'planning', dryRun: false });
-    expect(started.job).toMatch(/^local\.restore\.\d{8}T\d{6}Z\.[0-9a-f]{12}$/);
+    expect(started.job).toMatch(/^local\.restore\.\d{8}T\d{9}Z\.[0-9a-f]{12}$/);
     const copiesBefore = await copies();
     rt.resumeJobWorkers();
     await rt.jobsIdle();
@@ -143,11 +143,11 @@ describe('restore jobs on the local runtime', () => {
   it('refuses bad job requests by name and writes nothing', async () => {
     const before = await jobStateKeys();
     await expect(
-      invokeRestore(restore, { job: 'local.restore.20260101T000000Z.0123456789ab' }),
+      invokeRestore(restore, { job: 'local.restore.20260101T000000000Z.0123456789ab' }),
     ).rejects.toThrow(UnknownJobError);
     await expect(invokeRestore(restore, { job: 'no such thing' })).rejects.toThrow(UnknownJobError);
     await expect(
-      invokeRestore(restore, { job: 'prod.restore.20260101T000000Z.0123456789ab' }),
+      invokeRestore(restore, { job: 'prod.restore.20260101T000000000Z.0123456789ab' }),
     ).rejects.toThrow(OtherStageJobError);
     await expect(invokeRestore(restore, { job: 'x', cancel: 'yes' })).rejects.toThrow(InvalidJobRequestError);
     await expect(invokeRestore(restore, { job: 'x', prefix: 'jobs/' })).rejects.toThrow(
