@@ -10,7 +10,11 @@
  *     with the object's own part boundaries.
  *
  * Prints objects/s and MiB/s and writes bench/results/restore.json.
- * Env: BENCH_N, BENCH_BYTES, BENCH_LARGE_MIB (0 skips it), BENCH_PART_MIB, S3DR_RESTORE_CONCURRENCY.
+ * The small restore runs twice into another bucket: once as one synchronous invocation of restoreObjects
+ * (the restore before jobs) and once as a job (what `sls invoke -f restore` starts now), in the same run.
+ *
+ * Env: BENCH_N, BENCH_BYTES, BENCH_LARGE_MIB (0 skips it), BENCH_PART_MIB, BENCH_SHARD_KEYS,
+ * S3DR_RESTORE_CONCURRENCY.
  */
 
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -23,9 +27,11 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
+import type { JobStatus } from '../lib/job-model.ts';
 import { mapConcurrent } from '../lib/map-concurrent.ts';
+import { systemClock } from '../lib/ports.ts';
 import type { RestoreReport } from '../lib/restore-objects.ts';
-import { lambdaContext } from '../local/lambda-context.ts';
+import { invokeHandler, lambdaContext } from '../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
 import { writeObjects } from './write-objects.ts';
 
@@ -46,21 +52,29 @@ export interface RestoreRun {
 export interface RestoreBenchResult {
   machine: { cpus: number; node: string };
   settings: { restoreConcurrency: number; partConcurrency: number; partSizeMiB: number };
-  small: { objects: number; bytesEach: number; runs: RestoreRun[]; replicationOfRestoredWrites: string };
+  small: {
+    objects: number;
+    bytesEach: number;
+    runs: RestoreRun[];
+    replicationOfRestoredWrites: string;
+    /** Peak RSS of this process, which hosts every function locally (and the SQS pollers), MiB. */
+    peakRssMiB?: number;
+  };
   large?: { bytes: number; parts: number; runs: RestoreRun[] };
 }
 
-type Invoke = (payload: unknown, context: Context) => Promise<RestoreReport>;
+/** One way of running a restore to its end: through a job, or as one synchronous invocation. */
+type Restore = (payload: Record<string, unknown>) => Promise<RestoreReport>;
 
 async function timed(
   rt: LocalRuntime,
-  restore: Invoke,
+  restore: Restore,
   what: string,
   payload: Record<string, unknown>,
 ): Promise<RestoreRun> {
   const before = await rt.emulator.requestCounts();
   const started = performance.now();
-  const report = await restore(payload, lambdaContext('restore', 900_000));
+  const report = await restore(payload);
   const seconds = (performance.now() - started) / 1000;
   const after = await rt.emulator.requestCounts();
   if (!report.complete || (report.results?.failed.objects ?? 0) > 0) {
@@ -155,6 +169,8 @@ export async function benchRestore(options: {
   bytes: number;
   largeMiB: number;
   partMiB: number;
+  /** Keys per job shard (default: n / 16, so the job has 16 shards for its workers). */
+  shardKeys?: number;
 }): Promise<RestoreBenchResult> {
   const restoreConcurrency = Number(process.env.S3DR_RESTORE_CONCURRENCY ?? 32); // the default
   const partConcurrency = 16;
@@ -170,12 +186,40 @@ export async function benchRestore(options: {
       S3DR_MULTIPART_THRESHOLD: String(64 * MiB),
       S3DR_PART_SIZE: String(options.partMiB * MiB),
       S3DR_PART_CONCURRENCY: String(partConcurrency),
+      S3DR_JOB_SHARD_KEYS: String(options.shardKeys ?? Math.max(100, Math.ceil(options.n / 16))),
     },
     extraBuckets: [TARGET],
   });
   try {
     const source = rt.config.sourceBuckets[0]!;
-    const restore = (await import('../functions/restore.ts')).handler as unknown as Invoke;
+    const handler = (await import('../functions/restore.ts')).handler as unknown as (
+      event: unknown,
+      context: Context,
+    ) => Promise<JobStatus>;
+    // `sls invoke -f restore` today: a job, started and polled until it is done (its workers are the
+    // local runtime's job-queue event source, jobMaxConcurrency of them).
+    const restore: Restore = async (payload) => {
+      const started = await invokeHandler(handler, payload, lambdaContext('restore', 900_000));
+      await rt.jobsIdle(3_600_000);
+      const status = await invokeHandler(handler, { job: started.job }, lambdaContext('restore', 900_000));
+      if (!status.report) throw new Error(`job ${status.job}: ${status.summary}`);
+      return status.report as RestoreReport;
+    };
+    // The restore before jobs: the same restoreObjects in one invocation (15 minutes at most). Imported
+    // after the runtime set the environment, as a handler would be (metrics off locally).
+    const { logger, metrics } = await import('../lib/observability.ts');
+    const { restoreObjects } = await import('../lib/restore-objects.ts');
+    const { parseRestorePayload } = await import('../lib/restore-payload.ts');
+    const runtime = (await import('../lib/runtime.ts')).createRuntime();
+    const single: Restore = (payload) =>
+      restoreObjects(parseRestorePayload(payload), {
+        dr: runtime.dr,
+        storeFor: runtime.storeFor,
+        clock: systemClock(900_000),
+        settings: runtime.config,
+        logger,
+        metrics,
+      });
     const result: RestoreBenchResult = {
       machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version },
       settings: { restoreConcurrency, partConcurrency, partSizeMiB: options.partMiB },
@@ -202,12 +246,20 @@ export async function benchRestore(options: {
     process.stdout.write('restore throughput:\n');
     result.small.runs.push(await timed(rt, restore, 'dry run (plan only), deleted prefix', { prefix }));
     result.small.runs.push(
-      await timed(rt, restore, 'into another allowed bucket (pipeline idle)', {
+      await timed(rt, single, 'one invocation (before jobs), into another bucket', {
+        prefix,
+        target: { bucket: TARGET, prefix: 'single/' },
+        dryRun: false,
+      }),
+    );
+    result.small.runs.push(
+      await timed(rt, restore, 'job, into another allowed bucket (pipeline idle)', {
         prefix,
         target: { bucket: TARGET, prefix: 'copy/' },
         dryRun: false,
       }),
     );
+    result.small.peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
     const skipped = rt.status.snapshot().objectsSkipped;
     const copied = rt.status.snapshot().objectsCopied;
     result.small.runs.push(
@@ -226,9 +278,11 @@ export async function benchRestore(options: {
     await deleteAll(
       rt.s3,
       TARGET,
-      keys.map((k) => `copy/${k}`),
+      keys.flatMap((k) => [`copy/${k}`, `single/${k}`]),
     );
     await rt.drain(600_000);
+
+    runtime.destroy();
 
     // ---- one large object
     if (options.largeMiB > 0) {
@@ -267,6 +321,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     bytes: Number(process.env.BENCH_BYTES ?? 1024),
     largeMiB: Number(process.env.BENCH_LARGE_MIB ?? 1024),
     partMiB: Number(process.env.BENCH_PART_MIB ?? 8),
+    ...(process.env.BENCH_SHARD_KEYS ? { shardKeys: Number(process.env.BENCH_SHARD_KEYS) } : {}),
   });
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   await writeFile(new URL('./results/restore.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);

@@ -3,43 +3,43 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config.ts';
+import type { JobStatus } from '../lib/job-model.ts';
+import { parseJobControl } from '../lib/job-model.ts';
 import { logger, metrics } from '../lib/observability.ts';
-import { resolveRestore } from '../lib/plan-restore.ts';
-import { type RestoreReport, restoreObjects } from '../lib/restore-objects.ts';
+import { cancelJob, jobStatus, type RestoreJobDeps, startRestoreJob } from '../lib/restore-job.ts';
 import { parseRestorePayload } from '../lib/restore-payload.ts';
-import { withRunLease } from '../lib/run-lease.ts';
-import { storesRuntime } from '../lib/runtime.ts';
+import { queueRuntime, storesRuntime } from '../lib/runtime.ts';
 
-// Only S3 stores: no SQS client in this bundle (lib/runtime.ts).
+// S3 stores, and SQS for the job queue only (lib/runtime.ts).
 const config = loadConfig();
 const stores = storesRuntime(config);
+const queues = queueRuntime(config);
 
 /**
- * `sls invoke -f restore --data '{…}'` → validated payload → restore (dry run by default, under the run
- * lease of that payload: `sls invoke` re-sending it after 120 s is refused, not run twice) → report.
+ * `sls invoke -f restore --data '{…}'` → a restore job, answered within seconds whatever its size:
+ * a restore payload starts one (or answers with the identical job already running); `{"job": "<id>"}`
+ * returns its status, and the final report once it is done; `{"job": "<id>", "cancel": true}` stops it.
  */
-export const run = (event: unknown, context: Context): Promise<RestoreReport> => {
-  const payload = parseRestorePayload(event);
-  // Refuses a source or target off the allow-list before any request (the lease's included), and names
-  // the source, so `{ prefix }` and `{ prefix, source }` for the only source are the same request.
-  const { source } = resolveRestore(payload, config);
-  const clock = { now: () => new Date(), remainingMs: () => context.getRemainingTimeInMillis() };
-  return withRunLease(
-    { name: 'restore', request: { ...payload, source }, runId: context.awsRequestId },
-    { store: stores.dr, clock, log: logger },
-    () =>
-      restoreObjects(payload, {
-        dr: stores.dr,
-        storeFor: stores.storeFor,
-        clock,
-        settings: config,
-        logger,
-        metrics,
-      }),
-  );
+export const run = (event: unknown, context: Context): Promise<JobStatus> => {
+  const deps: RestoreJobDeps = {
+    dr: stores.dr,
+    storeFor: stores.storeFor,
+    clock: { now: () => new Date(), remainingMs: () => context.getRemainingTimeInMillis() },
+    settings: config,
+    logger,
+    metrics,
+    // Built on first use: a refused request needs no queue.
+    queue: { send: (messages) => queues.jobQueue().send(messages) },
+    stage: config.stage,
+    shardKeys: config.jobShardKeys,
+    maxReceiveCount: config.jobMaxReceiveCount,
+  };
+  const control = parseJobControl(event);
+  if (control) return control.cancel ? cancelJob(control.job, deps) : jobStatus(control.job, deps);
+  return startRestoreJob(parseRestorePayload(event), deps);
 };
 
-export const handler = middy<unknown, RestoreReport, Error, Context>()
+export const handler = middy<unknown, JobStatus, Error, Context>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler(run);

@@ -50,6 +50,14 @@ const envSchema = z
     S3DR_DR_BUCKET: bucketName,
     S3DR_DR_REGION: region,
     S3DR_QUEUE_URL: z.url('must be the replication queue URL').optional(),
+    /** The stage name: a job id names its stage, so one stage never acts on another's job. */
+    S3DR_STAGE: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a stage name (letters, digits, -)')
+      .default('default'),
+    S3DR_JOB_QUEUE_URL: z.url('must be the job queue URL').optional(),
+    S3DR_JOB_SHARD_KEYS: z.coerce.number().int().min(1).max(1_000_000).default(5000),
+    S3DR_JOB_MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).default(5),
     S3DR_DELETE_POLICY: z.enum(['mirror', 'retain']).default('mirror'),
     S3DR_KEY_LAYOUT: z.enum(['flat', 'bucket-prefixed']).default('flat'),
     S3DR_DR_STORAGE_CLASS: z.enum(STORAGE_CLASSES).default('STANDARD'),
@@ -137,6 +145,13 @@ export interface Config {
   drBucket: string;
   drRegion: string;
   queueUrl: string | undefined;
+  stage: string;
+  /** The work queue of restore and verify jobs (both stacks have one: restore runs in the DR region). */
+  jobQueueUrl: string | undefined;
+  /** Keys per job shard: one shard is the unit a worker claims, checkpoints and retries. */
+  jobShardKeys: number;
+  /** The job queue's maxReceiveCount: the attempt that reaches it records the shard as failed. */
+  jobMaxReceiveCount: number;
   deletePolicy: 'mirror' | 'retain';
   keyLayout: 'flat' | 'bucket-prefixed';
   drStorageClass: (typeof STORAGE_CLASSES)[number];
@@ -197,6 +212,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     drBucket: e.S3DR_DR_BUCKET,
     drRegion: e.S3DR_DR_REGION,
     queueUrl: e.S3DR_QUEUE_URL,
+    stage: e.S3DR_STAGE,
+    jobQueueUrl: e.S3DR_JOB_QUEUE_URL,
+    jobShardKeys: e.S3DR_JOB_SHARD_KEYS,
+    jobMaxReceiveCount: e.S3DR_JOB_MAX_RECEIVE_COUNT,
     deletePolicy: e.S3DR_DELETE_POLICY,
     keyLayout: e.S3DR_KEY_LAYOUT,
     drStorageClass: e.S3DR_DR_STORAGE_CLASS,
@@ -229,4 +248,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 export function requireQueueUrl(config: Config): string {
   if (!config.queueUrl) throw new ConfigError('Invalid s3-dr configuration: S3DR_QUEUE_URL is not set');
   return config.queueUrl;
+}
+
+/** The job queue URL, required by the functions that start or run jobs (restore, verify, job worker). */
+export function requireJobQueueUrl(config: Config): string {
+  if (!config.jobQueueUrl) {
+    throw new ConfigError('Invalid s3-dr configuration: S3DR_JOB_QUEUE_URL is not set');
+  }
+  return config.jobQueueUrl;
 }

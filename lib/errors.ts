@@ -64,3 +64,21 @@ export class ObjectArchivedError extends DrError {}
  * a form of Server Side Encryption…"); HeadObject answers a bare 400.
  */
 export class SseCustomerKeyRequiredError extends DrError {}
+
+/** A job request names no job this stage knows (`{"job": "<id>"}` with an unknown id). */
+export class UnknownJobError extends DrError {}
+
+/** A job id of another stage: this stage never reads or changes it. */
+export class OtherStageJobError extends DrError {}
+
+/** A cancel of a job that has already finished (complete, failed or cancelled). */
+export class JobFinishedError extends DrError {}
+
+/**
+ * The identical request already runs as a job, and this one differs from it only in `dryRun`: a dry run
+ * and a real run of the same request never run at once. The message names the running job.
+ */
+export class JobConflictError extends DrError {}
+
+/** A job shard could not be done (every key of a batch failed, or its state is missing): it is retried. */
+export class ShardFailedError extends DrError {}

@@ -4,6 +4,7 @@
  * the emulator. Keeping the surface narrow is what keeps the domain code testable and honest about
  * which S3 requests it makes.
  */
+import type { JobMessage } from './job-model.ts';
 import type { Task } from './task.ts';
 
 /** Content headers S3 stores with an object and returns on HEAD/GET. */
@@ -215,6 +216,12 @@ export interface ObjectStore {
 export interface TaskQueue {
   /** Sends the tasks (10 per request), retrying entries that fail; throws if some still fail. */
   send(tasks: Task[]): Promise<void>;
+}
+
+/** The job queue: plan steps and shards of restore and verify jobs, drained by the job worker. */
+export interface JobQueue {
+  /** Sends the messages (10 per request), retrying entries that fail; throws if some still fail. */
+  send(messages: JobMessage[]): Promise<void>;
 }
 
 export interface Clock {

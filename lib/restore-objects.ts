@@ -3,6 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Config } from './config.ts';
 import { copiesInParts, copyObject, META_PREFIX } from './copy-object.ts';
 import { DeadlineError, DrError, describeError, ObjectNotFoundError, RestoreRefusedError } from './errors.ts';
+import { compareKeys } from './key-order.ts';
 import { mapConcurrent } from './map-concurrent.ts';
 import type { ListingDisorder } from './merge-listings.ts';
 import { publishOutcome } from './observability.ts';
@@ -15,6 +16,7 @@ import {
   planKey,
   prefixCandidates,
   RESTORE_ACTIONS,
+  type ResolvedRestore,
   type RestoreAction,
   type RestoreSettings,
   resolveRestore,
@@ -49,6 +51,14 @@ const MIN_FAILED_BATCH = 8;
 
 async function* fromList<T>(items: readonly T[]): AsyncGenerator<T> {
   yield* items;
+}
+
+/** The candidates up to and including source key `last`; the listing is not read past it. */
+async function* through(candidates: AsyncGenerator<Candidate>, last: string): AsyncGenerator<Candidate> {
+  for await (const c of candidates) {
+    if (compareKeys(c.key, last) > 0) return;
+    yield c;
+  }
 }
 
 export interface Tally {
@@ -145,6 +155,24 @@ function fmtBytes(n: number): string {
 }
 
 /**
+ * Fails the whole request early, and clearly, when the target cannot be listed (missing bucket, wrong
+ * region, no permission) rather than once per key.
+ *
+ * @throws RestoreRefusedError naming the bucket and region.
+ */
+export async function assertTargetListable(target: ObjectStore, resolved: ResolvedRestore): Promise<void> {
+  try {
+    await target.list({ prefix: resolved.target.prefix, maxKeys: 1 });
+  } catch (error) {
+    const { name, message } = describeError(error);
+    throw new RestoreRefusedError(
+      `Restore refused: target bucket ${resolved.target.bucket} cannot be listed in ${resolved.target.region} (${name}: ${message}); create it, or fix target.region / S3DR_RESTORE_TARGET_REGION. Nothing was written`,
+      { cause: error },
+    );
+  }
+}
+
+/**
  * Restores objects from the DR bucket: `sls invoke -f restore`. Checks the request against the stage
  * first ({@link resolveRestore}: nothing is read or written for a refused request), then walks the DR
  * listing in key order, plans each key ({@link planKey}) and — unless `dryRun` — acts on the plan:
@@ -157,7 +185,12 @@ function fmtBytes(n: number): string {
  * reported and counted (`RestoreFailures`) without stopping the others. Errors that concern the whole
  * request (refusal, listing or a missing target bucket) are thrown.
  */
-export async function restoreObjects(payload: RestorePayload, deps: RestoreDeps): Promise<RestoreReport> {
+export async function restoreObjects(
+  payload: RestorePayload,
+  deps: RestoreDeps,
+  /** A job shard's upper bound: keys after `through` (a source key) are left to the next shard. */
+  bounds: { through?: string } = {},
+): Promise<RestoreReport> {
   const started = Date.now();
   const { settings, dr, logger } = deps;
   const resolved = resolveRestore(payload, settings);
@@ -167,17 +200,7 @@ export async function restoreObjects(payload: RestorePayload, deps: RestoreDeps)
   const target = deps.storeFor(resolved.target.bucket, resolved.target.region);
   const warnings: string[] = [];
 
-  // Fail the whole request early, and clearly, when the target cannot be listed (missing bucket,
-  // wrong region, no permission) rather than once per key.
-  try {
-    await target.list({ prefix: resolved.target.prefix, maxKeys: 1 });
-  } catch (error) {
-    const { name, message } = describeError(error);
-    throw new RestoreRefusedError(
-      `Restore refused: target bucket ${resolved.target.bucket} cannot be listed in ${resolved.target.region} (${name}: ${message}); create it, or fix target.region / S3DR_RESTORE_TARGET_REGION. Nothing was written`,
-      { cause: error },
-    );
-  }
+  await assertTargetListable(target, resolved);
   const versioning = await dr.versioning();
   const versioned = versioning !== 'unversioned';
   if (!versioned) {
@@ -221,11 +244,12 @@ export async function restoreObjects(payload: RestorePayload, deps: RestoreDeps)
           after,
           onDisorder,
         );
-  const candidates = (
-    payload.keys
-      ? fromList(keyCandidates(payload.keys, resolved, settings, after))
-      : prefixCandidates(dr, resolved, payload.prefix ?? '', settings, versioned, after, onDisorder)
-  )[Symbol.asyncIterator]();
+  const listed = payload.keys
+    ? fromList(keyCandidates(payload.keys, resolved, settings, after))
+    : prefixCandidates(dr, resolved, payload.prefix ?? '', settings, versioned, after, onDisorder);
+  const candidates = (bounds.through === undefined ? listed : through(listed, bounds.through))[
+    Symbol.asyncIterator
+  ]();
 
   const plan = Object.fromEntries(RESTORE_ACTIONS.map((a) => [a, tally()])) as Record<RestoreAction, Tally>;
   const results = { restored: tally(), thawing: tally(), failed: tally() };
@@ -371,7 +395,7 @@ export async function restoreObjects(payload: RestorePayload, deps: RestoreDeps)
     durationMs: Date.now() - started,
     summary: '',
   };
-  report.summary = summarise(report);
+  report.summary = summariseRestore(report);
 
   if (!payload.dryRun) {
     deps.metrics.addMetric('RestoreObjects', MetricUnit.Count, results.restored.objects);
@@ -489,7 +513,8 @@ async function handleKey(
   }
 }
 
-function summarise(r: RestoreReport): string {
+/** The one-line summary of a restore report, for a person. */
+export function summariseRestore(r: RestoreReport): string {
   const where = `s3://${r.from.bucket} → s3://${r.target.bucket}/${r.target.prefix}`;
   const scope = 'keys' in r.scope ? `${r.scope.keys} key(s)` : `prefix "${r.scope.prefix}"`;
   const when = r.asOf ? `as of ${r.asOf}` : 'newest versions';

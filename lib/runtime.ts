@@ -1,8 +1,8 @@
 import { createS3Clients, createSqsClients } from './aws/clients.ts';
 import { S3ObjectStore } from './aws/s3-object-store.ts';
-import { SqsTaskQueue } from './aws/sqs-task-queue.ts';
-import { type Config, loadConfig, requireQueueUrl } from './config.ts';
-import type { ObjectStore, TaskQueue } from './ports.ts';
+import { SqsJobQueue, SqsTaskQueue } from './aws/sqs-task-queue.ts';
+import { type Config, loadConfig, requireJobQueueUrl, requireQueueUrl } from './config.ts';
+import type { JobQueue, ObjectStore, TaskQueue } from './ports.ts';
 import type { ReplicateSettings } from './replicate-key.ts';
 
 /**
@@ -32,6 +32,8 @@ export interface StoresRuntime {
 /** The SQS side: the replication queue, made on first use. */
 export interface QueueRuntime {
   queue(): TaskQueue;
+  /** The job queue (restore and verify jobs); throws a ConfigError when the stage has none. */
+  jobQueue(): JobQueue;
   destroy(): void;
 }
 
@@ -53,10 +55,18 @@ export function storesRuntime(config: Config): StoresRuntime {
 export function queueRuntime(config: Config): QueueRuntime {
   const clients = createSqsClients(config);
   let queue: TaskQueue | undefined;
+  let jobQueue: JobQueue | undefined;
   return {
     queue() {
       queue ??= new SqsTaskQueue(clients.sqs(), requireQueueUrl(config));
       return queue;
+    },
+    jobQueue() {
+      // Each stack has its own job queue in its own region: the dr stack's restore runs with the
+      // source region down.
+      const region = config.stackRole === 'dr' ? config.drRegion : config.sourceRegion;
+      jobQueue ??= new SqsJobQueue(clients.sqs(region), requireJobQueueUrl(config));
+      return jobQueue;
     },
     destroy: () => clients.destroy(),
   };
@@ -90,6 +100,7 @@ export function createRuntime(env: Record<string, string | undefined> = process.
     dr: stores.dr,
     storeFor: stores.storeFor,
     queue: queue.queue,
+    jobQueue: queue.jobQueue,
     replicateSettings: replicateSettings(config),
     destroy() {
       stores.destroy();

@@ -38,6 +38,8 @@ export interface RecordedStage {
   drBucket: string;
   restoreTargets: string[];
   queueUrl?: string;
+  /** The job queue (restore jobs), when the stage has one. */
+  jobQueueUrl?: string;
   copyTags: boolean;
   thawArchivedSources: boolean;
 }
@@ -71,6 +73,7 @@ function currentStage(): RecordedStage {
       drBucket: c.drBucket,
       restoreTargets: c.restoreTargets,
       ...(c.queueUrl ? { queueUrl: c.queueUrl } : {}),
+      ...(c.jobQueueUrl ? { jobQueueUrl: c.jobQueueUrl } : {}),
       copyTags: c.copyTags,
       thawArchivedSources: c.thawArchivedSources,
     };

@@ -581,7 +581,9 @@ export async function startEmulatorProcess(options: {
           for (const listener of listeners) listener(event);
         }
       } else if (message.type === 'status?') {
-        child.send({ type: 'status', id: message.id, snapshot: options.statusSnapshot() });
+        void Promise.resolve(options.statusSnapshot()).then((snapshot) =>
+          child.send({ type: 'status', id: message.id, snapshot }),
+        );
       } else if (message.type === 'request-counts') {
         pending.get(Number(message.id))?.(message.counts as Record<string, number>);
         pending.delete(Number(message.id));

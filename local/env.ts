@@ -55,6 +55,7 @@ export async function localEnv(
     S3DR_ENDPOINT_URL: endpoint,
     S3DR_FORCE_PATH_STYLE: 'true',
     S3DR_QUEUE_URL: `${endpoint}/000000000000/${settings.queue.name}`,
+    S3DR_JOB_QUEUE_URL: `${endpoint}/000000000000/${settings.jobQueue.name}`,
   };
 }
 

@@ -20,11 +20,13 @@ export interface LocalInvoke {
   context(): Context;
   /** Prints `<name>: <message>` on stderr and exits 1. */
   fail(message: string): never;
+  /** `--wait` was given (commands that start jobs): follow the job to its end. */
+  wait: boolean;
 }
 
 export async function prepareLocalInvoke(
   name: 'verify' | 'restore',
-  options: { defaultPayload?: string; usage: string },
+  options: { defaultPayload?: string; usage: string; allowWait?: boolean },
 ): Promise<LocalInvoke> {
   const fail = (message: string): never => {
     process.stderr.write(`${name}: ${message}\n`);
@@ -40,7 +42,11 @@ export async function prepareLocalInvoke(
     throw error;
   }
   const { values } = parseArgs({
-    options: { data: { type: 'string', short: 'd' }, path: { type: 'string', short: 'p' } },
+    options: {
+      data: { type: 'string', short: 'd' },
+      path: { type: 'string', short: 'p' },
+      ...(options.allowWait ? { wait: { type: 'boolean' as const, short: 'w' } } : {}),
+    },
     strict: true,
   });
   if (values.data !== undefined && values.path !== undefined)
@@ -80,5 +86,11 @@ export async function prepareLocalInvoke(
   recordFunctionCalls();
   const settings = await loadLocalSettings();
   const timeoutMs = settings[name].timeoutSeconds * 1000;
-  return { payload, env, context: () => lambdaContext(name, timeoutMs), fail };
+  return {
+    payload,
+    env,
+    context: () => lambdaContext(name, timeoutMs),
+    fail,
+    wait: (values as { wait?: boolean }).wait === true,
+  };
 }

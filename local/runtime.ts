@@ -45,6 +45,11 @@ export interface LocalRuntimeOptions {
   /** Overrides of the queue's settings, so tests need not wait minutes for a redelivery. */
   visibilityTimeoutSeconds?: number;
   maxReceiveCount?: number;
+  /** Overrides of the job queue's settings (tests: a redelivery in seconds, not 6 × 15 minutes). */
+  jobVisibilityTimeoutSeconds?: number;
+  jobMaxReceiveCount?: number;
+  /** Concurrent job workers (default: the stage's jobMaxConcurrency, as the event source caps it). */
+  jobWorkers?: number;
   /** Delay before ingest retries (Lambda: about a minute). */
   ingestRetryDelayMs?: number;
   /** Run the verifier every N ms (0: never). */
@@ -82,10 +87,17 @@ export interface LocalRuntime {
   sqs: SQSClient;
   queueUrl: string;
   dlqUrl: string;
+  jobQueueUrl: string;
+  jobDlqUrl: string;
   emulator: Emulator;
   status: StatusBoard;
   /** Resolves when no notification, ingest invocation, queued message or replicate batch is pending. */
   drain(timeoutMs?: number): Promise<void>;
+  /** Resolves when the job queue is empty and no job worker is running. */
+  jobsIdle(timeoutMs?: number): Promise<void>;
+  /** Stops the job workers taking messages (resolves once running ones finished), and starts them again. */
+  pauseJobWorkers(): Promise<void>;
+  resumeJobWorkers(): void;
   /** Runs the verify handler once, as the schedule would. */
   verifyNow(payload?: unknown): Promise<unknown>;
   /**
@@ -133,9 +145,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ? await startEmulator({
           port,
           dataDir,
-          beforeListen: (app) => registerStatusPage(app, () => status.snapshot()),
+          beforeListen: (app) => registerStatusPage(app, () => status.snapshotWithJobs()),
         })
-      : await startEmulatorProcess({ port, dataDir, statusSnapshot: () => status.snapshot() });
+      : await startEmulatorProcess({ port, dataDir, statusSnapshot: () => status.snapshotWithJobs() });
   try {
     return await wire(emulator, settings, status, options, resumed);
   } catch (error) {
@@ -202,6 +214,27 @@ async function wire(
   const queueUrl = env.S3DR_QUEUE_URL ?? '';
   const replicationQueueArn = await queueArn(sqs, queueUrl);
 
+  // The job queue and its DLQ, as serverless.yml declares them (visibility 6 × the worker's timeout).
+  const jobDlqUrl = `${emulator.endpoint}/000000000000/${settings.jobDlq.name}`;
+  await ensureQueue(sqs, settings.jobDlq.name, {
+    MessageRetentionPeriod: String(settings.jobDlq.messageRetentionSeconds),
+  });
+  const jobMaxReceiveCount = options.jobMaxReceiveCount ?? settings.jobQueue.maxReceiveCount ?? 5;
+  await ensureQueue(sqs, settings.jobQueue.name, {
+    VisibilityTimeout: String(
+      options.jobVisibilityTimeoutSeconds ?? settings.jobQueue.visibilityTimeoutSeconds,
+    ),
+    MessageRetentionPeriod: String(settings.jobQueue.messageRetentionSeconds),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: await queueArn(sqs, jobDlqUrl),
+      maxReceiveCount: jobMaxReceiveCount,
+    }),
+  });
+  const jobQueueUrl = env.S3DR_JOB_QUEUE_URL ?? '';
+  // The worker learns the queue's maxReceiveCount from its environment, as on AWS.
+  process.env.S3DR_JOB_MAX_RECEIVE_COUNT = String(jobMaxReceiveCount);
+  env.S3DR_JOB_MAX_RECEIVE_COUNT = String(jobMaxReceiveCount);
+
   const ingest = (await import('../functions/ingest.ts')).handler as unknown as Handler<unknown, unknown>;
   const replicate = (await import('../functions/replicate.ts')).handler as unknown as Handler<
     SQSEvent,
@@ -253,6 +286,38 @@ async function wire(
     pollers: options.pollers ?? 4,
   });
   eventSource.start();
+
+  // The status page lists the stage's running and recent jobs, read from the DR bucket as a status
+  // request would (lib/restore-job.ts).
+  const { recentJobs } = await import('../lib/restore-job.ts');
+  const { S3ObjectStore } = await import('../lib/aws/s3-object-store.ts');
+  const drStore = new S3ObjectStore(s3, config.drBucket);
+  status.setJobsSource(async () =>
+    (
+      await recentJobs({
+        dr: drStore,
+        stage: config.stage,
+        clock: { now: () => new Date(), remainingMs: () => 60_000 },
+      })
+    ).map((j) => ({ job: j.job, state: j.state, summary: j.summary })),
+  );
+
+  const jobWorker = (await import('../functions/job-worker.ts')).handler as unknown as Handler<
+    SQSEvent,
+    SQSBatchResponse | undefined
+  >;
+  // One poller per concurrent worker: maximumConcurrency caps the batches in flight, as on AWS.
+  const jobSource = new SqsEventSource(sqs, jobWorker, {
+    queueUrl: jobQueueUrl,
+    queueArn: await queueArn(sqs, jobQueueUrl),
+    region: config.sourceRegion,
+    functionName: 'jobWorker',
+    batchSize: settings.jobWorker.batchSize,
+    batchWindowMs: 0,
+    timeoutMs: settings.jobWorker.timeoutSeconds * 1000,
+    pollers: options.jobWorkers ?? settings.jobWorker.maxConcurrency,
+  });
+  jobSource.start();
 
   const depths = async () => {
     const attrs = async (url: string) =>
@@ -343,6 +408,32 @@ async function wire(
     }
   };
 
+  const jobsIdle = async (timeoutMs = 120_000) => {
+    const deadline = Date.now() + timeoutMs;
+    let idleChecks = 0;
+    while (idleChecks < 2) {
+      const a =
+        (
+          await sqs.send(
+            new GetQueueAttributesCommand({
+              QueueUrl: jobQueueUrl,
+              AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+            }),
+          )
+        ).Attributes ?? {};
+      const visible = Number(a.ApproximateNumberOfMessages ?? 0);
+      const inFlight = Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+      if (Date.now() > deadline) {
+        throw new Error(
+          `job queue did not drain in ${timeoutMs} ms: ${visible} queued + ${inFlight} in-flight messages, ${jobSource.inFlight} worker batches`,
+        );
+      }
+      const idle = visible === 0 && inFlight === 0 && jobSource.inFlight === 0;
+      idleChecks = idle ? idleChecks + 1 : 0;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+
   return {
     port: emulator.port,
     endpoint: emulator.endpoint,
@@ -353,9 +444,14 @@ async function wire(
     sqs,
     queueUrl,
     dlqUrl,
+    jobQueueUrl,
+    jobDlqUrl,
     emulator,
     status,
     drain,
+    jobsIdle,
+    pauseJobWorkers: () => jobSource.stop(),
+    resumeJobWorkers: () => jobSource.start(),
     verifyNow,
     async stop(graceMs = 30_000) {
       sampling = false;
@@ -369,7 +465,7 @@ async function wire(
       while (invoker.pending > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       let graceTimer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
-        eventSource.stop().then(() => true),
+        Promise.all([eventSource.stop(), jobSource.stop()]).then(() => true),
         new Promise<false>((r) => {
           graceTimer = setTimeout(() => r(false), Math.max(0, until - Date.now()));
         }),

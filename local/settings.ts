@@ -37,6 +37,9 @@ export interface LocalSettings {
   ingest: { maximumRetryAttempts: number; timeoutSeconds: number };
   verify: { timeoutSeconds: number; schedule?: string };
   restore: { timeoutSeconds: number };
+  jobQueue: QueueSettings;
+  jobDlq: QueueSettings;
+  jobWorker: { batchSize: number; timeoutSeconds: number; maxConcurrency: number };
 }
 
 type Json = Record<string, unknown>;
@@ -69,6 +72,18 @@ function queueSettings(resource: unknown, what: string): QueueSettings {
     visibilityTimeoutSeconds: num(props.VisibilityTimeout ?? 30, `${what} VisibilityTimeout`),
     messageRetentionSeconds: num(props.MessageRetentionPeriod ?? 345_600, `${what} MessageRetentionPeriod`),
     ...(redrive ? { maxReceiveCount: num(redrive.maxReceiveCount, `${what} maxReceiveCount`) } : {}),
+  };
+}
+
+function jobWorkerSettings(worker: Json): LocalSettings['jobWorker'] {
+  const sqsEvent = ((worker.events as Json[] | undefined) ?? []).map((e) => e.sqs).find(Boolean) as
+    | Json
+    | undefined;
+  if (!sqsEvent) throw new Error('serverless.yml (stage local): functions.jobWorker has no sqs event');
+  return {
+    batchSize: num(sqsEvent.batchSize ?? 1, 'jobWorker sqs batchSize'),
+    timeoutSeconds: num(worker.timeout ?? 900, 'jobWorker timeout'),
+    maxConcurrency: num(sqsEvent.maximumConcurrency ?? 2, 'jobWorker sqs maximumConcurrency'),
   };
 }
 
@@ -115,6 +130,9 @@ export function settingsFromServerless(config: Json): LocalSettings {
     restore: {
       timeoutSeconds: num((functions.restore as Json | undefined)?.timeout ?? 900, 'restore timeout'),
     },
+    jobQueue: queueSettings(resources.JobQueue, 'resources.JobQueue'),
+    jobDlq: queueSettings(resources.JobDeadLetterQueue, 'resources.JobDeadLetterQueue'),
+    jobWorker: jobWorkerSettings(obj(functions.jobWorker, 'functions.jobWorker')),
   };
 }
 

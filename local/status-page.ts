@@ -19,6 +19,8 @@ svg{background:#fff;border:1px solid #d0d7de;border-radius:6px;margin-top:16px}
 <body><h1>s3-dr — local pipeline</h1>
 <div class="grid" id="cards"></div>
 <svg id="chart" width="720" height="180" role="img" aria-label="objects copied per second and queue depth"></svg>
+<h2 style="font-size:16px;margin:16px 0 8px">Jobs</h2>
+<table id="jobs" style="background:#fff;border:1px solid #d0d7de;border-collapse:collapse"></table>
 <p id="updated" class="l"></p>
 <script>
 const fields = [
@@ -41,6 +43,8 @@ function render(s){
     const line=(vals,color)=>'<polyline fill="none" stroke="'+color+'" stroke-width="2" points="'+vals.map((v,i)=>(i*(w/(vals.length-1||1))).toFixed(1)+','+(h-8-(v/max)*(h-16)).toFixed(1)).join(' ')+'"/>';
     svg.innerHTML = line(rates,'#0969da')+line(depth,'#bf8700')+'<text x="8" y="16" fill="#0969da">replicated/s</text><text x="120" y="16" fill="#bf8700">queue depth</text>';
   }
+  const esc = (t) => String(t).replace(/[&<>]/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;'})[c]);
+  document.getElementById('jobs').innerHTML = (s.jobs||[]).map((j)=>'<tr data-job="'+esc(j.job)+'"><td style="padding:4px 8px">'+esc(j.job)+'</td><td style="padding:4px 8px" class="'+(j.state==='failed'?'bad':'')+'">'+esc(j.state)+'</td><td style="padding:4px 8px">'+esc(j.summary)+'</td></tr>').join('') || '<tr><td style="padding:4px 8px">no jobs yet</td></tr>';
   document.getElementById('updated').textContent = 'updated '+new Date().toLocaleTimeString()+' · uptime '+s.uptimeSeconds+' s';
 }
 async function tick(){ try{ render(await (await fetch('${STATUS_PATH}')).json()); }catch(e){} setTimeout(tick,1000); }

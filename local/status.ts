@@ -7,6 +7,13 @@ function percentile(sorted: readonly number[], p: number): number | undefined {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+/** One job as the status page lists it. */
+export interface StatusJob {
+  job: string;
+  state: string;
+  summary: string;
+}
+
 export interface StatusSnapshot {
   uptimeSeconds: number;
   eventsIngested: number;
@@ -66,6 +73,7 @@ export class StatusBoard {
   private readonly restore = { objects: 0, bytes: 0, failures: 0 };
   private readonly series: StatusSnapshot['series'] = [];
   private readonly listener = (message: unknown) => this.onOutcome(message as OutcomeEvent);
+  private jobsSource: (() => Promise<StatusJob[]>) | undefined;
 
   constructor() {
     channel('s3dr:outcome').subscribe(this.listener);
@@ -77,6 +85,17 @@ export class StatusBoard {
 
   recordIngestFailure(): void {
     this.counters.ingestFailures += 1;
+  }
+
+  /** Where the page's list of running and recent jobs comes from (read from the DR bucket on request). */
+  setJobsSource(source: () => Promise<StatusJob[]>): void {
+    this.jobsSource = source;
+  }
+
+  /** The snapshot with the stage's running and recent jobs, newest first (the status page's JSON). */
+  async snapshotWithJobs(): Promise<StatusSnapshot & { jobs: StatusJob[] }> {
+    const jobs = this.jobsSource ? await this.jobsSource().catch(() => []) : [];
+    return { ...this.snapshot(), jobs };
   }
 
   setQueueDepths(depth: number, inFlight: number, dlq: number): void {

@@ -1,27 +1,51 @@
 /**
  * `npm run restore -- --data '<JSON>'` (or `--path events/restore-prefix.json`): the local equivalent of
- * `sls invoke -f restore`. Runs the real restore handler against the running local runtime and prints
- * the JSON report on stdout and its one-line summary on stderr.
+ * `sls invoke -f restore`. Invokes the real restore handler against the running local runtime, whose
+ * job worker (in `npm start`) runs the job, and prints the handler's answer — a job and its status — as
+ * JSON on stdout and its one-line summary on stderr. `--data '{"job":"<id>"}'` asks for a job's status,
+ * `{"job":"<id>","cancel":true}` cancels it.
  *
- * Exit codes: 0 done (or planned); 1 bad payload, refused request or no runtime; 3 some keys failed.
- * Restore settings may be overridden from the shell for local experiments, e.g.
- * `S3DR_RESTORE_TARGETS=my-copy npm run restore -- --data '…'`.
+ * `--wait` follows the job: a live progress line on stderr (done/planned, rate, ETA), then the final
+ * status with its report on stdout.
+ *
+ * Exit codes: 0 started, answered, or (with --wait) complete without failures; 1 bad payload, refused
+ * request or no runtime; 3 (with --wait) the job failed, was cancelled, or some keys failed.
+ * Restore settings (S3DR_RESTORE_TARGETS, …) are those of `npm start`: its worker runs the job.
  */
+import type { JobStatus } from '../lib/job-model.ts';
 import { prepareLocalInvoke } from '../local/invoke-cli.ts';
 import { invokeHandler } from '../local/lambda-context.ts';
 
-const { payload, context, fail } = await prepareLocalInvoke('restore', {
-  usage: `--data '<JSON>' or --path <file>, e.g. npm run restore -- --data '{"prefix":"photos/"}'`,
+const { payload, context, fail, wait } = await prepareLocalInvoke('restore', {
+  usage: `--data '<JSON>' or --path <file>, e.g. npm run restore -- --data '{"prefix":"photos/"}' --wait`,
+  allowWait: true,
 });
 const { handler } = await import('../functions/restore.ts');
-const { InvalidPayloadError, RestoreRefusedError } = await import('../lib/errors.ts');
+const { DrError } = await import('../lib/errors.ts');
+const { TERMINAL_STATES } = await import('../lib/job-model.ts');
+
+/** How often --wait asks for the job's status: a person's progress line, not a test's assertion. */
+const POLL_MS = 1000;
+
+const ask = (request: unknown): Promise<JobStatus> => invokeHandler(handler, request, context());
 
 try {
-  const report = await invokeHandler(handler, payload, context());
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  process.stderr.write(`${report.summary}\n`);
-  process.exit((report.results?.failed.objects ?? 0) > 0 ? 3 : 0);
+  let status = await ask(payload);
+  if (wait) {
+    const live = process.stderr.isTTY;
+    while (!TERMINAL_STATES.includes(status.state)) {
+      process.stderr.write(live ? `\r\x1b[2K${status.summary}` : `${status.summary}\n`);
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      status = await ask({ job: status.job });
+    }
+    if (live) process.stderr.write('\r\x1b[2K');
+  }
+  process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+  process.stderr.write(`${status.summary}\n`);
+  const failed = status.state === 'failed' || status.state === 'cancelled' || (status.counts.failed ?? 0) > 0;
+  process.exit(wait && failed ? 3 : 0);
 } catch (error) {
-  if (error instanceof InvalidPayloadError || error instanceof RestoreRefusedError) fail(error.message);
+  // Every refusal is a DrError with a message naming the problem (unknown job, bad payload, …).
+  if (error instanceof DrError) fail(error.message);
   throw error;
 }

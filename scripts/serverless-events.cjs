@@ -250,9 +250,17 @@ async function readSettings(resolveVariable) {
     maxConcurrencyParam == null
       ? undefined
       : integer('replicateMaxConcurrency', maxConcurrencyParam, 2, 1000);
+  // Restore and verify jobs (lib/restore-job.ts): the job queue's worker. AWS: MaximumConcurrency is 2
+  // to 1000 ("ScalingConfig", AWS Lambda API Reference); the worker runs up to 15 minutes per shard step.
+  const jobMaxConcurrency = integer('jobMaxConcurrency', await param('jobMaxConcurrency'), 2, 1000);
+  const jobWorkerTimeout = integer('jobWorkerTimeout', await param('jobWorkerTimeout'), 60, 900);
+  const jobMaxReceiveCount = integer('jobMaxReceiveCount', await param('jobMaxReceiveCount'), 1, 1000);
   const settings = {
     names,
     stackRole,
+    jobMaxConcurrency,
+    jobWorkerTimeout,
+    jobMaxReceiveCount,
     sourceBuckets,
     drBucket,
     restoreTargets,
@@ -289,6 +297,9 @@ const objectsArn = (bucket, prefix = '') => sub(`arn:${PARTITION}:s3:::${bucket}
 /** Where verify and restore hold their run leases (lib/run-lease.ts). */
 const LEASE_PREFIX = '.s3dr/leases/';
 const queueArn = { 'Fn::GetAtt': ['ReplicationQueue', 'Arn'] };
+const jobQueueArn = { 'Fn::GetAtt': ['JobQueue', 'Arn'] };
+/** Where restore and verify jobs keep their state (lib/job-model.ts). */
+const JOB_PREFIX = '.s3dr/jobs/';
 const dlqArn = { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] };
 const allow = (Sid, Action, Resource) => ({ Sid, Effect: 'Allow', Action, Resource });
 
@@ -420,56 +431,98 @@ const iamRoleStatements = {
       }),
     ];
   },
+  /**
+   * Restore starts, answers and cancels jobs (lib/restore-job.ts): it reads the DR bucket's versioning,
+   * checks that the target can be listed, keeps the job's state under .s3dr/jobs/ and queues its first
+   * step. The copies are the job worker's.
+   */
   restore: async ({ resolveVariable }) => {
     const s = await readSettings(resolveVariable);
     const targets = [...new Set([...s.sourceBuckets, ...s.restoreTargets])];
     return [
-      // GetBucketVersioning: restore tells "no older version" from "bucket not versioned".
-      allow(
-        'ListDrBucketVersions',
-        ['s3:ListBucket', 's3:ListBucketVersions', 's3:GetBucketVersioning'],
-        [bucketArn(s.drBucket)],
-      ),
-      allow(
-        'ReadDrObjectVersions',
-        [
-          's3:GetObject',
-          's3:GetObjectVersion',
-          's3:GetObjectTagging',
-          's3:GetObjectVersionTagging',
-          's3:GetObjectAttributes',
-          's3:GetObjectVersionAttributes',
-          's3:RestoreObject',
-        ],
-        [objectsArn(s.drBucket)],
-      ),
-      allow('ListRestoreTargets', ['s3:ListBucket', 's3:ListBucketMultipartUploads'], targets.map(bucketArn)),
-      allow(
-        'WriteRestoreTargets',
-        [
-          's3:GetObject',
-          's3:PutObject',
-          's3:PutObjectTagging',
-          's3:AbortMultipartUpload',
-          's3:ListMultipartUploadParts',
-          // GetObjectAttributes: checksums that tell whether the target already holds a KMS DR copy's bytes,
-          // of the target's current object (no version id: s3:GetObject + s3:GetObjectAttributes).
-          's3:GetObjectAttributes',
-        ],
-        targets.map((b) => objectsArn(b)),
-      ),
-      allow(
-        'HoldRestoreRunLease',
-        ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        [objectsArn(s.drBucket, `${LEASE_PREFIX}restore/`)],
-      ),
+      // ListBucket: a job's finished shards are counted with a listing; GetBucketVersioning: the report
+      // says whether the DR bucket keeps versions.
+      allow('ListDrBucket', ['s3:ListBucket', 's3:GetBucketVersioning'], [bucketArn(s.drBucket)]),
+      allow('ListRestoreTargets', ['s3:ListBucket'], targets.map(bucketArn)),
+      ...jobStatements(s),
       ...kmsStatements(s, {
         dr: ['kms:Decrypt', 'kms:GenerateDataKey'],
-        source: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        queue: ['kms:GenerateDataKey', 'kms:Decrypt'],
       }),
     ];
   },
+  /**
+   * The job worker runs restore shards: everything restore reads and writes, plus consuming the job
+   * queue (what Lambda's event source mapping needs: "Using Lambda with Amazon SQS").
+   */
+  jobWorker: async (context) => [
+    allow(
+      'ConsumeJobQueue',
+      ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+      [jobQueueArn],
+    ),
+    ...(await restoreShardStatements(context)),
+  ],
 };
+
+/**
+ * What running restore shards needs (the job worker): read DR versions, write the sources and allowed
+ * targets, and the job's state and queue.
+ */
+async function restoreShardStatements({ resolveVariable }) {
+  const s = await readSettings(resolveVariable);
+  const targets = [...new Set([...s.sourceBuckets, ...s.restoreTargets])];
+  return [
+    // GetBucketVersioning: restore tells "no older version" from "bucket not versioned".
+    allow(
+      'ListDrBucketVersions',
+      ['s3:ListBucket', 's3:ListBucketVersions', 's3:GetBucketVersioning'],
+      [bucketArn(s.drBucket)],
+    ),
+    allow(
+      'ReadDrObjectVersions',
+      [
+        's3:GetObject',
+        's3:GetObjectVersion',
+        's3:GetObjectTagging',
+        's3:GetObjectVersionTagging',
+        's3:GetObjectAttributes',
+        's3:GetObjectVersionAttributes',
+        's3:RestoreObject',
+      ],
+      [objectsArn(s.drBucket)],
+    ),
+    allow('ListRestoreTargets', ['s3:ListBucket', 's3:ListBucketMultipartUploads'], targets.map(bucketArn)),
+    allow(
+      'WriteRestoreTargets',
+      [
+        's3:GetObject',
+        's3:PutObject',
+        's3:PutObjectTagging',
+        's3:AbortMultipartUpload',
+        's3:ListMultipartUploadParts',
+        // GetObjectAttributes: checksums that tell whether the target already holds a KMS DR copy's bytes,
+        // of the target's current object (no version id: s3:GetObject + s3:GetObjectAttributes).
+        's3:GetObjectAttributes',
+      ],
+      targets.map((b) => objectsArn(b)),
+    ),
+    ...jobStatements(s),
+    ...kmsStatements(s, {
+      dr: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      source: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      queue: ['kms:GenerateDataKey', 'kms:Decrypt'],
+    }),
+  ];
+}
+
+/** A job's state under .s3dr/jobs/ (read, written, listed by prefix) and its messages on the job queue. */
+function jobStatements(s) {
+  return [
+    allow('KeepJobState', ['s3:GetObject', 's3:PutObject'], [objectsArn(s.drBucket, JOB_PREFIX)]),
+    allow('QueueJobWork', ['sqs:SendMessage'], [jobQueueArn]),
+  ];
+}
 
 /** The EventBridge detail-types for the stage's event types (see S3_EVENT_TYPES), without repeats. */
 function eventBridgeDetailTypes(s) {
@@ -704,6 +757,32 @@ async function queueUrl({ resolveVariable }) {
   };
 }
 
+/**
+ * S3DR_JOB_QUEUE_URL: the job queue of this stack (each stack role has one, in its own region, so a
+ * restore job runs from the dr stack with the source region down). Literal locally, Fn::Sub on AWS.
+ */
+async function jobQueueUrl({ resolveVariable }) {
+  const s = await readSettings(resolveVariable);
+  const name = s.names.jobQueue;
+  if (s.endpointUrl) return `${s.endpointUrl.replace(/\/$/, '')}/000000000000/${name}`;
+  return { 'Fn::Sub': `https://sqs.\${AWS::Region}.\${AWS::URLSuffix}/\${AWS::AccountId}/${name}` };
+}
+
+/**
+ * The job queue's visibility timeout: AWS, "Creating and configuring an Amazon SQS event source mapping":
+ * "set the source queue's visibility timeout to at least six times the configuration timeout on your
+ * function" (a shard that reaches its deadline re-queues itself, so the wait only follows a crash).
+ */
+async function jobVisibilityTimeout({ resolveVariable }) {
+  return 6 * (await readSettings(resolveVariable)).jobWorkerTimeout;
+}
+
+const jobSettings = {
+  maxConcurrency: async ({ resolveVariable }) => (await readSettings(resolveVariable)).jobMaxConcurrency,
+  workerTimeout: async ({ resolveVariable }) => (await readSettings(resolveVariable)).jobWorkerTimeout,
+  maxReceiveCount: async ({ resolveVariable }) => (await readSettings(resolveVariable)).jobMaxReceiveCount,
+};
+
 /** AWS: "set the source queue's visibility timeout to at least six times the function timeout" (+ window). */
 async function visibilityTimeout({ resolveVariable }) {
   const s = await readSettings(resolveVariable);
@@ -810,6 +889,8 @@ async function dashboardBody({ resolveVariable }) {
     'VerifyDriftAlarm',
     'VerifySilentAlarm',
     ...['Ingest', 'Replicate', 'Verify'].flatMap((f) => [`${f}ErrorsAlarm`, `${f}ThrottlesAlarm`]),
+    'JobStalledAlarm',
+    'JobDlqNotEmptyAlarm',
   ];
   const body = {
     widgets: [
@@ -860,6 +941,13 @@ async function dashboardBody({ resolveVariable }) {
         ],
         { period: 3600 },
       ),
+      // Restore jobs: progress (objects examined per period), and the work waiting for workers.
+      widget('Restore jobs', [
+        custom('JobObjectsExamined', 'Sum'),
+        sqs(n.jobQueue, 'ApproximateNumberOfMessagesVisible', 'Maximum'),
+        sqs(n.jobQueue, 'ApproximateNumberOfMessagesNotVisible', 'Maximum'),
+        sqs(n.jobDeadLetterQueue, 'ApproximateNumberOfMessagesVisible', 'Maximum'),
+      ]),
       widget(
         'Lambda errors and throttles',
         ['ingest', 'replicate', 'verify', 'restore'].flatMap((fn) => [
@@ -909,12 +997,12 @@ async function checkParams({ resolveVariable }) {
 
 // ==================================================================== DR account (issue #14)
 // The dr stack in an account of its own (`primaryAccountId` on the dr stack, `drAccountId` on the
-// primary): the DR bucket's policy and the DR key's policy grant the primary's replicate, verify and
+// primary): the DR bucket's policy and the DR key's policy grant the primary's replicate, verify, jobWorker and
 // restore roles exactly what each needs on the DR bucket, and refuse every principal of the primary
 // account anything that could shorten what DR keeps (docs/design.md, invariant 2).
 
 /** The primary functions that reach the DR bucket, each with a role of its own. */
-const DR_ACCOUNT_FUNCTIONS = ['replicate', 'verify', 'restore'];
+const DR_ACCOUNT_FUNCTIONS = ['replicate', 'verify', 'restore', 'jobWorker'];
 const ACCOUNT_ID = /^\d{12}$/;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 /**
@@ -1259,6 +1347,9 @@ module.exports = {
   iamRoleStatements,
   queueUrl,
   visibilityTimeout,
+  jobQueueUrl,
+  jobVisibilityTimeout,
+  jobSettings,
   verifyAlarm,
   adminPrincipalArns,
   flag,

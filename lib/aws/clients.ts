@@ -17,7 +17,8 @@ import type { Config } from '../config.ts';
  */
 export interface Clients {
   s3(region: string): S3Client;
-  sqs(): SQSClient;
+  /** The replication queue's region (the source region) by default; the job queue's is the stack's. */
+  sqs(region?: string): SQSClient;
   destroy(): void;
 }
 
@@ -27,7 +28,7 @@ export interface S3Clients {
 }
 
 export interface SqsClients {
-  sqs(): SQSClient;
+  sqs(region?: string): SQSClient;
   destroy(): void;
 }
 
@@ -73,17 +74,21 @@ export function createS3Clients(config: Config, common = commonSettings(config))
   };
 }
 
-/** The SQS client (the queue is in the source region), made on first use. */
+/** SQS clients, one per region (the replication queue is in the source region), made on first use. */
 export function createSqsClients(config: Config, common = commonSettings(config)): SqsClients {
-  let sqsClient: SQSClient | undefined;
+  const sqsByRegion = new Map<string, SQSClient>();
   return {
-    sqs() {
-      sqsClient ??= new SQSClient({ ...common, region: config.sourceRegion });
-      return sqsClient;
+    sqs(region = config.sourceRegion) {
+      let client = sqsByRegion.get(region);
+      if (!client) {
+        client = new SQSClient({ ...common, region });
+        sqsByRegion.set(region, client);
+      }
+      return client;
     },
     destroy() {
-      sqsClient?.destroy();
-      sqsClient = undefined;
+      for (const client of sqsByRegion.values()) client.destroy();
+      sqsByRegion.clear();
     },
   };
 }

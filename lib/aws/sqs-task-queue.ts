@@ -4,7 +4,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { EnqueueError } from '../errors.ts';
-import type { TaskQueue } from '../ports.ts';
+import type { JobMessage } from '../job-model.ts';
+import type { JobQueue, TaskQueue } from '../ports.ts';
 import { encodeTaskBody, type Task } from '../task.ts';
 
 const BATCH = 10;
@@ -14,27 +15,29 @@ const BATCH = 10;
  * are sent again with backoff (the SDK already retries whole-request failures). If entries still fail,
  * the call throws, so the caller's invocation fails and its own retry/DLQ path keeps the work.
  */
-export class SqsTaskQueue implements TaskQueue {
+class SqsBatchSender<T> {
   private readonly client: SQSClient;
   private readonly queueUrl: string;
   private readonly entryAttempts: number;
+  private readonly encode: (item: T) => string;
 
-  constructor(client: SQSClient, queueUrl: string, entryAttempts = 4) {
+  constructor(client: SQSClient, queueUrl: string, encode: (item: T) => string, entryAttempts = 4) {
     this.client = client;
     this.queueUrl = queueUrl;
+    this.encode = encode;
     this.entryAttempts = entryAttempts;
   }
 
-  async send(tasks: Task[]): Promise<void> {
-    const batches: Task[][] = [];
+  async send(tasks: T[]): Promise<void> {
+    const batches: T[][] = [];
     for (let i = 0; i < tasks.length; i += BATCH) batches.push(tasks.slice(i, i + BATCH));
     await Promise.all(batches.map((batch) => this.sendBatch(batch)));
   }
 
-  private async sendBatch(batch: Task[]): Promise<void> {
+  private async sendBatch(batch: T[]): Promise<void> {
     let pending: SendMessageBatchRequestEntry[] = batch.map((task, i) => ({
       Id: String(i),
-      MessageBody: encodeTaskBody(task),
+      MessageBody: this.encode(task),
     }));
     let lastErrors: string[] = [];
     for (let attempt = 1; attempt <= this.entryAttempts && pending.length > 0; attempt++) {
@@ -51,5 +54,21 @@ export class SqsTaskQueue implements TaskQueue {
         `${pending.length} of ${batch.length} tasks could not be queued after ${this.entryAttempts} attempts: ${lastErrors.join('; ')}`,
       );
     }
+  }
+}
+
+export class SqsTaskQueue extends SqsBatchSender<Task> implements TaskQueue {
+  constructor(client: SQSClient, queueUrl: string, entryAttempts = 4) {
+    super(client, queueUrl, encodeTaskBody, entryAttempts);
+  }
+}
+
+/**
+ * The SQS implementation of {@link JobQueue}. Job messages name a job and a shard or planning step;
+ * job ids are ASCII, so plain JSON is a valid SQS body.
+ */
+export class SqsJobQueue extends SqsBatchSender<JobMessage> implements JobQueue {
+  constructor(client: SQSClient, queueUrl: string, entryAttempts = 4) {
+    super(client, queueUrl, (m) => JSON.stringify(m), entryAttempts);
   }
 }

@@ -13,7 +13,7 @@ import type { VerifyReport } from '../../lib/verify-report.ts';
 import { FunctionFailedError, StageDiscoveryError } from './errors.ts';
 import { assertOnlyTestData, E2E_ROOT } from './safety.ts';
 import { type DeployedStage, discoverStage } from './stack-outputs.ts';
-import { type E2eOptions, type E2eTarget, multipartPartSizes } from './target.ts';
+import { type E2eOptions, type E2eTarget, eventually, multipartPartSizes } from './target.ts';
 
 /** verify and restore run up to 900 s (serverless.yml); the client waits a little longer. */
 const INVOKE_TIMEOUT_MS = 905_000;
@@ -67,6 +67,12 @@ const verifyReportSchema = z.looseObject({
   }),
   pass: z.looseObject({ complete: z.boolean() }),
   reportKey: z.string(),
+});
+/** What the restore function answers: a job (README "Jobs"), with its final report once it is done. */
+const jobStatusSchema = z.looseObject({
+  job: z.string(),
+  state: z.enum(['planning', 'running', 'complete', 'failed', 'cancelled']),
+  report: z.unknown().optional(),
 });
 const tally = z.looseObject({ objects: z.number(), bytes: z.number(), sample: z.array(z.string()) });
 const restoreReportSchema = z.looseObject({
@@ -145,6 +151,7 @@ export async function openAwsTarget(
     await assertOnlyTestData(dr.s3, dr.bucket, drKey(E2E_ROOT), `stage ${options.stage}`);
     multipartPartSizes(stage.multipartThreshold, options.maxMultipartBytes);
     const lambda = clients.lambda(stage.sourceRegion);
+    const waiting = { settle: async () => undefined, waitMs: (options.waitSeconds ?? 120) * 1000 };
     return {
       stage,
       description: `stage ${stage.stage} (${stage.sourceRegion} → ${stage.drRegion})`,
@@ -157,12 +164,19 @@ export async function openAwsTarget(
         verifyReportSchema.parse(
           await invokeFunction(lambda, stage.verifyFunction, payload),
         ) as unknown as VerifyReport,
-      restore: async (payload) =>
-        restoreReportSchema.parse(
-          await invokeFunction(lambda, stage.restoreFunction, payload),
-        ) as unknown as RestoreReport,
-      settle: async () => undefined,
-      waitMs: (options.waitSeconds ?? 120) * 1000,
+      // A restore starts a job and answers at once; the job's status carries its report once it is done.
+      restore: async (payload) => {
+        const started = jobStatusSchema.parse(await invokeFunction(lambda, stage.restoreFunction, payload));
+        const done = await eventually(
+          waiting,
+          `restore job ${started.job} finishing`,
+          async () =>
+            jobStatusSchema.parse(await invokeFunction(lambda, stage.restoreFunction, { job: started.job })),
+          (status) => ['complete', 'failed', 'cancelled'].includes(status.state),
+        );
+        return restoreReportSchema.parse(done.report) as unknown as RestoreReport;
+      },
+      ...waiting,
       close: async () => clients.destroy(),
     };
   } catch (error) {

@@ -1,26 +1,16 @@
-/**
- * The local target: the whole pipeline of `npm start` (the `local` stage of serverless.yml, as
- * configured: delete policy `mirror` on a versioned DR bucket, a 16 MiB multipart threshold) on a fresh emulator on a random
- * port, with the real handlers — like the integration tests.
- */
-import type { Context } from 'aws-lambda';
 import { toDrKey } from '../../lib/key-mapping.ts';
-import type { RestoreReport } from '../../lib/restore-objects.ts';
 import type { VerifyReport } from '../../lib/verify-report.ts';
-import { lambdaContext } from '../../local/lambda-context.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
+import { type RestoreHandler, restoreReport } from '../helpers/jobs.ts';
 import { assertOnlyTestData, E2E_ROOT } from './safety.ts';
 import { type E2eOptions, type E2eTarget, multipartPartSizes } from './target.ts';
 
 export async function openLocalTarget(options: E2eOptions): Promise<E2eTarget> {
   const rt = await startLocalRuntime({ port: 0, quiet: true });
   try {
-    const { config, settings } = rt;
+    const { config } = rt;
     // The handler reads its configuration at import, from the environment the runtime just set.
-    const restore = (await import('../../functions/restore.ts')).handler as (
-      event: unknown,
-      context: Context,
-    ) => Promise<RestoreReport>;
+    const restore = (await import('../../functions/restore.ts')).handler as unknown as RestoreHandler;
     const sourceBucket = config.sourceBuckets[0]!;
     const drKey = (key: string) => toDrKey(config.keyLayout, sourceBucket, key);
     // The same checks as against a deployed stage (trivially passed by a fresh emulator), so the code
@@ -35,8 +25,8 @@ export async function openLocalTarget(options: E2eOptions): Promise<E2eTarget> {
       multipartThreshold: config.multipartThreshold,
       drKey,
       verify: async (payload) => (await rt.verifyNow(payload)) as VerifyReport,
-      restore: (payload) =>
-        restore(payload, lambdaContext('restore', settings.restore.timeoutSeconds * 1000)),
+      // A restore is a job: started, followed to its end, and its final report returned.
+      restore: (payload) => restoreReport(rt, restore, payload),
       settle: () => rt.drain(options.waitSeconds ? options.waitSeconds * 1000 : 60_000),
       waitMs: (options.waitSeconds ?? 60) * 1000,
       close: async () => {

@@ -54,6 +54,7 @@ function packagedStage(world: IamWorld) {
     drBucket: String(env.S3DR_DR_BUCKET),
     restoreTargets: list(env.S3DR_RESTORE_TARGETS),
     queueUrl: String(env.S3DR_QUEUE_URL),
+    jobQueueUrl: String(env.S3DR_JOB_QUEUE_URL),
     copyTags: env.S3DR_COPY_TAGS === 'true',
     thawArchivedSources: env.S3DR_THAW_ARCHIVED_SOURCES === 'true',
   };
@@ -103,10 +104,13 @@ export function toPackagedStage(
     input.CopySource = `${mapped}${path.slice(slash)}`;
   }
   if (input.QueueUrl !== undefined) {
-    if (input.QueueUrl !== record.stage.queueUrl) {
-      return { problem: `${where}: queue ${input.QueueUrl} is not the stage's replication queue` };
+    if (input.QueueUrl === record.stage.queueUrl) input.QueueUrl = stage.queueUrl;
+    else if (input.QueueUrl === record.stage.jobQueueUrl) input.QueueUrl = stage.jobQueueUrl;
+    else {
+      return {
+        problem: `${where}: queue ${input.QueueUrl} is neither the stage's replication queue nor its job queue`,
+      };
     }
-    input.QueueUrl = stage.queueUrl;
   }
   return {
     call: {

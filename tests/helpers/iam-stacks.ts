@@ -183,7 +183,7 @@ export async function evaluateCalls<C extends RecordedCall>(
   const out: Evaluated<C>[] = [];
   const decisions = new Map<string, Promise<Decision>>();
   for (const role of world.roles) {
-    for (const call of calls.filter((c) => c.fn === role.fn)) {
+    for (const call of calls.filter((c) => c.fn === role.fn && sameStackQueue(c, role))) {
       for (const req of requiredPermissions(call, world.encryption)) {
         const key = JSON.stringify([role.stack, role.roleId, req.action, req.resource, req.context]);
         let decision = decisions.get(key);
@@ -196,6 +196,15 @@ export async function evaluateCalls<C extends RecordedCall>(
     }
   }
   return out;
+}
+
+/**
+ * Each stack has its own job queue (`…-primary-jobs`, `…-dr-jobs`): a request to one is made by that
+ * stack's functions only, so it is not held against the other stack's role.
+ */
+function sameStackQueue(call: RecordedCall, role: FunctionRole): boolean {
+  const queue = /-(primary|dr)-jobs(-dlq)?$/.exec(String(call.input.QueueUrl ?? ''));
+  return !queue || queue[1] === role.stack;
 }
 
 export const describeCall = (e: Pick<Evaluated, 'role' | 'call' | 'req'>) =>

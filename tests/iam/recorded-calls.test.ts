@@ -132,7 +132,7 @@ describe('the requests of the integration suites, evaluated against the packaged
   it('recorded requests of every function (run `npm run test:integration` first)', () => {
     const byFunction = new Map<string, Set<string>>();
     for (const c of judged.calls) byFunction.set(c.fn, (byFunction.get(c.fn) ?? new Set()).add(c.testFile));
-    expect([...byFunction.keys()].sort()).toEqual(['ingest', 'replicate', 'restore', 'verify']);
+    expect([...byFunction.keys()].sort()).toEqual(['ingest', 'jobWorker', 'replicate', 'restore', 'verify']);
   });
 
   it('allows every request the functions made (S3, SQS and the KMS calls they imply)', () => {

@@ -22,6 +22,7 @@ import type { RestoreReport } from '../../lib/restore-objects.ts';
 import type { VerifyReport } from '../../lib/verify-report.ts';
 import { invokeHandler, lambdaContext } from '../../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+import { type RestoreHandler, restoreReport } from '../helpers/jobs.ts';
 import { bodyFor, type ObjectSnapshot, putObject, snapshots } from '../helpers/objects.ts';
 
 const KEYS = [
@@ -37,10 +38,9 @@ const KEYS = [
 let rt: LocalRuntime;
 let source: string;
 let verifyHandler: (payload: unknown, context: Context) => Promise<VerifyReport>;
-let restoreHandler: (payload: unknown, context: Context) => Promise<RestoreReport>;
+let restoreHandler: RestoreHandler;
 const verify = (payload: unknown) => invokeHandler(verifyHandler, payload, lambdaContext('verify', 900_000));
-const restore = (payload: unknown) =>
-  invokeHandler(restoreHandler, payload, lambdaContext('restore', 900_000));
+const restore = (payload: unknown): Promise<RestoreReport> => restoreReport(rt, restoreHandler, payload);
 
 /** Every key under `prefix`, through the adapter's listing (EncodingType=url), in S3 order. */
 async function listed(bucket: string, prefix: string): Promise<string[]> {
@@ -65,7 +65,7 @@ beforeAll(async () => {
   rt = await startLocalRuntime({ port: 0, quiet: true, env: { S3DR_DELETE_POLICY: 'retain' } });
   source = rt.config.sourceBuckets[0]!;
   verifyHandler = (await import('../../functions/verify.ts')).handler as typeof verifyHandler;
-  restoreHandler = (await import('../../functions/restore.ts')).handler as typeof restoreHandler;
+  restoreHandler = (await import('../../functions/restore.ts')).handler as unknown as RestoreHandler;
 }, 60_000);
 
 afterAll(async () => {

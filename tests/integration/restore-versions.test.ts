@@ -15,18 +15,17 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context } from 'aws-lambda';
 import { toDrKey } from '../../lib/key-mapping.ts';
 import type { RestoreReport } from '../../lib/restore-objects.ts';
-import { lambdaContext } from '../../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+import { type RestoreHandler, restoreReport } from '../helpers/jobs.ts';
 import { putObject } from '../helpers/objects.ts';
 
 let rt: LocalRuntime;
 let source: string;
 let dr: string;
-let restore: (payload: unknown, context: Context) => Promise<RestoreReport>;
-const invoke = (payload: unknown) => restore(payload, lambdaContext('restore', 900_000));
+let restore: RestoreHandler;
+const invoke = (payload: unknown): Promise<RestoreReport> => restoreReport(rt, restore, payload);
 const drKeyOf = (key: string) => toDrKey(rt.config.keyLayout, source, key);
 
 async function text(bucket: string, key: string): Promise<string> {
@@ -39,7 +38,7 @@ beforeAll(async () => {
   rt = await startLocalRuntime({ port: 0, quiet: true });
   source = rt.config.sourceBuckets[0]!;
   dr = rt.config.drBucket;
-  restore = (await import('../../functions/restore.ts')).handler as typeof restore;
+  restore = (await import('../../functions/restore.ts')).handler as unknown as RestoreHandler;
 }, 60_000);
 
 afterAll(async () => {

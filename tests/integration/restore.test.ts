@@ -2,13 +2,13 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DeleteObjectsCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context } from 'aws-lambda';
 import { RestoreRefusedError } from '../../lib/errors.ts';
+import type { JobStatus } from '../../lib/job-model.ts';
 import { mapConcurrent } from '../../lib/map-concurrent.ts';
 import type { RestoreReport } from '../../lib/restore-objects.ts';
 import { InvalidRestorePayloadError } from '../../lib/restore-payload.ts';
-import { invokeHandler, lambdaContext } from '../../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+import { type RestoreHandler, restoreReport, runRestoreJob } from '../helpers/jobs.ts';
 import {
   awkwardKeys,
   bodyFor,
@@ -25,8 +25,9 @@ const NOT_ALLOWED = 'not-on-the-list';
 
 let rt: LocalRuntime;
 let source: string;
-let restore: (payload: unknown, context: Context) => Promise<RestoreReport>;
-const invoke = (payload: unknown) => invokeHandler(restore, payload, lambdaContext('restore', 900_000));
+let restore: RestoreHandler;
+/** A restore job started and followed to its end: its final report (the synchronous run's, summed). */
+const invoke = (payload: unknown): Promise<RestoreReport> => restoreReport(rt, restore, payload);
 
 beforeAll(async () => {
   rt = await startLocalRuntime({
@@ -36,12 +37,14 @@ beforeAll(async () => {
       S3DR_RESTORE_TARGETS: TARGET,
       S3DR_DELETE_POLICY: 'retain',
       S3DR_MULTIPART_THRESHOLD: String(5 * MiB),
+      // Shards of 7 keys: the 31 keys of the album run as a job of five shards.
+      S3DR_JOB_SHARD_KEYS: '7',
     },
     extraBuckets: [TARGET, NOT_ALLOWED],
   });
   source = rt.config.sourceBuckets[0]!;
   // The handler reads its configuration at import, from the environment the runtime just set up.
-  restore = (await import('../../functions/restore.ts')).handler as typeof restore;
+  restore = (await import('../../functions/restore.ts')).handler as unknown as RestoreHandler;
 }, 60_000);
 
 afterAll(async () => {
@@ -128,24 +131,18 @@ describe('restore on the local runtime', () => {
     ).toEqual(before);
   }, 60_000);
 
-  it('pages through a prefix with maxObjects and the cursor, covering every key once', async () => {
-    const seen: string[] = [];
-    let cursor: string | undefined;
-    let rounds = 0;
-    do {
-      const page: RestoreReport = await invoke({
-        prefix: 'album/',
-        maxObjects: 7,
-        ...(cursor ? { cursor } : {}),
-      });
-      seen.push(...page.plan['skip-identical'].sample);
-      expect(page.examined).toBeLessThanOrEqual(7);
-      cursor = page.cursor;
-      rounds += 1;
-    } while (cursor && rounds < 20);
-    expect(rounds).toBe(Math.ceil(all.length / 7));
-    expect(seen).toHaveLength(all.length);
-    expect(new Set(seen).size).toBe(all.length);
+  it('covers every key of a prefix exactly once across the shards of a job, with no cursor to pass', async () => {
+    const status = await runRestoreJob(rt, restore, { prefix: 'album/' });
+    const report = status.report as RestoreReport;
+    expect(status.shards).toEqual({
+      planned: Math.ceil(all.length / 7),
+      done: Math.ceil(all.length / 7),
+      failed: 0,
+      cancelled: 0,
+    });
+    expect(report.examined).toBe(all.length);
+    expect(report.plan['skip-identical'].objects).toBe(all.length);
+    expect(report.complete).toBe(true);
   }, 60_000);
 
   it('refuses a target outside the allow-list with a clear error, and writes nothing', async () => {
@@ -173,17 +170,28 @@ describe('restore on the local runtime', () => {
 });
 
 describe('npm run restore (scripts/restore.ts)', () => {
-  const run = (data: string) =>
-    promisify(execFile)(process.execPath, ['--no-warnings', 'scripts/restore.ts', '--data', data], {
+  const run = (data: string, ...flags: string[]) =>
+    promisify(execFile)(process.execPath, ['--no-warnings', 'scripts/restore.ts', '--data', data, ...flags], {
       env: { ...process.env, S3DR_PORT: String(rt.port), NODE_OPTIONS: '' },
     });
 
-  it('prints the JSON report of the real handler on stdout', async () => {
-    const { stdout, stderr } = await run(JSON.stringify({ keys: ['album/plain/object-0.txt'] }));
-    const report = JSON.parse(stdout) as RestoreReport;
+  it('follows the job with --wait and prints its final status, with the report, on stdout', async () => {
+    const { stdout, stderr } = await run(JSON.stringify({ keys: ['album/plain/object-0.txt'] }), '--wait');
+    const status = JSON.parse(stdout) as JobStatus;
+    expect(status).toMatchObject({ state: 'complete', dryRun: true });
+    const report = status.report as RestoreReport;
     expect(report).toMatchObject({ dryRun: true, source, complete: true });
     expect(report.plan['skip-identical'].sample).toEqual(['album/plain/object-0.txt']);
     expect(stderr).toContain('DRY RUN restore of 1 key(s)');
+  }, 60_000);
+
+  it('answers a start at once without --wait: the job and its state', async () => {
+    const { stdout } = await run(JSON.stringify({ keys: ['album/plain/object-1.txt'] }));
+    expect(JSON.parse(stdout)).toMatchObject({
+      job: expect.stringMatching(/^local\.restore\./),
+      dryRun: true,
+    });
+    await rt.jobsIdle();
   }, 60_000);
 
   it('exits non-zero with the validation message on a bad payload', async () => {

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Browser, chromium } from 'playwright-core';
 import { mapConcurrent } from '../../lib/map-concurrent.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
-import { PAGE_PATH } from '../../local/status-page.ts';
+import { PAGE_PATH, STATUS_PATH } from '../../local/status-page.ts';
+import { invokeRestore, type RestoreHandler, runRestoreJob } from '../helpers/jobs.ts';
 import { putObject } from '../helpers/objects.ts';
 
 // The status page of `npm start`, as a person sees it: Debian's headless Chromium (installed by .ci/run)
@@ -63,5 +64,28 @@ describe('the local status page', () => {
     expect(await value('lagP99Ms')).toBe(Math.round(snapshot.lagP99Ms ?? Number.NaN));
     await page.screenshot({ path: join(tmpdir(), 's3dr-status-page.png') });
     await page.close();
+  }, 60_000);
+
+  it('lists the running and recent restore jobs, newest first, with their state and progress line', async () => {
+    const restore = (await import('../../functions/restore.ts')).handler as unknown as RestoreHandler;
+    const first = await runRestoreJob(rt, restore, { prefix: 'page/' });
+    await rt.pauseJobWorkers();
+    const running = await invokeRestore(restore, { prefix: 'page/', dryRun: false });
+
+    const snapshot = (await (await fetch(`${rt.endpoint}${STATUS_PATH}`)).json()) as {
+      jobs: { job: string; state: string; summary: string }[];
+    };
+    expect(snapshot.jobs.map((j) => [j.job, j.state])).toEqual([
+      [running.job, 'planning'],
+      [first.job, 'complete'],
+    ]);
+    const page = await browser.newPage();
+    await page.goto(`${rt.endpoint}${PAGE_PATH}`);
+    await expect(
+      page.locator(`[data-job="${first.job}"]`).textContent({ timeout: 10_000 }),
+    ).resolves.toContain('complete');
+    await page.close();
+    rt.resumeJobWorkers();
+    await rt.jobsIdle();
   }, 60_000);
 });

@@ -193,7 +193,7 @@ describe('templates: what the primary account may do to the DR bucket and key', 
       expect.arrayContaining([
         'DrBucketPolicy/PrimaryReplicateWriteDrObjects',
         'DrBucketPolicy/PrimaryVerifyWriteVerifierState',
-        'DrBucketPolicy/PrimaryRestoreReadDrObjectVersions',
+        'DrBucketPolicy/PrimaryJobWorkerReadDrObjectVersions',
         'DrKmsKey/PrimaryReplicateUsesKeyThroughS3',
       ]),
     );
@@ -230,8 +230,8 @@ describe('templates: what the primary account may do to the DR bucket and key', 
       for (const r of asList(st.Resource as string | string[])) expect(ownResources).toContain(r);
     }
     expect(
-      new Set(granted.map((st) => String(st.Sid).match(/^Primary(Replicate|Verify|Restore)/)?.[1])),
-    ).toEqual(new Set(['Replicate', 'Verify', 'Restore']));
+      new Set(granted.map((st) => String(st.Sid).match(/^Primary(Replicate|Verify|Restore|JobWorker)/)?.[1])),
+    ).toEqual(new Set(['Replicate', 'Verify', 'Restore', 'JobWorker']));
   });
 
   it('keeps the grown bucket and key policies inside S3’s and KMS’s size limits', () => {
@@ -422,6 +422,9 @@ describe('parameters of the DR-account mode (checked at package time)', () => {
     objectLockDays: 30,
     eventSource: 'notifications',
     createDrKmsKey: false,
+    jobMaxConcurrency: 10,
+    jobWorkerTimeout: 900,
+    jobMaxReceiveCount: 5,
   };
   const names = { service: 's3-dr', stage: 'dev' };
   const resolverFor =
@@ -486,17 +489,17 @@ describe('parameters of the DR-account mode (checked at package time)', () => {
       );
     expect(arnsIn(await bucketStatements(drStack))).toEqual(
       new Set(
-        ['replicate', 'verify', 'restore'].map(
+        ['replicate', 'verify', 'restore', 'jobWorker'].map(
           (fn) => `arn:\${AWS::Partition}:iam::${ACCOUNT}:role/s3-dr-dev-${fn}-eu-west-1-lambdaRole`,
         ),
       ),
     );
     const custom = await bucketStatements({
       ...drStack,
-      primaryRoleNames: 'replicate=rep,verify=ver,restore=res',
+      primaryRoleNames: 'replicate=rep,verify=ver,restore=res,jobWorker=job',
     });
     expect(arnsIn(custom)).toEqual(
-      new Set(['rep', 'ver', 'res'].map((n) => `arn:\${AWS::Partition}:iam::${ACCOUNT}:role/${n}`)),
+      new Set(['rep', 'ver', 'res', 'job'].map((n) => `arn:\${AWS::Partition}:iam::${ACCOUNT}:role/${n}`)),
     );
   });
 
@@ -543,14 +546,21 @@ describe('parameters of the DR-account mode (checked at package time)', () => {
     expect((await evaluate(replicate, put, policies, ACCOUNT)).result).toBe('ExplicitlyDenied');
     expect((await evaluate(replicate, dataKey, policies, ACCOUNT)).result).toBe('ExplicitlyDenied');
     expect(statements.filter((st) => st.Effect === 'Allow')).toEqual([]);
-    // The DR account's own restore still reads the bucket (its account is not the primary's).
-    const drRestore = split.roles.find((r) => r.stack === 'dr' && r.fn === 'restore') as FunctionRole;
+    // The DR account's own restore jobs still read the bucket (its account is not the primary's): the
+    // job worker reads the DR versions, restore keeps the job's state.
+    const drRole = (fn: string) => split.roles.find((r) => r.stack === 'dr' && r.fn === fn) as FunctionRole;
     const read = {
       action: 's3:GetObjectVersion',
       resource: `arn:aws:s3:::${DR}/photos/a.jpg`,
       because: 'restore',
     };
-    expect((await evaluate(drRestore, read, policies, DR_ACCOUNT)).result).toBe('Allowed');
+    const jobState = {
+      action: 's3:PutObject',
+      resource: `arn:aws:s3:::${DR}/.s3dr/jobs/j/job.json`,
+      because: 'restore',
+    };
+    expect((await evaluate(drRole('jobWorker'), read, policies, DR_ACCOUNT)).result).toBe('Allowed');
+    expect((await evaluate(drRole('restore'), jobState, policies, DR_ACCOUNT)).result).toBe('Allowed');
     await expect(check({ ...params, primaryAccess: 'maybe' })).rejects.toThrow(
       /"primaryAccess" must be "allow" or "deny"/,
     );

@@ -525,7 +525,10 @@ describe('invoking the stage’s functions', () => {
         Payload: encode({ counts, pass: { complete: true }, reportKey: 'r' }) as never,
       })
       .on(InvokeCommand, { FunctionName: 's3-dr-e2e-restore' })
-      .resolves({ StatusCode: 200, Payload: encode({ dryRun: true }) as never });
+      .resolves({
+        StatusCode: 200,
+        Payload: encode({ job: 'j', state: 'complete', report: { dryRun: true } }) as never,
+      });
     const target = await openAwsTarget(options, clients);
 
     await expect(target.verify({ prefix: 'p/' })).resolves.toMatchObject({ counts, reportKey: 'r' });

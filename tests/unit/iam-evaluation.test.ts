@@ -102,7 +102,8 @@ let handlers: {
   ingest: Handler<unknown, unknown>;
   replicate: Handler<SQSEvent, { batchItemFailures: unknown[] }>;
   verify: Handler<unknown, unknown>;
-  restore: Handler<unknown, { failures: unknown[] }>;
+  restore: Handler<unknown, { job: string; report?: { failures: unknown[] } }>;
+  jobWorker: Handler<SQSEvent, { batchItemFailures: unknown[] }>;
 };
 
 /** A fresh world for each scenario: the three buckets, the DR one versioned unless told otherwise. */
@@ -115,8 +116,13 @@ function freshWorld(options: { drVersioned?: boolean } = {}) {
   const target = world.bucket(TARGET);
   serveFromMemory(s3, world);
   const queued: Task[] = [];
+  jobMessages.length = 0;
   sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string; MessageBody: string }[] }) => {
-    queued.push(...input.Entries.map((e) => JSON.parse(e.MessageBody) as Task));
+    for (const e of input.Entries) {
+      // The job queue's messages (a planning step or a shard) name a job; tasks never do.
+      if ('job' in (JSON.parse(e.MessageBody) as object)) jobMessages.push(e.MessageBody);
+      else queued.push(JSON.parse(e.MessageBody) as Task);
+    }
     return {
       Successful: input.Entries.map((e) => ({ Id: e.Id, MessageId: `m-${e.Id}`, MD5OfMessageBody: '' })),
     };
@@ -136,7 +142,7 @@ async function replicate(...tasks: Task[]) {
  * The run lease a function took in its last recorded run: the key its `If-None-Match: *` PutObject named
  * (lib/run-lease.ts; one key per function and normalized request).
  */
-function lastLeaseKey(fn: 'verify' | 'restore'): string {
+function lastLeaseKey(fn: 'verify'): string {
   const put = recorder.calls.findLast(
     (c) => c.fn === fn && c.operation === 'PutObject' && c.input.IfNoneMatch === '*',
   );
@@ -154,8 +160,28 @@ const expiredLease = (fn: string) =>
     request: {},
   });
 
-const restore = (payload: Record<string, unknown>) =>
-  recorder.during('restore', () => handlers.restore(payload, aContext(600_000)));
+/** Job-queue messages sent in the current scenario, delivered to the job worker by {@link restore}. */
+const jobMessages: string[] = [];
+/**
+ * A restore job from start to end, as on AWS: the restore function starts it (recorded as `restore`),
+ * the job worker runs every message the job queue receives (recorded as `jobWorker`), and the restore
+ * function answers the final status; its report is returned.
+ */
+async function restore(payload: Record<string, unknown>): Promise<{ failures: unknown[] }> {
+  const started = await recorder.during('restore', () => handlers.restore(payload, aContext(600_000)));
+  while (jobMessages.length > 0) {
+    const body = jobMessages.shift() as string;
+    const r = await recorder.during('jobWorker', () =>
+      handlers.jobWorker(anSqsEvent(body), aContext(600_000)),
+    );
+    expect(r.batchItemFailures).toEqual([]);
+  }
+  const done = await recorder.during('restore', () =>
+    handlers.restore({ job: started.job }, aContext(600_000)),
+  );
+  if (!done.report) throw new Error(`restore job ${started.job} did not finish`);
+  return done.report;
+}
 const verify = (payload: Record<string, unknown>) =>
   recorder.during('verify', () => handlers.verify(payload, aContext(600_000)));
 
@@ -165,7 +191,8 @@ beforeAll(async () => {
   const { primary } = world;
   const atRest = keysAtRest(stacks);
   expect(Object.fromEntries(atRest.buckets)).toEqual({ [DR]: DR_KEY });
-  expect([...atRest.queues.values()]).toEqual([QUEUE_KEY, QUEUE_KEY]);
+  // The replication queue and its DLQ, and each stack's job queue and job DLQ.
+  expect([...atRest.queues.values()]).toEqual(Array(6).fill(QUEUE_KEY));
 
   // The handlers run with the environment the primary stack gives them (as on Lambda).
   const env = resolve(
@@ -178,6 +205,7 @@ beforeAll(async () => {
     replicate: (await import('../../functions/replicate.ts')).handler as never,
     verify: (await import('../../functions/verify.ts')).handler as never,
     restore: (await import('../../functions/restore.ts')).handler as never,
+    jobWorker: (await import('../../functions/job-worker.ts')).handler as never,
   };
   freshWorld();
   await recorder.during('ingest', () =>
@@ -282,6 +310,8 @@ beforeAll(async () => {
     dr.put('big/movie.mp4', bytes(11 * MiB, 5), { partSizes: [5 * MiB, 5 * MiB, 1 * MiB] }).tags = {
       team: 'a',
     };
+    // The version is tagged too (the memory store keeps each version's own copy of its fields).
+    for (const h of dr.history) if (h.key === 'big/movie.mp4' && !h.deleteMarker) h.tags = { team: 'a' };
     dr.put('big/resume.mp4', bytes(11 * MiB, 6), { partSizes: [5 * MiB, 5 * MiB, 1 * MiB] });
     const { uploadId: resumed } = await target.startMultipart('big/resume.mp4', {});
     await target.copyPart({ bucket: DR, key: 'big/resume.mp4' }, 'big/resume.mp4', resumed, 1, {
@@ -294,8 +324,7 @@ beforeAll(async () => {
       if (h.key === 'cold/archived.txt' && !h.deleteMarker) h.storageClass = 'GLACIER';
     world.now();
     await restore({ prefix: 'docs/' });
-    // The same dry run again, over the expired lease of a run that died: read, then taken over.
-    dr.put(lastLeaseKey('restore'), expiredLease('restore'), { contentType: 'application/json' });
+    // The same dry run again: a new job takes over the finished one's slot (If-Match on its pointer).
     const again = await restore({ prefix: 'docs/' });
     expect(again.failures).toEqual([]);
     const real = await restore({ prefix: 'docs/', dryRun: false });
@@ -361,6 +390,17 @@ beforeAll(async () => {
     expect(r.failures).toEqual([]);
     expect(source.objects.get('kms/doc.txt')).toBe(before);
   }
+  // The dr stack's restore and job worker send to their own stack's job queue, in the DR region: the same
+  // requests the primary stack's made to its queue above (the handlers ran with the primary's environment).
+  const drStack = stacks[1] as Stack;
+  for (const c of [...recorder.calls]) {
+    const url = String(c.input.QueueUrl ?? '');
+    if (c.service !== 'sqs' || !url.endsWith('-primary-jobs')) continue;
+    const drUrl = url
+      .replace(/sqs\.[a-z0-9-]+\.amazonaws/, `sqs.${drStack.region}.amazonaws`)
+      .replace(/-primary-jobs$/, '-dr-jobs');
+    recorder.calls.push({ ...c, input: { ...c.input, QueueUrl: drUrl } });
+  }
   for (const stack of stacks) recorder.calls.push(...platformCalls(stack));
   // Two `sls package` runs (unless cached) take 5 s on an idle machine, over a minute each on a busy one.
 }, 400_000);
@@ -375,10 +415,12 @@ describe('IAM, evaluated against the packaged templates', () => {
     const byFunction = new Map<string, Set<string>>();
     for (const c of recorder.calls)
       byFunction.set(c.fn, (byFunction.get(c.fn) ?? new Set()).add(c.operation));
-    expect([...byFunction.keys()].sort()).toEqual(['ingest', 'replicate', 'restore', 'verify']);
+    expect([...byFunction.keys()].sort()).toEqual(['ingest', 'jobWorker', 'replicate', 'restore', 'verify']);
     expect(roles.map((r) => `${r.stack}:${r.fn}`).sort()).toEqual([
+      'dr:jobWorker',
       'dr:restore',
       'primary:ingest',
+      'primary:jobWorker',
       'primary:replicate',
       'primary:restore',
       'primary:verify',
@@ -532,6 +574,9 @@ describe('IAM with the DR bucket and its key in a DR account', () => {
     const input: Record<string, unknown> = { ...call.input };
     for (const [name, value] of Object.entries(input)) if (value === DR_KEY) input[name] = DR_ACCOUNT_KEY;
     if (input.Bucket === DR && input.ExpectedBucketOwner === ACCOUNT) input.ExpectedBucketOwner = DR_ACCOUNT;
+    // The dr stack's job queue is in the DR account, with the stack.
+    if (typeof input.QueueUrl === 'string' && input.QueueUrl.endsWith('-dr-jobs'))
+      input.QueueUrl = input.QueueUrl.replace(`/${ACCOUNT}/`, `/${DR_ACCOUNT}/`);
     return { ...call, input };
   };
   const functionEnv = (w: IamWorld, fn: string) =>
@@ -563,8 +608,10 @@ describe('IAM with the DR bucket and its key in a DR account', () => {
     expect(dra.policies.accountOf(`arn:aws:s3:::${DR}/x`)).toBe(DR_ACCOUNT);
     expect(dra.encryption.bucketKey(DR)).toBe(DR_ACCOUNT_KEY);
     expect(dra.roles.map((r) => `${r.stack}:${r.fn}:${r.roleArn.split(':')[4]}`).sort()).toEqual([
+      `dr:jobWorker:${DR_ACCOUNT}`,
       `dr:restore:${DR_ACCOUNT}`,
       `primary:ingest:${ACCOUNT}`,
+      `primary:jobWorker:${ACCOUNT}`,
       `primary:replicate:${ACCOUNT}`,
       `primary:restore:${ACCOUNT}`,
       `primary:verify:${ACCOUNT}`,
@@ -598,7 +645,16 @@ describe('IAM with the DR bucket and its key in a DR account', () => {
       (e) => e.role.stack === 'primary' && dra.policies.accountOf(e.req.resource) === DR_ACCOUNT,
     );
     expect(new Set(crossAccount.map((e) => `${e.role.fn} ${e.req.action.split(':')[0]}`))).toEqual(
-      new Set(['replicate s3', 'replicate kms', 'verify s3', 'verify kms', 'restore s3', 'restore kms']),
+      new Set([
+        'replicate s3',
+        'replicate kms',
+        'verify s3',
+        'verify kms',
+        'restore s3',
+        'restore kms',
+        'jobWorker s3',
+        'jobWorker kms',
+      ]),
     );
   });
 

@@ -24,7 +24,7 @@ import { md5Hex, md5OfMd5s, stubEncryptedMultipartCopy, stubMultipartCopy } from
 
 const s3 = mockClient(S3Client);
 process.env.S3DR_RESTORE_TARGETS = 'restore-target';
-const { handler } = await import('../../functions/restore.ts');
+const { logger, metrics } = await import('../../lib/observability.ts');
 const { restoreObjects } = await import('../../lib/restore-objects.ts');
 const { createRuntime } = await import('../../lib/runtime.ts');
 const { parseRestorePayload } = await import('../../lib/restore-payload.ts');
@@ -170,8 +170,22 @@ function world(
   s3.on(RestoreObjectCommand).resolves({});
 }
 
-const invoke = (payload: unknown, remainingMs = 60_000) =>
-  handler(payload, aContext(remainingMs)) as Promise<RestoreReport>;
+/**
+ * The synchronous restore a job shard runs (lib/restore-job.ts wraps it), with the handler's runtime;
+ * the handler itself starts jobs (tests/unit/restore-job.test.ts, tests/integration/restore-jobs.test.ts).
+ */
+const restoreRuntime = createRuntime();
+const invoke = async (payload: unknown, remainingMs = 60_000): Promise<RestoreReport> => {
+  const context = aContext(remainingMs);
+  return restoreObjects(parseRestorePayload(payload), {
+    dr: restoreRuntime.dr,
+    storeFor: restoreRuntime.storeFor,
+    clock: { now: () => new Date(), remainingMs: () => context.getRemainingTimeInMillis() },
+    settings: restoreRuntime.config,
+    logger,
+    metrics,
+  });
+};
 const copies = () => s3.commandCalls(CopyObjectCommand).map((c) => c.args[0].input);
 const writes = () =>
   [CopyObjectCommand, CreateMultipartUploadCommand, UploadPartCopyCommand, RestoreObjectCommand].flatMap(
@@ -856,7 +870,7 @@ describe('failures', () => {
       expect(metrics).toEqual({ RestoreObjects: 0, RestoreBytes: 0, RestoreFailures: 16 });
       s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"x"' } });
       s3.resetHistory();
-      await handler({ prefix: '', dryRun: false, cursor: report.cursor }, aContext());
+      await invoke({ prefix: '', dryRun: false, cursor: report.cursor });
       expect(copies()).toHaveLength(70);
     } finally {
       runtime.destroy();

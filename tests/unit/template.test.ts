@@ -121,6 +121,7 @@ describe('functions', () => {
     // The queue URL and the DR bucket owner are a Fn::Sub on AWS (the account id is not known offline).
     const resolved: Record<string, string> = {
       S3DR_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q',
+      S3DR_JOB_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs',
       S3DR_DR_BUCKET_OWNER: '123456789012',
     };
     for (const t of [dev, two, dr, eb]) {
@@ -216,7 +217,9 @@ describe('functions', () => {
   });
 
   it('feeds replicate from the replication queue in batches with partial batch responses', () => {
-    const mappings = resourcesOfType(dev, 'AWS::Lambda::EventSourceMapping');
+    const mappings = resourcesOfType(dev, 'AWS::Lambda::EventSourceMapping').filter(
+      ([id]) => !id.startsWith('JobWorker'),
+    );
     expect(mappings).toHaveLength(1);
     expect(effective(dev, mappings[0]?.[1].Properties)).toMatchObject({
       EventSourceArn: queueArn,
@@ -226,6 +229,47 @@ describe('functions', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
   });
+
+  it('feeds the job worker one shard at a time from the job queue, at most jobMaxConcurrency at once, in both stacks', () => {
+    for (const t of [dev, dr]) {
+      const [mapping] = resourcesOfType(t, 'AWS::Lambda::EventSourceMapping').filter(([id]) =>
+        id.startsWith('JobWorker'),
+      );
+      // AWS Lambda API Reference, "ScalingConfig": MaximumConcurrency is 2 to 1000.
+      expect(effective(t, mapping?.[1].Properties)).toMatchObject({
+        EventSourceArn: { 'Fn::GetAtt': ['JobQueue', 'Arn'] },
+        FunctionName: { 'Fn::GetAtt': ['JobWorkerLambdaFunction', 'Arn'] },
+        BatchSize: 1,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: 10 },
+      });
+      // AWS Lambda Developer Guide, "Creating and configuring an Amazon SQS event source mapping": "set the
+      // source queue's visibility timeout to at least six times the configuration timeout on your function".
+      const timeout = Number(get(fnProps(t, 'jobWorker'), 'Timeout'));
+      expect(props(t, 'JobQueue')).toMatchObject({
+        VisibilityTimeout: 6 * timeout,
+        RedrivePolicy: {
+          deadLetterTargetArn: { 'Fn::GetAtt': ['JobDeadLetterQueue', 'Arn'] },
+          maxReceiveCount: 5,
+        },
+      });
+      expect(get(fnProps(t, 'jobWorker'), 'Environment', 'Variables', 'S3DR_JOB_MAX_RECEIVE_COUNT')).toBe(
+        '5',
+      );
+    }
+  });
+
+  it(
+    'refuses a jobMaxConcurrency below 2, the least an SQS event source takes',
+    async () => {
+      const result = await runSls(['package', '--stage', 'dev', '--param=jobMaxConcurrency=1']);
+      expect(result.code).not.toBe(0);
+      expect(result.stdout + result.stderr).toContain(
+        'parameter "jobMaxConcurrency" must be a whole number from 2 to 1000',
+      );
+    },
+    SLS_TIMEOUT_MS,
+  );
 
   it('runs verify on the schedule parameter', () => {
     const rules = resourcesOfType(dev, 'AWS::Events::Rule');
@@ -516,6 +560,20 @@ describe('alarms', () => {
       ComparisonOperator: 'LessThanThreshold',
       TreatMissingData: 'breaching',
     },
+    JobStalledAlarm: {
+      EvaluationPeriods: 3,
+      Threshold: 0.4,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    },
+    JobDlqNotEmptyAlarm: {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: 's3-dr-dev-primary-jobs-dlq' }],
+      Statistic: 'Maximum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    },
   };
 
   it('has exactly the documented alarms', () => {
@@ -589,6 +647,42 @@ describe('dashboard', () => {
     expect(queues).toEqual(expect.arrayContaining(['s3-dr-dev-replication', 's3-dr-dev-dlq']));
   });
 
+  it('charts restore job progress and the job queues', () => {
+    const widgets = get(JSON.parse(body()), 'widgets') as unknown[];
+    const jobs = widgets.find((w) => get(w, 'properties', 'title') === 'Restore jobs');
+    const metrics = (get(jobs, 'properties', 'metrics') as unknown[][]).map((m) => `${m[0]}/${m[1]}/${m[3]}`);
+    expect(metrics).toEqual([
+      'S3DR/JobObjectsExamined/s3-dr',
+      'AWS/SQS/ApproximateNumberOfMessagesVisible/s3-dr-dev-primary-jobs',
+      'AWS/SQS/ApproximateNumberOfMessagesNotVisible/s3-dr-dev-primary-jobs',
+      'AWS/SQS/ApproximateNumberOfMessagesVisible/s3-dr-dev-primary-jobs-dlq',
+    ]);
+  });
+
+  it('raises "job stalled" only while job work waits and no shard makes progress', () => {
+    const alarm = props(dev, 'JobStalledAlarm');
+    expect(alarm).toMatchObject({
+      Threshold: 0.4,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 3,
+    });
+    const metrics = get(alarm, 'Metrics') as { Id: string; Expression?: string }[];
+    const expression = metrics.find((m) => m.Id === 'stalled')?.Expression ?? '';
+    // The expression, evaluated as CloudWatch would for one period (FILL(x, 0) = x, or 0 without data).
+    const value = (waiting: number, examined: number) =>
+      Function(
+        'waiting',
+        'examined',
+        `const FILL = (x, d) => x ?? d; return ${expression};`,
+      )(waiting, examined);
+    const alarms = (waiting: number, examined: number) => value(waiting, examined) > 0.4;
+    expect(alarms(0, 0)).toBe(false); // no job
+    expect(alarms(1, 0)).toBe(true); // one shard waits, nothing done
+    expect(alarms(5000, 0)).toBe(true);
+    expect(alarms(5000, 1)).toBe(false); // progress, however little
+    expect(alarms(0, 1000)).toBe(false);
+  });
+
   it('shows the state of every alarm, by references CloudFormation resolves', () => {
     const refs = [...body().matchAll(/\$\{(\w+)\.Arn\}/g)].map((m) => m[1]);
     expect(refs.sort()).toEqual(
@@ -611,7 +705,8 @@ describe('stack roles', () => {
 
   it('creates only restore and the hardened DR bucket in the dr stack', () => {
     const functions = resourcesOfType(dr, 'AWS::Lambda::Function').map(([id]) => id);
-    expect(functions).toEqual(['RestoreLambdaFunction']);
+    // The job worker runs restore jobs: the dr stack's restore works with the source region down.
+    expect(functions.sort()).toEqual(['JobWorkerLambdaFunction', 'RestoreLambdaFunction']);
     const created = createdResources(dr);
     expect(created).toEqual(expect.arrayContaining(['DrBucket', 'DrBucketPolicy', 'RestoreLambdaFunction']));
     for (const id of ['ReplicationQueue', 'DeadLetterQueue', 'AlarmTopic', 'Dashboard', 'DlqNotEmptyAlarm']) {
@@ -870,7 +965,7 @@ describe('IAM', () => {
     });
   });
 
-  it('lets restore read DR versions and write only to the sources and allowed targets', () => {
+  it('lets the job worker read DR versions and write only to the sources and allowed targets, and restore only start jobs', () => {
     const targetWrite = [
       's3:AbortMultipartUpload',
       's3:GetObject',
@@ -888,7 +983,16 @@ describe('IAM', () => {
       's3:GetObjectVersionTagging',
       's3:RestoreObject',
     ];
-    expect(grants(dev, 'restore')).toEqual({
+    const jobState = {
+      KeepJobState: [['s3:GetObject', 's3:PutObject'], [objectsArn('s3-dr-dev-dr', '.s3dr/jobs/')]],
+      QueueJobWork: [['sqs:SendMessage'], [{ 'Fn::GetAtt': ['JobQueue', 'Arn'] }]],
+    };
+    // The job worker runs the shards: it reads DR versions and writes the targets, and consumes the job queue.
+    expect(grants(dev, 'jobWorker')).toEqual({
+      ConsumeJobQueue: [
+        ['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+        [{ 'Fn::GetAtt': ['JobQueue', 'Arn'] }],
+      ],
       ListDrBucketVersions: [
         ['s3:GetBucketVersioning', 's3:ListBucket', 's3:ListBucketVersions'],
         [s3('s3-dr-dev-dr')],
@@ -896,12 +1000,15 @@ describe('IAM', () => {
       ReadDrObjectVersions: [drRead, [objects('s3-dr-dev-dr')]],
       ListRestoreTargets: [['s3:ListBucket', 's3:ListBucketMultipartUploads'], [s3('s3-dr-dev-source')]],
       WriteRestoreTargets: [targetWrite, [objects('s3-dr-dev-source')]],
-      HoldRestoreRunLease: [
-        ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-        [objectsArn('s3-dr-dev-dr', '.s3dr/leases/restore/')],
-      ],
+      ...jobState,
     });
-    expect(grants(two, 'restore')).toMatchObject({
+    // Restore only starts, answers and cancels jobs: it reads no object and writes none but the job's state.
+    expect(grants(dev, 'restore')).toEqual({
+      ListDrBucket: [['s3:GetBucketVersioning', 's3:ListBucket'], [s3('s3-dr-dev-dr')]],
+      ListRestoreTargets: [['s3:ListBucket'], [s3('s3-dr-dev-source')]],
+      ...jobState,
+    });
+    expect(grants(two, 'jobWorker')).toMatchObject({
       ListRestoreTargets: [expect.any(Array), [s3('a-bucket'), s3('b-bucket'), s3('restore-target')]],
       WriteRestoreTargets: [
         targetWrite,
@@ -947,11 +1054,17 @@ describe('IAM', () => {
       UseSourceBucketKeys: [['kms:Decrypt'], [SOURCE_KEY]],
       UseQueueKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [QUEUE_KEY]],
     });
-    expect(grants(two, 'restore')).toMatchObject({
-      // GenerateDataKey: the run lease is written into the SSE-KMS DR bucket.
+    expect(grants(two, 'jobWorker')).toMatchObject({
       UseDrBucketKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [DR_KEY]],
       UseSourceBucketKeys: [['kms:Decrypt', 'kms:GenerateDataKey'], [SOURCE_KEY]],
+      UseQueueKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [QUEUE_KEY]],
     });
+    // GenerateDataKey: the job's state is written into the SSE-KMS DR bucket; restore reads no source object.
+    expect(grants(two, 'restore')).toMatchObject({
+      UseDrBucketKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [DR_KEY]],
+      UseQueueKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [QUEUE_KEY]],
+    });
+    expect(grants(two, 'restore')).not.toHaveProperty('UseSourceBucketKeys');
   });
 
   it('grants no wildcard action, and no Resource "*" for S3 or SQS, in any policy of any stack', () => {
