@@ -189,7 +189,10 @@ async function packageFunctions(projectDir: string, dir: string): Promise<Measur
     const p = lambda.Properties;
     const fullName = String(p.FunctionName);
     const name = fullName.replace(/^s3-dr-dev-/, '');
-    const zip = join(dir, 'pkg', `${name}.zip`);
+    // The artifact is named after the function's key in serverless.yml (`jobWorker.zip`), which the
+    // deployed name need not contain (`s3-dr-dev-primary-job-worker`): take it from the template.
+    const artifact = String((p.Code as { S3Key?: unknown } | undefined)?.S3Key ?? `${name}.zip`);
+    const zip = join(dir, 'pkg', artifact.slice(artifact.lastIndexOf('/') + 1));
     const out = join(dir, name);
     await run('unzip', ['-q', zip, '-d', out]);
     const handlerPath = String(p.Handler).replace(/\.handler$/, '');
