@@ -504,38 +504,12 @@ async function planStep(id: string, step: number, deps: RestoreJobDeps): Promise
     let last: string | undefined;
     const stopSoon = () =>
       deps.clock.remainingMs() < deps.settings.safetyMarginMs * 2 || cut.length >= SHARDS_PER_STEP;
-    done = true;
-    for await (const c of candidates) {
-      const selected = selectVersion(c.versions ?? [], asOf);
-      count += 1;
-      size += selected.kind === 'version' ? (selected.version.size ?? 0) : 0;
-      last = c.key;
-      if (count >= deps.shardKeys) {
-        cut.push(
-          newShard(
-            shards + cut.length,
-            { ...(after !== undefined ? { after } : {}), through: last },
-            count,
-            size,
-            now,
-          ),
-        );
-        objects += count;
-        bytes += size;
-        after = last;
-        count = 0;
-        size = 0;
-        if (stopSoon()) {
-          done = false;
-          break;
-        }
-      }
-    }
-    if (done && count > 0 && last !== undefined) {
+    /** Cuts the keys counted since the last shard into one, ending at `through`. */
+    const cutThrough = (through: string) => {
       cut.push(
         newShard(
           shards + cut.length,
-          { ...(after !== undefined ? { after } : {}), through: last },
+          { ...(after !== undefined ? { after } : {}), through },
           count,
           size,
           now,
@@ -543,8 +517,25 @@ async function planStep(id: string, step: number, deps: RestoreJobDeps): Promise
       );
       objects += count;
       bytes += size;
-      after = last;
+      after = through;
+      count = 0;
+      size = 0;
+    };
+    done = true;
+    for await (const c of candidates) {
+      const selected = selectVersion(c.versions ?? [], asOf);
+      count += 1;
+      size += selected.kind === 'version' ? (selected.version.size ?? 0) : 0;
+      last = c.key;
+      if (count >= deps.shardKeys) {
+        cutThrough(last);
+        if (stopSoon()) {
+          done = false;
+          break;
+        }
+      }
     }
+    if (done && count > 0 && last !== undefined) cutThrough(last);
   }
 
   // Shards first, then their messages, then the step: a step that dies half-way is redone whole, and
