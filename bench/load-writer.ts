@@ -7,7 +7,7 @@
  * Usage: node bench/load-writer.ts <endpoint> <bucket> <prefix> <count> <bytes> <concurrency> [ratePerSecond]
  */
 import { Agent, request } from 'node:http';
-import { mapConcurrent } from '../lib/map-concurrent.ts';
+import { mapConcurrent } from '../lib/core/map-concurrent.ts';
 import { localSigner, signedHeaders } from '../local/signed-fetch.ts';
 
 const [endpoint = '', bucket = '', prefix = '', count = '0', bytes = '1024', concurrency = '32', rate = '0'] =

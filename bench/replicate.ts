@@ -43,7 +43,7 @@ export async function benchReplicate(options: {
 }): Promise<ReplicateBenchResult> {
   // The fast path as measured since the first benchmark: under `retain` a fresh small object is one
   // conditional COPY. The local default is now `mirror` (as on AWS), whose copy is confirmed by a HEAD of
-  // the source (lib/replicate-key.ts): S3DR_DELETE_POLICY=mirror measures that.
+  // the source (lib/replicate/replicate-key.ts): S3DR_DELETE_POLICY=mirror measures that.
   const rt = await startLocalRuntime({
     port: 0,
     quiet: true,

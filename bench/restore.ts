@@ -27,10 +27,10 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
-import type { JobStatus } from '../lib/job-model.ts';
-import { mapConcurrent } from '../lib/map-concurrent.ts';
-import { systemClock } from '../lib/ports.ts';
-import type { RestoreReport } from '../lib/restore-objects.ts';
+import { mapConcurrent } from '../lib/core/map-concurrent.ts';
+import { systemClock } from '../lib/core/ports.ts';
+import type { JobStatus } from '../lib/jobs/model.ts';
+import type { RestoreReport } from '../lib/restore/objects.ts';
 import { invokeHandler, lambdaContext } from '../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
 import { writeObjects } from './write-objects.ts';
@@ -207,10 +207,10 @@ export async function benchRestore(options: {
     };
     // The restore before jobs: the same restoreObjects in one invocation (15 minutes at most). Imported
     // after the runtime set the environment, as a handler would be (metrics off locally).
-    const { logger, metrics } = await import('../lib/observability.ts');
-    const { restoreObjects } = await import('../lib/restore-objects.ts');
-    const { parseRestorePayload } = await import('../lib/restore-payload.ts');
-    const runtime = (await import('../lib/runtime.ts')).createRuntime();
+    const { logger, metrics } = await import('../lib/aws/observability.ts');
+    const { restoreObjects } = await import('../lib/restore/objects.ts');
+    const { parseRestorePayload } = await import('../lib/restore/payload.ts');
+    const runtime = (await import('../functions/runtime.ts')).createRuntime();
     const single: Restore = (payload) =>
       restoreObjects(parseRestorePayload(payload), {
         dr: runtime.dr,

@@ -2,13 +2,13 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { loadConfig } from '../lib/config.ts';
-import { InvalidPayloadError } from '../lib/errors.ts';
-import { ingestNotification } from '../lib/ingest-notification.ts';
-import { logger, metrics, publishOutcome } from '../lib/observability.ts';
-import { queueRuntime } from '../lib/runtime.ts';
+import { logger, metrics, publishOutcome } from '../lib/aws/observability.ts';
+import { loadConfig } from '../lib/core/config.ts';
+import { InvalidPayloadError } from '../lib/core/errors.ts';
+import { ingestNotification } from '../lib/ingest/notification.ts';
+import { queueRuntime } from './runtime.ts';
 
-// Only the queue: no S3 client in this bundle (lib/runtime.ts).
+// Only the queue: no S3 client in this bundle (functions/runtime.ts).
 const config = loadConfig();
 const queue = queueRuntime(config).queue();
 

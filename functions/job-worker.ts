@@ -2,9 +2,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { runJobBatch } from '../lib/job-batch.ts';
-import { logger, metrics } from '../lib/observability.ts';
-import { createRuntime } from '../lib/runtime.ts';
+import { logger, metrics } from '../lib/aws/observability.ts';
+import { runJobBatch } from '../lib/jobs/batch.ts';
+import { createRuntime } from './runtime.ts';
 
 const runtime = createRuntime();
 

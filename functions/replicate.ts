@@ -2,12 +2,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSEvent } from 'aws-lambda';
-import { loadConfig } from '../lib/config.ts';
-import { logger, metrics } from '../lib/observability.ts';
-import { replicateBatch } from '../lib/replicate-batch.ts';
-import { replicateSettings, storesRuntime } from '../lib/runtime.ts';
+import { logger, metrics } from '../lib/aws/observability.ts';
+import { loadConfig } from '../lib/core/config.ts';
+import { replicateBatch } from '../lib/replicate/batch.ts';
+import { replicateSettings, storesRuntime } from './runtime.ts';
 
-// Only S3 stores: no SQS client in this bundle (lib/runtime.ts).
+// Only S3 stores: no SQS client in this bundle (functions/runtime.ts).
 const config = loadConfig();
 const stores = storesRuntime(config);
 const settings = replicateSettings(config);

@@ -2,15 +2,15 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { loadConfig } from '../lib/config.ts';
-import type { JobStatus } from '../lib/job-model.ts';
-import { parseJobControl } from '../lib/job-model.ts';
-import { logger, metrics } from '../lib/observability.ts';
-import { cancelJob, jobStatus, type RestoreJobDeps, startRestoreJob } from '../lib/restore-job.ts';
-import { parseRestorePayload } from '../lib/restore-payload.ts';
-import { queueRuntime, storesRuntime } from '../lib/runtime.ts';
+import { logger, metrics } from '../lib/aws/observability.ts';
+import { loadConfig } from '../lib/core/config.ts';
+import type { JobStatus } from '../lib/jobs/model.ts';
+import { parseJobControl } from '../lib/jobs/model.ts';
+import { cancelJob, jobStatus, type RestoreJobDeps, startRestoreJob } from '../lib/restore/job.ts';
+import { parseRestorePayload } from '../lib/restore/payload.ts';
+import { queueRuntime, storesRuntime } from './runtime.ts';
 
-// S3 stores, and SQS for the job queue only (lib/runtime.ts).
+// S3 stores, and SQS for the job queue only (functions/runtime.ts).
 const config = loadConfig();
 const stores = storesRuntime(config);
 const queues = queueRuntime(config);

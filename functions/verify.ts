@@ -2,12 +2,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { logger, metrics } from '../lib/observability.ts';
-import { withRunLease } from '../lib/run-lease.ts';
-import { createRuntime } from '../lib/runtime.ts';
-import { parseVerifyRequest } from '../lib/verify-payload.ts';
-import type { VerifyReport } from '../lib/verify-report.ts';
-import { verifySources } from '../lib/verify-run.ts';
+import { logger, metrics } from '../lib/aws/observability.ts';
+import { parseVerifyRequest } from '../lib/verify/payload.ts';
+import type { VerifyReport } from '../lib/verify/report.ts';
+import { verifySources } from '../lib/verify/run.ts';
+import { withRunLease } from '../lib/verify/run-lease.ts';
+import { createRuntime } from './runtime.ts';
 
 const runtime = createRuntime();
 

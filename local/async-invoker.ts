@@ -1,4 +1,4 @@
-import { describeError } from '../lib/errors.ts';
+import { describeError } from '../lib/core/errors.ts';
 import { type Handler, invokeHandler, lambdaContext } from './lambda-context.ts';
 
 export interface AsyncFailure {

@@ -17,7 +17,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { loadConfig } from '../lib/config.ts';
+import { loadConfig } from '../lib/core/config.ts';
 import { invocationScope, scopeInvocations } from './lambda-context.ts';
 
 /** The request fields the IAM mapping reads (tests/helpers/iam-actions.ts); never bodies. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { CONFIG_VARIABLES, configVariableProblem } from '../lib/config.ts';
+import { CONFIG_VARIABLES, configVariableProblem } from '../lib/core/config.ts';
 import { loadLocalSettings } from './settings.ts';
 
 /** Variables a user may set when starting the local runtime, e.g. `S3DR_SOURCE_BUCKETS=a,b npm start`. */

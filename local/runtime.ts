@@ -20,7 +20,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { type Config, loadConfig } from '../lib/config.ts';
+import { type Config, loadConfig } from '../lib/core/config.ts';
 import { type AsyncFailure, AsyncInvoker } from './async-invoker.ts';
 import { recordFunctionCalls } from './call-recorder.ts';
 import { type Emulator, startEmulator, startEmulatorProcess } from './emulator.ts';
@@ -288,8 +288,8 @@ async function wire(
   eventSource.start();
 
   // The status page lists the stage's running and recent jobs, read from the DR bucket as a status
-  // request would (lib/restore-job.ts).
-  const { recentJobs } = await import('../lib/restore-job.ts');
+  // request would (lib/restore/job.ts).
+  const { recentJobs } = await import('../lib/restore/job.ts');
   const { S3ObjectStore } = await import('../lib/aws/s3-object-store.ts');
   const drStore = new S3ObjectStore(s3, config.drBucket);
   status.setJobsSource(async () =>

@@ -16,8 +16,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const inputs = [
   'serverless.yml',
   'scripts/serverless-events.cjs',
-  'lib/replication-rules.ts',
-  'lib/storage-classes.ts',
+  'lib/core/replication-rules.ts',
+  'lib/core/storage-classes.ts',
 ];
 
 export interface QueueSettings {

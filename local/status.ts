@@ -1,5 +1,5 @@
 import { channel } from 'node:diagnostics_channel';
-import type { OutcomeEvent } from '../lib/observability.ts';
+import type { OutcomeEvent } from '../lib/aws/observability.ts';
 
 /** Percentile of a sorted sample (nearest rank). */
 function percentile(sorted: readonly number[], p: number): number | undefined {

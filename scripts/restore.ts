@@ -12,7 +12,7 @@
  * request or no runtime; 3 (with --wait) the job failed, was cancelled, or some keys failed.
  * Restore settings (S3DR_RESTORE_TARGETS, …) are those of `npm start`: its worker runs the job.
  */
-import type { JobStatus } from '../lib/job-model.ts';
+import type { JobStatus } from '../lib/jobs/model.ts';
 import { prepareLocalInvoke } from '../local/invoke-cli.ts';
 import { invokeHandler } from '../local/lambda-context.ts';
 
@@ -21,8 +21,8 @@ const { payload, context, fail, wait } = await prepareLocalInvoke('restore', {
   allowWait: true,
 });
 const { handler } = await import('../functions/restore.ts');
-const { DrError } = await import('../lib/errors.ts');
-const { TERMINAL_STATES } = await import('../lib/job-model.ts');
+const { DrError } = await import('../lib/core/errors.ts');
+const { TERMINAL_STATES } = await import('../lib/jobs/model.ts');
 
 /** How often --wait asks for the job's status: a person's progress line, not a test's assertion. */
 const POLL_MS = 1000;

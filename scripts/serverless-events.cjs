@@ -46,11 +46,11 @@ const METRICS = {
 };
 
 /**
- * The replication-rules module the functions use (lib/replication-rules.ts), loaded here too so that
+ * The replication-rules module the functions use (lib/core/replication-rules.ts), loaded here too so that
  * `sls package` and a cold start judge a rule set with the same code. Node 22 requires a `.ts` ES module
  * from CommonJS as is (type stripping, require(esm)); loaded on first use only.
  */
-const replicationRules = () => require('../lib/replication-rules.ts');
+const replicationRules = () => require('../lib/core/replication-rules.ts');
 /**
  * Lambda keeps at most 4 KB of environment variables per function ("Lambda quotas", AWS Lambda Developer
  * Guide); the rules travel in S3DR_RULES beside about 1.5 KB of other settings.
@@ -99,7 +99,7 @@ const arns = (name, value) => {
 
 /**
  * The `rules` parameter: a YAML list in `params:`, or its JSON text (`--param="rules=[…]"`); unset = no
- * rules. Checked with lib/replication-rules.ts; each problem names the rule and the field.
+ * rules. Checked with lib/core/replication-rules.ts; each problem names the rule and the field.
  */
 function readRules(value, copyTags) {
   if (value === null || value === undefined || value === '') return [];
@@ -250,7 +250,7 @@ async function readSettings(resolveVariable) {
     maxConcurrencyParam == null
       ? undefined
       : integer('replicateMaxConcurrency', maxConcurrencyParam, 2, 1000);
-  // Restore and verify jobs (lib/restore-job.ts): the job queue's worker. AWS: MaximumConcurrency is 2
+  // Restore and verify jobs (lib/restore/job.ts): the job queue's worker. AWS: MaximumConcurrency is 2
   // to 1000 ("ScalingConfig", AWS Lambda API Reference); the worker runs up to 15 minutes per shard step.
   const jobMaxConcurrency = integer('jobMaxConcurrency', await param('jobMaxConcurrency'), 2, 1000);
   const jobWorkerTimeout = integer('jobWorkerTimeout', await param('jobWorkerTimeout'), 60, 900);
@@ -294,11 +294,11 @@ const PARTITION = '${AWS::Partition}';
 const sub = (text) => ({ 'Fn::Sub': text });
 const bucketArn = (bucket) => sub(`arn:${PARTITION}:s3:::${bucket}`);
 const objectsArn = (bucket, prefix = '') => sub(`arn:${PARTITION}:s3:::${bucket}/${prefix}*`);
-/** Where verify and restore hold their run leases (lib/run-lease.ts). */
+/** Where verify and restore hold their run leases (lib/verify/run-lease.ts). */
 const LEASE_PREFIX = '.s3dr/leases/';
 const queueArn = { 'Fn::GetAtt': ['ReplicationQueue', 'Arn'] };
 const jobQueueArn = { 'Fn::GetAtt': ['JobQueue', 'Arn'] };
-/** Where restore and verify jobs keep their state (lib/job-model.ts). */
+/** Where restore and verify jobs keep their state (lib/jobs/model.ts). */
 const JOB_PREFIX = '.s3dr/jobs/';
 const dlqArn = { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] };
 const allow = (Sid, Action, Resource) => ({ Sid, Effect: 'Allow', Action, Resource });
@@ -420,7 +420,7 @@ const iamRoleStatements = {
         ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
         [objectsArn(s.drBucket, `${LEASE_PREFIX}verify/`)],
       ),
-      // The ETag ledger's pieces of the previous pass are deleted once read (lib/verify-ledger.ts).
+      // The ETag ledger's pieces of the previous pass are deleted once read (lib/verify/ledger.ts).
       allow('PruneVerifierLedger', ['s3:DeleteObject'], [objectsArn(s.drBucket, '.s3dr/verify/')]),
       allow('EnqueueRepairTasks', ['sqs:SendMessage'], [queueArn]),
       ...kmsStatements(s, {
@@ -432,7 +432,7 @@ const iamRoleStatements = {
     ];
   },
   /**
-   * Restore starts, answers and cancels jobs (lib/restore-job.ts): it reads the DR bucket's versioning,
+   * Restore starts, answers and cancels jobs (lib/restore/job.ts): it reads the DR bucket's versioning,
    * checks that the target can be listed, keeps the job's state under .s3dr/jobs/ and queues its first
    * step. The copies are the job worker's.
    */

@@ -2,7 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { Config } from '../config.ts';
+import type { Config } from '../core/config.ts';
 
 /**
  * The one place SDK clients are made. Clients are created lazily and kept at module scope, so a warm

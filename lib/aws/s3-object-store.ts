@@ -31,9 +31,9 @@ import {
   ObjectNotFoundError,
   PreconditionFailedError,
   SseCustomerKeyRequiredError,
-} from '../errors.ts';
-import { compareKeys } from '../key-order.ts';
-import { mapConcurrent } from '../map-concurrent.ts';
+} from '../core/errors.ts';
+import { compareKeys } from '../core/key-order.ts';
+import { mapConcurrent } from '../core/map-concurrent.ts';
 import type {
   CopiedPart,
   CopyResult,
@@ -47,8 +47,8 @@ import type {
   UploadedPart,
   VersionListOptions,
   WriteOptions,
-} from '../ports.ts';
-import { normaliseEtag } from '../task.ts';
+} from '../core/ports.ts';
+import { normaliseEtag } from '../core/task.ts';
 
 function statusOf(error: unknown): number | undefined {
   return error instanceof S3ServiceException ? error.$metadata?.httpStatusCode : undefined;

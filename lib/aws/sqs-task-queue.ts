@@ -3,10 +3,10 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { EnqueueError } from '../errors.ts';
-import type { JobMessage } from '../job-model.ts';
-import type { JobQueue, TaskQueue } from '../ports.ts';
-import { encodeTaskBody, type Task } from '../task.ts';
+import { EnqueueError } from '../core/errors.ts';
+import type { TaskQueue } from '../core/ports.ts';
+import { encodeTaskBody, type Task } from '../core/task.ts';
+import type { JobMessage, JobQueue } from '../jobs/model.ts';
 
 const BATCH = 10;
 

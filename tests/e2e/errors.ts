@@ -1,4 +1,4 @@
-import { DrError } from '../../lib/errors.ts';
+import { DrError } from '../../lib/core/errors.ts';
 
 /** The end-to-end suite will not run against this stage: nothing was written (the message says why). */
 export class E2eRefusedError extends DrError {}

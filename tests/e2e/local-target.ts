@@ -1,5 +1,5 @@
-import { toDrKey } from '../../lib/key-mapping.ts';
-import type { VerifyReport } from '../../lib/verify-report.ts';
+import { toDrKey } from '../../lib/core/key-mapping.ts';
+import type { VerifyReport } from '../../lib/verify/report.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
 import { type RestoreHandler, restoreReport } from '../helpers/jobs.ts';
 import { assertOnlyTestData, E2E_ROOT } from './safety.ts';

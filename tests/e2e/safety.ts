@@ -3,7 +3,7 @@
  * only against a stage whose DR bucket holds nothing but earlier test data and s3-dr's own state.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { RESERVED_PREFIX } from '../../lib/config.ts';
+import { RESERVED_PREFIX } from '../../lib/core/config.ts';
 import { E2eRefusedError } from './errors.ts';
 import { isVersioned, listStored } from './listing.ts';
 
@@ -17,7 +17,7 @@ const SHOWN = 10;
  * Refuses (E2eRefusedError, before anything is written) when `bucket` holds any object version or delete
  * marker outside `allowedPrefix` (the DR form of `s3dr-e2e/`) and the reserved `.s3dr/` prefix. `.s3dr/`
  * is allowed because a deployed stage's scheduled verifier writes its cursor and reports there within
- * the hour, and replication can never write user data there (docs/design.md, invariant 8; lib/key-mapping.ts
+ * the hour, and replication can never write user data there (docs/design.md, invariant 8; lib/core/key-mapping.ts
  * refuses keys that map into it).
  *
  * The walk lists with Delimiter "/" and descends only into common prefixes on the way to

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { cursorKey } from '../../lib/verify-cursor.ts';
+import { cursorKey } from '../../lib/verify/cursor.ts';
 import { bodyFor, type ObjectSnapshot, putMultipart, putObject, snapshot } from '../helpers/objects.ts';
 import { openAwsTarget } from './aws-target.ts';
 import { cleanupRun, describeCleanup } from './cleanup.ts';

@@ -4,8 +4,8 @@
  * are the same for both.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { RestoreReport } from '../../lib/restore-objects.ts';
-import type { VerifyReport } from '../../lib/verify-report.ts';
+import type { RestoreReport } from '../../lib/restore/objects.ts';
+import type { VerifyReport } from '../../lib/verify/report.ts';
 import { E2eRefusedError, WaitTimeoutError } from './errors.ts';
 
 export interface BucketHandle {

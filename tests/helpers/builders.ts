@@ -1,5 +1,5 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { Task } from '../../lib/task.ts';
+import type { Task } from '../../lib/core/task.ts';
 
 /** A replication task with sensible defaults. */
 export function aTask(overrides: Partial<Task> = {}): Task {

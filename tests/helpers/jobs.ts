@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
-import type { JobStatus } from '../../lib/job-model.ts';
-import type { RestoreReport } from '../../lib/restore-objects.ts';
+import type { JobStatus } from '../../lib/jobs/model.ts';
+import type { RestoreReport } from '../../lib/restore/objects.ts';
 import { invokeHandler, lambdaContext } from '../../local/lambda-context.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 

@@ -32,8 +32,8 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
-import { ObjectNotFoundError, PreconditionFailedError } from '../../lib/errors.ts';
-import type { WriteOptions } from '../../lib/ports.ts';
+import { ObjectNotFoundError, PreconditionFailedError } from '../../lib/core/errors.ts';
+import type { WriteOptions } from '../../lib/core/ports.ts';
 import { parseCopySource } from './iam-actions.ts';
 import type { MemoryStore, MemoryWorld } from './memory-store.ts';
 

@@ -15,7 +15,7 @@ import {
   ObjectNotFoundError,
   PreconditionFailedError,
   SseCustomerKeyRequiredError,
-} from '../../lib/errors.ts';
+} from '../../lib/core/errors.ts';
 import type {
   ContentHeaders,
   CopiedPart,
@@ -32,8 +32,8 @@ import type {
   VersionListOptions,
   VersionPage,
   WriteOptions,
-} from '../../lib/ports.ts';
-import { unreplicableReason } from '../../lib/unreplicable.ts';
+} from '../../lib/core/ports.ts';
+import { unreplicableReason } from '../../lib/core/unreplicable.ts';
 
 export interface StoredObject extends ContentHeaders {
   body: Buffer;

@@ -9,7 +9,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { mapConcurrent } from '../../lib/map-concurrent.ts';
+import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
 
 export const MiB = 1024 * 1024;
 

@@ -16,7 +16,7 @@
  *   `?versionId=` copies that version; the copy is a new version of the target.
  */
 import { describe, expect, it } from '@jest/globals';
-import type { ListedVersion, ObjectStore } from '../../lib/ports.ts';
+import type { ListedVersion, ObjectStore } from '../../lib/core/ports.ts';
 
 export interface VersionedStoreFixture {
   /** A versioned bucket (empty, or at least with nothing under the prefixes the tests use). */

@@ -7,8 +7,8 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mapConcurrent } from '../../lib/map-concurrent.ts';
-import { encodeTaskBody, type Task } from '../../lib/task.ts';
+import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
+import { encodeTaskBody, type Task } from '../../lib/core/task.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { putObject, snapshots } from '../helpers/objects.ts';
 

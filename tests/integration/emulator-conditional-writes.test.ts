@@ -4,7 +4,7 @@
  * writes" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html): with
  * `If-None-Match: *` a PutObject, CopyObject or CompleteMultipartUpload fails with 412 Precondition Failed
  * when the key already has an object; with `If-Match: <etag>` it fails with 412 unless the object has that
- * ETag (404 NoSuchKey when there is none). The run lease (lib/run-lease.ts) depends on both.
+ * ETag (404 NoSuchKey when there is none). The run lease (lib/verify/run-lease.ts) depends on both.
  */
 import {
   CompleteMultipartUploadCommand,

@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mapConcurrent } from '../../lib/map-concurrent.ts';
+import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import {
   awkwardKeys,

@@ -6,10 +6,15 @@
 import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JobConflictError, JobFinishedError, OtherStageJobError, UnknownJobError } from '../../lib/errors.ts';
-import { InvalidJobRequestError } from '../../lib/job-model.ts';
-import { mapConcurrent } from '../../lib/map-concurrent.ts';
-import { InvalidRestorePayloadError } from '../../lib/restore-payload.ts';
+import {
+  JobConflictError,
+  JobFinishedError,
+  OtherStageJobError,
+  UnknownJobError,
+} from '../../lib/core/errors.ts';
+import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
+import { InvalidJobRequestError } from '../../lib/jobs/model.ts';
+import { InvalidRestorePayloadError } from '../../lib/restore/payload.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { invokeRestore, type RestoreHandler, runRestoreJob } from '../helpers/jobs.ts';
 import { bodyFor, listKeys, putObject } from '../helpers/objects.ts';

@@ -15,8 +15,8 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { toDrKey } from '../../lib/key-mapping.ts';
-import type { RestoreReport } from '../../lib/restore-objects.ts';
+import { toDrKey } from '../../lib/core/key-mapping.ts';
+import type { RestoreReport } from '../../lib/restore/objects.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { type RestoreHandler, restoreReport } from '../helpers/jobs.ts';
 import { putObject } from '../helpers/objects.ts';

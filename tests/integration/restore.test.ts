@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DeleteObjectsCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { RestoreRefusedError } from '../../lib/errors.ts';
-import type { JobStatus } from '../../lib/job-model.ts';
-import { mapConcurrent } from '../../lib/map-concurrent.ts';
-import type { RestoreReport } from '../../lib/restore-objects.ts';
-import { InvalidRestorePayloadError } from '../../lib/restore-payload.ts';
+import { RestoreRefusedError } from '../../lib/core/errors.ts';
+import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
+import type { JobStatus } from '../../lib/jobs/model.ts';
+import type { RestoreReport } from '../../lib/restore/objects.ts';
+import { InvalidRestorePayloadError } from '../../lib/restore/payload.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { type RestoreHandler, restoreReport, runRestoreJob } from '../helpers/jobs.ts';
 import {

@@ -6,7 +6,7 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Context } from 'aws-lambda';
-import { ConcurrentRunError } from '../../lib/errors.ts';
+import { ConcurrentRunError } from '../../lib/core/errors.ts';
 import { invokeHandler, lambdaContext } from '../../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { putObject } from '../helpers/objects.ts';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Browser, chromium } from 'playwright-core';
-import { mapConcurrent } from '../../lib/map-concurrent.ts';
+import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { PAGE_PATH, STATUS_PATH } from '../../local/status-page.ts';
 import { invokeRestore, type RestoreHandler, runRestoreJob } from '../helpers/jobs.ts';

@@ -15,7 +15,7 @@ import {
   PutObjectTaggingCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { VerifyReport } from '../../lib/verify-report.ts';
+import type { VerifyReport } from '../../lib/verify/report.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 
 let rt: LocalRuntime;

@@ -1,6 +1,6 @@
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { VerifyReport } from '../../lib/verify-report.ts';
+import type { VerifyReport } from '../../lib/verify/report.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { listKeys, putObject } from '../helpers/objects.ts';
 

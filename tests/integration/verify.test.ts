@@ -9,9 +9,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Context } from 'aws-lambda';
-import { compareKeys } from '../../lib/key-order.ts';
-import { mapConcurrent } from '../../lib/map-concurrent.ts';
-import type { VerifyReport } from '../../lib/verify-report.ts';
+import { compareKeys } from '../../lib/core/key-order.ts';
+import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
+import type { VerifyReport } from '../../lib/verify/report.ts';
 import { invokeHandler, lambdaContext } from '../../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { awkwardKeys, bodyFor, listKeys, putObject } from '../helpers/objects.ts';

@@ -21,11 +21,11 @@ import {
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
-import { InvalidPayloadError } from '../../lib/errors.ts';
-import { systemClock } from '../../lib/ports.ts';
-import { replicateBatch } from '../../lib/replicate-batch.ts';
-import type { ReplicateSettings } from '../../lib/replicate-key.ts';
-import { InvalidTaskBodyError, parseTask, type Task } from '../../lib/task.ts';
+import { InvalidPayloadError } from '../../lib/core/errors.ts';
+import { systemClock } from '../../lib/core/ports.ts';
+import { InvalidTaskBodyError, parseTask, type Task } from '../../lib/core/task.ts';
+import { replicateBatch } from '../../lib/replicate/batch.ts';
+import type { ReplicateSettings } from '../../lib/replicate/replicate-key.ts';
 import { aContext, anS3Record, anSqsEvent, aTask } from '../helpers/builders.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
 

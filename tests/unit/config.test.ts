@@ -7,8 +7,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
-import { loadConfig } from '../../lib/config.ts';
-import { ConfigError } from '../../lib/errors.ts';
+import { loadConfig } from '../../lib/core/config.ts';
+import { ConfigError } from '../../lib/core/errors.ts';
 
 const valid: Record<string, string> = {
   S3DR_SOURCE_BUCKETS: 'source-bucket',

@@ -40,7 +40,7 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { Task } from '../../lib/task.ts';
+import type { Task } from '../../lib/core/task.ts';
 import { aContext, anS3Record, anSqsEvent, aTask } from '../helpers/builders.ts';
 import {
   type EncryptionWorld,
@@ -140,7 +140,7 @@ async function replicate(...tasks: Task[]) {
 }
 /**
  * The run lease a function took in its last recorded run: the key its `If-None-Match: *` PutObject named
- * (lib/run-lease.ts; one key per function and normalized request).
+ * (lib/verify/run-lease.ts; one key per function and normalized request).
  */
 function lastLeaseKey(fn: 'verify'): string {
   const put = recorder.calls.findLast(
@@ -286,7 +286,7 @@ beforeAll(async () => {
     await verify({ deep: true });
     // The same request again, after a run that died holding its lease: the lease is read (GetObject),
     // found expired and taken over (If-Match). This second pass reads the ETag ledger the first wrote
-    // for a/same.txt (its ETags differ) and deletes the piece once read (lib/verify-ledger.ts).
+    // for a/same.txt (its ETags differ) and deletes the piece once read (lib/verify/ledger.ts).
     dr.put(leaseKey, expiredLease('verify'), { contentType: 'application/json' });
     const ledger = () => [...dr.objects.keys()].filter((k) => k.includes('/ledger/')).sort();
     const firstLedger = ledger();

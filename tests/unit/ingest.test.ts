@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
-import { decodeEventKey, eventNameOf } from '../../lib/ingest-notification.ts';
-import type { Task } from '../../lib/task.ts';
+import type { Task } from '../../lib/core/task.ts';
+import { decodeEventKey, eventNameOf } from '../../lib/ingest/notification.ts';
 import { aContext, anS3Record } from '../helpers/builders.ts';
 
 const sqs = mockClient(SQSClient);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { commonPrefix, compareKeys, keyBefore } from '../../lib/key-order.ts';
+import { commonPrefix, compareKeys, keyBefore } from '../../lib/core/key-order.ts';
 
 const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 const sign = (n: number) => Math.sign(n);

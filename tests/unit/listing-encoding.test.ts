@@ -28,7 +28,7 @@ import {
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
 import { decodeListedKey, S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
-import { DrError } from '../../lib/errors.ts';
+import { DrError } from '../../lib/core/errors.ts';
 
 const s3 = mockClient(S3Client);
 beforeEach(() => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { ListingOrderError } from '../../lib/errors.ts';
-import { compareKeys } from '../../lib/key-order.ts';
-import { type ListingDisorder, mergeListings } from '../../lib/merge-listings.ts';
-import type { ListedObject, ListPage, ObjectStore } from '../../lib/ports.ts';
-import { listEntries } from '../../lib/verify-listing.ts';
+import { ListingOrderError } from '../../lib/core/errors.ts';
+import { compareKeys } from '../../lib/core/key-order.ts';
+import { type ListingDisorder, mergeListings } from '../../lib/core/merge-listings.ts';
+import type { ListedObject, ListPage, ObjectStore } from '../../lib/core/ports.ts';
+import { listEntries } from '../../lib/verify/listing.ts';
 
 const awkwardChar = fc.constantFrom('a', 'B', '/', '-', '.', ' ', 'é', '\ue000', '😀');
 const keySet = fc.uniqueArray(fc.string({ unit: awkwardChar, minLength: 1, maxLength: 5 }), {

@@ -15,7 +15,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { createClients } from '../../lib/aws/clients.ts';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
-import { loadConfig } from '../../lib/config.ts';
+import { loadConfig } from '../../lib/core/config.ts';
 
 const clients = createClients(loadConfig());
 afterAll(() => clients.destroy());

@@ -10,15 +10,15 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import type { Clock } from '../../lib/ports.ts';
+import type { Clock } from '../../lib/core/ports.ts';
+import type { Task } from '../../lib/core/task.ts';
 import {
   BLIND_COPY_MAX_BYTES,
   type ReplicateDeps,
   type ReplicateSettings,
   recordedSourceEtag,
   replicateKey,
-} from '../../lib/replicate-key.ts';
-import type { Task } from '../../lib/task.ts';
+} from '../../lib/replicate/replicate-key.ts';
 import { type MemoryStore, MemoryWorld, type StoredObject, type StoreOp } from '../helpers/memory-store.ts';
 
 const SOURCE = 'source-bucket';

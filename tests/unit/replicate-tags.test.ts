@@ -24,8 +24,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
-import { systemClock } from '../../lib/ports.ts';
-import { type ReplicateDeps, type ReplicateSettings, replicateKey } from '../../lib/replicate-key.ts';
+import { systemClock } from '../../lib/core/ports.ts';
+import {
+  type ReplicateDeps,
+  type ReplicateSettings,
+  replicateKey,
+} from '../../lib/replicate/replicate-key.ts';
 import { aContext, anSqsEvent, aTask } from '../helpers/builders.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
 

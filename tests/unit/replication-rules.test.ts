@@ -1,11 +1,10 @@
 /**
- * Replication rules (lib/replication-rules.ts): matching by prefix, tags and both, first match wins,
+ * Replication rules (lib/core/replication-rules.ts): matching by prefix, tags and both, first match wins,
  * exclusion, a tag change moving a key to another rule; and the checks a rule set passes at `sls package`
  * and at cold start (S3DR_RULES), with errors naming the rule and the field.
  */
 import { describe, expect, it, jest } from '@jest/globals';
-import { loadConfig } from '../../lib/config.ts';
-import { ingestNotification } from '../../lib/ingest-notification.ts';
+import { loadConfig } from '../../lib/core/config.ts';
 import {
   DEFAULT_RULE,
   decideByKey,
@@ -14,8 +13,9 @@ import {
   excludedByKey,
   parseRules,
   type ReplicationRule,
-} from '../../lib/replication-rules.ts';
-import type { Task } from '../../lib/task.ts';
+} from '../../lib/core/replication-rules.ts';
+import type { Task } from '../../lib/core/task.ts';
+import { ingestNotification } from '../../lib/ingest/notification.ts';
 
 const defaults = { drStorageClass: 'STANDARD', deletePolicy: 'mirror' } as const;
 

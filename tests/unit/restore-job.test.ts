@@ -6,11 +6,11 @@
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from '@jest/globals';
-import { loadConfig } from '../../lib/config.ts';
-import type { JobMessage } from '../../lib/job-model.ts';
-import type { Clock } from '../../lib/ports.ts';
-import { jobStatus, type RestoreJobDeps, runJobMessage, startRestoreJob } from '../../lib/restore-job.ts';
-import { parseRestorePayload } from '../../lib/restore-payload.ts';
+import { loadConfig } from '../../lib/core/config.ts';
+import type { Clock } from '../../lib/core/ports.ts';
+import type { JobMessage } from '../../lib/jobs/model.ts';
+import { jobStatus, type RestoreJobDeps, runJobMessage, startRestoreJob } from '../../lib/restore/job.ts';
+import { parseRestorePayload } from '../../lib/restore/payload.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
 
 const settings = loadConfig({

@@ -1,8 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { ListingOrderError } from '../../lib/errors.ts';
-import type { ListingDisorder } from '../../lib/merge-listings.ts';
-import { type Candidate, prefixCandidates, TargetIndex } from '../../lib/plan-restore.ts';
-import type { ListedObject, ListedVersion, ListPage, ObjectStore, VersionPage } from '../../lib/ports.ts';
+import { ListingOrderError } from '../../lib/core/errors.ts';
+import type { ListingDisorder } from '../../lib/core/merge-listings.ts';
+import type {
+  ListedObject,
+  ListedVersion,
+  ListPage,
+  ObjectStore,
+  VersionPage,
+} from '../../lib/core/ports.ts';
+import { type Candidate, prefixCandidates, TargetIndex } from '../../lib/restore/plan.ts';
 
 const at = (day: number) => new Date(Date.UTC(2026, 10, day));
 const ver = (key: string, versionId: string, day: number, deleteMarker = false): ListedVersion => ({

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { describe, expect, it } from '@jest/globals';
-import { decodeCursor, encodeCursor, requestFingerprint } from '../../lib/restore-cursor.ts';
-import { InvalidRestorePayloadError, parseRestorePayload } from '../../lib/restore-payload.ts';
+import { decodeCursor, encodeCursor, requestFingerprint } from '../../lib/restore/cursor.ts';
+import { InvalidRestorePayloadError, parseRestorePayload } from '../../lib/restore/payload.ts';
 
 const now = new Date('2026-11-25T12:00:00Z');
 const parse = (input: unknown) => parseRestorePayload(input, now);

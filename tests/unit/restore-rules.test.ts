@@ -4,10 +4,10 @@
  * `versionId`: S3 API Reference, GetObjectTagging).
  */
 import { describe, expect, it } from '@jest/globals';
-import { loadConfig } from '../../lib/config.ts';
-import { systemClock } from '../../lib/ports.ts';
-import { restoreObjects } from '../../lib/restore-objects.ts';
-import { parseRestorePayload } from '../../lib/restore-payload.ts';
+import { loadConfig } from '../../lib/core/config.ts';
+import { systemClock } from '../../lib/core/ports.ts';
+import { restoreObjects } from '../../lib/restore/objects.ts';
+import { parseRestorePayload } from '../../lib/restore/payload.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
 
 const RULES = [

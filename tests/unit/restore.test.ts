@@ -17,18 +17,18 @@ import {
 } from '@aws-sdk/client-s3';
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
-import { RestoreRefusedError } from '../../lib/errors.ts';
-import type { RestoreReport } from '../../lib/restore-objects.ts';
+import { RestoreRefusedError } from '../../lib/core/errors.ts';
+import type { RestoreReport } from '../../lib/restore/objects.ts';
 import { aContext } from '../helpers/builders.ts';
 import { md5Hex, md5OfMd5s, stubEncryptedMultipartCopy, stubMultipartCopy } from '../helpers/sdk-stubs.ts';
 
 const s3 = mockClient(S3Client);
 process.env.S3DR_RESTORE_TARGETS = 'restore-target';
-const { logger, metrics } = await import('../../lib/observability.ts');
-const { restoreObjects } = await import('../../lib/restore-objects.ts');
-const { createRuntime } = await import('../../lib/runtime.ts');
-const { parseRestorePayload } = await import('../../lib/restore-payload.ts');
-const { selectVersion } = await import('../../lib/plan-restore.ts');
+const { logger, metrics } = await import('../../lib/aws/observability.ts');
+const { restoreObjects } = await import('../../lib/restore/objects.ts');
+const { createRuntime } = await import('../../functions/runtime.ts');
+const { parseRestorePayload } = await import('../../lib/restore/payload.ts');
+const { selectVersion } = await import('../../lib/restore/plan.ts');
 
 const MiB = 1024 * 1024;
 const DR = 'dr-bucket';
@@ -171,7 +171,7 @@ function world(
 }
 
 /**
- * The synchronous restore a job shard runs (lib/restore-job.ts wraps it), with the handler's runtime;
+ * The synchronous restore a job shard runs (lib/restore/job.ts wraps it), with the handler's runtime;
  * the handler itself starts jobs (tests/unit/restore-job.test.ts, tests/integration/restore-jobs.test.ts).
  */
 const restoreRuntime = createRuntime();

@@ -20,9 +20,9 @@ import {
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
-import { ConcurrentRunError } from '../../lib/errors.ts';
-import type { Clock } from '../../lib/ports.ts';
-import { acquireRunLease, leaseKey, type RunLeaseDeps, withRunLease } from '../../lib/run-lease.ts';
+import { ConcurrentRunError } from '../../lib/core/errors.ts';
+import type { Clock } from '../../lib/core/ports.ts';
+import { acquireRunLease, leaseKey, type RunLeaseDeps, withRunLease } from '../../lib/verify/run-lease.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
 
 const REQUEST = { sources: ['source-bucket'], prefix: 'album/', repair: true, deep: 0, graceSeconds: 900 };

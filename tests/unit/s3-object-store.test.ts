@@ -15,9 +15,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createRuntime } from '../../functions/runtime.ts';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { createRuntime } from '../../lib/runtime.ts';
+import { loadConfig } from '../../lib/core/config.ts';
 
 const OWNER = '111122223333';
 const s3 = mockClient(S3Client);

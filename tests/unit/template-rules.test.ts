@@ -1,6 +1,6 @@
 /**
  * Replication rules in the packaged templates (serverless param `rules`): checked at `sls package` with
- * lib/replication-rules.ts, passed to every function as S3DR_RULES, and used to cut the events replicate
+ * lib/core/replication-rules.ts, passed to every function as S3DR_RULES, and used to cut the events replicate
  * would drop. What AWS allows that this relies on:
  * - S3 notification filters: one prefix rule per configuration ("AWS::S3::Bucket S3KeyFilter": "The same
  *   type of filter rule cannot be used more than once"), no negation, and no two configurations for one

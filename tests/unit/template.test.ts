@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { loadConfig } from '../../lib/config.ts';
+import { loadConfig } from '../../lib/core/config.ts';
 import { PRIMARY_OUTPUT_KEYS, primaryOutputsSchema } from '../e2e/stack-outputs.ts';
 import {
   allPolicies,
@@ -117,7 +117,7 @@ describe('functions', () => {
       expect(nodeOptions(fn)).toEqual(['--enable-source-maps']);
   });
 
-  it('gives every function an environment that lib/config.ts accepts', () => {
+  it('gives every function an environment that lib/core/config.ts accepts', () => {
     // The queue URL and the DR bucket owner are a Fn::Sub on AWS (the account id is not known offline).
     const resolved: Record<string, string> = {
       S3DR_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q',

@@ -9,8 +9,8 @@ import {
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
-import { ObjectArchivedError, SseCustomerKeyRequiredError } from '../../lib/errors.ts';
-import { thawRequest, unreplicableReason } from '../../lib/unreplicable.ts';
+import { ObjectArchivedError, SseCustomerKeyRequiredError } from '../../lib/core/errors.ts';
+import { thawRequest, unreplicableReason } from '../../lib/core/unreplicable.ts';
 import { bareBadRequest, invalidObjectState, sseCustomerKeyRequired } from '../helpers/s3-errors.ts';
 
 const s3 = mockClient(S3Client);

@@ -5,11 +5,11 @@
  * (GetObjectTagging), read only for keys such a rule may match.
  */
 import { describe, expect, it } from '@jest/globals';
-import { systemClock } from '../../lib/ports.ts';
-import { replicateKey } from '../../lib/replicate-key.ts';
-import { parseRules, type ReplicationRule } from '../../lib/replication-rules.ts';
-import type { Task } from '../../lib/task.ts';
-import { type VerifyBucketSettings, verifyBucket } from '../../lib/verify-bucket.ts';
+import { systemClock } from '../../lib/core/ports.ts';
+import { parseRules, type ReplicationRule } from '../../lib/core/replication-rules.ts';
+import type { Task } from '../../lib/core/task.ts';
+import { replicateKey } from '../../lib/replicate/replicate-key.ts';
+import { type VerifyBucketSettings, verifyBucket } from '../../lib/verify/bucket.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
 
 function rules(value: unknown): ReplicationRule[] {

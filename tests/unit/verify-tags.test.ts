@@ -6,10 +6,10 @@
  * answers by rewriting the DR tags alone.
  */
 import { describe, expect, it } from '@jest/globals';
-import { systemClock } from '../../lib/ports.ts';
-import { replicateKey } from '../../lib/replicate-key.ts';
-import type { Task } from '../../lib/task.ts';
-import { type VerifyBucketSettings, verifyBucket } from '../../lib/verify-bucket.ts';
+import { systemClock } from '../../lib/core/ports.ts';
+import type { Task } from '../../lib/core/task.ts';
+import { replicateKey } from '../../lib/replicate/replicate-key.ts';
+import { type VerifyBucketSettings, verifyBucket } from '../../lib/verify/bucket.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
 
 const settings = (overrides: Partial<VerifyBucketSettings> = {}): VerifyBucketSettings => ({

@@ -1,0 +1,111 @@
+import { createS3Clients, createSqsClients } from '../lib/aws/clients.ts';
+import { S3ObjectStore } from '../lib/aws/s3-object-store.ts';
+import { SqsJobQueue, SqsTaskQueue } from '../lib/aws/sqs-task-queue.ts';
+import { type Config, loadConfig, requireJobQueueUrl, requireQueueUrl } from '../lib/core/config.ts';
+import type { ObjectStore, TaskQueue } from '../lib/core/ports.ts';
+import type { JobQueue } from '../lib/jobs/model.ts';
+import type { ReplicateSettings } from '../lib/replicate/replicate-key.ts';
+
+/**
+ * Everything a handler needs, built once per cold start from the validated configuration: adapters
+ * bound to the configured buckets, in the right regions. A configuration error throws here, at module
+ * load, with a message naming the variable.
+ *
+ * A handler composes only the parts it uses (`storesRuntime`, `queueRuntime`): the part it does not
+ * import is not in its bundle, and an SDK client is most of a cold start (README "Cold starts").
+ * `createRuntime` is all of them, for a handler that uses both services and for tests.
+ */
+export interface Runtime extends StoresRuntime, QueueRuntime {
+  config: Config;
+  replicateSettings: ReplicateSettings;
+  destroy(): void;
+}
+
+/** The S3 side: source stores, the DR store, stores for restore targets. */
+export interface StoresRuntime {
+  sourceStore(bucket: string): ObjectStore | undefined;
+  dr: ObjectStore;
+  /** A store for any bucket in the given region (restore targets, after the allow-list check). */
+  storeFor(bucket: string, region: string): ObjectStore;
+  destroy(): void;
+}
+
+/** The SQS side: the replication queue, made on first use. */
+export interface QueueRuntime {
+  queue(): TaskQueue;
+  /** The job queue (restore and verify jobs); throws a ConfigError when the stage has none. */
+  jobQueue(): JobQueue;
+  destroy(): void;
+}
+
+export function storesRuntime(config: Config): StoresRuntime {
+  const clients = createS3Clients(config);
+  const sources = new Map(
+    config.sourceBuckets.map((b) => [b, new S3ObjectStore(clients.s3(config.sourceRegion), b)] as const),
+  );
+  return {
+    sourceStore: (bucket) => sources.get(bucket),
+    dr: new S3ObjectStore(clients.s3(config.drRegion), config.drBucket, {
+      expectedOwner: config.drBucketOwner,
+    }),
+    storeFor: (bucket, region) => new S3ObjectStore(clients.s3(region), bucket),
+    destroy: () => clients.destroy(),
+  };
+}
+
+export function queueRuntime(config: Config): QueueRuntime {
+  const clients = createSqsClients(config);
+  let queue: TaskQueue | undefined;
+  let jobQueue: JobQueue | undefined;
+  return {
+    queue() {
+      queue ??= new SqsTaskQueue(clients.sqs(), requireQueueUrl(config));
+      return queue;
+    },
+    jobQueue() {
+      // Each stack has its own job queue in its own region: the dr stack's restore runs with the
+      // source region down.
+      const region = config.stackRole === 'dr' ? config.drRegion : config.sourceRegion;
+      jobQueue ??= new SqsJobQueue(clients.sqs(region), requireJobQueueUrl(config));
+      return jobQueue;
+    },
+    destroy: () => clients.destroy(),
+  };
+}
+
+export function replicateSettings(config: Config): ReplicateSettings {
+  return {
+    deletePolicy: config.deletePolicy,
+    keyLayout: config.keyLayout,
+    drStorageClass: config.drStorageClass,
+    drKmsKeyId: config.drKmsKeyId,
+    copyTags: config.copyTags,
+    multipartThreshold: config.multipartThreshold,
+    partSize: config.partSize,
+    partConcurrency: config.partConcurrency,
+    safetyMarginMs: config.safetyMarginMs,
+    thawArchivedSources: config.thawArchivedSources,
+    thawDays: config.thawDays,
+    thawTier: config.thawTier,
+    rules: config.rules,
+  };
+}
+
+export function createRuntime(env: Record<string, string | undefined> = process.env): Runtime {
+  const config = loadConfig(env);
+  const stores = storesRuntime(config);
+  const queue = queueRuntime(config);
+  return {
+    config,
+    sourceStore: stores.sourceStore,
+    dr: stores.dr,
+    storeFor: stores.storeFor,
+    queue: queue.queue,
+    jobQueue: queue.jobQueue,
+    replicateSettings: replicateSettings(config),
+    destroy() {
+      stores.destroy();
+      queue.destroy();
+    },
+  };
+}

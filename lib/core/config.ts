@@ -1,0 +1,259 @@
+import * as z from 'zod';
+import { ConfigError } from './errors.ts';
+import { parseRulesJson, type ReplicationRule, rulesNeedTags } from './replication-rules.ts';
+import { STORAGE_CLASSES } from './storage-classes.ts';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** S3's documented bounds for one part of a multipart upload. */
+export const MIN_PART_BYTES = 5 * MiB;
+export const MAX_PART_BYTES = 5 * GiB;
+/** The reserved key prefix in the DR bucket for s3-dr's own state (cursors, reports). */
+export const RESERVED_PREFIX = '.s3dr/';
+
+const bucketName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)');
+const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-west-1');
+const list = (item: z.ZodString) =>
+  z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0),
+    )
+    .pipe(z.array(item));
+const bytes = (min: number, max: number, dflt: number) =>
+  z.coerce
+    .number()
+    .int('must be a whole number of bytes')
+    .min(min, `must be at least ${min} bytes`)
+    .max(max, `must be at most ${max} bytes`)
+    .default(dflt);
+const bool = (dflt: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+    .default(dflt ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+
+// Kept in their own module so replication-rules.ts (also loaded by the deployment resolver) needs no config.
+export { STORAGE_CLASSES } from './storage-classes.ts';
+
+/** Environment variables, by name: the error a user sees names these. */
+const envSchema = z
+  .object({
+    S3DR_SOURCE_BUCKETS: list(bucketName).refine((b) => b.length > 0, 'must name at least one bucket'),
+    S3DR_SOURCE_REGION: region,
+    S3DR_DR_BUCKET: bucketName,
+    S3DR_DR_REGION: region,
+    S3DR_QUEUE_URL: z.url('must be the replication queue URL').optional(),
+    /** The stage name: a job id names its stage, so one stage never acts on another's job. */
+    S3DR_STAGE: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a stage name (letters, digits, -)')
+      .default('default'),
+    S3DR_JOB_QUEUE_URL: z.url('must be the job queue URL').optional(),
+    S3DR_JOB_SHARD_KEYS: z.coerce.number().int().min(1).max(1_000_000).default(5000),
+    S3DR_JOB_MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).default(5),
+    S3DR_DELETE_POLICY: z.enum(['mirror', 'retain']).default('mirror'),
+    S3DR_KEY_LAYOUT: z.enum(['flat', 'bucket-prefixed']).default('flat'),
+    S3DR_DR_STORAGE_CLASS: z.enum(STORAGE_CLASSES).default('STANDARD'),
+    S3DR_DR_KMS_KEY_ID: z.string().min(1).optional(),
+    S3DR_DR_BUCKET_OWNER: z
+      .string()
+      .regex(/^\d{12}$/, 'must be the 12-digit id of the account that owns the DR bucket')
+      .optional(),
+    S3DR_MULTIPART_THRESHOLD: bytes(MIN_PART_BYTES, MAX_PART_BYTES, MAX_PART_BYTES),
+    S3DR_PART_SIZE: bytes(MIN_PART_BYTES, MAX_PART_BYTES, 256 * MiB),
+    S3DR_PART_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+    S3DR_COPY_TAGS: bool(true),
+    S3DR_RESTORE_TARGETS: list(bucketName).default([]),
+    S3DR_RESTORE_TARGET_REGION: region.optional(),
+    S3DR_RESTORE_CONCURRENCY: z.coerce.number().int().min(1).max(128).default(32),
+    S3DR_VERIFY_GRACE_SECONDS: z.coerce.number().int().min(0).default(900),
+    S3DR_VERIFY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+    S3DR_STACK_ROLE: z.enum(['primary', 'dr']).default('primary'),
+    S3DR_ENDPOINT_URL: z.url().optional(),
+    S3DR_FORCE_PATH_STYLE: bool(false),
+    S3DR_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
+    S3DR_RETRY_MODE: z.enum(['standard', 'adaptive']).default('standard'),
+    S3DR_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+    S3DR_SAFETY_MARGIN_MS: z.coerce.number().int().min(0).default(10_000),
+    S3DR_THAW_ARCHIVED_SOURCES: bool(false),
+    S3DR_THAW_DAYS: z.coerce.number().int().min(1).max(30).default(1),
+    S3DR_THAW_TIER: z.enum(['Bulk', 'Standard', 'Expedited']).default('Bulk'),
+    // Replication rules (lib/core/replication-rules.ts): a JSON list; unset or empty = every key by the defaults.
+    S3DR_RULES: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        const parsed = parseRulesJson(text);
+        if (parsed.ok) return parsed.rules;
+        for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', message: problem });
+        return z.NEVER;
+      }),
+  })
+  .superRefine((env, ctx) => {
+    if (env.S3DR_KEY_LAYOUT === 'flat' && env.S3DR_SOURCE_BUCKETS.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3DR_KEY_LAYOUT'],
+        message: 'is "flat", which maps keys 1:1 and so allows only one source bucket; use "bucket-prefixed"',
+      });
+    }
+    if (env.S3DR_SOURCE_BUCKETS.includes(env.S3DR_DR_BUCKET)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3DR_DR_BUCKET'],
+        message: 'is also listed in S3DR_SOURCE_BUCKETS; replicating a bucket into itself would loop',
+      });
+    }
+    // A tag rule is decided from the tags the DR copy carries once the source is gone (deletes, verify's
+    // orphans), and a key moves between rules only through s3:ObjectTagging events: both need copyTags.
+    if (rulesNeedTags(env.S3DR_RULES) && !env.S3DR_COPY_TAGS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3DR_RULES'],
+        message:
+          'has rules that filter by tags, which need S3DR_COPY_TAGS=true (tag changes move keys between rules)',
+      });
+    }
+  });
+
+/** The names of every variable the functions read. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
+/**
+ * Checks one variable's value against the functions' schema, on its own (for tools that let a person
+ * override a few settings from the shell). Returns the problem, or undefined when the value is good.
+ */
+export function configVariableProblem(name: string, value: string): string | undefined {
+  const field = (envSchema.shape as Record<string, z.ZodType>)[name];
+  if (!field) return `${name} is not an s3-dr setting`;
+  const parsed = field.safeParse(value);
+  return parsed.success
+    ? undefined
+    : `${name} is ${JSON.stringify(value)}: ${parsed.error.issues[0]?.message}`;
+}
+
+export interface Config {
+  sourceBuckets: string[];
+  sourceRegion: string;
+  drBucket: string;
+  drRegion: string;
+  queueUrl: string | undefined;
+  stage: string;
+  /** The work queue of restore and verify jobs (both stacks have one: restore runs in the DR region). */
+  jobQueueUrl: string | undefined;
+  /** Keys per job shard: one shard is the unit a worker claims, checkpoints and retries. */
+  jobShardKeys: number;
+  /** The job queue's maxReceiveCount: the attempt that reaches it records the shard as failed. */
+  jobMaxReceiveCount: number;
+  deletePolicy: 'mirror' | 'retain';
+  keyLayout: 'flat' | 'bucket-prefixed';
+  drStorageClass: (typeof STORAGE_CLASSES)[number];
+  drKmsKeyId: string | undefined;
+  /** Account id every DR request names as ExpectedBucketOwner; unset = no owner check (emulator). */
+  drBucketOwner: string | undefined;
+  multipartThreshold: number;
+  partSize: number;
+  partConcurrency: number;
+  copyTags: boolean;
+  restoreTargets: string[];
+  /** Region of the restore-target buckets; unset = the region this stack runs in (see stackRole). */
+  restoreTargetRegion: string | undefined;
+  /** Keys a restore plans and copies at once. */
+  restoreConcurrency: number;
+  verifyGraceSeconds: number;
+  verifyConcurrency: number;
+  stackRole: 'primary' | 'dr';
+  endpointUrl: string | undefined;
+  forcePathStyle: boolean;
+  maxAttempts: number;
+  retryMode: 'standard' | 'adaptive';
+  requestTimeoutMs: number;
+  /** Time kept in reserve before a Lambda deadline to stop cleanly. */
+  safetyMarginMs: number;
+  /**
+   * Opt-in: replicate starts a restore (RestoreObject) of an archived source object and copies it when
+   * `s3:ObjectRestore:Completed` arrives, instead of only reporting it unreplicable.
+   */
+  thawArchivedSources: boolean;
+  /** Days a restored GLACIER/DEEP_ARCHIVE source copy stays readable (S3 rounds up to the next midnight UTC). */
+  thawDays: number;
+  /** Retrieval tier of those restores (Bulk: cheapest; Expedited falls back to Standard where S3 lacks it). */
+  thawTier: 'Bulk' | 'Standard' | 'Expedited';
+  /** Replication rules, first match wins; empty = every key follows the settings above. */
+  rules: ReplicationRule[];
+}
+
+/**
+ * Reads and validates the configuration once, at cold start. On error the message names every bad
+ * variable and what it must be, so a misconfigured stage fails loudly before any event is touched.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const value = env[name];
+      const shown = value === undefined ? 'is not set' : `is ${JSON.stringify(value)}`;
+      return issue.code === 'custom' ? `${name} ${issue.message}` : `${name} ${shown}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid s3-dr configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    sourceBuckets: e.S3DR_SOURCE_BUCKETS,
+    sourceRegion: e.S3DR_SOURCE_REGION,
+    drBucket: e.S3DR_DR_BUCKET,
+    drRegion: e.S3DR_DR_REGION,
+    queueUrl: e.S3DR_QUEUE_URL,
+    stage: e.S3DR_STAGE,
+    jobQueueUrl: e.S3DR_JOB_QUEUE_URL,
+    jobShardKeys: e.S3DR_JOB_SHARD_KEYS,
+    jobMaxReceiveCount: e.S3DR_JOB_MAX_RECEIVE_COUNT,
+    deletePolicy: e.S3DR_DELETE_POLICY,
+    keyLayout: e.S3DR_KEY_LAYOUT,
+    drStorageClass: e.S3DR_DR_STORAGE_CLASS,
+    drKmsKeyId: e.S3DR_DR_KMS_KEY_ID,
+    drBucketOwner: e.S3DR_DR_BUCKET_OWNER,
+    multipartThreshold: e.S3DR_MULTIPART_THRESHOLD,
+    partSize: e.S3DR_PART_SIZE,
+    partConcurrency: e.S3DR_PART_CONCURRENCY,
+    copyTags: e.S3DR_COPY_TAGS,
+    restoreTargets: e.S3DR_RESTORE_TARGETS,
+    restoreTargetRegion: e.S3DR_RESTORE_TARGET_REGION,
+    restoreConcurrency: e.S3DR_RESTORE_CONCURRENCY,
+    verifyGraceSeconds: e.S3DR_VERIFY_GRACE_SECONDS,
+    verifyConcurrency: e.S3DR_VERIFY_CONCURRENCY,
+    stackRole: e.S3DR_STACK_ROLE,
+    endpointUrl: e.S3DR_ENDPOINT_URL,
+    forcePathStyle: e.S3DR_FORCE_PATH_STYLE,
+    maxAttempts: e.S3DR_MAX_ATTEMPTS,
+    retryMode: e.S3DR_RETRY_MODE,
+    requestTimeoutMs: e.S3DR_REQUEST_TIMEOUT_MS,
+    safetyMarginMs: e.S3DR_SAFETY_MARGIN_MS,
+    thawArchivedSources: e.S3DR_THAW_ARCHIVED_SOURCES,
+    thawDays: e.S3DR_THAW_DAYS,
+    thawTier: e.S3DR_THAW_TIER,
+    rules: e.S3DR_RULES,
+  };
+}
+
+/** The queue URL, required by the functions that enqueue (ingest, verify with repair). */
+export function requireQueueUrl(config: Config): string {
+  if (!config.queueUrl) throw new ConfigError('Invalid s3-dr configuration: S3DR_QUEUE_URL is not set');
+  return config.queueUrl;
+}
+
+/** The job queue URL, required by the functions that start or run jobs (restore, verify, job worker). */
+export function requireJobQueueUrl(config: Config): string {
+  if (!config.jobQueueUrl) {
+    throw new ConfigError('Invalid s3-dr configuration: S3DR_JOB_QUEUE_URL is not set');
+  }
+  return config.jobQueueUrl;
+}

@@ -1,0 +1,728 @@
+/**
+ * Restore as a job (docs/design.md, invariant 8). `startRestoreJob` validates and records the request and
+ * queues its first planning step, then answers at once; the job worker plans the key space into shards
+ * of `jobShardKeys` keys each (reading the DR listing in steps that each fit in one invocation) and runs
+ * every shard with {@link restoreObjects} — the synchronous restore, bounded to the shard's key range and
+ * checkpointed every chunk — so a worker killed mid-shard, a redelivered message or a throttle resumes
+ * from the shard's cursor; what a repeat meets again is already identical in the target and is skipped,
+ * not copied twice.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import {
+  describeError,
+  JobConflictError,
+  JobFinishedError,
+  OtherStageJobError,
+  ShardFailedError,
+  UnknownJobError,
+} from '../core/errors.ts';
+import { compareKeys } from '../core/key-order.ts';
+import { mapConcurrent } from '../core/map-concurrent.ts';
+import type { Clock } from '../core/ports.ts';
+import {
+  JOB_PREFIX,
+  type JobMessage,
+  type JobQueue,
+  type JobRecord,
+  type JobState,
+  type JobStatus,
+  jobIdentity,
+  jobKeys,
+  newJobId,
+  parseJobId,
+  type ShardState,
+  TERMINAL_STATES,
+} from '../jobs/model.ts';
+import { JobStore } from '../jobs/store.ts';
+import { decodeCursor, encodeCursor, requestFingerprint } from './cursor.ts';
+import {
+  assertTargetListable,
+  type RestoreDeps,
+  type RestoreReport,
+  restoreObjects,
+  summariseRestore,
+  type Tally,
+} from './objects.ts';
+import { InvalidRestorePayloadError, type RestorePayload, restorePayloadSchema } from './payload.ts';
+import { prefixCandidates, RESTORE_ACTIONS, resolveRestore, selectVersion } from './plan.ts';
+
+export interface RestoreJobDeps extends RestoreDeps {
+  queue: JobQueue;
+  stage: string;
+  /** Keys per shard, and tries of a job message before it moves to the job DLQ (the queue's maxReceiveCount). */
+  shardKeys: number;
+  maxReceiveCount: number;
+  /** Keys a shard restores between checkpoints (default 1,000). */
+  chunkKeys?: number;
+}
+
+/** Keys a shard hands to restoreObjects at a time: the checkpoint interval. */
+const CHUNK_KEYS = 1000;
+/** Shard messages a planning step sends at most; the next step goes on from there. */
+const SHARDS_PER_STEP = 500;
+/** A start that finds its job still planning after this long without a plan re-sends the first step. */
+const PLAN_STALL_MS = 60_000;
+const SAMPLE_SIZE = 10;
+const DETAIL_LIMIT = 20;
+
+const emptyTally = (): Tally => ({ objects: 0, bytes: 0, sample: [] });
+
+function addTally(into: Tally, from: Tally): void {
+  into.objects += from.objects;
+  into.bytes += from.bytes;
+  for (const key of from.sample) if (into.sample.length < SAMPLE_SIZE) into.sample.push(key);
+}
+
+/** The request a job runs: the payload after validation and defaults, its source named, keys in order. */
+function normalizedRequest(payload: RestorePayload, source: string): RestorePayload {
+  return {
+    ...payload,
+    source,
+    ...(payload.keys ? { keys: [...new Set(payload.keys)].sort(compareKeys) } : {}),
+    ...(payload.asOf ? { asOf: new Date(payload.asOf).toISOString() } : {}),
+  };
+}
+
+function requestOf(job: JobRecord): RestorePayload {
+  return restorePayloadSchema.parse(job.request);
+}
+
+/**
+ * Starts a restore job, or answers with the identical job already running (a client's re-sent invoke
+ * lands here). Checks everything a synchronous restore checks first — payload, allow-list, that the
+ * target can be listed — so a refused request writes nothing.
+ *
+ * @throws InvalidRestorePayloadError for `cursor` / `maxObjects` (a job pages itself), RestoreRefusedError,
+ *   JobConflictError when the identical request runs with the other `dryRun`.
+ */
+export async function startRestoreJob(payload: RestorePayload, deps: RestoreJobDeps): Promise<JobStatus> {
+  if (payload.cursor !== undefined || payload.maxObjects !== undefined) {
+    throw new InvalidRestorePayloadError(
+      `Invalid restore payload: ${payload.cursor !== undefined ? 'cursor' : 'maxObjects'}: a restore runs as a job that pages and resumes by itself; leave it out and poll the job with {"job": "<id>"}`,
+    );
+  }
+  const resolved = resolveRestore(payload, deps.settings);
+  await assertTargetListable(deps.storeFor(resolved.target.bucket, resolved.target.region), resolved);
+  const request = normalizedRequest(payload, resolved.source);
+  const identity = jobIdentity(deps.stage, 'restore', request);
+  const store = new JobStore(deps.dr);
+  const activeKey = jobKeys.active('restore', identity);
+
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const held = await store.active(activeKey);
+    if (held) {
+      const status = await jobStatus(held.value.job, deps).catch((error: unknown) => {
+        // A pointer to a job that was never recorded (a start that died between the two writes).
+        if (error instanceof UnknownJobError) return undefined;
+        throw error;
+      });
+      if (status && !TERMINAL_STATES.includes(status.state)) {
+        if (status.dryRun !== request.dryRun) {
+          throw new JobConflictError(
+            `Restore refused: job ${status.job} runs this same request with dryRun ${status.dryRun} (${status.state}); a dry run and a real run of one request never run at once. Wait for it, or cancel it with {"job":"${status.job}","cancel":true}. Nothing was written`,
+          );
+        }
+        await resendStalledPlan(status, store, deps);
+        return { ...status, alreadyRunning: true };
+      }
+    }
+    const now = deps.clock.now();
+    const id = newJobId(deps.stage, 'restore', identity, now);
+    const versioned = (await deps.dr.versioning()) !== 'unversioned';
+    const record: JobRecord = {
+      v: 1,
+      id,
+      kind: 'restore',
+      stage: deps.stage,
+      identity,
+      dryRun: request.dryRun,
+      request: request as unknown as Record<string, unknown>,
+      state: 'active',
+      context: {
+        from: { bucket: deps.settings.drBucket, region: deps.settings.drRegion, versioned },
+        target: resolved.target,
+      },
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+    };
+    // The job is recorded before it is made the active one: a pointer always names a recorded job.
+    if (!(await store.putJob(record, { ifNoneMatch: '*' }))) continue; // same request, same millisecond
+    const took = await store.putActive(activeKey, id, held ? { ifMatch: held.etag } : { ifNoneMatch: '*' });
+    if (!took) continue; // another start of this request won the race: answer with its job
+    await deps.queue.send([{ v: 1, kind: 'plan', job: id, step: 0 }]);
+    deps.logger.info('restore job started', { action: 'job-start', job: id, dryRun: request.dryRun });
+    return jobStatus(id, deps);
+  }
+  throw new JobConflictError(
+    'Restore refused: other starts of this same request kept taking its job slot; poll the job they started',
+  );
+}
+
+/** A job whose first planning step was lost (a start that died after recording it) gets it again. */
+async function resendStalledPlan(status: JobStatus, store: JobStore, deps: RestoreJobDeps): Promise<void> {
+  if (status.state !== 'planning') return;
+  if (deps.clock.now().getTime() - Date.parse(status.createdAt) < PLAN_STALL_MS) return;
+  if (await store.plan(status.job)) return;
+  await deps.queue.send([{ v: 1, kind: 'plan', job: status.job, step: 0 }]);
+}
+
+function checkJobId(id: string, stage: string): void {
+  const parsed = parseJobId(id);
+  if (!parsed) {
+    throw new UnknownJobError(
+      `Unknown job ${JSON.stringify(id)}: not a job id (a start returns one, such as ${stage}.restore.20261202T093000000Z.0123456789ab)`,
+    );
+  }
+  if (parsed.stage !== stage) {
+    throw new OtherStageJobError(
+      `Job ${id} belongs to stage ${parsed.stage}, not ${stage}: ask that stage (--stage ${parsed.stage}). Nothing was read or changed`,
+    );
+  }
+}
+
+async function loadJob(id: string, store: JobStore, stage: string) {
+  checkJobId(id, stage);
+  const job = await store.job(id);
+  if (!job) {
+    throw new UnknownJobError(
+      `Unknown job ${id}: stage ${stage} has no such job (s3://${store.dr.bucket}/${jobKeys.job(id)} does not exist)`,
+    );
+  }
+  return job;
+}
+
+/**
+ * The status of a job: its state, counts so far, rate and ETA, and — once it is finished — its final
+ * report, which is stored once and read back from then on.
+ *
+ * @throws UnknownJobError, OtherStageJobError.
+ */
+export async function jobStatus(id: string, deps: RestoreJobDeps): Promise<JobStatus> {
+  const store = new JobStore(deps.dr);
+  const job = await loadJob(id, store, deps.stage);
+  const final = await store.report(id);
+  if (final !== undefined) return final as JobStatus;
+  return computeStatus(job.value, store, deps.clock);
+}
+
+/**
+ * Cancels a job: workers stop at their next checkpoint and finish their shards as cancelled; what was
+ * restored stays restored.
+ *
+ * @throws JobFinishedError for a job that is already complete, failed or cancelled.
+ */
+export async function cancelJob(id: string, deps: RestoreJobDeps): Promise<JobStatus> {
+  const store = new JobStore(deps.dr);
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const job = await loadJob(id, store, deps.stage);
+    const status = await jobStatus(id, deps);
+    if (TERMINAL_STATES.includes(status.state)) {
+      throw new JobFinishedError(
+        `Job ${id} is already ${status.state}; there is nothing to cancel. Nothing was changed`,
+      );
+    }
+    const now = deps.clock.now().toISOString();
+    if (await store.putJob({ ...job.value, state: 'cancelled', updatedAt: now }, { ifMatch: job.etag })) {
+      deps.logger.info('restore job cancelled', { action: 'job-cancel', job: id });
+      // A job cancelled before any shard was planned has nothing left to finish it.
+      await finishIfDone(id, deps);
+      return jobStatus(id, deps);
+    }
+  }
+  throw new JobConflictError(`Job ${id} kept changing while it was being cancelled; ask again`);
+}
+
+async function readShards(id: string, count: number, store: JobStore): Promise<ShardState[]> {
+  const shards = await mapConcurrent(
+    Array.from({ length: count }, (_, n) => n),
+    16,
+    (n) => store.shard(id, n),
+  );
+  return shards.flatMap((s) => (s ? [s.value] : []));
+}
+
+async function computeStatus(job: JobRecord, store: JobStore, clock: Clock): Promise<JobStatus> {
+  const plan = (await store.plan(job.id))?.value;
+  const shards = plan ? await readShards(job.id, plan.shards, store) : [];
+  const request = requestOf(job);
+  const planTallies = Object.fromEntries(RESTORE_ACTIONS.map((a) => [a, emptyTally()])) as Record<
+    string,
+    Tally
+  >;
+  const results = { restored: emptyTally(), thawing: emptyTally(), failed: emptyTally() };
+  const failures: { key: string; error: string }[] = [];
+  const thawing: Record<string, unknown>[] = [];
+  const warnings = new Set<string>();
+  const failedShards: { shard: number; error: string }[] = [];
+  const count = { done: 0, failed: 0, cancelled: 0 };
+  let examined = 0;
+  let bytesDone = 0;
+  for (const s of shards) {
+    examined += s.examined;
+    for (const [action, t] of Object.entries(s.plan))
+      if (planTallies[action]) addTally(planTallies[action], t);
+    addTally(results.restored, s.results.restored);
+    addTally(results.thawing, s.results.thawing);
+    addTally(results.failed, s.results.failed);
+    for (const f of s.failures) if (failures.length < DETAIL_LIMIT) failures.push(f);
+    for (const t of s.thawing) if (thawing.length < DETAIL_LIMIT) thawing.push(t);
+    for (const w of s.warnings) warnings.add(w);
+    if (s.state === 'done') count.done += 1;
+    if (s.state === 'cancelled') count.cancelled += 1;
+    if (s.state === 'failed') {
+      count.failed += 1;
+      if (failedShards.length < DETAIL_LIMIT)
+        failedShards.push({ shard: s.shard, error: s.error ?? 'failed' });
+    }
+  }
+  for (const t of Object.values(planTallies)) bytesDone += t.bytes;
+  const finished = count.done + count.failed + count.cancelled;
+  const planned = plan?.shards ?? 0;
+  let state: JobState;
+  if (job.state === 'failed') state = 'failed';
+  else if (job.state === 'cancelled') state = 'cancelled';
+  else if (!plan?.done) state = 'planning';
+  else if (finished < planned) state = 'running';
+  else state = count.failed > 0 ? 'failed' : 'complete';
+
+  const seconds = Math.max(0.001, (clock.now().getTime() - Date.parse(job.createdAt)) / 1000);
+  const rate = examined / seconds;
+  const objectsPlanned = plan?.objects ?? 0;
+  const etaSeconds =
+    state === 'complete' ? 0 : plan?.done && rate > 0 ? Math.round((objectsPlanned - examined) / rate) : null;
+  const counts: Record<string, number> = Object.fromEntries(
+    Object.entries(planTallies).map(([a, t]) => [a, t.objects]),
+  );
+  if (!job.dryRun) {
+    counts.restored = results.restored.objects;
+    counts.thawing = results.thawing.objects;
+    counts.failed = results.failed.objects;
+  }
+  const context = job.context as Pick<RestoreReport, 'from' | 'target'>;
+  const finishedState = state === 'complete' || state === 'failed' || state === 'cancelled';
+  const report: RestoreReport | undefined = finishedState
+    ? {
+        dryRun: job.dryRun,
+        source: request.source ?? '',
+        scope: request.keys ? { keys: request.keys.length } : { prefix: request.prefix ?? '' },
+        asOf: request.asOf ?? null,
+        includeDeleted: request.includeDeleted,
+        overwrite: request.overwrite,
+        from: context.from,
+        target: context.target,
+        examined,
+        plan: planTallies as RestoreReport['plan'],
+        ...(job.dryRun ? {} : { results }),
+        thawing: thawing as unknown as RestoreReport['thawing'],
+        failures: [
+          ...failures,
+          ...failedShards.map((f) => ({ key: `(shard ${f.shard})`, error: f.error })),
+        ].slice(0, DETAIL_LIMIT),
+        complete: state === 'complete',
+        ...(state === 'complete' ? {} : { stoppedBy: 'failures' as const }),
+        warnings: [...warnings],
+        durationMs: Math.round(seconds * 1000),
+        summary: '',
+      }
+    : undefined;
+  if (report) report.summary = summariseRestore(report);
+  const pct = objectsPlanned > 0 ? ` (${Math.floor((100 * examined) / objectsPlanned)} %)` : '';
+  const summary =
+    report && state === 'complete'
+      ? `job ${job.id} complete: ${report.summary}`
+      : `restore job ${job.id} ${state}${job.dryRun ? ' (dry run)' : ''}: ${examined}/${objectsPlanned}${plan?.done ? '' : '+'} object(s)${pct}, shards ${finished}/${planned}${plan?.done ? '' : '+'}${count.failed ? `, ${count.failed} FAILED` : ''}, ${rate.toFixed(0)} objects/s${etaSeconds !== null && state === 'running' ? `, ETA ${etaSeconds} s` : ''}`;
+  return {
+    job: job.id,
+    kind: job.kind,
+    state,
+    dryRun: job.dryRun,
+    createdAt: job.createdAt,
+    planning: { done: plan?.done ?? false, shards: planned },
+    shards: { planned, ...count },
+    progress: { objects: examined, bytes: bytesDone, objectsPlanned, bytesPlanned: plan?.bytes ?? 0 },
+    counts,
+    rate: Number(rate.toFixed(1)),
+    etaSeconds,
+    failedShards,
+    ...(job.error ? { error: job.error } : {}),
+    ...(report ? { report } : {}),
+    summary,
+  };
+}
+
+/**
+ * Writes the final report once every planned shard is finished (or the job was cancelled or failed as
+ * a whole); from then on a status request reads it back. Called by whichever worker finishes a shard:
+ * each marks its shard done before counting, so the last one to finish always sees all of them.
+ */
+async function finishIfDone(id: string, deps: RestoreJobDeps): Promise<void> {
+  const store = new JobStore(deps.dr);
+  const job = await store.job(id);
+  if (!job) return;
+  const plan = (await store.plan(id))?.value;
+  // A job that failed as a whole (its planning) finishes at once; running shards see it and stop. A
+  // cancelled one waits for the shards already planned, which stop at their next checkpoint.
+  if (job.value.state !== 'failed' && plan) {
+    if (job.value.state === 'active' && !plan.done) return;
+    if ((await store.countDone(id)) < plan.shards) return;
+  } else if (job.value.state === 'active') {
+    return;
+  }
+  const status = await computeStatus(job.value, store, deps.clock);
+  if (!TERMINAL_STATES.includes(status.state)) return;
+  if (await store.putReport(id, status)) {
+    const extra = { action: 'job-finish', job: id, state: status.state };
+    if (status.state === 'complete') deps.logger.info(status.summary, extra);
+    else deps.logger.error(status.summary, extra);
+  }
+}
+
+/** Handles one job-queue message; throws to have SQS deliver it again (and, at last, to the DLQ). */
+export async function runJobMessage(
+  message: JobMessage,
+  receiveCount: number,
+  runId: string,
+  deps: RestoreJobDeps,
+): Promise<'done' | 'busy'> {
+  try {
+    if (message.kind === 'plan') return await planStep(message.job, message.step, deps);
+    return await runShard(message.job, message.shard, runId, deps);
+  } catch (error) {
+    if (receiveCount >= deps.maxReceiveCount) await recordLastFailure(message, error, deps);
+    throw error;
+  }
+}
+
+/** The try that sends a message to the DLQ records why, so the job reports it. */
+async function recordLastFailure(message: JobMessage, error: unknown, deps: RestoreJobDeps): Promise<void> {
+  const store = new JobStore(deps.dr);
+  const { name, message: text } = describeError(error);
+  const reason = `${name}: ${text} (after ${deps.maxReceiveCount} tries; the message is in the job DLQ)`;
+  deps.logger.error('a job message failed its last try and moves to the DLQ', {
+    action: 'job-dlq',
+    job: message.job,
+    ...(message.kind === 'shard' ? { shard: message.shard } : { step: message.step }),
+    error: { name, message: text },
+  });
+  if (message.kind === 'plan') {
+    const job = await store.job(message.job);
+    if (job && job.value.state === 'active') {
+      await store.putJob(
+        {
+          ...job.value,
+          state: 'failed',
+          error: `planning failed: ${reason}`,
+          updatedAt: deps.clock.now().toISOString(),
+        },
+        { ifMatch: job.etag },
+      );
+    }
+  } else {
+    const shard = await store.shard(message.job, message.shard);
+    if (shard) {
+      const { lease: _lease, ...rest } = shard.value;
+      await store.putShard(message.job, {
+        ...rest,
+        state: 'failed',
+        error: reason,
+        updatedAt: deps.clock.now().toISOString(),
+      });
+      await store.markDone(message.job, message.shard);
+    }
+  }
+  await finishIfDone(message.job, deps);
+}
+
+function newShard(
+  n: number,
+  scope: ShardState['scope'],
+  objects: number,
+  bytes: number,
+  now: Date,
+): ShardState {
+  return {
+    v: 1,
+    shard: n,
+    scope,
+    objects,
+    bytes,
+    state: 'pending',
+    attempts: 0,
+    examined: 0,
+    plan: {},
+    results: { restored: emptyTally(), thawing: emptyTally(), failed: emptyTally() },
+    failures: [],
+    thawing: [],
+    warnings: [],
+    updatedAt: now.toISOString(),
+  };
+}
+
+/**
+ * One planning step: reads the DR listing from where the last step stopped, cuts it into shards of
+ * `shardKeys` keys, records them, queues them, and queues the next step — until the listing ends or
+ * the invocation's time is nearly up. The step number makes a redelivered step a no-op.
+ */
+async function planStep(id: string, step: number, deps: RestoreJobDeps): Promise<'done'> {
+  const store = new JobStore(deps.dr);
+  const job = await store.job(id);
+  if (job?.value.state !== 'active') {
+    if (job) await finishIfDone(id, deps);
+    return 'done';
+  }
+  const previous = await store.plan(id);
+  if ((previous?.value.step ?? 0) !== step || previous?.value.done) return 'done';
+  const request = requestOf(job.value);
+  const resolved = resolveRestore(request, deps.settings);
+  const asOf = request.asOf ? new Date(request.asOf) : undefined;
+  const now = deps.clock.now();
+  let shards = previous?.value.shards ?? 0;
+  let objects = previous?.value.objects ?? 0;
+  let bytes = previous?.value.bytes ?? 0;
+  let after = previous?.value.after;
+  let done = false;
+  const cut: ShardState[] = [];
+
+  if (request.keys) {
+    for (let i = 0; i < request.keys.length; i += deps.shardKeys) {
+      const keys = request.keys.slice(i, i + deps.shardKeys);
+      cut.push(newShard(shards + cut.length, { keys }, keys.length, 0, now));
+    }
+    objects = request.keys.length;
+    done = true;
+  } else {
+    const versioned = (await deps.dr.versioning()) !== 'unversioned';
+    const candidates = prefixCandidates(
+      deps.dr,
+      resolved,
+      request.prefix ?? '',
+      deps.settings,
+      versioned,
+      after,
+    );
+    let count = 0;
+    let size = 0;
+    let last: string | undefined;
+    const stopSoon = () =>
+      deps.clock.remainingMs() < deps.settings.safetyMarginMs * 2 || cut.length >= SHARDS_PER_STEP;
+    /** Cuts the keys counted since the last shard into one, ending at `through`. */
+    const cutThrough = (through: string) => {
+      cut.push(
+        newShard(
+          shards + cut.length,
+          { ...(after !== undefined ? { after } : {}), through },
+          count,
+          size,
+          now,
+        ),
+      );
+      objects += count;
+      bytes += size;
+      after = through;
+      count = 0;
+      size = 0;
+    };
+    done = true;
+    for await (const c of candidates) {
+      const selected = selectVersion(c.versions ?? [], asOf);
+      count += 1;
+      size += selected.kind === 'version' ? (selected.version.size ?? 0) : 0;
+      last = c.key;
+      if (count >= deps.shardKeys) {
+        cutThrough(last);
+        if (stopSoon()) {
+          done = false;
+          break;
+        }
+      }
+    }
+    if (done && count > 0 && last !== undefined) cutThrough(last);
+  }
+
+  // Shards first, then their messages, then the step: a step that dies half-way is redone whole, and
+  // the shards it already recorded are kept as they are (If-None-Match).
+  await mapConcurrent(cut, 16, (s) => store.putShard(id, s, { ifNoneMatch: '*' }));
+  await deps.queue.send(cut.map((s) => ({ v: 1, kind: 'shard', job: id, shard: s.shard })));
+  shards += cut.length;
+  const progress = {
+    v: 1 as const,
+    step: step + 1,
+    ...(after !== undefined ? { after } : {}),
+    shards,
+    objects,
+    bytes,
+    done,
+  };
+  const advanced = await store.putPlan(
+    id,
+    progress,
+    previous ? { ifMatch: previous.etag } : { ifNoneMatch: '*' },
+  );
+  if (!advanced) return 'done'; // a duplicate of this step got there first; it queues what follows
+  if (!done) await deps.queue.send([{ v: 1, kind: 'plan', job: id, step: step + 1 }]);
+  else await finishIfDone(id, deps);
+  return 'done';
+}
+
+/**
+ * Runs one shard: claims it (a lease until this invocation's deadline, taken with If-Match so two
+ * deliveries of one message never run it at once), then restores its keys a chunk at a time from its
+ * cursor, checkpointing after each chunk and stopping at a cancel. Near the deadline it checkpoints and
+ * queues itself again, so a long shard needs no redelivery and spends none of its tries.
+ */
+async function runShard(
+  id: string,
+  n: number,
+  runId: string,
+  deps: RestoreJobDeps,
+): Promise<'done' | 'busy'> {
+  const store = new JobStore(deps.dr);
+  const job = await store.job(id);
+  if (!job) {
+    deps.logger.warn('a job message names a job that does not exist; dropped', {
+      action: 'job-shard',
+      job: id,
+      shard: n,
+    });
+    return 'done';
+  }
+  const stored = await store.shard(id, n);
+  if (!stored) throw new ShardFailedError(`job ${id} has no shard ${n} recorded`);
+  let shard = stored.value;
+  if (shard.state === 'done' || shard.state === 'failed' || shard.state === 'cancelled') return 'done';
+  const now = deps.clock.now();
+  if (shard.lease && shard.lease.owner !== runId && Date.parse(shard.lease.until) > now.getTime()) {
+    return 'busy';
+  }
+  if (job.value.state !== 'active') return finishShard(id, shard, 'cancelled', deps);
+  shard = {
+    ...shard,
+    state: 'running',
+    attempts: shard.attempts + 1,
+    lease: { owner: runId, until: new Date(now.getTime() + deps.clock.remainingMs()).toISOString() },
+    updatedAt: now.toISOString(),
+  };
+  if (!(await store.putShard(id, shard, { ifMatch: stored.etag }))) return 'busy';
+
+  const request = requestOf(job.value);
+  const scope = shard.scope;
+  const payload: RestorePayload = {
+    ...request,
+    ...('keys' in scope ? { keys: scope.keys, prefix: undefined } : {}),
+    maxObjects: deps.chunkKeys ?? CHUNK_KEYS,
+  };
+  const fingerprint = requestFingerprint(payload, request.source ?? '');
+  try {
+    return await runChunks();
+  } catch (error) {
+    // A failure (unlike a kill) can hand the shard back at once: the redelivery need not wait for this
+    // invocation's deadline. Its last checkpoint stays; the chunk that failed is planned again.
+    const { lease: _lease, ...released } = shard;
+    await store.putShard(id, released).catch(() => undefined); // the lease still expires at the deadline
+    throw error;
+  }
+
+  async function runChunks(): Promise<'done'> {
+    for (;;) {
+      const from = shard.cursor ?? ('after' in scope ? scope.after : undefined) ?? '';
+      const report = await restoreObjects(
+        { ...payload, cursor: encodeCursor({ after: from }, fingerprint) },
+        deps,
+        'through' in scope ? { through: scope.through } : {},
+      );
+      shard = accumulate(shard, report, deps.clock.now());
+      // Progress as a metric: the "job stalled" alarm fires when the job queue holds work and none is done.
+      deps.metrics.addMetric('JobObjectsExamined', MetricUnit.Count, report.examined);
+      if (report.cursor) shard.cursor = decodeCursor(report.cursor, fingerprint).after;
+      if (report.stoppedBy === 'failures') {
+        throw new ShardFailedError(
+          `every key of a batch failed in shard ${n} of job ${id}: ${report.failures[0]?.error ?? 'see the logs'}`,
+        );
+      }
+      if (report.complete) return finishShard(id, shard, 'done', deps);
+      const latest = await store.job(id);
+      if (latest?.value.state !== 'active') return finishShard(id, shard, 'cancelled', deps);
+      if (report.stoppedBy === 'deadline' || deps.clock.remainingMs() < deps.settings.safetyMarginMs * 2) {
+        const { lease: _lease, ...released } = shard;
+        await store.putShard(id, released);
+        await deps.queue.send([{ v: 1, kind: 'shard', job: id, shard: n }]);
+        return 'done';
+      }
+      await store.putShard(id, shard); // checkpoint: a worker killed now resumes from here
+    }
+  }
+}
+
+async function finishShard(
+  id: string,
+  shard: ShardState,
+  state: 'done' | 'cancelled',
+  deps: RestoreJobDeps,
+): Promise<'done'> {
+  const store = new JobStore(deps.dr);
+  const { lease: _lease, ...rest } = shard;
+  await store.putShard(id, { ...rest, state, updatedAt: deps.clock.now().toISOString() });
+  await store.markDone(id, shard.shard);
+  await finishIfDone(id, deps);
+  return 'done';
+}
+
+function accumulate(shard: ShardState, report: RestoreReport, now: Date): ShardState {
+  const plan = { ...shard.plan };
+  for (const [action, t] of Object.entries(report.plan)) {
+    const into = plan[action] ?? emptyTally();
+    addTally(into, t);
+    plan[action] = into;
+  }
+  const results = structuredClone(shard.results);
+  if (report.results) {
+    addTally(results.restored, report.results.restored);
+    addTally(results.thawing, report.results.thawing);
+    addTally(results.failed, report.results.failed);
+  }
+  return {
+    ...shard,
+    examined: shard.examined + report.examined,
+    plan,
+    results,
+    failures: [...shard.failures, ...report.failures].slice(0, DETAIL_LIMIT),
+    thawing: [...shard.thawing, ...(report.thawing as unknown as Record<string, unknown>[])].slice(
+      0,
+      DETAIL_LIMIT,
+    ),
+    warnings: [...new Set([...shard.warnings, ...report.warnings])],
+    updatedAt: now.toISOString(),
+  };
+}
+
+/**
+ * The stage's most recent jobs, newest first, with their status (the local status page lists them).
+ * Lists `.s3dr/jobs/` by job (one ListObjectsV2 per 1,000 jobs) and reads the status of the last `limit`.
+ */
+export async function recentJobs(
+  deps: Pick<RestoreJobDeps, 'dr' | 'stage' | 'clock'>,
+  limit = 10,
+): Promise<JobStatus[]> {
+  const ids: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await deps.dr.list({ prefix: JOB_PREFIX, delimiter: '/', token, maxKeys: 1000 });
+    for (const p of page.commonPrefixes) {
+      const id = p.slice(JOB_PREFIX.length, -1);
+      if (parseJobId(id)?.stage === deps.stage) ids.push(id);
+    }
+    token = page.nextToken;
+  } while (token);
+  // Ids hold their start time after the kind: newest first.
+  const newest = ids
+    .sort((a, b) => ((a.split('.')[2] ?? '') < (b.split('.')[2] ?? '') ? 1 : -1))
+    .slice(0, limit);
+  const store = new JobStore(deps.dr);
+  const statuses = await mapConcurrent(newest, 4, async (id) => {
+    const job = await store.job(id);
+    if (!job) return undefined;
+    const final = await store.report(id);
+    return (final as JobStatus | undefined) ?? computeStatus(job.value, store, deps.clock);
+  });
+  return statuses.filter((s): s is JobStatus => s !== undefined);
+}

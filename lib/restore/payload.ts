@@ -1,0 +1,183 @@
+import * as z from 'zod';
+import { RESERVED_PREFIX } from '../core/config.ts';
+import { InvalidPayloadError } from '../core/errors.ts';
+import { MAX_KEY_BYTES } from '../core/key-mapping.ts';
+import { THAW_TIERS } from '../core/storage-classes.ts';
+
+/** A restore payload is not what `sls invoke -f restore` accepts; the message names every bad field. */
+export class InvalidRestorePayloadError extends InvalidPayloadError {}
+
+export const OVERWRITE_MODES = ['never', 'ifDifferent', 'always'] as const;
+/** At most this many keys in one `keys` list (an invoke payload must stay far below Lambda's 6 MB). */
+export const MAX_KEYS_PER_REQUEST = 1000;
+
+const bucketName = z
+  .string({ error: 'must be a bucket name (a string)' })
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)');
+
+/** `.` and `..` path segments: harmless to S3, but a trap for every tool that maps keys to files. */
+const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
+
+function keyLike(what: 'key' | 'prefix', allowEmpty: boolean) {
+  return z
+    .string({
+      error: `must be a string (${what === 'key' ? 'an object key' : 'a key prefix, "" for everything'})`,
+    })
+    .min(allowEmpty ? 0 : 1, 'must not be empty')
+    .refine(
+      (k) => Buffer.byteLength(k, 'utf8') <= MAX_KEY_BYTES,
+      `must be at most ${MAX_KEY_BYTES} UTF-8 bytes`,
+    )
+    .refine((k) => !DOT_SEGMENT.test(k), 'must not contain "." or ".." path segments (such as "../")')
+    .refine(
+      (k) => !k.startsWith(RESERVED_PREFIX),
+      `must not start with ${RESERVED_PREFIX} (s3-dr's own state)`,
+    );
+}
+
+const boolean = (dflt: boolean) =>
+  z.boolean({ error: 'must be true or false (a JSON boolean, not a string)' }).default(dflt);
+
+const targetSchema = z.strictObject(
+  {
+    bucket: bucketName,
+    prefix: keyLike('prefix', true).default(''),
+    region: z
+      .string({ error: 'must be an AWS region such as eu-central-1' })
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-central-1')
+      .optional(),
+  },
+  { error: 'must be an object: { "bucket": "...", "prefix"?: "...", "region"?: "..." }' },
+);
+
+/**
+ * The `sls invoke -f restore` payload. Everything is optional except the choice of `keys` or `prefix`,
+ * and the defaults are the safe ones: a dry run, into the source bucket, overwriting only what differs.
+ */
+export const restorePayloadSchema = z
+  .strictObject(
+    {
+      /** Which protected bucket; optional when the stage protects exactly one. */
+      source: bucketName.optional(),
+      keys: z
+        .array(keyLike('key', false), { error: 'must be a list of object keys' })
+        .min(1, 'must name at least one key')
+        .max(MAX_KEYS_PER_REQUEST, `must name at most ${MAX_KEYS_PER_REQUEST} keys (use prefix for more)`)
+        .optional(),
+      prefix: keyLike('prefix', true).optional(),
+      /** Restore each key's newest DR version at or before this time. */
+      asOf: z
+        .string({ error: 'must be an ISO 8601 date-time string such as 2026-11-24T18:00:00Z' })
+        .pipe(
+          z.iso.datetime({
+            offset: true,
+            error: 'must be an ISO 8601 date-time with a time zone, such as 2026-11-24T18:00:00Z',
+          }),
+        )
+        .refine((s) => isRealDate(s), 'is not a real date and time (check month, day and hour)')
+        .optional(),
+      includeDeleted: boolean(true),
+      target: targetSchema.optional(),
+      overwrite: z
+        .enum(OVERWRITE_MODES, { error: `must be one of ${OVERWRITE_MODES.join(', ')}` })
+        .default('ifDifferent'),
+      dryRun: boolean(true),
+      maxObjects: z
+        .number({ error: 'must be a whole number' })
+        .int('must be a whole number')
+        .min(1, 'must be at least 1')
+        .max(10_000_000, 'must be at most 10000000')
+        .optional(),
+      cursor: z
+        .string({ error: 'must be the cursor string a previous restore returned' })
+        .min(1)
+        .max(8192)
+        .optional(),
+      /** Retrieval tier for archived (GLACIER / DEEP_ARCHIVE) DR copies. */
+      thawTier: z.enum(THAW_TIERS, { error: `must be one of ${THAW_TIERS.join(', ')}` }).default('Standard'),
+      /** Days a thawed copy stays readable; the restore must be rerun within them. */
+      thawDays: z
+        .number({ error: 'must be a whole number of days' })
+        .int('must be a whole number of days')
+        .min(1, 'must be at least 1 day')
+        .max(30, 'must be at most 30 days')
+        .default(7),
+    },
+    { error: 'must be a JSON object' },
+  )
+  .superRefine((p, ctx) => {
+    if (p.keys !== undefined && p.prefix !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['keys'], message: 'and prefix are both set; give one of them' });
+    } else if (p.keys === undefined && p.prefix === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keys'],
+        message: 'or prefix is required: a list of keys, or a prefix ("" restores the whole bucket)',
+      });
+    }
+  });
+
+export type RestorePayload = z.infer<typeof restorePayloadSchema>;
+export type OverwriteMode = (typeof OVERWRITE_MODES)[number];
+
+/** True when the ISO string names a moment that exists (2026-02-30 does not). */
+function isRealDate(iso: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso);
+  if (!m) return false;
+  const [, y, mo, d, h, mi] = m.map(Number) as [number, number, number, number, number, number];
+  const probe = new Date(Date.UTC(y, mo - 1, d, h, mi));
+  return (
+    probe.getUTCFullYear() === y &&
+    probe.getUTCMonth() === mo - 1 &&
+    probe.getUTCDate() === d &&
+    probe.getUTCHours() === h &&
+    !Number.isNaN(Date.parse(iso))
+  );
+}
+
+const FIELDS = Object.keys(restorePayloadSchema.shape);
+const TARGET_FIELDS = Object.keys(targetSchema.shape);
+
+/**
+ * Parses an invoke payload (an object, or its JSON text). On error the message names every bad field
+ * and what it accepts, e.g. `asOf: must be an ISO 8601 date-time …; colour: is not a restore option`.
+ * An `asOf` in the future is refused: it is almost always a typo, and "now" is what omitting it means.
+ */
+export function parseRestorePayload(input: unknown, now: Date = new Date()): RestorePayload {
+  let value = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input);
+    } catch (error) {
+      throw new InvalidRestorePayloadError(
+        `Invalid restore payload: not JSON (${(error as Error).message})`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+  const parsed = restorePayloadSchema.safeParse(value ?? {});
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const field = issue.path.map(String).join('.');
+      if (issue.code === 'unrecognized_keys') {
+        const allowed = field === 'target' ? TARGET_FIELDS : FIELDS;
+        for (const key of issue.keys) {
+          problems.push(
+            `${field ? `${field}.` : ''}${key}: is not a restore option (allowed: ${allowed.join(', ')})`,
+          );
+        }
+      } else {
+        problems.push(field ? `${field}: ${issue.message}` : issue.message);
+      }
+    }
+  } else if (parsed.data.asOf && Date.parse(parsed.data.asOf) > now.getTime() + 60_000) {
+    problems.push(`asOf: is in the future (${parsed.data.asOf}); omit it to restore the newest versions`);
+  }
+  if (problems.length > 0 || !parsed.success) {
+    throw new InvalidRestorePayloadError(`Invalid restore payload: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
