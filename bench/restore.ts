@@ -207,7 +207,7 @@ export async function benchRestore(options: {
     };
     // The restore before jobs: the same restoreObjects in one invocation (15 minutes at most). Imported
     // after the runtime set the environment, as a handler would be (metrics off locally).
-    const { logger, metrics } = await import('../lib/aws/observability.ts');
+    const { telemetry } = await import('../lib/aws/observability.ts');
     const { restoreObjects } = await import('../lib/restore/objects.ts');
     const { parseRestorePayload } = await import('../lib/restore/payload.ts');
     const runtime = (await import('../functions/runtime.ts')).createRuntime();
@@ -217,8 +217,7 @@ export async function benchRestore(options: {
         storeFor: runtime.storeFor,
         clock: systemClock(900_000),
         settings: runtime.config,
-        logger,
-        metrics,
+        ...telemetry,
       });
     const result: RestoreBenchResult = {
       machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version },

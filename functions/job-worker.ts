@@ -1,30 +1,17 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import middy from '@middy/core';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { logger, metrics } from '../lib/aws/observability.ts';
-import { runJobBatch } from '../lib/jobs/batch.ts';
-import { createRuntime } from './runtime.ts';
+import type { SQSEvent } from 'aws-lambda';
+import { jobMessages } from '../lib/jobs/batch.ts';
+import { runJobMessage } from '../lib/restore/job.ts';
+import { lambdaHandler, sqsBatch } from './handler.ts';
+import { createRuntime, jobDeps } from './runtime.ts';
 
 const runtime = createRuntime();
 
-/** Job queue batch (planning steps and shards of restore jobs) → run each → partial batch response. */
-export const run = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
-  runJobBatch(event, context, {
-    dr: runtime.dr,
-    storeFor: runtime.storeFor,
-    clock: { now: () => new Date(), remainingMs: () => context.getRemainingTimeInMillis() },
-    settings: runtime.config,
-    logger,
-    metrics,
-    // Built on first use: a refused request needs no queue.
-    queue: { send: (messages) => runtime.jobQueue().send(messages) },
-    stage: runtime.config.stage,
-    shardKeys: runtime.config.jobShardKeys,
-    maxReceiveCount: runtime.config.jobMaxReceiveCount,
+/** Job queue batch (planning steps and shards of restore jobs) → run each in turn → partial batch response. */
+export const { run, handler } = lambdaHandler((event: SQSEvent, invocation) => {
+  const deps = jobDeps(runtime, invocation);
+  const runMessage = (message: Parameters<typeof runJobMessage>[0], receiveCount: number) =>
+    runJobMessage(message, receiveCount, invocation.requestId, deps);
+  return sqsBatch(event, invocation.context, jobMessages(runMessage, invocation.logger), {
+    inParallel: false,
   });
-
-export const handler = middy<SQSEvent, SQSBatchResponse, Error, Context>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics))
-  .handler(run);
+});

@@ -2,9 +2,11 @@ import { createS3Clients, createSqsClients } from '../lib/aws/clients.ts';
 import { S3ObjectStore } from '../lib/aws/s3-object-store.ts';
 import { SqsJobQueue, SqsTaskQueue } from '../lib/aws/sqs-task-queue.ts';
 import { type Config, loadConfig, requireJobQueueUrl, requireQueueUrl } from '../lib/core/config.ts';
-import type { ObjectStore, TaskQueue } from '../lib/core/ports.ts';
+import type { Clock, ObjectStore, TaskQueue } from '../lib/core/ports.ts';
+import type { Telemetry } from '../lib/core/telemetry.ts';
 import type { JobQueue } from '../lib/jobs/model.ts';
 import type { ReplicateSettings } from '../lib/replicate/replicate-key.ts';
+import type { RestoreJobDeps } from '../lib/restore/job.ts';
 
 /**
  * Everything a handler needs, built once per cold start from the validated configuration: adapters
@@ -88,6 +90,28 @@ export function replicateSettings(config: Config): ReplicateSettings {
     thawDays: config.thawDays,
     thawTier: config.thawTier,
     rules: config.rules,
+  };
+}
+
+/** What restore jobs need in one invocation: the DR store, target stores, the job queue and job settings. */
+export function jobDeps(
+  runtime: Pick<Runtime, 'config' | 'dr' | 'storeFor' | 'jobQueue'>,
+  invocation: Telemetry & { clock: Clock },
+): RestoreJobDeps {
+  const { config } = runtime;
+  return {
+    logger: invocation.logger,
+    metrics: invocation.metrics,
+    outcomes: invocation.outcomes,
+    clock: invocation.clock,
+    dr: runtime.dr,
+    storeFor: runtime.storeFor,
+    settings: config,
+    // Built on first use: a refused request needs no queue.
+    queue: { send: (messages) => runtime.jobQueue().send(messages) },
+    stage: config.stage,
+    shardKeys: config.jobShardKeys,
+    maxReceiveCount: config.jobMaxReceiveCount,
   };
 }
 

@@ -1,5 +1,5 @@
 import { channel } from 'node:diagnostics_channel';
-import type { OutcomeEvent } from '../lib/aws/observability.ts';
+import type { OutcomeEvent } from '../lib/core/telemetry.ts';
 
 /** Percentile of a sorted sample (nearest rank). */
 function percentile(sorted: readonly number[], p: number): number | undefined {

@@ -1,6 +1,7 @@
 import { channel } from 'node:diagnostics_channel';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { OutcomeEvent, Outcomes, Telemetry } from '../core/telemetry.ts';
 
 /** Structured JSON logger shared by every function (service name from POWERTOOLS_SERVICE_NAME). */
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 's3-dr' });
@@ -21,27 +22,12 @@ export const metrics = new Metrics({
  */
 export const outcomeChannel = channel('s3dr:outcome');
 
-export type OutcomeEvent =
-  | { type: 'ingested'; queued: number }
-  | {
-      type: 'replicated';
-      action:
-        | 'copied'
-        | 'deleted'
-        | 'skipped'
-        | 'retained'
-        | 'tagged'
-        | 'unreplicable'
-        | 'thawing'
-        | 'excluded';
-      bytes: number;
-      lagMs?: number;
-    }
-  | { type: 'replicate-failed'; reason: string }
-  | { type: 'verified'; counts: Record<string, number>; passComplete: boolean }
-  | { type: 'restored'; objects: number; bytes: number; failures: number };
+/** Publishes outcomes to local subscribers (no-op without subscribers). */
+export const outcomes: Outcomes = {
+  publish(event: OutcomeEvent): void {
+    if (outcomeChannel.hasSubscribers) outcomeChannel.publish(event);
+  },
+};
 
-/** Publishes an outcome to local subscribers (no-op without subscribers). */
-export function publishOutcome(event: OutcomeEvent): void {
-  if (outcomeChannel.hasSubscribers) outcomeChannel.publish(event);
-}
+/** The telemetry port (lib/core/telemetry.ts), adapted once: Powertools' logger and metrics, the channel. */
+export const telemetry: Telemetry = { logger, metrics, outcomes };

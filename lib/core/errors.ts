@@ -82,3 +82,6 @@ export class JobConflictError extends DrError {}
 
 /** A job shard could not be done (every key of a batch failed, or its state is missing): it is retried. */
 export class ShardFailedError extends DrError {}
+
+/** Another delivery holds this job shard: the message comes back after the visibility timeout. */
+export class ShardBusyError extends DrError {}

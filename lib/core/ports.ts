@@ -228,3 +228,11 @@ export function systemClock(deadlineMs = Number.POSITIVE_INFINITY): Clock {
   const start = Date.now();
   return { now: () => new Date(), remainingMs: () => deadlineMs - (Date.now() - start) };
 }
+
+/** One message of an SQS batch, as domain code sees it (the handler wrapper reads it off the event). */
+export interface QueueMessage {
+  messageId: string;
+  body: string;
+  /** How often SQS has delivered it, this delivery included (`ApproximateReceiveCount`). */
+  receiveCount: number;
+}

@@ -1,48 +1,50 @@
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { describeError, InvalidPayloadError } from '../core/errors.ts';
-import { type RestoreJobDeps, runJobMessage } from '../restore/job.ts';
-import { jobMessageSchema } from './model.ts';
+import { describeError, InvalidPayloadError, ShardBusyError } from '../core/errors.ts';
+import type { QueueMessage } from '../core/ports.ts';
+import type { Log } from '../core/telemetry.ts';
+import { type JobMessage, jobMessageSchema } from './model.ts';
+
+/** Runs one job message (a planning step or a shard); `busy` when another delivery holds its shard. */
+export type JobMessageRunner = (message: JobMessage, receiveCount: number) => Promise<'done' | 'busy'>;
 
 /**
- * The job worker's SQS batch: each message (a planning step or a shard) is handled on its own, and a
- * message that fails — or whose shard another delivery holds (`busy`) — is reported in
- * `batchItemFailures` alone, to come back after the visibility timeout (docs/design.md, invariant 3). A
- * body that is not a job message can never succeed: it is logged and dropped, not retried.
+ * The job worker's handler of one SQS message: a message that fails — or whose shard another delivery
+ * holds (`busy`) — throws, so it fails alone and comes back after the visibility timeout
+ * (docs/design.md, invariant 3). A body that is not a job message can never succeed: it is logged and
+ * dropped, not retried.
  */
-export async function runJobBatch(
-  event: SQSEvent,
-  context: Pick<Context, 'awsRequestId'>,
-  deps: RestoreJobDeps,
-): Promise<SQSBatchResponse> {
-  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
-  for (const record of event.Records) {
-    let parsed: ReturnType<typeof jobMessageSchema.safeParse>;
-    try {
-      parsed = jobMessageSchema.safeParse(JSON.parse(record.body));
-    } catch (error) {
-      parsed = { success: false, error } as never;
-    }
-    if (!parsed.success) {
-      deps.logger.error('not a job message; dropped', {
+export function jobMessages(run: JobMessageRunner, logger: Log): (message: QueueMessage) => Promise<void> {
+  return async (message) => {
+    const parsed = parseJobMessage(message.body);
+    if (!parsed) {
+      logger.error('not a job message; dropped', {
         action: 'job-message',
-        messageId: record.messageId,
+        messageId: message.messageId,
         error: describeError(new InvalidPayloadError('message body is not a job message')),
       });
-      continue;
+      return;
     }
+    let outcome: 'done' | 'busy';
     try {
-      const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
-      const outcome = await runJobMessage(parsed.data, receiveCount, context.awsRequestId, deps);
-      if (outcome === 'busy') batchItemFailures.push({ itemIdentifier: record.messageId });
+      outcome = await run(parsed, message.receiveCount);
     } catch (error) {
-      deps.logger.error('a job message failed; it is delivered again', {
+      logger.error('a job message failed; it is delivered again', {
         action: 'job-message',
-        job: parsed.data.job,
-        messageId: record.messageId,
+        job: parsed.job,
+        messageId: message.messageId,
         error: describeError(error),
       });
-      batchItemFailures.push({ itemIdentifier: record.messageId });
+      throw error;
     }
+    if (outcome === 'busy')
+      throw new ShardBusyError(`another delivery holds this shard of job ${parsed.job}`);
+  };
+}
+
+function parseJobMessage(body: string): JobMessage | undefined {
+  try {
+    const parsed = jobMessageSchema.safeParse(JSON.parse(body));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined; // not JSON
   }
-  return { batchItemFailures };
 }

@@ -11,6 +11,7 @@ import { compareChecksums } from '../core/object-checksums.ts';
 import type { Clock, ObjectHead, ObjectStore, WriteOptions } from '../core/ports.ts';
 import { decideRule } from '../core/replication-rules.ts';
 import { multipartPartsOf, type Task } from '../core/task.ts';
+import type { Log } from '../core/telemetry.ts';
 import { type UnreplicableReason, unreplicableReason } from '../core/unreplicable.ts';
 import { type CopySettings, copyObject, META_PREFIX, META_SOURCE_ETAG } from './copy-object.ts';
 import { unreplicableOutcome } from './unreplicable.ts';
@@ -26,11 +27,6 @@ export type ReplicateSettings = Pick<
   // Optional: thawing archived sources is opt-in (off when unset).
   Partial<Pick<Config, 'thawArchivedSources' | 'thawDays' | 'thawTier' | 'rules'>> &
   CopySettings;
-
-/** The slice of the Powertools logger domain code uses. */
-export interface Log {
-  info(message: string, extra: Record<string, unknown>): void;
-}
 
 export interface ReplicateDeps {
   /** The task's source bucket. */

@@ -7,7 +7,6 @@
  * from the shard's cursor; what a repeat meets again is already identical in the target and is skipped,
  * not copied twice.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
   describeError,
   JobConflictError,
@@ -632,7 +631,7 @@ async function runShard(
       );
       shard = accumulate(shard, report, deps.clock.now());
       // Progress as a metric: the "job stalled" alarm fires when the job queue holds work and none is done.
-      deps.metrics.addMetric('JobObjectsExamined', MetricUnit.Count, report.examined);
+      deps.metrics.addMetric('JobObjectsExamined', 'Count', report.examined);
       if (report.cursor) shard.cursor = decodeCursor(report.cursor, fingerprint).after;
       if (report.stoppedBy === 'failures') {
         throw new ShardFailedError(

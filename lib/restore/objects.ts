@@ -1,6 +1,3 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { publishOutcome } from '../aws/observability.ts';
 import type { Config } from '../core/config.ts';
 import {
   DeadlineError,
@@ -13,6 +10,7 @@ import { compareKeys } from '../core/key-order.ts';
 import { mapConcurrent } from '../core/map-concurrent.ts';
 import type { ListingDisorder } from '../core/merge-listings.ts';
 import type { Clock, ObjectHead, ObjectStore, WriteOptions } from '../core/ports.ts';
+import type { Telemetry } from '../core/telemetry.ts';
 import { copiesInParts, copyObject, META_PREFIX } from '../replicate/copy-object.ts';
 import { decodeCursor, encodeCursor, requestFingerprint } from './cursor.ts';
 import type { RestorePayload } from './payload.ts';
@@ -35,17 +33,13 @@ import {
 } from './plan.ts';
 import { RestoreRules, type RestoreRulesReport } from './rules.ts';
 
-export interface RestoreDeps {
+export interface RestoreDeps extends Telemetry {
   dr: ObjectStore;
   /** A store for a bucket in a region; called only after the request passed the allow-list. */
   storeFor(bucket: string, region: string): ObjectStore;
   clock: Clock;
   // With replication rules, the report says which rule each key came under (lib/restore/rules.ts).
   settings: RestoreSettings & Partial<Pick<Config, 'rules' | 'drStorageClass'>>;
-  logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
-  metrics: {
-    addMetric(name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): void;
-  };
 }
 
 /** Keys listed in the report per action or result, so a person can see what is meant. */
@@ -404,10 +398,10 @@ export async function restoreObjects(
   report.summary = summariseRestore(report);
 
   if (!payload.dryRun) {
-    deps.metrics.addMetric('RestoreObjects', MetricUnit.Count, results.restored.objects);
-    deps.metrics.addMetric('RestoreBytes', MetricUnit.Bytes, results.restored.bytes);
-    deps.metrics.addMetric('RestoreFailures', MetricUnit.Count, results.failed.objects);
-    publishOutcome({
+    deps.metrics.addMetric('RestoreObjects', 'Count', results.restored.objects);
+    deps.metrics.addMetric('RestoreBytes', 'Bytes', results.restored.bytes);
+    deps.metrics.addMetric('RestoreFailures', 'Count', results.failed.objects);
+    deps.outcomes.publish({
       type: 'restored',
       objects: results.restored.objects,
       bytes: results.restored.bytes,

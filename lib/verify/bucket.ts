@@ -9,6 +9,7 @@ import { compareChecksums } from '../core/object-checksums.ts';
 import type { Clock, ListedObject, ObjectStore, TaskQueue } from '../core/ports.ts';
 import type { ReplicationRule, RuleDecision, RuleDefaults } from '../core/replication-rules.ts';
 import type { Task } from '../core/task.ts';
+import type { Log } from '../core/telemetry.ts';
 import { isArchivedReason, type UnreplicableReason, unreplicableReason } from '../core/unreplicable.ts';
 import { META_SOURCE_ETAG } from '../replicate/copy-object.ts';
 import {
@@ -80,19 +81,13 @@ export interface VerifyBucketSettings {
   rules?: { rules: readonly ReplicationRule[]; defaults: RuleDefaults };
 }
 
-/** The slice of the Powertools logger the verifier uses. */
-export interface VerifyLog {
-  info(message: string, extra: Record<string, unknown>): void;
-  warn(message: string, extra: Record<string, unknown>): void;
-}
-
 export interface VerifyBucketDeps {
   source: ObjectStore;
   dr: ObjectStore;
   /** The replication queue; required when `repair` is on. */
   queue: TaskQueue | undefined;
   clock: Clock;
-  log: VerifyLog;
+  log: Log;
 }
 
 /** Keys resolved with HEADs (or deep checks) at once, per shard. */

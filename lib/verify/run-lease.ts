@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { RESERVED_PREFIX } from '../core/config.ts';
 import { ConcurrentRunError, describeError } from '../core/errors.ts';
 import type { Clock, ObjectStore } from '../core/ports.ts';
+import type { Log } from '../core/telemetry.ts';
 
 /** Where run leases live in the DR bucket: `.s3dr/leases/<function>/<request hash>.json`. */
 export const LEASE_PREFIX = `${RESERVED_PREFIX}leases/`;
@@ -34,10 +35,7 @@ export interface RunLeaseDeps {
   store: ObjectStore;
   /** `remainingMs()` at the start is the invocation's timeout: the lease expires when Lambda would kill it. */
   clock: Clock;
-  log: {
-    info(message: string, extra: Record<string, unknown>): void;
-    warn(message: string, extra: Record<string, unknown>): void;
-  };
+  log: Log;
 }
 
 /** JSON with object keys sorted, so the same request always hashes the same. */

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { publishOutcome } from '../aws/observability.ts';
 import type { Config } from '../core/config.ts';
 import { RejectedTaskError } from '../core/errors.ts';
 import type { Clock, ObjectStore, TaskQueue } from '../core/ports.ts';
-import { type VerifyLog, verifyBucket } from './bucket.ts';
+import type { Telemetry } from '../core/telemetry.ts';
+import { verifyBucket } from './bucket.ts';
 import type { VerifyRequest } from './payload.ts';
 import { type BucketReport, reportKey, runReport, type VerifyReport } from './report.ts';
 
-export interface VerifyRunDeps {
+export interface VerifyRunDeps extends Telemetry {
   /** The store of a configured source bucket; undefined for any other bucket. */
   sourceStore(bucket: string): ObjectStore | undefined;
   dr: ObjectStore;
@@ -17,8 +16,6 @@ export interface VerifyRunDeps {
   clock: Clock;
   settings: Pick<Config, 'keyLayout' | 'deletePolicy' | 'verifyConcurrency' | 'safetyMarginMs' | 'copyTags'> &
     Partial<Pick<Config, 'thawArchivedSources' | 'rules' | 'drStorageClass'>>;
-  logger: VerifyLog;
-  metrics: Pick<Metrics, 'addMetric'>;
 }
 
 /**
@@ -90,26 +87,26 @@ export async function verifySources(request: VerifyRequest, deps: VerifyRunDeps)
   const checked =
     counts.ok + counts.missing + counts.mismatched + counts.orphaned + counts.pending + counts.unreplicable;
   const m = deps.metrics;
-  m.addMetric('VerifyObjectsChecked', MetricUnit.Count, checked);
-  m.addMetric('VerifyMissing', MetricUnit.Count, counts.missing);
-  m.addMetric('VerifyMismatched', MetricUnit.Count, counts.mismatched);
-  m.addMetric('VerifyOrphaned', MetricUnit.Count, counts.orphaned);
-  m.addMetric('VerifyPending', MetricUnit.Count, counts.pending);
+  m.addMetric('VerifyObjectsChecked', 'Count', checked);
+  m.addMetric('VerifyMissing', 'Count', counts.missing);
+  m.addMetric('VerifyMismatched', 'Count', counts.mismatched);
+  m.addMetric('VerifyOrphaned', 'Count', counts.orphaned);
+  m.addMetric('VerifyPending', 'Count', counts.pending);
   // Not drift (VerifyMissing, which the drift alarm watches, leaves them out): the dashboard shows it.
-  m.addMetric('VerifyUnreplicable', MetricUnit.Count, counts.unreplicable);
-  m.addMetric('VerifyRepairsQueued', MetricUnit.Count, report.repairsQueued);
-  m.addMetric('VerifyListingDisorder', MetricUnit.Count, report.listingDisorder.count);
+  m.addMetric('VerifyUnreplicable', 'Count', counts.unreplicable);
+  m.addMetric('VerifyRepairsQueued', 'Count', report.repairsQueued);
+  m.addMetric('VerifyListingDisorder', 'Count', report.listingDisorder.count);
   const tags = report.buckets.flatMap((b) => (b.deep?.tags ? [b.deep.tags] : []));
   if (tags.length > 0) {
     m.addMetric(
       'VerifyTagDrift',
-      MetricUnit.Count,
+      'Count',
       tags.reduce((n, t) => n + t.drifted, 0),
     );
   }
-  m.addMetric('VerifyPassComplete', MetricUnit.Count, report.pass.complete ? 1 : 0);
-  m.addMetric('VerifyDurationMs', MetricUnit.Milliseconds, report.durationMs);
-  publishOutcome({ type: 'verified', counts: { ...counts }, passComplete: report.pass.complete });
+  m.addMetric('VerifyPassComplete', 'Count', report.pass.complete ? 1 : 0);
+  m.addMetric('VerifyDurationMs', 'Milliseconds', report.durationMs);
+  deps.outcomes.publish({ type: 'verified', counts: { ...counts }, passComplete: report.pass.complete });
 
   const summary = {
     action: 'verify',

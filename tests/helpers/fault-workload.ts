@@ -7,9 +7,9 @@
 import { channel } from 'node:diagnostics_channel';
 import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { OutcomeEvent } from '../../lib/aws/observability.ts';
 import { RESERVED_PREFIX } from '../../lib/core/config.ts';
 import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
+import type { OutcomeEvent } from '../../lib/core/telemetry.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import {
   type FaultProxy,

@@ -7,7 +7,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { OutcomeEvent } from '../../lib/aws/observability.ts';
+import type { OutcomeEvent } from '../../lib/core/telemetry.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { loadLocalSettings } from '../../local/settings.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';

@@ -5,8 +5,6 @@
  * make Lambda retry the whole batch, again and again).
  */
 
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -24,10 +22,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { InvalidPayloadError } from '../../lib/core/errors.ts';
 import { systemClock } from '../../lib/core/ports.ts';
 import { InvalidTaskBodyError, parseTask, type Task } from '../../lib/core/task.ts';
-import { replicateBatch } from '../../lib/replicate/batch.ts';
 import type { ReplicateSettings } from '../../lib/replicate/replicate-key.ts';
+import { replicateBatch } from '../helpers/batches.ts';
 import { aContext, anS3Record, anSqsEvent, aTask } from '../helpers/builders.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
+import { logWith, noMetrics, noOutcomes } from '../helpers/telemetry.ts';
 
 const s3 = mockClient(S3Client);
 const sqs = mockClient(SQSClient);
@@ -217,11 +216,10 @@ describe('replicate with bad input', () => {
       message: string;
       extra: { messageId?: string; error?: { name: string; message: string } };
     }[] = [];
-    const logger = {
-      error: (message: string, extra: (typeof errors)[number]['extra']) => errors.push({ message, extra }),
-      info: () => undefined,
-      debug: () => undefined,
-    } as unknown as Logger;
+    const logger = logWith({
+      error: (message: string, extra?: Record<string, unknown>) =>
+        void errors.push({ message, extra: (extra ?? {}) as (typeof errors)[number]['extra'] }),
+    });
     const settings: ReplicateSettings = {
       deletePolicy: 'mirror',
       keyLayout: 'flat',
@@ -239,7 +237,8 @@ describe('replicate with bad input', () => {
       clock: systemClock(),
       settings,
       logger,
-      metrics: { addMetric: () => undefined } as unknown as Metrics,
+      metrics: noMetrics,
+      outcomes: noOutcomes,
     };
     return { world, source, dr, errors, deps };
   }

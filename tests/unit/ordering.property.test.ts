@@ -20,6 +20,7 @@ import {
   replicateKey,
 } from '../../lib/replicate/replicate-key.ts';
 import { type MemoryStore, MemoryWorld, type StoredObject, type StoreOp } from '../helpers/memory-store.ts';
+import { logWith } from '../helpers/telemetry.ts';
 
 const SOURCE = 'source-bucket';
 const DR = 'dr-bucket';
@@ -90,7 +91,7 @@ function newRun(
     dr,
     clock,
     settings: { ...settingsFor(deletePolicy), ...overrides },
-    log: { info: (_message, extra) => count(String(extra.action)) },
+    log: logWith({ info: (_message, extra) => count(String(extra?.action)) }),
   });
   return { run, deps, count };
 }

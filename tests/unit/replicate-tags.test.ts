@@ -32,6 +32,7 @@ import {
 } from '../../lib/replicate/replicate-key.ts';
 import { aContext, anSqsEvent, aTask } from '../helpers/builders.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
+import { silentLog } from '../helpers/telemetry.ts';
 
 const s3 = mockClient(S3Client);
 const { handler } = await import('../../functions/replicate.ts');
@@ -173,7 +174,7 @@ describe('replicateKey: tags against an in-memory S3', () => {
       dr,
       clock: systemClock(),
       settings: settings(copyTags),
-      log: { info: () => undefined },
+      log: silentLog,
     };
     return { world, source, dr, deps };
   };

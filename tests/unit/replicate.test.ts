@@ -21,10 +21,10 @@ import {
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { logger, metrics } from '../../lib/aws/observability.ts';
+import { logger, metrics, outcomes } from '../../lib/aws/observability.ts';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
-import { replicateBatch } from '../../lib/replicate/batch.ts';
 import type { ReplicateSettings } from '../../lib/replicate/replicate-key.ts';
+import { replicateBatch } from '../helpers/batches.ts';
 import { aContext, anSqsEvent, aTask } from '../helpers/builders.ts';
 import { bareBadRequest, invalidObjectState, sseCustomerKeyRequired } from '../helpers/s3-errors.ts';
 import { md5Hex, md5OfMd5s, stubEncryptedMultipartCopy, stubMultipartCopy } from '../helpers/sdk-stubs.ts';
@@ -584,6 +584,7 @@ describe('replicate with thawArchivedSources', () => {
       settings,
       logger,
       metrics,
+      outcomes,
     });
   };
 

@@ -4,7 +4,6 @@
  * its lease left behind until its deadline, its message redelivered after the visibility timeout.
  */
 
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../lib/core/config.ts';
 import type { Clock } from '../../lib/core/ports.ts';
@@ -12,6 +11,7 @@ import type { JobMessage } from '../../lib/jobs/model.ts';
 import { jobStatus, type RestoreJobDeps, runJobMessage, startRestoreJob } from '../../lib/restore/job.ts';
 import { parseRestorePayload } from '../../lib/restore/payload.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
+import { noOutcomes, silentLog } from '../helpers/telemetry.ts';
 
 const settings = loadConfig({
   S3DR_SOURCE_BUCKETS: 'source-bucket',
@@ -21,10 +21,6 @@ const settings = loadConfig({
   S3DR_RESTORE_CONCURRENCY: '1',
   S3DR_SAFETY_MARGIN_MS: '1000',
 });
-const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Pick<
-  Logger,
-  'info' | 'warn' | 'error' | 'debug'
->;
 
 function setup(keys: string[]) {
   const world = new MemoryWorld();
@@ -45,8 +41,9 @@ function setup(keys: string[]) {
     storeFor: (bucket) => world.bucket(bucket),
     clock,
     settings,
-    logger: silent,
+    logger: silentLog,
     metrics: { addMetric() {} },
+    outcomes: noOutcomes,
     queue: { send: async (messages) => void sent.push(...messages) },
     stage: 'test',
     shardKeys: 1000,

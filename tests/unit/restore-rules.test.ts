@@ -9,6 +9,7 @@ import { systemClock } from '../../lib/core/ports.ts';
 import { restoreObjects } from '../../lib/restore/objects.ts';
 import { parseRestorePayload } from '../../lib/restore/payload.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
+import { silentTelemetry } from '../helpers/telemetry.ts';
 
 const RULES = [
   { id: 'archive', filter: { prefix: 'archive/' }, drStorageClass: 'STANDARD_IA' },
@@ -31,8 +32,7 @@ function setup(rules: unknown[] | undefined) {
     storeFor: (bucket: string) => world.bucket(bucket),
     clock: systemClock(60_000),
     settings: config,
-    logger: { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined },
-    metrics: { addMetric: () => undefined },
+    ...silentTelemetry(),
   };
   return { dr, deps };
 }

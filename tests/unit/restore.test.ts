@@ -21,10 +21,11 @@ import { RestoreRefusedError } from '../../lib/core/errors.ts';
 import type { RestoreReport } from '../../lib/restore/objects.ts';
 import { aContext } from '../helpers/builders.ts';
 import { md5Hex, md5OfMd5s, stubEncryptedMultipartCopy, stubMultipartCopy } from '../helpers/sdk-stubs.ts';
+import { silentTelemetry } from '../helpers/telemetry.ts';
 
 const s3 = mockClient(S3Client);
 process.env.S3DR_RESTORE_TARGETS = 'restore-target';
-const { logger, metrics } = await import('../../lib/aws/observability.ts');
+const { telemetry } = await import('../../lib/aws/observability.ts');
 const { restoreObjects } = await import('../../lib/restore/objects.ts');
 const { createRuntime } = await import('../../functions/runtime.ts');
 const { parseRestorePayload } = await import('../../lib/restore/payload.ts');
@@ -182,8 +183,7 @@ const invoke = async (payload: unknown, remainingMs = 60_000): Promise<RestoreRe
     storeFor: restoreRuntime.storeFor,
     clock: { now: () => new Date(), remainingMs: () => context.getRemainingTimeInMillis() },
     settings: restoreRuntime.config,
-    logger,
-    metrics,
+    ...telemetry,
   });
 };
 const copies = () => s3.commandCalls(CopyObjectCommand).map((c) => c.args[0].input);
@@ -439,13 +439,7 @@ describe('where a restore may write', () => {
           storeFor: runtime.storeFor,
           clock: { now: () => new Date(), remainingMs: () => 60_000 },
           settings: runtime.config,
-          logger: {
-            info: () => undefined,
-            warn: () => undefined,
-            error: () => undefined,
-            debug: () => undefined,
-          },
-          metrics: { addMetric: () => undefined },
+          ...silentTelemetry(),
         },
       );
       expect(report.target.region).toBe('eu-central-1');
@@ -851,12 +845,7 @@ describe('failures', () => {
         storeFor: runtime.storeFor,
         clock: { now: () => new Date(), remainingMs: () => 60_000 },
         settings: { ...runtime.config, restoreConcurrency: 2 },
-        logger: {
-          info: () => undefined,
-          warn: () => undefined,
-          error: () => undefined,
-          debug: () => undefined,
-        },
+        ...silentTelemetry(),
         metrics: {
           addMetric: (name: string, _unit: unknown, value: number) => {
             metrics[name] = value;

@@ -24,6 +24,7 @@ import { ConcurrentRunError } from '../../lib/core/errors.ts';
 import type { Clock } from '../../lib/core/ports.ts';
 import { acquireRunLease, leaseKey, type RunLeaseDeps, withRunLease } from '../../lib/verify/run-lease.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
+import { logWith } from '../helpers/telemetry.ts';
 
 const REQUEST = { sources: ['source-bucket'], prefix: 'album/', repair: true, deep: 0, graceSeconds: 900 };
 
@@ -50,10 +51,9 @@ function gate<T>() {
 }
 
 const warnings: Record<string, unknown>[] = [];
-const log = {
-  info: () => undefined,
-  warn: (_m: string, extra: Record<string, unknown>) => warnings.push(extra),
-};
+const log = logWith({
+  warn: (_m: string, extra?: Record<string, unknown>) => void warnings.push(extra ?? {}),
+});
 
 function setup() {
   const world = new MemoryWorld();

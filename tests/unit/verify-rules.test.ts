@@ -11,6 +11,7 @@ import type { Task } from '../../lib/core/task.ts';
 import { replicateKey } from '../../lib/replicate/replicate-key.ts';
 import { type VerifyBucketSettings, verifyBucket } from '../../lib/verify/bucket.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
+import { silentLog } from '../helpers/telemetry.ts';
 
 function rules(value: unknown): ReplicationRule[] {
   const parsed = parseRules(value);
@@ -49,7 +50,7 @@ function setup() {
     dr,
     queue: { send: async (tasks: Task[]) => void sent.push(...tasks) },
     clock: systemClock(),
-    log: { info: () => undefined, warn: () => undefined },
+    log: silentLog,
   };
   return { source, dr, sent, deps };
 }
@@ -94,7 +95,7 @@ describe('verify under replication rules', () => {
         source,
         dr,
         clock: systemClock(),
-        log: { info: () => undefined },
+        log: silentLog,
         settings: {
           deletePolicy: 'mirror',
           keyLayout: 'flat',

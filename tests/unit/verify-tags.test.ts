@@ -11,6 +11,7 @@ import type { Task } from '../../lib/core/task.ts';
 import { replicateKey } from '../../lib/replicate/replicate-key.ts';
 import { type VerifyBucketSettings, verifyBucket } from '../../lib/verify/bucket.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
+import { silentLog } from '../helpers/telemetry.ts';
 
 const settings = (overrides: Partial<VerifyBucketSettings> = {}): VerifyBucketSettings => ({
   keyLayout: 'flat',
@@ -35,7 +36,7 @@ function setup() {
     dr,
     queue: { send: async (tasks: Task[]) => void sent.push(...tasks) },
     clock: systemClock(),
-    log: { info: () => undefined, warn: () => undefined },
+    log: silentLog,
   };
   // A faithful copy (same bytes, so the same ETag), with tags as given.
   const both = (
@@ -87,7 +88,7 @@ describe('deep verify: tag drift', () => {
         source,
         dr,
         clock: systemClock(),
-        log: { info: () => undefined },
+        log: silentLog,
         settings: {
           deletePolicy: 'mirror',
           keyLayout: 'flat',

@@ -26,6 +26,7 @@ import { type VerifyBucketSettings, verifyBucket } from '../../lib/verify/bucket
 import type { VerifyReport } from '../../lib/verify/report.ts';
 import { aContext } from '../helpers/builders.ts';
 import { bareBadRequest, sseCustomerKeyRequired } from '../helpers/s3-errors.ts';
+import { silentLog } from '../helpers/telemetry.ts';
 
 const s3 = mockClient(S3Client);
 const sqs = mockClient(SQSClient);
@@ -781,7 +782,7 @@ describe('verifyBucket', () => {
       dr: new S3ObjectStore(client, DR),
       queue: queue(sent),
       clock: { now: () => new Date(), remainingMs: () => 60_000 },
-      log: { info: () => undefined, warn: () => undefined },
+      log: silentLog,
     };
   };
 
