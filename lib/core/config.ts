@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { ConfigError } from './errors.ts';
 import { parseRulesJson, type ReplicationRule, rulesNeedTags } from './replication-rules.ts';
 import { STORAGE_CLASSES } from './storage-classes.ts';
+import { zodProblems } from './zod-problems.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -134,9 +135,13 @@ export function configVariableProblem(name: string, value: string): string | und
   const field = (envSchema.shape as Record<string, z.ZodType>)[name];
   if (!field) return `${name} is not an s3-dr setting`;
   const parsed = field.safeParse(value);
-  return parsed.success
-    ? undefined
-    : `${name} is ${JSON.stringify(value)}: ${parsed.error.issues[0]?.message}`;
+  if (parsed.success) return undefined;
+  const [first] = zodProblems(parsed.error, {
+    root: name,
+    separator: ' ',
+    message: (issue) => `is ${JSON.stringify(value)}: ${issue.message}`,
+  });
+  return first;
 }
 
 export interface Config {
@@ -197,11 +202,14 @@ export interface Config {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? 'environment');
-      const value = env[name];
-      const shown = value === undefined ? 'is not set' : `is ${JSON.stringify(value)}`;
-      return issue.code === 'custom' ? `${name} ${issue.message}` : `${name} ${shown}: ${issue.message}`;
+    const problems = zodProblems(parsed.error, {
+      root: 'environment',
+      separator: ' ',
+      message: (issue, name) => {
+        if (issue.code === 'custom') return issue.message;
+        const value = env[name];
+        return `${value === undefined ? 'is not set' : `is ${JSON.stringify(value)}`}: ${issue.message}`;
+      },
     });
     throw new ConfigError(`Invalid s3-dr configuration: ${problems.join('; ')}`);
   }

@@ -14,6 +14,7 @@
  */
 import * as z from 'zod';
 import { STORAGE_CLASSES, type StorageClass } from './storage-classes.ts';
+import { zodProblems } from './zod-problems.ts';
 
 /**
  * S3's limits on object tags ("Categorizing your storage using tags", Amazon S3 User Guide): at most 10
@@ -96,16 +97,17 @@ export function parseRules(value: unknown): ParsedRules {
   value.forEach((raw, index) => {
     const parsed = ruleSchema.safeParse(raw);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        const field = issue.path.join('.') || 'rule';
-        const message =
-          issue.code === 'unrecognized_keys'
-            ? `has unknown field(s) ${issue.keys.join(', ')}`
-            : issue.code === 'invalid_type' && valueAt(raw, issue.path) === undefined
-              ? 'is required'
-              : issue.message;
-        problems.push(`${label(index, raw)} ${field} ${message}`);
-      }
+      const wording = {
+        root: 'rule',
+        separator: ' ',
+        unknownKey: (key: string, field: string) => `${field || 'rule'} has unknown field(s) ${key}`,
+        message: (issue: z.core.$ZodIssue) =>
+          issue.code === 'invalid_type' && valueAt(raw, issue.path) === undefined
+            ? 'is required'
+            : issue.message,
+      };
+      for (const problem of zodProblems(parsed.error, wording))
+        problems.push(`${label(index, raw)} ${problem}`);
       return;
     }
     rules.push(parsed.data);

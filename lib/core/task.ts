@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { InvalidPayloadError } from './errors.ts';
 import { MAX_KEY_BYTES } from './key-mapping.ts';
+import { zodProblems } from './zod-problems.ts';
 
 /**
  * One unit of replication work: "make the DR copy of this key match the source". Tasks are hints, not
@@ -46,7 +47,7 @@ export function parseTask(body: string): Task {
   }
   const parsed = taskSchema.safeParse(json);
   if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    const detail = zodProblems(parsed.error, { root: 'body' }).join('; ');
     throw new InvalidTaskBodyError(`message body is not a replication task: ${detail}`);
   }
   return parsed.data;

@@ -3,6 +3,7 @@ import { InvalidPayloadError } from '../core/errors.ts';
 import type { TaskQueue } from '../core/ports.ts';
 import { excludedByKey, type ReplicationRule } from '../core/replication-rules.ts';
 import { normaliseEtag, type Task, taskSchema } from '../core/task.ts';
+import { zodProblems } from '../core/zod-problems.ts';
 
 /** The fields of an S3 notification record that s3-dr reads (S3 sends more; they are ignored). */
 const recordSchema = z.object({
@@ -130,7 +131,7 @@ export function recordToOutcome(
 ): RecordOutcome {
   const parsed = recordSchema.safeParse(raw);
   if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    const detail = zodProblems(parsed.error).join('; ');
     return { kind: 'invalid', index, error: `record ${index} is not an S3 notification record: ${detail}` };
   }
   const r = parsed.data;
@@ -154,7 +155,7 @@ export function recordToOutcome(
 export function eventBridgeToOutcome(raw: unknown, sourceBuckets: readonly string[]): RecordOutcome {
   const parsed = eventBridgeSchema.safeParse(raw);
   if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    const detail = zodProblems(parsed.error).join('; ');
     return { kind: 'invalid', index: 0, error: `event is not an S3 event from EventBridge: ${detail}` };
   }
   const e = parsed.data;
@@ -234,7 +235,7 @@ function toOutcome(r: ObjectEventFields, index: number, sourceBuckets: readonly 
   };
   const task = taskSchema.safeParse(candidate);
   if (!task.success) {
-    const detail = task.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    const detail = zodProblems(task.error).join('; ');
     return { kind: 'invalid', index, error: `record ${index} (s3://${bucket}/…): ${detail}` };
   }
   return { kind: 'queued', task: task.data };

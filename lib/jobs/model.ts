@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { RESERVED_PREFIX } from '../core/config.ts';
 import { InvalidPayloadError } from '../core/errors.ts';
+import { zodProblems } from '../core/zod-problems.ts';
 
 export const JOB_PREFIX = `${RESERVED_PREFIX}jobs/`;
 export const JOB_KINDS = ['restore'] as const;
@@ -197,11 +198,10 @@ export function parseJobControl(input: unknown): JobControl | undefined {
   if (value === null || typeof value !== 'object' || !('job' in value)) return undefined;
   const parsed = jobControlSchema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) =>
-    issue.code === 'unrecognized_keys'
-      ? `${issue.keys.join(', ')}: not allowed beside "job" (a job request takes only job and cancel)`
-      : `${issue.path.map(String).join('.') || 'payload'}: ${issue.message}`,
-  );
+  const problems = zodProblems(parsed.error, {
+    root: 'payload',
+    unknownKey: (key) => `${key}: not allowed beside "job" (a job request takes only job and cancel)`,
+  });
   throw new InvalidJobRequestError(`Invalid job request: ${problems.join('; ')}`);
 }
 

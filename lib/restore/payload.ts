@@ -3,6 +3,7 @@ import { RESERVED_PREFIX } from '../core/config.ts';
 import { InvalidPayloadError } from '../core/errors.ts';
 import { MAX_KEY_BYTES } from '../core/key-mapping.ts';
 import { THAW_TIERS } from '../core/storage-classes.ts';
+import { zodProblems } from '../core/zod-problems.ts';
 
 /** A restore payload is not what `sls invoke -f restore` accepts; the message names every bad field. */
 export class InvalidRestorePayloadError extends InvalidPayloadError {}
@@ -160,19 +161,12 @@ export function parseRestorePayload(input: unknown, now: Date = new Date()): Res
   const parsed = restorePayloadSchema.safeParse(value ?? {});
   const problems: string[] = [];
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const field = issue.path.map(String).join('.');
-      if (issue.code === 'unrecognized_keys') {
-        const allowed = field === 'target' ? TARGET_FIELDS : FIELDS;
-        for (const key of issue.keys) {
-          problems.push(
-            `${field ? `${field}.` : ''}${key}: is not a restore option (allowed: ${allowed.join(', ')})`,
-          );
-        }
-      } else {
-        problems.push(field ? `${field}: ${issue.message}` : issue.message);
-      }
-    }
+    problems.push(
+      ...zodProblems(parsed.error, {
+        unknownKey: (key, field) =>
+          `${field ? `${field}.` : ''}${key}: is not a restore option (allowed: ${(field === 'target' ? TARGET_FIELDS : FIELDS).join(', ')})`,
+      }),
+    );
   } else if (parsed.data.asOf && Date.parse(parsed.data.asOf) > now.getTime() + 60_000) {
     problems.push(`asOf: is in the future (${parsed.data.asOf}); omit it to restore the newest versions`);
   }

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { RESERVED_PREFIX } from '../core/config.ts';
 import { describeError } from '../core/errors.ts';
 import type { ObjectStore } from '../core/ports.ts';
+import { zodProblems } from '../core/zod-problems.ts';
 import { workItemSchema } from './shards.ts';
 
 /**
@@ -110,7 +111,7 @@ export async function loadCursor(
       bucket: dr.bucket,
       key,
       action: 'reset-cursor',
-      reason: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      reason: zodProblems(parsed.error).join('; '),
     });
   } catch (error) {
     log.warn('verify cursor is not JSON; starting a new pass', {

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import type { Config } from '../core/config.ts';
 import { InvalidPayloadError } from '../core/errors.ts';
 import { MAX_KEY_BYTES } from '../core/key-mapping.ts';
+import { zodProblems } from '../core/zod-problems.ts';
 
 /** A verify payload is not what `sls invoke -f verify` accepts; the message names every bad field. */
 export class InvalidVerifyPayloadError extends InvalidPayloadError {}
@@ -83,15 +84,11 @@ export function parseVerifyRequest(
   const parsed = verifyPayloadSchema.safeParse(value);
   const problems: string[] = [];
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const field = issue.path.map(String).join('.');
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys)
-          problems.push(`${key}: is not a verify option (allowed: ${FIELDS.join(', ')})`);
-      } else {
-        problems.push(field ? `${field}: ${issue.message}` : issue.message);
-      }
-    }
+    problems.push(
+      ...zodProblems(parsed.error, {
+        unknownKey: (key) => `${key}: is not a verify option (allowed: ${FIELDS.join(', ')})`,
+      }),
+    );
   } else if (parsed.data.source !== undefined && !config.sourceBuckets.includes(parsed.data.source)) {
     problems.push(
       `source: ${JSON.stringify(parsed.data.source)} is not a protected source bucket (configured: ${config.sourceBuckets.join(', ')})`,
