@@ -15,9 +15,9 @@ import {
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
-  ListPartsCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
+  paginateListParts,
   RestoreObjectCommand,
   type S3Client,
   S3ServiceException,
@@ -397,24 +397,20 @@ export class S3ObjectStore implements ObjectStore {
 
   async listParts(key: string, uploadId: string): Promise<UploadedPart[]> {
     const parts: UploadedPart[] = [];
-    let marker: string | undefined;
     try {
-      do {
-        const r = await this.client.send(
-          new ListPartsCommand({
-            ...this.at,
-            Key: key,
-            UploadId: uploadId,
-            PartNumberMarker: marker,
-          }),
-        );
-        for (const p of r.Parts ?? []) {
+      // The SDK's paginator follows NextPartNumberMarker (1,000 parts a page).
+      // stopOnSameToken: a page that repeats the marker it was asked with ends the list, never loops.
+      const pages = paginateListParts(
+        { client: this.client, stopOnSameToken: true },
+        { ...this.at, Key: key, UploadId: uploadId },
+      );
+      for await (const page of pages) {
+        for (const p of page.Parts ?? []) {
           if (p.PartNumber !== undefined && p.ETag) {
             parts.push({ partNumber: p.PartNumber, etag: normaliseEtag(p.ETag) ?? '', size: p.Size ?? 0 });
           }
         }
-        marker = r.IsTruncated ? r.NextPartNumberMarker : undefined;
-      } while (marker);
+      }
     } catch (error) {
       return translate(error, `ListParts s3://${this.bucket}/${key}`);
     }

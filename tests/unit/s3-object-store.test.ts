@@ -9,6 +9,7 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   HeadObjectCommand,
+  ListPartsCommand,
   S3Client,
   S3ServiceException,
   UploadPartCopyCommand,
@@ -100,5 +101,34 @@ describe('DR writes with the bucket owner condition', () => {
     expect(() => loadConfig({ ...process.env, S3DR_DR_BUCKET_OWNER: 'arn:aws:iam::1:root' })).toThrow(
       /S3DR_DR_BUCKET_OWNER is "arn:aws:iam::1:root": must be the 12-digit id/,
     );
+  });
+});
+
+/**
+ * S3 API Reference, ListParts (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListParts.html): at most
+ * 1,000 parts a page; "When a list is truncated, this element [NextPartNumberMarker] specifies the last part
+ * in the list, as well as the value to use for the part-number-marker request parameter in a subsequent
+ * request." The SDK paginator follows it; a page that repeats its marker ends the list.
+ */
+describe('listing the parts of a multipart upload', () => {
+  it('follows NextPartNumberMarker across pages and stops when a page repeats its marker', async () => {
+    const page = (numbers: number[], next: string | undefined, truncated: boolean) => ({
+      Parts: numbers.map((n) => ({ PartNumber: n, ETag: `"p${n}"`, Size: 5 })),
+      NextPartNumberMarker: next,
+      IsTruncated: truncated,
+    });
+    s3.on(ListPartsCommand).callsFake((input: { PartNumberMarker?: string }) => {
+      if (input.PartNumberMarker === undefined) return page([1, 2], '2', true);
+      if (input.PartNumberMarker === '2') return page([3], '3', false);
+      return page([], '3', false);
+    });
+    const parts = await new S3ObjectStore(client, 'dr-bucket').listParts('big', 'u1');
+    expect(parts.map((p) => [p.partNumber, p.etag])).toEqual([
+      [1, 'p1'],
+      [2, 'p2'],
+      [3, 'p3'],
+    ]);
+    // The paginator reuses one input object, so the calls cannot show each marker: count them.
+    expect(s3.commandCalls(ListPartsCommand)).toHaveLength(3);
   });
 });
