@@ -72,6 +72,18 @@ function logOutcome(
   deps.logger.debug('replicated', where);
 }
 
+/** The count each outcome adds to (one metric for all reasons of a kind: the log line says which). */
+const OUTCOME_METRIC: Record<ReplicateOutcome['kind'], string> = {
+  copied: 'ObjectsCopied',
+  deleted: 'ObjectsDeleted',
+  retained: 'ObjectsRetained',
+  skipped: 'ObjectsSkipped',
+  tagged: 'ObjectsTagged',
+  unreplicable: 'ObjectsUnreplicable',
+  excluded: 'ObjectsExcluded',
+  thawing: 'ObjectsThawing',
+};
+
 function record_(
   outcome: ReplicateOutcome,
   eventTime: string,
@@ -80,47 +92,18 @@ function record_(
 ): void {
   const { metrics, outcomes } = deps;
   let lagMs: number | undefined;
-  if (outcome.kind === 'copied' || outcome.kind === 'deleted') {
-    // Lag only means something for work that came from an S3 event (not verifier repairs).
-    if (!eventName.startsWith('Verify:')) {
-      lagMs = Math.max(0, deps.clock.now().getTime() - Date.parse(eventTime));
-      metrics.addMetric('ReplicationLagMs', 'Milliseconds', lagMs);
-    }
+  // Lag only means something for work that came from an S3 event (not verifier repairs).
+  if ((outcome.kind === 'copied' || outcome.kind === 'deleted') && !eventName.startsWith('Verify:')) {
+    lagMs = Math.max(0, deps.clock.now().getTime() - Date.parse(eventTime));
+    metrics.addMetric('ReplicationLagMs', 'Milliseconds', lagMs);
   }
-  switch (outcome.kind) {
-    case 'copied':
-      metrics.addMetric('ObjectsCopied', 'Count', 1);
-      metrics.addMetric('BytesCopied', 'Bytes', outcome.bytes);
-      outcomes.publish({ type: 'replicated', action: 'copied', bytes: outcome.bytes, lagMs });
-      break;
-    case 'deleted':
-      metrics.addMetric('ObjectsDeleted', 'Count', 1);
-      outcomes.publish({ type: 'replicated', action: 'deleted', bytes: 0, lagMs });
-      break;
-    case 'retained':
-      metrics.addMetric('ObjectsRetained', 'Count', 1);
-      outcomes.publish({ type: 'replicated', action: 'retained', bytes: 0 });
-      break;
-    case 'skipped':
-      metrics.addMetric('ObjectsSkipped', 'Count', 1);
-      outcomes.publish({ type: 'replicated', action: 'skipped', bytes: 0 });
-      break;
-    case 'tagged':
-      metrics.addMetric('ObjectsTagged', 'Count', 1);
-      outcomes.publish({ type: 'replicated', action: 'tagged', bytes: 0 });
-      break;
-    case 'unreplicable':
-      // One metric for all reasons (the log line and the verify report say which): no per-reason dimension.
-      metrics.addMetric('ObjectsUnreplicable', 'Count', 1);
-      outcomes.publish({ type: 'replicated', action: 'unreplicable', bytes: 0 });
-      break;
-    case 'excluded':
-      metrics.addMetric('ObjectsExcluded', 'Count', 1);
-      outcomes.publish({ type: 'replicated', action: 'excluded', bytes: 0 });
-      break;
-    case 'thawing':
-      metrics.addMetric('ObjectsThawing', 'Count', 1);
-      outcomes.publish({ type: 'replicated', action: 'thawing', bytes: 0 });
-      break;
-  }
+  metrics.addMetric(OUTCOME_METRIC[outcome.kind], 'Count', 1);
+  const bytes = outcome.kind === 'copied' ? outcome.bytes : 0;
+  if (outcome.kind === 'copied') metrics.addMetric('BytesCopied', 'Bytes', bytes);
+  outcomes.publish({
+    type: 'replicated',
+    action: outcome.kind,
+    bytes,
+    ...(lagMs === undefined ? {} : { lagMs }),
+  });
 }
