@@ -74,7 +74,12 @@ function brokenLink(from: string, target: string): string | undefined {
   return undefined;
 }
 
-const DOCS = ['README.md', 'CONTRIBUTING.md', ...filesUnder('docs', ['.md']), ...filesUnder('runbooks', ['.md'])];
+const DOCS = [
+  'README.md',
+  'CONTRIBUTING.md',
+  ...filesUnder('docs', ['.md']),
+  ...filesUnder('runbooks', ['.md']),
+];
 const CODE_DIRS = ['lib', 'functions', 'local', 'scripts', 'tests', 'bench'];
 const CODE = [
   ...CODE_DIRS.flatMap((d) => filesUnder(d, ['.ts', '.cjs', '.js', '.mjs'])),
@@ -83,7 +88,9 @@ const CODE = [
 
 describe('the documentation set', () => {
   it('finds the pages it checks (README, CONTRIBUTING, docs/, runbooks/)', () => {
-    expect(DOCS).toEqual(expect.arrayContaining(['README.md', 'CONTRIBUTING.md', 'docs/design.md', 'runbooks/README.md']));
+    expect(DOCS).toEqual(
+      expect.arrayContaining(['README.md', 'CONTRIBUTING.md', 'docs/design.md', 'runbooks/README.md']),
+    );
     for (const f of DOCS) expect(existsSync(join(ROOT, f))).toBe(true);
   });
 
