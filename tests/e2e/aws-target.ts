@@ -68,7 +68,7 @@ const verifyReportSchema = z.looseObject({
   pass: z.looseObject({ complete: z.boolean() }),
   reportKey: z.string(),
 });
-/** What the restore function answers: a job (README "Jobs"), with its final report once it is done. */
+/** What the restore function answers: a job (docs/restore.md#jobs-start-poll-cancel), with its final report once it is done. */
 const jobStatusSchema = z.looseObject({
   job: z.string(),
   state: z.enum(['planning', 'running', 'complete', 'failed', 'cancelled']),

@@ -2,7 +2,7 @@
  * End to end: the same scenarios against the local runtime (default; part of `npm test`) or a deployed
  * stage (`npm run test:e2e -- --stage <name> [--region <source region>]`). Every key lives under a
  * per-run prefix `s3dr-e2e/<runId>/`, and everything the run wrote is deleted afterwards, also when a
- * scenario failed (README, "Testing against a deployed stage").
+ * scenario failed (docs/deploy.md#testing-against-a-deployed-stage).
  *
  * The scenarios build on each other in order (the deleted object is the one verify and restore look at).
  */

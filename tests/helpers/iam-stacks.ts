@@ -43,7 +43,7 @@ export const PARAMS = {
 const DR_PARAMS = { ...PARAMS, stackRole: 'dr', adminPrincipalArn: ADMIN };
 
 /**
- * The same stage with the DR bucket in an account of its own (README "Moving DR to its own account"):
+ * The same stage with the DR bucket in an account of its own (docs/security.md#moving-dr-to-its-own-account):
  * one set of stage parameters for both stacks, as a stage in serverless.yml would hold them — the
  * primary reads drAccountId and kmsKeyArn, the dr stack primaryAccountId and createDrKmsKey.
  */

@@ -385,7 +385,7 @@ describe('evaluated: an administrator of the primary account against the DR buck
     ];
     for (const action of protectedInOneAccount)
       expect({ action, result: d[action] }).toEqual({ action, result: 'ExplicitlyDenied' });
-    // What the README's security model lists as left in one account: retention and legal holds are not
+    // What the security model (docs/security.md) lists as left in one account: retention and legal holds are not
     // in the admin-only deny (COMPLIANCE retention cannot be shortened anyway), and the admin principal
     // itself can lift the rest.
     expect(d['s3:PutObjectLegalHold']).toBe('Allowed');

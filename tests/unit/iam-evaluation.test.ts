@@ -622,8 +622,8 @@ describe('IAM with the DR bucket and its key in a DR account', () => {
    * The dr stack's restore writing into the primary account's source bucket (with its source key): a
    * cross-account write that only the primary account can grant, with the source bucket's policy and
    * its key's policy — s3-dr's templates create neither. With the primary account untrusted, the DR
-   * account's restore writes to a clean bucket instead (README "Game day: the source account is
-   * compromised").
+   * account's restore writes to a clean bucket instead
+   * (docs/security.md#game-day-the-source-account-is-compromised).
    */
   const intoThePrimaryAccount = (e: Evaluated) =>
     e.role.stack === 'dr' && dra.policies.accountOf(e.req.resource) === ACCOUNT;

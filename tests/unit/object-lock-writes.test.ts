@@ -1,5 +1,5 @@
 /**
- * Object Lock is the default for a DR bucket in its own account (README "Moving DR to its own account"),
+ * Object Lock is the default for a DR bucket in its own account (docs/security.md#moving-dr-to-its-own-account),
  * and S3 refuses a PutObject into a bucket with a default retention unless the request carries
  * `Content-MD5` or an `x-amz-checksum-*` header: 400 InvalidRequest, "Content-MD5 OR x-amz-checksum- HTTP
  * header is required for Put Object requests with Object Lock parameters" (S3 User Guide, "Object Lock

@@ -31,7 +31,7 @@ function problems(value: unknown): string[] {
   return parsed.problems;
 }
 
-/** The sample rule set of the README ("Replication rules"). */
+/** The sample rule set of docs/replication-rules.md ("A worked example"). */
 const sample = rules([
   { id: 'tmp', filter: { prefix: 'tmp/' }, replicate: false },
   {

@@ -799,7 +799,7 @@ describe('DR bucket', () => {
   });
 
   // Deleting the dr stack, or an update that replaces the policy, must not strip the retained backup of
-  // its protections (README "Deploy" says how to redeploy over the retained bucket and policy).
+  // its protections (docs/deploy.md says how to redeploy over the retained bucket and policy).
   it('keeps its bucket policy too when the stack is deleted or the policy replaced', () => {
     expect(resource(dr, 'DrBucketPolicy')).toMatchObject({
       DeletionPolicy: 'Retain',
