@@ -14,7 +14,7 @@ import type { RestoreJobDeps } from '../lib/restore/job.ts';
  * load, with a message naming the variable.
  *
  * A handler composes only the parts it uses (`storesRuntime`, `queueRuntime`): the part it does not
- * import is not in its bundle, and an SDK client is most of a cold start (README "Cold starts").
+ * import is not in its bundle, and an SDK client is most of a cold start (docs/performance.md#cold-starts).
  * `createRuntime` is all of them, for a handler that uses both services and for tests.
  */
 export interface Runtime extends StoresRuntime, QueueRuntime {

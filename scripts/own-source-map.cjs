@@ -1,6 +1,6 @@
 'use strict';
 /**
- * Keeps only s3-dr's own sources in a bundle's source map (README "Cold starts").
+ * Keeps only s3-dr's own sources in a bundle's source map (docs/performance.md#cold-starts).
  *
  * The Lambdas run with NODE_OPTIONS=--enable-source-maps so that a stack trace names the TypeScript
  * line of lib/ and functions/. The map esbuild writes also covers every dependency it bundled (the AWS

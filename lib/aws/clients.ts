@@ -8,12 +8,12 @@ import type { Config } from '../core/config.ts';
  * The one place SDK clients are made. Clients are created lazily and kept at module scope, so a warm
  * Lambda reuses connections. Retries are deliberate: the SDK's `standard` mode (exponential backoff with
  * jitter and a retry quota) with `S3DR_MAX_ATTEMPTS` attempts, or `adaptive` (adds client-side rate
- * limiting after throttles) — see README "Configuration". A request that hangs is cut after
+ * limiting after throttles) — see docs/configuration.md. A request that hangs is cut after
  * `S3DR_REQUEST_TIMEOUT_MS` and retried like any other transient failure.
  *
  * S3 and SQS have separate factories so that a handler using one service bundles only that client:
  * esbuild drops the other (both SDK packages declare `sideEffects: false`), which is most of a cold
- * start's compile time (README "Cold starts").
+ * start's compile time (docs/performance.md#cold-starts).
  */
 export interface Clients {
   s3(region: string): S3Client;

@@ -249,7 +249,7 @@ export interface IngestResult {
 
 /**
  * A task for a key an exclude rule settles by its prefix becomes `ignored`: replicate would drop it, so
- * queueing it would only cost SQS requests (README, "Replication rules"). Keys whose rule depends on tags
+ * queueing it would only cost SQS requests (docs/replication-rules.md#what-rules-change-everywhere-the-key-space-is-read). Keys whose rule depends on tags
  * are queued: only replicate reads tags.
  */
 function excludeByRule(outcome: RecordOutcome, rules: readonly ReplicationRule[]): RecordOutcome {

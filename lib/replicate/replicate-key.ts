@@ -51,7 +51,7 @@ export type ReplicateOutcome =
   | { kind: 'skipped'; drKey: string; reason: 'identical' | 'already-absent'; requests: string[] }
   /**
    * A replication rule excludes the key (`replicate: false`): DR is left as it is — a copy made while
-   * the key was under another rule is kept, neither updated nor deleted (README, "Replication rules").
+   * the key was under another rule is kept, neither updated nor deleted (docs/replication-rules.md#decisions).
    */
   | { kind: 'excluded'; drKey: string; rule: string; requests: string[] }
   /** The DR copy had the source's bytes and metadata but not its tags: only its tag set was written. */
@@ -178,7 +178,7 @@ async function tryConditionalCopy(
     });
     // With SSE-KMS or DSSE-KMS (source or DR) the copy's ETag is not the source's. The copy is right all
     // the same (CopySourceIfMatch pinned the version) and final: one copy per change. It records nothing;
-    // the verifier settles such keys by their full-object checksums (README, Verification).
+    // the verifier settles such keys by their full-object checksums (docs/verification.md#what-it-checks).
     // The copy took the source's metadata as it was at that moment; under mirror, confirm it still exists.
     if (settings.deletePolicy === 'mirror') return confirmCopy(task, drKey, { etag }, deps, requests, 'copy');
     return { kind: 'copied', drKey, bytes: task.size ?? 0, etag, method: 'copy', requests };

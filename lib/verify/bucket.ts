@@ -383,7 +383,7 @@ class BucketVerification {
     let stopped = false;
     let finished = false;
     // Keys a listing returned out of order: the other listing's entry has no partner in the join, and is
-    // not drift on that account (a key listed before its page was checked may still be, see the README).
+    // not drift on that account (a key listed before its page was checked may still be, see docs/verification.md#how-it-scales-shards-in-parallel-in-bounded-memory).
     const unplaced = new Set<string>();
     const onDisorder = (disorder: ListingDisorder) => {
       this.noteDisorder(disorder);
