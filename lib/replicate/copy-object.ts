@@ -236,18 +236,19 @@ export async function copyObject(input: CopyObjectInput): Promise<CopyOutcome> {
   return copyInParts({ ...input, write }, source, sizes, sourceParts !== undefined);
 }
 
-async function copyInParts(
+/**
+ * The open upload of this key that can be resumed, with the parts it already holds, and every other open
+ * upload of the key aborted. Only an upload begun after the source was written can hold parts of this
+ * very version. Last-Modified has whole seconds, so "after" means a second later; and an upload with no
+ * part yet is not worth the doubt (it may carry an older version's metadata): both kinds are aborted, not
+ * resumed.
+ */
+async function resumeOpenUpload(
   input: CopyObjectInput,
-  source: CopySource,
-  sizes: number[],
-  sameLayout: boolean,
-): Promise<CopyOutcome> {
-  const { head, to, toKey, settings, clock } = input;
-  const ranges = partRanges(sizes);
+  ranges: { partNumber: number; start: number; end: number }[],
+): Promise<{ uploadId: string | undefined; done: Map<number, string> }> {
+  const { head, to, toKey } = input;
   const open = await to.listOpenUploads(toKey);
-  // Only an upload begun after the source was written can hold parts of this very version. Last-Modified
-  // has whole seconds, so "after" means a second later; and an upload with no part yet is not worth the
-  // doubt (it may carry an older version's metadata): both kinds are aborted, not resumed.
   const writtenBy = head.lastModified.getTime() + 1000;
   const candidates = open
     .filter((u) => u.initiated.getTime() >= writtenBy)
@@ -270,34 +271,59 @@ async function copyInParts(
   await Promise.all(
     open.filter((u) => u.uploadId !== uploadId).map((u) => to.abortMultipart(toKey, u.uploadId)),
   );
+  return { uploadId, done };
+}
+
+/**
+ * Starts the upload. An upload states its metadata when it starts, so it is written explicitly (S3 has no
+ * COPY directive for multipart copies), recording the source ETag when `record` is given.
+ */
+async function startUpload(
+  input: CopyObjectInput,
+  record: string | undefined,
+): Promise<{ uploadId: string; serverSideEncryption?: string; recorded: boolean }> {
+  const { head, to, toKey } = input;
+  const wanted = input.metadata ?? head.metadata;
+  const start = async (rec: string | undefined) => {
+    const metadata = metadataForCopy(head, input.metadata, rec) ?? wanted;
+    const started = await to.startMultipart(toKey, withMetadata(input.write, head, metadata));
+    return { ...started, recorded: rec !== undefined && metadata[META_SOURCE_ETAG] === rec };
+  };
+  const started = await start(record);
+  if (
+    record === undefined &&
+    input.recordEtag !== undefined &&
+    isKmsEncrypted(started.serverSideEncryption) &&
+    metadataForCopy(head, input.metadata, input.recordEtag)?.[META_SOURCE_ETAG] === input.recordEtag
+  ) {
+    // The target encrypts with KMS (its default, or our key): the copy's ETag will not be the source's.
+    // Starting over costs two small requests and no bytes, and lets the copy say what it stands for.
+    await to.abortMultipart(toKey, started.uploadId);
+    return start(input.recordEtag);
+  }
+  return started;
+}
+
+async function copyInParts(
+  input: CopyObjectInput,
+  source: CopySource,
+  sizes: number[],
+  sameLayout: boolean,
+): Promise<CopyOutcome> {
+  const { head, to, toKey, settings, clock } = input;
+  const ranges = partRanges(sizes);
+  const resumed = await resumeOpenUpload(input, ranges);
+  const done = resumed.done;
   const resumedParts = done.size;
-  // An upload states its metadata when it starts, so it is written explicitly (S3 has no COPY directive
-  // for multipart copies). Encryption S3 reports on this attempt's answers decides the ETag check below.
+  // Encryption S3 reports on this attempt's answers decides the ETag check below.
   const reported: (string | undefined)[] = [];
   const sourceKms = isKmsEncrypted(head.serverSideEncryption);
-  const wanted = input.metadata ?? head.metadata;
-  let record = sourceKms || !sameLayout ? input.recordEtag : undefined;
   let recorded = false;
+  let uploadId = resumed.uploadId;
   if (!uploadId) {
-    const start = (rec: string | undefined) => {
-      const metadata = metadataForCopy(head, input.metadata, rec) ?? wanted;
-      recorded = rec !== undefined && metadata[META_SOURCE_ETAG] === rec;
-      return to.startMultipart(toKey, withMetadata(input.write, head, metadata));
-    };
-    let started = await start(record);
-    if (
-      record === undefined &&
-      input.recordEtag !== undefined &&
-      isKmsEncrypted(started.serverSideEncryption) &&
-      metadataForCopy(head, input.metadata, input.recordEtag)?.[META_SOURCE_ETAG] === input.recordEtag
-    ) {
-      // The target encrypts with KMS (its default, or our key): the copy's ETag will not be the source's.
-      // Starting over costs two small requests and no bytes, and lets the copy say what it stands for.
-      record = input.recordEtag;
-      await to.abortMultipart(toKey, started.uploadId);
-      started = await start(record);
-    }
+    const started = await startUpload(input, sourceKms || !sameLayout ? input.recordEtag : undefined);
     reported.push(started.serverSideEncryption);
+    recorded = started.recorded;
     uploadId = started.uploadId;
   }
   const id = uploadId;
