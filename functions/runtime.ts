@@ -4,9 +4,11 @@ import { SqsJobQueue, SqsTaskQueue } from '../lib/aws/sqs-task-queue.ts';
 import { type Config, loadConfig, requireJobQueueUrl, requireQueueUrl } from '../lib/core/config.ts';
 import type { Clock, ObjectStore, TaskQueue } from '../lib/core/ports.ts';
 import type { Telemetry } from '../lib/core/telemetry.ts';
+import type { JobLifecycleDeps } from '../lib/jobs/lifecycle.ts';
 import type { JobQueue } from '../lib/jobs/model.ts';
 import type { ReplicateSettings } from '../lib/replicate/replicate-key.ts';
 import type { RestoreJobDeps } from '../lib/restore/job.ts';
+import type { VerifyJobDeps } from '../lib/verify/job.ts';
 
 /**
  * Everything a handler needs, built once per cold start from the validated configuration: adapters
@@ -112,6 +114,37 @@ export function jobDeps(
     stage: config.stage,
     shardKeys: config.jobShardKeys,
     maxReceiveCount: config.jobMaxReceiveCount,
+  };
+}
+
+/** What starting, polling and cancelling a job needs (the verify function): the DR store and the job queue. */
+export function jobControlDeps(
+  runtime: Pick<Runtime, 'config' | 'dr' | 'jobQueue'>,
+  invocation: Telemetry & { clock: Clock },
+): JobLifecycleDeps {
+  return {
+    logger: invocation.logger,
+    clock: invocation.clock,
+    dr: runtime.dr,
+    stage: runtime.config.stage,
+    // Built on first use: a refused request needs no queue.
+    jobQueue: { send: (messages) => runtime.jobQueue().send(messages) },
+  };
+}
+
+/** What a verify job's run needs (the job worker): everything verify reads and writes, and the job queue. */
+export function verifyJobDeps(
+  runtime: Pick<Runtime, 'config' | 'dr' | 'sourceStore' | 'queue' | 'jobQueue'>,
+  invocation: Telemetry & { clock: Clock },
+): VerifyJobDeps {
+  return {
+    ...jobControlDeps(runtime, invocation),
+    metrics: invocation.metrics,
+    outcomes: invocation.outcomes,
+    sourceStore: runtime.sourceStore,
+    queue: () => runtime.queue(),
+    settings: runtime.config,
+    maxReceiveCount: runtime.config.jobMaxReceiveCount,
   };
 }
 

@@ -288,17 +288,19 @@ async function wire(
   eventSource.start();
 
   // The status page lists the stage's running and recent jobs, read from the DR bucket as a status
-  // request would (lib/restore/job.ts).
-  const { recentJobs } = await import('../lib/restore/job.ts');
+  // request would (lib/jobs/lifecycle.ts, each kind's status from lib/restore/job.ts, lib/verify/job.ts).
+  const { recentJobs } = await import('../lib/jobs/lifecycle.ts');
+  const { restoreJobStatus } = await import('../lib/restore/job.ts');
+  const { verifyJobStatus } = await import('../lib/verify/job.ts');
   const { S3ObjectStore } = await import('../lib/aws/s3-object-store.ts');
   const drStore = new S3ObjectStore(s3, config.drBucket);
+  const statusClock = { now: () => new Date(), remainingMs: () => 60_000 };
   status.setJobsSource(async () =>
     (
-      await recentJobs({
-        dr: drStore,
-        stage: config.stage,
-        clock: { now: () => new Date(), remainingMs: () => 60_000 },
-      })
+      await recentJobs(
+        { dr: drStore, stage: config.stage },
+        { restore: restoreJobStatus(statusClock), verify: verifyJobStatus(statusClock) },
+      )
     ).map((j) => ({ job: j.job, state: j.state, summary: j.summary })),
   );
 

@@ -22,28 +22,16 @@ const { payload, context, fail, wait } = await prepareLocalInvoke('restore', {
 });
 const { handler } = await import('../functions/restore.ts');
 const { DrError } = await import('../lib/core/errors.ts');
-const { TERMINAL_STATES } = await import('../lib/jobs/model.ts');
-
-/** How often --wait asks for the job's status: a person's progress line, not a test's assertion. */
-const POLL_MS = 1000;
+const { showJob } = await import('./job-cli.ts');
 
 const ask = (request: unknown): Promise<JobStatus> => invokeHandler(handler, request, context());
 
 try {
-  let status = await ask(payload);
-  if (wait) {
-    const live = process.stderr.isTTY;
-    while (!TERMINAL_STATES.includes(status.state)) {
-      process.stderr.write(live ? `\r\x1b[2K${status.summary}` : `${status.summary}\n`);
-      await new Promise((r) => setTimeout(r, POLL_MS));
-      status = await ask({ job: status.job });
-    }
-    if (live) process.stderr.write('\r\x1b[2K');
-  }
-  process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-  process.stderr.write(`${status.summary}\n`);
-  const failed = status.state === 'failed' || status.state === 'cancelled' || (status.counts.failed ?? 0) > 0;
-  process.exit(wait && failed ? 3 : 0);
+  const code = await showJob(await ask(payload), ask, {
+    wait,
+    problems: (status) => (status.counts.failed ?? 0) > 0,
+  });
+  process.exit(code);
 } catch (error) {
   // Every refusal is a DrError with a message naming the problem (unknown job, bad payload, …).
   if (error instanceof DrError) fail(error.message);

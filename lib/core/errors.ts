@@ -71,6 +71,9 @@ export class UnknownJobError extends DrError {}
 /** A job id of another stage: this stage never reads or changes it. */
 export class OtherStageJobError extends DrError {}
 
+/** A job id of another kind: a restore job's id given to verify, or a verify job's to restore. */
+export class OtherKindJobError extends DrError {}
+
 /** A cancel of a job that has already finished (complete, failed or cancelled). */
 export class JobFinishedError extends DrError {}
 

@@ -9,6 +9,7 @@
  *   .s3dr/jobs/<id>/plan.json                  how far planning got: shards cut, objects and bytes planned
  *   .s3dr/jobs/<id>/shards/<n>.json            one shard: scope, checkpoint, tallies, worker lease
  *   .s3dr/jobs/<id>/done/<n>                   a marker per finished shard (a listing counts them)
+ *   .s3dr/jobs/<id>/chain.json                 a chain of runs (verify): runs so far, what they found
  *   .s3dr/jobs/<id>/report.json                the final report, written once
  */
 import { createHash } from 'node:crypto';
@@ -18,7 +19,7 @@ import { InvalidPayloadError } from '../core/errors.ts';
 import { zodProblems } from '../core/zod-problems.ts';
 
 export const JOB_PREFIX = `${RESERVED_PREFIX}jobs/`;
-export const JOB_KINDS = ['restore'] as const;
+export const JOB_KINDS = ['restore', 'verify'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /** Stored states; `running` becomes `complete` (or `failed`) when every shard is done. */
@@ -68,6 +69,7 @@ export const jobKeys = {
   shard: (id: string, n: number) => `${JOB_PREFIX}${id}/shards/${String(n).padStart(6, '0')}.json`,
   donePrefix: (id: string) => `${JOB_PREFIX}${id}/done/`,
   done: (id: string, n: number) => `${JOB_PREFIX}${id}/done/${String(n).padStart(6, '0')}`,
+  chain: (id: string) => `${JOB_PREFIX}${id}/chain.json`,
   report: (id: string) => `${JOB_PREFIX}${id}/report.json`,
 };
 
@@ -134,13 +136,31 @@ export const shardStateSchema = z.object({
 });
 export type ShardState = z.infer<typeof shardStateSchema>;
 
+/**
+ * A job that runs as a chain of time-boxed runs (verify: each run resumes the pass where the last one
+ * stopped) keeps how far the chain got here. `runs` counts the runs recorded: message `run: n` is the
+ * (n+1)th run, so a redelivered message of a run already recorded is a no-op. `data` is the kind's own
+ * accumulation of what its runs found.
+ */
+export const chainStateSchema = z.object({
+  v: z.literal(1),
+  runs: z.number().int().nonnegative(),
+  /** The highest run whose message was sent: a redelivery of an older run re-sends the next one only below it. */
+  queued: z.number().int().nonnegative(),
+  done: z.boolean(),
+  data: z.record(z.string(), z.unknown()),
+  updatedAt: z.iso.datetime(),
+});
+export type ChainState = z.infer<typeof chainStateSchema>;
+
 export const jobMessageSchema = z.discriminatedUnion('kind', [
   z.object({ v: z.literal(1), kind: z.literal('plan'), job: z.string(), step: z.number().int() }),
   z.object({ v: z.literal(1), kind: z.literal('shard'), job: z.string(), shard: z.number().int() }),
+  z.object({ v: z.literal(1), kind: z.literal('run'), job: z.string(), run: z.number().int().nonnegative() }),
 ]);
 export type JobMessage = z.infer<typeof jobMessageSchema>;
 
-/** The job queue: plan steps and shards of restore and verify jobs, drained by the job worker. */
+/** The job queue: plan steps and shards of restore jobs, runs of verify jobs, drained by the job worker. */
 export interface JobQueue {
   /** Sends the messages (10 per request), retrying entries that fail; throws if some still fail. */
   send(messages: JobMessage[]): Promise<void>;
@@ -153,6 +173,8 @@ export interface JobStatus {
   state: JobState;
   dryRun: boolean;
   createdAt: string;
+  /** Runs so far, for a job that runs as a chain of runs (verify). */
+  runs?: number;
   /** Set on a start that found the identical job already running: this is that job. */
   alreadyRunning?: boolean;
   planning: { done: boolean; shards: number };

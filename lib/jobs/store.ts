@@ -2,6 +2,8 @@ import type * as z from 'zod';
 import type { ObjectStore } from '../core/ports.ts';
 import {
   activeSchema,
+  type ChainState,
+  chainStateSchema,
   type JobRecord,
   jobKeys,
   jobRecordSchema,
@@ -67,6 +69,13 @@ export class JobStore {
   }
   putShard(id: string, shard: ShardState, condition?: { ifNoneMatch: '*' } | { ifMatch: string }) {
     return this.write(jobKeys.shard(id, shard.shard), shard, condition);
+  }
+
+  chain(id: string) {
+    return this.read(jobKeys.chain(id), chainStateSchema);
+  }
+  putChain(id: string, chain: ChainState, condition: { ifNoneMatch: '*' } | { ifMatch: string }) {
+    return this.write(jobKeys.chain(id), chain, condition);
   }
 
   /** Marks a shard finished (done, failed or cancelled): finishing counts these with a listing. */

@@ -7,28 +7,23 @@
  * from the shard's cursor; what a repeat meets again is already identical in the target and is skipped,
  * not copied twice.
  */
-import {
-  describeError,
-  JobConflictError,
-  JobFinishedError,
-  OtherStageJobError,
-  ShardFailedError,
-  UnknownJobError,
-} from '../core/errors.ts';
+import { describeError, ShardFailedError } from '../core/errors.ts';
 import { compareKeys } from '../core/key-order.ts';
 import { mapConcurrent } from '../core/map-concurrent.ts';
 import type { Clock } from '../core/ports.ts';
 import {
-  JOB_PREFIX,
+  cancelJobOf,
+  type JobKindOps,
+  type JobLifecycleDeps,
+  jobStatusOf,
+  startJob,
+} from '../jobs/lifecycle.ts';
+import {
   type JobMessage,
   type JobQueue,
   type JobRecord,
   type JobState,
   type JobStatus,
-  jobIdentity,
-  jobKeys,
-  newJobId,
-  parseJobId,
   type ShardState,
   TERMINAL_STATES,
 } from '../jobs/model.ts';
@@ -103,59 +98,36 @@ export async function startRestoreJob(payload: RestorePayload, deps: RestoreJobD
   const resolved = resolveRestore(payload, deps.settings);
   await assertTargetListable(deps.storeFor(resolved.target.bucket, resolved.target.region), resolved);
   const request = normalizedRequest(payload, resolved.source);
-  const identity = jobIdentity(deps.stage, 'restore', request);
-  const store = new JobStore(deps.dr);
-  const activeKey = jobKeys.active('restore', identity);
-
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const held = await store.active(activeKey);
-    if (held) {
-      const status = await jobStatus(held.value.job, deps).catch((error: unknown) => {
-        // A pointer to a job that was never recorded (a start that died between the two writes).
-        if (error instanceof UnknownJobError) return undefined;
-        throw error;
-      });
-      if (status && !TERMINAL_STATES.includes(status.state)) {
-        if (status.dryRun !== request.dryRun) {
-          throw new JobConflictError(
-            `Restore refused: job ${status.job} runs this same request with dryRun ${status.dryRun} (${status.state}); a dry run and a real run of one request never run at once. Wait for it, or cancel it with {"job":"${status.job}","cancel":true}. Nothing was written`,
-          );
-        }
-        await resendStalledPlan(status, store, deps);
-        return { ...status, alreadyRunning: true };
-      }
-    }
-    const now = deps.clock.now();
-    const id = newJobId(deps.stage, 'restore', identity, now);
-    const versioned = (await deps.dr.versioning()) !== 'unversioned';
-    const record: JobRecord = {
-      v: 1,
-      id,
-      kind: 'restore',
-      stage: deps.stage,
-      identity,
-      dryRun: request.dryRun,
+  return startJob(
+    {
       request: request as unknown as Record<string, unknown>,
-      state: 'active',
-      context: {
-        from: { bucket: deps.settings.drBucket, region: deps.settings.drRegion, versioned },
+      dryRun: request.dryRun,
+      context: async () => ({
+        from: {
+          bucket: deps.settings.drBucket,
+          region: deps.settings.drRegion,
+          versioned: (await deps.dr.versioning()) !== 'unversioned',
+        },
         target: resolved.target,
-      },
-      createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-    };
-    // The job is recorded before it is made the active one: a pointer always names a recorded job.
-    if (!(await store.putJob(record, { ifNoneMatch: '*' }))) continue; // same request, same millisecond
-    const took = await store.putActive(activeKey, id, held ? { ifMatch: held.etag } : { ifNoneMatch: '*' });
-    if (!took) continue; // another start of this request won the race: answer with its job
-    await deps.queue.send([{ v: 1, kind: 'plan', job: id, step: 0 }]);
-    deps.logger.info('restore job started', { action: 'job-start', job: id, dryRun: request.dryRun });
-    return jobStatus(id, deps);
-  }
-  throw new JobConflictError(
-    'Restore refused: other starts of this same request kept taking its job slot; poll the job they started',
+      }),
+      first: (id) => [{ v: 1, kind: 'plan', job: id, step: 0 }],
+      onRunning: (status, store) => resendStalledPlan(status, store, deps),
+    },
+    restoreOps(deps),
+    lifecycleDeps(deps),
   );
 }
+
+/** The shared job lifecycle (lib/jobs/lifecycle.ts) with what is restore's own. */
+function restoreOps(deps: RestoreJobDeps): JobKindOps {
+  return {
+    kind: 'restore',
+    status: (job, store) => computeStatus(job, store, deps.clock),
+    finishIfDone: (id) => finishIfDone(id, deps),
+  };
+}
+
+const lifecycleDeps = (deps: RestoreJobDeps): JobLifecycleDeps => ({ ...deps, jobQueue: deps.queue });
 
 /** A job whose first planning step was lost (a start that died after recording it) gets it again. */
 async function resendStalledPlan(status: JobStatus, store: JobStore, deps: RestoreJobDeps): Promise<void> {
@@ -165,70 +137,24 @@ async function resendStalledPlan(status: JobStatus, store: JobStore, deps: Resto
   await deps.queue.send([{ v: 1, kind: 'plan', job: status.job, step: 0 }]);
 }
 
-function checkJobId(id: string, stage: string): void {
-  const parsed = parseJobId(id);
-  if (!parsed) {
-    throw new UnknownJobError(
-      `Unknown job ${JSON.stringify(id)}: not a job id (a start returns one, such as ${stage}.restore.20261202T093000000Z.0123456789ab)`,
-    );
-  }
-  if (parsed.stage !== stage) {
-    throw new OtherStageJobError(
-      `Job ${id} belongs to stage ${parsed.stage}, not ${stage}: ask that stage (--stage ${parsed.stage}). Nothing was read or changed`,
-    );
-  }
-}
-
-async function loadJob(id: string, store: JobStore, stage: string) {
-  checkJobId(id, stage);
-  const job = await store.job(id);
-  if (!job) {
-    throw new UnknownJobError(
-      `Unknown job ${id}: stage ${stage} has no such job (s3://${store.dr.bucket}/${jobKeys.job(id)} does not exist)`,
-    );
-  }
-  return job;
-}
-
 /**
- * The status of a job: its state, counts so far, rate and ETA, and — once it is finished — its final
- * report, which is stored once and read back from then on.
+ * The status of a restore job: its state, counts so far, rate and ETA, and — once it is finished — its
+ * final report.
  *
- * @throws UnknownJobError, OtherStageJobError.
+ * @throws UnknownJobError, OtherStageJobError, OtherKindJobError.
  */
-export async function jobStatus(id: string, deps: RestoreJobDeps): Promise<JobStatus> {
-  const store = new JobStore(deps.dr);
-  const job = await loadJob(id, store, deps.stage);
-  const final = await store.report(id);
-  if (final !== undefined) return final as JobStatus;
-  return computeStatus(job.value, store, deps.clock);
+export function jobStatus(id: string, deps: RestoreJobDeps): Promise<JobStatus> {
+  return jobStatusOf(id, restoreOps(deps), deps);
 }
 
 /**
- * Cancels a job: workers stop at their next checkpoint and finish their shards as cancelled; what was
- * restored stays restored.
+ * Cancels a restore job: workers stop at their next checkpoint and finish their shards as cancelled;
+ * what was restored stays restored.
  *
  * @throws JobFinishedError for a job that is already complete, failed or cancelled.
  */
-export async function cancelJob(id: string, deps: RestoreJobDeps): Promise<JobStatus> {
-  const store = new JobStore(deps.dr);
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const job = await loadJob(id, store, deps.stage);
-    const status = await jobStatus(id, deps);
-    if (TERMINAL_STATES.includes(status.state)) {
-      throw new JobFinishedError(
-        `Job ${id} is already ${status.state}; there is nothing to cancel. Nothing was changed`,
-      );
-    }
-    const now = deps.clock.now().toISOString();
-    if (await store.putJob({ ...job.value, state: 'cancelled', updatedAt: now }, { ifMatch: job.etag })) {
-      deps.logger.info('restore job cancelled', { action: 'job-cancel', job: id });
-      // A job cancelled before any shard was planned has nothing left to finish it.
-      await finishIfDone(id, deps);
-      return jobStatus(id, deps);
-    }
-  }
-  throw new JobConflictError(`Job ${id} kept changing while it was being cancelled; ask again`);
+export function cancelJob(id: string, deps: RestoreJobDeps): Promise<JobStatus> {
+  return cancelJobOf(id, restoreOps(deps), lifecycleDeps(deps));
 }
 
 async function readShards(id: string, count: number, store: JobStore): Promise<ShardState[]> {
@@ -376,6 +302,9 @@ async function finishIfDone(id: string, deps: RestoreJobDeps): Promise<void> {
   }
 }
 
+/** The job-queue messages of restore jobs: planning steps and shards. */
+export type RestoreMessage = Extract<JobMessage, { kind: 'plan' | 'shard' }>;
+
 /** Handles one job-queue message; throws to have SQS deliver it again (and, at last, to the DLQ). */
 export async function runJobMessage(
   message: JobMessage,
@@ -383,6 +312,9 @@ export async function runJobMessage(
   runId: string,
   deps: RestoreJobDeps,
 ): Promise<'done' | 'busy'> {
+  // The job worker hands verify's runs to lib/verify/job.ts; one here can never succeed.
+  if (message.kind === 'run')
+    throw new ShardFailedError(`job ${message.job}: a run message is not a restore job's`);
   try {
     if (message.kind === 'plan') return await planStep(message.job, message.step, deps);
     return await runShard(message.job, message.shard, runId, deps);
@@ -393,7 +325,11 @@ export async function runJobMessage(
 }
 
 /** The try that sends a message to the DLQ records why, so the job reports it. */
-async function recordLastFailure(message: JobMessage, error: unknown, deps: RestoreJobDeps): Promise<void> {
+async function recordLastFailure(
+  message: RestoreMessage,
+  error: unknown,
+  deps: RestoreJobDeps,
+): Promise<void> {
   const store = new JobStore(deps.dr);
   const { name, message: text } = describeError(error);
   const reason = `${name}: ${text} (after ${deps.maxReceiveCount} tries; the message is in the job DLQ)`;
@@ -694,34 +630,7 @@ function accumulate(shard: ShardState, report: RestoreReport, now: Date): ShardS
   };
 }
 
-/**
- * The stage's most recent jobs, newest first, with their status (the local status page lists them).
- * Lists `.s3dr/jobs/` by job (one ListObjectsV2 per 1,000 jobs) and reads the status of the last `limit`.
- */
-export async function recentJobs(
-  deps: Pick<RestoreJobDeps, 'dr' | 'stage' | 'clock'>,
-  limit = 10,
-): Promise<JobStatus[]> {
-  const ids: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await deps.dr.list({ prefix: JOB_PREFIX, delimiter: '/', token, maxKeys: 1000 });
-    for (const p of page.commonPrefixes) {
-      const id = p.slice(JOB_PREFIX.length, -1);
-      if (parseJobId(id)?.stage === deps.stage) ids.push(id);
-    }
-    token = page.nextToken;
-  } while (token);
-  // Ids hold their start time after the kind: newest first.
-  const newest = ids
-    .sort((a, b) => ((a.split('.')[2] ?? '') < (b.split('.')[2] ?? '') ? 1 : -1))
-    .slice(0, limit);
-  const store = new JobStore(deps.dr);
-  const statuses = await mapConcurrent(newest, 4, async (id) => {
-    const job = await store.job(id);
-    if (!job) return undefined;
-    const final = await store.report(id);
-    return (final as JobStatus | undefined) ?? computeStatus(job.value, store, deps.clock);
-  });
-  return statuses.filter((s): s is JobStatus => s !== undefined);
+/** How a restore job's live status is computed: for the list of recent jobs of every kind. */
+export function restoreJobStatus(clock: Clock): JobKindOps['status'] {
+  return (job, store) => computeStatus(job, store, clock);
 }
