@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type Config, loadConfig } from '../lib/core/config.ts';
+import type { JobStatus } from '../lib/jobs/model.ts';
 import { type AsyncFailure, AsyncInvoker } from './async-invoker.ts';
 import { recordFunctionCalls } from './call-recorder.ts';
 import { type Emulator, startEmulator, startEmulatorProcess } from './emulator.ts';
@@ -98,7 +99,7 @@ export interface LocalRuntime {
   /** Stops the job workers taking messages (resolves once running ones finished), and starts them again. */
   pauseJobWorkers(): Promise<void>;
   resumeJobWorkers(): void;
-  /** Runs the verify handler once, as the schedule would. */
+  /** Starts a verify job as the schedule would, waits for the job worker to finish it: its report. */
   verifyNow(payload?: unknown): Promise<unknown>;
   /**
    * Stops taking work, lets in-flight ingest invocations and replicate batches finish for up to
@@ -351,11 +352,12 @@ async function wire(
     }
   })();
 
-  let verifyHandler: Handler<unknown, unknown> | undefined;
-  const verifyNow = async (payload: unknown = {}) => {
+  let verifyHandler: Handler<unknown, JobStatus> | undefined;
+  /** Invokes the verify handler as the schedule would: it starts a verify job (or answers about one). */
+  const invokeVerify = async (payload: unknown): Promise<JobStatus> => {
     verifyHandler ??= (await import('../functions/verify.ts')).handler as unknown as Handler<
       unknown,
-      unknown
+      JobStatus
     >;
     return invokeHandler(
       verifyHandler,
@@ -363,11 +365,19 @@ async function wire(
       lambdaContext('verify', settings.verify.timeoutSeconds * 1000),
     );
   };
+  /** Starts a verify job, waits for the job worker to finish it, and returns its report. */
+  const verifyNow = async (payload: unknown = {}) => {
+    const started = await invokeVerify(payload);
+    await jobsIdle(300_000);
+    const status = await invokeVerify({ job: started.job });
+    if (!status.report) throw new Error(`verify job ${status.job} has no report: ${status.summary}`);
+    return status.report;
+  };
   let verifyTimer: NodeJS.Timeout | undefined;
   if (options.verifyIntervalMs) {
     const every = options.verifyIntervalMs;
     const tick = () => {
-      verifyNow({ source: config.sourceBuckets[0] })
+      invokeVerify({ source: config.sourceBuckets[0] })
         .catch(() => status.recordIngestFailure())
         .finally(() => {
           if (sampling) verifyTimer = setTimeout(tick, every);
@@ -382,7 +392,7 @@ async function wire(
     // grace period: nothing written before this start can still be on its way.
     void (async () => {
       for (const source of config.sourceBuckets) {
-        await verifyNow({ source, graceSeconds: 0 }).catch(() => status.recordIngestFailure());
+        await invokeVerify({ source, graceSeconds: 0 }).catch(() => status.recordIngestFailure());
       }
     })();
   }

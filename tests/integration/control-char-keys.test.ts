@@ -15,15 +15,14 @@
  */
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Context } from 'aws-lambda';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { compareKeys } from '../../lib/core/key-order.ts';
 import type { RestoreReport } from '../../lib/restore/objects.ts';
 import type { VerifyReport } from '../../lib/verify/report.ts';
-import { invokeHandler, lambdaContext } from '../../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { type RestoreHandler, restoreReport } from '../helpers/jobs.ts';
 import { bodyFor, type ObjectSnapshot, putObject, snapshots } from '../helpers/objects.ts';
+import { type VerifyHandler, verifyJobReport } from '../helpers/verify.ts';
 
 const KEYS = [
   'ctl/cr/a\rb',
@@ -37,9 +36,9 @@ const KEYS = [
 
 let rt: LocalRuntime;
 let source: string;
-let verifyHandler: (payload: unknown, context: Context) => Promise<VerifyReport>;
+let verifyHandler: VerifyHandler;
 let restoreHandler: RestoreHandler;
-const verify = (payload: unknown) => invokeHandler(verifyHandler, payload, lambdaContext('verify', 900_000));
+const verify = (payload: unknown): Promise<VerifyReport> => verifyJobReport(rt, verifyHandler, payload);
 const restore = (payload: unknown): Promise<RestoreReport> => restoreReport(rt, restoreHandler, payload);
 
 /** Every key under `prefix`, through the adapter's listing (EncodingType=url), in S3 order. */
@@ -64,7 +63,7 @@ async function deleteAtSource(keys: readonly string[]): Promise<void> {
 beforeAll(async () => {
   rt = await startLocalRuntime({ port: 0, quiet: true, env: { S3DR_DELETE_POLICY: 'retain' } });
   source = rt.config.sourceBuckets[0]!;
-  verifyHandler = (await import('../../functions/verify.ts')).handler as typeof verifyHandler;
+  verifyHandler = (await import('../../functions/verify.ts')).handler as unknown as VerifyHandler;
   restoreHandler = (await import('../../functions/restore.ts')).handler as unknown as RestoreHandler;
 }, 60_000);
 

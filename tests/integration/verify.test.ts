@@ -9,18 +9,22 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Context } from 'aws-lambda';
+import type { Runtime } from '../../functions/runtime.ts';
 import { compareKeys } from '../../lib/core/key-order.ts';
 import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
+import type { JobStatus } from '../../lib/jobs/model.ts';
 import type { VerifyReport } from '../../lib/verify/report.ts';
-import { invokeHandler, lambdaContext } from '../../local/lambda-context.ts';
+import { lambdaContext } from '../../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { awkwardKeys, bodyFor, listKeys, putObject } from '../helpers/objects.ts';
 import { root } from '../helpers/template.ts';
+import { type VerifyHandler, verifyJobReport, verifyRun } from '../helpers/verify.ts';
 
 let rt: LocalRuntime;
 let source: string;
 let dr: string;
-let verifyHandler: (payload: unknown, context: Context) => Promise<VerifyReport>;
+let verifyHandler: VerifyHandler;
+let runtime: Runtime;
 
 /**
  * Keys where S3's order (UTF-8 bytes) differs from `localeCompare` and from UTF-16 `<`: case, punctuation,
@@ -37,8 +41,12 @@ function orderSensitiveKeys(): string[] {
   return keys;
 }
 
-const verify = (payload: unknown, context: Context = lambdaContext('verify', 900_000)) =>
-  invokeHandler(verifyHandler, payload, context);
+/**
+ * A verify job through the real verify handler, run by the local runtime's job worker, to its report; or,
+ * given an invocation of its own (a deadline), one run of the verifier as a job's run makes it.
+ */
+const verify = (payload: unknown, context?: Context): Promise<VerifyReport> =>
+  context ? verifyRun(runtime, payload, context) : verifyJobReport(rt, verifyHandler, payload);
 const sorted = (keys: readonly string[]) => [...keys].sort(compareKeys);
 const total = (r: VerifyReport) => Object.values(r.counts).reduce((a, b) => a + b, 0);
 
@@ -47,10 +55,12 @@ beforeAll(async () => {
   rt = await startLocalRuntime({ port: 0, quiet: true, env: { S3DR_DELETE_POLICY: 'mirror' } });
   source = rt.config.sourceBuckets[0]!;
   dr = rt.config.drBucket;
-  verifyHandler = (await import('../../functions/verify.ts')).handler as typeof verifyHandler;
+  verifyHandler = (await import('../../functions/verify.ts')).handler as unknown as VerifyHandler;
+  runtime = (await import('../../functions/runtime.ts')).createRuntime();
 }, 60_000);
 
 afterAll(async () => {
+  runtime?.destroy();
   await rt?.stop();
 });
 
@@ -141,7 +151,9 @@ describe('verify on the local runtime (delete policy mirror)', () => {
     // (missing, or unreplicable?): every other key was decided by the listings.
     expect(report.requests.head).toBe(alteredSameSize.length + deletedFromDr.length + legacy.length);
     expect(report.repairsQueued).toBe(deletedFromDr.length + legacy.length + 6 + extraInDr.length);
-    expect(await listKeys(rt.s3, dr, '.s3dr/reports/verify/')).toContain(report.reportKey);
+    // The job's report (its pass totals) is kept with the job; each run's own under .s3dr/reports/verify/.
+    expect(await listKeys(rt.s3, dr, '.s3dr/jobs/')).toContain(report.reportKey);
+    expect(await listKeys(rt.s3, dr, '.s3dr/reports/verify/')).not.toEqual([]);
   }, 240_000);
 
   it('repairs them through the replication queue, so the next verify reports every key ok', async () => {
@@ -224,7 +236,7 @@ describe('verify on the local runtime (delete policy mirror)', () => {
     expect(Buffer.from(await copy.Body!.transformToByteArray())).toEqual(bodyFor(key, 1, 64));
   }, 60_000);
 
-  it('runs from the command line against the running runtime: npm run verify -- --data …', async () => {
+  it('runs from the command line against the running runtime: npm run verify -- --data … --wait', async () => {
     const run = (args: string[]) =>
       new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
         const env: NodeJS.ProcessEnv = { ...process.env, S3DR_PORT: String(rt.port) };
@@ -237,15 +249,24 @@ describe('verify on the local runtime (delete policy mirror)', () => {
         );
       });
 
-    const ok = await run(['--data', '{"prefix":"legacy/","repair":false}']);
+    const ok = await run(['--data', '{"prefix":"legacy/","repair":false}', '--wait']);
     expect(ok.code).toBe(0);
-    const report = JSON.parse(ok.stdout) as VerifyReport;
-    expect(report).toMatchObject({
+    const status = JSON.parse(ok.stdout) as JobStatus;
+    expect(status).toMatchObject({ kind: 'verify', state: 'complete' });
+    expect(status.report).toMatchObject({
       prefix: 'legacy/',
       repair: false,
       counts: { ok: legacy.length, missing: 0 },
     });
-    expect(ok.stderr).toMatch(/verify: ok 30, missing 0/);
+    expect(ok.stderr).toMatch(
+      /verify job \S+ complete: \d+ run\(s\), 30 key\(s\) checked, pass 100 % \(ok 30, missing 0/,
+    );
+
+    // Drift makes --wait exit 3: a key of the scope gone from DR.
+    await rt.s3.send(new DeleteObjectCommand({ Bucket: dr, Key: legacy[0] }));
+    const drift = await run(['--data', '{"prefix":"legacy/","repair":false,"graceSeconds":0}', '--wait']);
+    expect(drift.code).toBe(3);
+    expect((JSON.parse(drift.stdout) as JobStatus).report).toMatchObject({ counts: { missing: 1 } });
 
     const bad = await run(['--data', '{"prefix":"legacy/","dryRun":true}']);
     expect(bad.code).toBe(1);

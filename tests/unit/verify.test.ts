@@ -17,20 +17,17 @@ import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
-import { invocation } from '../../functions/handler.ts';
 import { logger, metrics } from '../../lib/aws/observability.ts';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { compareKeys } from '../../lib/core/key-order.ts';
 import type { TaskQueue } from '../../lib/core/ports.ts';
 import type { Task } from '../../lib/core/task.ts';
 import { type VerifyBucketSettings, verifyBucket } from '../../lib/verify/bucket.ts';
-import { parseVerifyRequest } from '../../lib/verify/payload.ts';
 import type { VerifyReport } from '../../lib/verify/report.ts';
-import { verifySources } from '../../lib/verify/run.ts';
-import { withRunLease } from '../../lib/verify/run-lease.ts';
 import { aContext } from '../helpers/builders.ts';
 import { bareBadRequest, sseCustomerKeyRequired } from '../helpers/s3-errors.ts';
 import { silentLog } from '../helpers/telemetry.ts';
+import { verifyRun } from '../helpers/verify.ts';
 
 const s3 = mockClient(S3Client);
 const sqs = mockClient(SQSClient);
@@ -279,26 +276,9 @@ const stored = (bucket: string, key: string) => bucketOf(bucket).get(key)?.body;
 const fixture = async (name: string) =>
   JSON.parse(await readFile(new URL(`../../events/${name}`, import.meta.url), 'utf8'));
 
-/**
- * One verify run, as a verify job's run message makes it (lib/verify/job.ts): the payload as the verify
- * function validates it, the run lease of that request, the verifier with the invocation's deadline.
- */
-const verify = async (payload: unknown = {}, context: Context = aContext()): Promise<VerifyReport> => {
-  const request = parseVerifyRequest(payload, runtime.config);
-  const run = invocation(context);
-  return withRunLease(
-    { name: 'verify', request, runId: run.requestId },
-    { store: runtime.dr, clock: run.clock, log: run.logger },
-    () =>
-      verifySources(request, {
-        ...run,
-        sourceStore: runtime.sourceStore,
-        dr: runtime.dr,
-        queue: () => runtime.queue(),
-        settings: runtime.config,
-      }),
-  );
-};
+/** One verify run, as a verify job's run message makes it (tests/helpers/verify.ts). */
+const verify = async (payload: unknown = {}, context: Context = aContext()) =>
+  verifyRun(runtime, payload, context);
 
 /**
  * A context whose deadline arrives after the verifier has looked at the clock `checks` times (about once

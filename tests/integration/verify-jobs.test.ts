@@ -1,0 +1,126 @@
+/**
+ * Verify as a job on the local runtime: the verify handler answers at once with a job, the job worker
+ * (drained from the job queue as Lambda's event source mapping would) runs the pass as a chain of
+ * verify runs, and status, cancel and every refusal go through the same handler, as
+ * `sls invoke -f verify` does.
+ */
+import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Runtime } from '../../functions/runtime.ts';
+import {
+  JobFinishedError,
+  OtherKindJobError,
+  OtherStageJobError,
+  UnknownJobError,
+} from '../../lib/core/errors.ts';
+import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
+import type { VerifyReport } from '../../lib/verify/report.ts';
+import { lambdaContext } from '../../local/lambda-context.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+import { invokeRestore, type RestoreHandler } from '../helpers/jobs.ts';
+import { bodyFor, putObject } from '../helpers/objects.ts';
+import { invokeVerify, runVerifyJob, type VerifyHandler, verifyRun } from '../helpers/verify.ts';
+
+let rt: LocalRuntime;
+let source: string;
+let verify: VerifyHandler;
+let restore: RestoreHandler;
+let runtime: Runtime;
+
+beforeAll(async () => {
+  rt = await startLocalRuntime({ port: 0, quiet: true, env: { S3DR_DELETE_POLICY: 'mirror' } });
+  source = rt.config.sourceBuckets[0]!;
+  verify = (await import('../../functions/verify.ts')).handler as unknown as VerifyHandler;
+  restore = (await import('../../functions/restore.ts')).handler as unknown as RestoreHandler;
+  runtime = (await import('../../functions/runtime.ts')).createRuntime();
+}, 120_000);
+
+afterAll(async () => {
+  runtime?.destroy();
+  await rt?.stop();
+});
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const r = await rt.s3.send(new ListObjectsV2Command({ Bucket: rt.config.drBucket, Prefix: prefix }));
+  return (r.Contents ?? []).map((o) => o.Key ?? '');
+}
+
+describe('verify jobs on the local runtime', () => {
+  const keys = Array.from({ length: 25 }, (_, i) => `vjobs/${String(i).padStart(3, '0')} file+ü.txt`);
+  const scope = { prefix: 'vjobs/', graceSeconds: 0 };
+
+  beforeAll(async () => {
+    await mapConcurrent(keys, 8, (key) => putObject(rt.s3, source, key, bodyFor(key, 1, 100)));
+    await rt.drain(120_000);
+  }, 180_000);
+
+  it('answers a start at once with a job, runs the pass, and reports what a direct verify run reports', async () => {
+    // Act: start (the worker is paused so the answer is seen before any run).
+    await rt.pauseJobWorkers();
+    const started = await invokeVerify(verify, { ...scope, repair: false });
+    expect(started).toMatchObject({ kind: 'verify', state: 'running', runs: 0 });
+    expect(started.job).toMatch(/^local\.verify\.\d{8}T\d{9}Z\.[0-9a-f]{12}$/);
+    rt.resumeJobWorkers();
+    await rt.jobsIdle();
+    const done = await invokeVerify(verify, { job: started.job });
+
+    // Assess: complete, with the counts one direct (unbounded) run of the same request gives.
+    const direct = await verifyRun(runtime, { ...scope, repair: false }, lambdaContext('verify', 900_000));
+    expect(done).toMatchObject({ state: 'complete', runs: 1, progress: { objects: keys.length } });
+    const report = done.report as VerifyReport;
+    expect(report.counts).toEqual(direct.counts);
+    expect(report.counts).toMatchObject({ ok: keys.length, missing: 0 });
+    expect(report.pass.complete).toBe(true);
+  }, 180_000);
+
+  it('answers an identical start with the running job', async () => {
+    await rt.pauseJobWorkers();
+    const first = await invokeVerify(verify, { ...scope, repair: false });
+    const resent = await invokeVerify(verify, { ...scope, repair: false });
+    expect(resent).toMatchObject({ job: first.job, alreadyRunning: true });
+    rt.resumeJobWorkers();
+    await rt.jobsIdle();
+    expect((await invokeVerify(verify, { job: first.job })).state).toBe('complete');
+  }, 120_000);
+
+  it('repairs drift through the job: the report names what was missing, the next job finds it back', async () => {
+    await rt.s3.send(new DeleteObjectCommand({ Bucket: rt.config.drBucket, Key: keys[4] }));
+    const found = await runVerifyJob(rt, verify, scope);
+    expect(found.state).toBe('complete');
+    expect(found.report).toMatchObject({ counts: { missing: 1 }, repairsQueued: 1 });
+    expect((found.report as VerifyReport).samples.missing).toEqual([keys[4]]);
+    await rt.drain(60_000);
+    const again = await runVerifyJob(rt, verify, scope);
+    expect(again.report).toMatchObject({ counts: { ok: keys.length, missing: 0 }, repairsQueued: 0 });
+  }, 180_000);
+
+  it('cancels a job cleanly: no verify run after it, and a second cancel is refused', async () => {
+    await rt.pauseJobWorkers();
+    const runReports = await keysUnder('.s3dr/reports/verify/');
+    const started = await invokeVerify(verify, { ...scope, deep: true });
+    const cancelled = await invokeVerify(verify, { job: started.job, cancel: true });
+    expect(cancelled).toMatchObject({ state: 'cancelled', runs: 0 });
+    rt.resumeJobWorkers();
+    await rt.jobsIdle();
+    expect((await invokeVerify(verify, { job: started.job })).state).toBe('cancelled');
+    expect(await keysUnder('.s3dr/reports/verify/')).toEqual(runReports);
+    await expect(invokeVerify(verify, { job: started.job, cancel: true })).rejects.toThrow(JobFinishedError);
+  }, 120_000);
+
+  it("refuses by name an unknown job, another stage's, and a restore job's id (and restore a verify job's)", async () => {
+    const before = await keysUnder('.s3dr/jobs/');
+    await expect(
+      invokeVerify(verify, { job: 'local.verify.20260101T000000000Z.0123456789ab' }),
+    ).rejects.toThrow(UnknownJobError);
+    await expect(
+      invokeVerify(verify, { job: 'prod.verify.20260101T000000000Z.0123456789ab' }),
+    ).rejects.toThrow(OtherStageJobError);
+    await expect(
+      invokeVerify(verify, { job: 'local.restore.20260101T000000000Z.0123456789ab', cancel: true }),
+    ).rejects.toThrow(OtherKindJobError);
+    await expect(
+      invokeRestore(restore, { job: 'local.verify.20260101T000000000Z.0123456789ab' }),
+    ).rejects.toThrow(OtherKindJobError);
+    expect(await keysUnder('.s3dr/jobs/')).toEqual(before);
+  });
+});
