@@ -7,8 +7,9 @@
  * Three kinds of process, so each measurement is of one thing only, on this 2-core machine:
  *  - the emulator (fauxqs, patched; `--emulator`), which holds the buckets — filled directly through its
  *    store, with a few hundred planted differences — and counts the requests it serves;
- *  - one fresh verifier process per pass (`--verifier`) running the real `functions/verify.ts` handler,
- *    which reports its own peak RSS and CPU time. It runs with the verify function's NODE_OPTIONS from
+ *  - one fresh verifier process per pass (`--verifier`) running one verify run as a verify job's run
+ *    makes it in the job worker (`lib/verify/run.ts` verifySources), which reports its own peak RSS and
+ *    CPU time. It runs with the job worker's NODE_OPTIONS (verify jobs run there) from
  *    serverless.yml — the V8 heap limits it has on Lambda — unless BENCH_VERIFY_NODE_OPTIONS says
  *    otherwise (set it empty for V8's defaults on this host);
  *  - `rclone check` (Debian's rclone; installed with apt-get if missing).
@@ -169,8 +170,15 @@ async function emulatorRole(): Promise<void> {
 // ---------------------------------------------------------------- role: verifier
 
 async function verifierRole(): Promise<void> {
-  const { handler } = await import('../functions/verify.ts');
+  // One verify run as a verify job's run message makes it in the job worker (lib/verify/job.ts): the
+  // handler of the verify function only starts the job.
+  const { createRuntime } = await import('../functions/runtime.ts');
+  const { invocation } = await import('../functions/handler.ts');
+  const { parseVerifyRequest } = await import('../lib/verify/payload.ts');
+  const { verifySources } = await import('../lib/verify/run.ts');
   const { lambdaContext } = await import('../local/lambda-context.ts');
+  const runtime = createRuntime();
+  const run = invocation(lambdaContext('jobWorker', 900_000));
   // Heap and external (Buffer) memory sampled through the pass; the heap after a full GC is what the
   // verifier actually retains.
   let peakHeap = 0;
@@ -182,7 +190,13 @@ async function verifierRole(): Promise<void> {
     peakExternal = Math.max(peakExternal, m.external);
   }, 20);
   const started = performance.now();
-  const report = await handler({ repair: false, graceSeconds: 0 }, lambdaContext('verify', 900_000));
+  const report = await verifySources(parseVerifyRequest({ repair: false, graceSeconds: 0 }, runtime.config), {
+    ...run,
+    sourceStore: runtime.sourceStore,
+    dr: runtime.dr,
+    queue: () => runtime.queue(),
+    settings: runtime.config,
+  });
   const passMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   clearInterval(sampler);
@@ -268,7 +282,7 @@ async function main(): Promise<void> {
   const { loadLocalSettings } = await import('../local/settings.ts');
   const verifyNodeOptions =
     process.env.BENCH_VERIFY_NODE_OPTIONS ??
-    (await loadLocalSettings()).functionEnv.verify?.NODE_OPTIONS ??
+    (await loadLocalSettings()).functionEnv.jobWorker?.NODE_OPTIONS ??
     '';
 
   const emulator = fork(self, ['--emulator'], {

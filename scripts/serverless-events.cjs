@@ -391,42 +391,18 @@ const iamRoleStatements = {
       }),
     ];
   },
+  /**
+   * Verify starts, answers and cancels verify jobs (lib/verify/job.ts): it keeps the job's state under
+   * .s3dr/jobs/ and queues its first run. The pass itself is the job worker's (verifyRunStatements).
+   */
   verify: async ({ resolveVariable }) => {
     const s = await readSettings(resolveVariable);
-    const both = [...s.sourceBuckets, s.drBucket];
     return [
-      allow('ListSourceAndDrBuckets', ['s3:ListBucket'], both.map(bucketArn)),
-      allow(
-        'HeadSourceAndDrObjects',
-        ['s3:GetObject', 's3:GetObjectAttributes'],
-        both.map((b) => objectsArn(b)),
-      ),
-      // Deep mode compares tag sets too, when tags are replicated: of the current objects (no version id).
-      ...(s.copyTags
-        ? [
-            allow(
-              'ReadSourceAndDrTags',
-              ['s3:GetObjectTagging'],
-              both.map((b) => objectsArn(b)),
-            ),
-          ]
-        : []),
-      // Cursor and reports live under the reserved prefix, the only place verify writes.
-      allow('WriteVerifierState', ['s3:GetObject', 's3:PutObject'], [objectsArn(s.drBucket, '.s3dr/')]),
-      // The run lease that refuses a second concurrent run of the same request: created with
-      // If-None-Match, released with a delete (a delete marker in the versioned DR bucket).
-      allow(
-        'HoldVerifyRunLease',
-        ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        [objectsArn(s.drBucket, `${LEASE_PREFIX}verify/`)],
-      ),
-      // The ETag ledger's pieces of the previous pass are deleted once read (lib/verify/ledger.ts).
-      allow('PruneVerifierLedger', ['s3:DeleteObject'], [objectsArn(s.drBucket, '.s3dr/verify/')]),
-      allow('EnqueueRepairTasks', ['sqs:SendMessage'], [queueArn]),
+      // ListBucket: S3 answers a read of a job object that does not exist (yet) 404, not 403, only with it.
+      allow('ListDrBucket', ['s3:ListBucket'], [bucketArn(s.drBucket)]),
+      ...jobStatements(s),
       ...kmsStatements(s, {
         dr: ['kms:Decrypt', 'kms:GenerateDataKey'],
-        // Deep mode reads source objects (GetObject) where no checksum decides: SSE-KMS needs Decrypt.
-        source: ['kms:Decrypt'],
         queue: ['kms:GenerateDataKey', 'kms:Decrypt'],
       }),
     ];
@@ -455,15 +431,61 @@ const iamRoleStatements = {
    * The job worker runs restore shards: everything restore reads and writes, plus consuming the job
    * queue (what Lambda's event source mapping needs: "Using Lambda with Amazon SQS").
    */
-  jobWorker: async (context) => [
-    allow(
-      'ConsumeJobQueue',
-      ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
-      [jobQueueArn],
-    ),
-    ...(await restoreShardStatements(context)),
-  ],
+  jobWorker: async (context) => {
+    const s = await readSettings(context.resolveVariable);
+    // Verify jobs exist on the primary only (the dr stack has no verify function and no replication
+    // queue); `stackRole` is given when the dr stack grants the primary's role (primaryBucketGrants).
+    const primary = (context.stackRole ?? s.stackRole) === 'primary';
+    return [
+      allow(
+        'ConsumeJobQueue',
+        ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+        [jobQueueArn],
+      ),
+      ...(await restoreShardStatements(context)),
+      // Its KMS grants are restore's, which cover verify's (lib/verify/job.ts runs verifySources here).
+      ...(primary ? verifyRunStatements(s) : []),
+    ];
+  },
 };
+
+/**
+ * What a verify run needs (the job worker, lib/verify/job.ts): list and head both sides, read their
+ * tags (deep mode), write only under .s3dr/, hold the run lease, prune the ledger, queue repairs.
+ */
+function verifyRunStatements(s) {
+  const both = [...s.sourceBuckets, s.drBucket];
+  return [
+    allow('ListSourceAndDrBuckets', ['s3:ListBucket'], both.map(bucketArn)),
+    allow(
+      'HeadSourceAndDrObjects',
+      ['s3:GetObject', 's3:GetObjectAttributes'],
+      both.map((b) => objectsArn(b)),
+    ),
+    // Deep mode compares tag sets too, when tags are replicated: of the current objects (no version id).
+    ...(s.copyTags
+      ? [
+          allow(
+            'ReadSourceAndDrTags',
+            ['s3:GetObjectTagging'],
+            both.map((b) => objectsArn(b)),
+          ),
+        ]
+      : []),
+    // Cursor and reports live under the reserved prefix, the only place verify writes.
+    allow('WriteVerifierState', ['s3:GetObject', 's3:PutObject'], [objectsArn(s.drBucket, '.s3dr/')]),
+    // The run lease that refuses a second concurrent run of the same request: created with
+    // If-None-Match, released with a delete (a delete marker in the versioned DR bucket).
+    allow(
+      'HoldVerifyRunLease',
+      ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      [objectsArn(s.drBucket, `${LEASE_PREFIX}verify/`)],
+    ),
+    // The ETag ledger's pieces of the previous pass are deleted once read (lib/verify/ledger.ts).
+    allow('PruneVerifierLedger', ['s3:DeleteObject'], [objectsArn(s.drBucket, '.s3dr/verify/')]),
+    allow('EnqueueRepairTasks', ['sqs:SendMessage'], [queueArn]),
+  ];
+}
 
 /**
  * What running restore shards needs (the job worker): read DR versions, write the sources and allowed
@@ -1178,7 +1200,7 @@ async function primaryBucketGrants(s, resolveVariable) {
   };
   const grants = [];
   for (const fn of DR_ACCOUNT_FUNCTIONS) {
-    for (const statement of await iamRoleStatements[fn]({ resolveVariable })) {
+    for (const statement of await iamRoleStatements[fn]({ resolveVariable, stackRole: 'primary' })) {
       const Resource = statement.Resource.filter(drResource);
       if (Resource.length === 0) continue;
       grants.push({

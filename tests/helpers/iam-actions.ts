@@ -44,6 +44,8 @@ export interface RecordedCall {
   input: Record<string, unknown>;
   /** Name of the error it failed with, if it did (e.g. `NotFound`, `NoSuchKey`). */
   error?: string;
+  /** Made by this stack's function only (a verify job's runs: only the primary has verify). */
+  stack?: 'primary' | 'dr';
 }
 
 /** One authorisation AWS performs for a request, with the caller's credentials. */

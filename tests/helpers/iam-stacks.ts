@@ -183,7 +183,9 @@ export async function evaluateCalls<C extends RecordedCall>(
   const out: Evaluated<C>[] = [];
   const decisions = new Map<string, Promise<Decision>>();
   for (const role of world.roles) {
-    for (const call of calls.filter((c) => c.fn === role.fn && sameStackQueue(c, role))) {
+    for (const call of calls.filter(
+      (c) => c.fn === role.fn && sameStackQueue(c, role) && (!c.stack || c.stack === role.stack),
+    )) {
       for (const req of requiredPermissions(call, world.encryption)) {
         const key = JSON.stringify([role.stack, role.roleId, req.action, req.resource, req.context]);
         let decision = decisions.get(key);

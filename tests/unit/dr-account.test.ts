@@ -192,7 +192,7 @@ describe('templates: what the primary account may do to the DR bucket and key', 
     expect(crossAccount).toEqual(
       expect.arrayContaining([
         'DrBucketPolicy/PrimaryReplicateWriteDrObjects',
-        'DrBucketPolicy/PrimaryVerifyWriteVerifierState',
+        'DrBucketPolicy/PrimaryJobWorkerWriteVerifierState',
         'DrBucketPolicy/PrimaryJobWorkerReadDrObjectVersions',
         'DrKmsKey/PrimaryReplicateUsesKeyThroughS3',
       ]),

@@ -143,8 +143,13 @@ async function replicate(...tasks: Task[]) {
  * (lib/verify/run-lease.ts; one key per function and normalized request).
  */
 function lastLeaseKey(fn: 'verify'): string {
+  // Verify's runs are the job worker's (verify jobs, lib/verify/job.ts).
   const put = recorder.calls.findLast(
-    (c) => c.fn === fn && c.operation === 'PutObject' && c.input.IfNoneMatch === '*',
+    (c) =>
+      c.fn === 'jobWorker' &&
+      c.operation === 'PutObject' &&
+      c.input.IfNoneMatch === '*' &&
+      String(c.input.Key).startsWith(`.s3dr/leases/${fn}/`),
   );
   if (!put) throw new Error(`${fn} took no run lease`);
   return String(put.input.Key);
@@ -163,12 +168,14 @@ const expiredLease = (fn: string) =>
 /** Job-queue messages sent in the current scenario, delivered to the job worker by {@link restore}. */
 const jobMessages: string[] = [];
 /**
- * A restore job from start to end, as on AWS: the restore function starts it (recorded as `restore`),
- * the job worker runs every message the job queue receives (recorded as `jobWorker`), and the restore
+ * A restore or verify job from start to end, as on AWS: its function starts it (recorded as `restore` or
+ * `verify`), the job worker runs every message the job queue receives (recorded as `jobWorker`), and the
  * function answers the final status; its report is returned.
  */
-async function restore(payload: Record<string, unknown>): Promise<{ failures: unknown[] }> {
-  const started = await recorder.during('restore', () => handlers.restore(payload, aContext(600_000)));
+async function runJob<R>(fn: 'restore' | 'verify', payload: Record<string, unknown>): Promise<R> {
+  const handler = handlers[fn] as Handler<unknown, { job: string; report?: unknown }>;
+  const started = await recorder.during(fn, () => handler(payload, aContext(600_000)));
+  const from = recorder.calls.length;
   while (jobMessages.length > 0) {
     const body = jobMessages.shift() as string;
     const r = await recorder.during('jobWorker', () =>
@@ -176,14 +183,14 @@ async function restore(payload: Record<string, unknown>): Promise<{ failures: un
     );
     expect(r.batchItemFailures).toEqual([]);
   }
-  const done = await recorder.during('restore', () =>
-    handlers.restore({ job: started.job }, aContext(600_000)),
-  );
-  if (!done.report) throw new Error(`restore job ${started.job} did not finish`);
-  return done.report;
+  // Verify jobs run on the primary only: the dr stack's job worker never runs one.
+  if (fn === 'verify') for (const c of recorder.calls.slice(from)) c.stack = 'primary';
+  const done = await recorder.during(fn, () => handler({ job: started.job }, aContext(600_000)));
+  if (!done.report) throw new Error(`${fn} job ${started.job} did not finish`);
+  return done.report as R;
 }
-const verify = (payload: Record<string, unknown>) =>
-  recorder.during('verify', () => handlers.verify(payload, aContext(600_000)));
+const restore = (payload: Record<string, unknown>) => runJob<{ failures: unknown[] }>('restore', payload);
+const verify = (payload: Record<string, unknown>) => runJob<unknown>('verify', payload);
 
 beforeAll(async () => {
   world = await iamWorld();

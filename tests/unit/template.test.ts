@@ -104,16 +104,17 @@ describe('functions', () => {
   it('states the verifier’s V8 heap limits in NODE_OPTIONS, which Lambda’s Node.js runtime then keeps', () => {
     const nodeOptions = (fn: string) =>
       String(get(fnProps(dev, fn), 'Environment', 'Variables', 'NODE_OPTIONS')).split(' ');
-    expect(nodeOptions('verify')).toEqual([
+    // The verifier runs in the job worker (verify jobs, lib/verify/job.ts).
+    expect(nodeOptions('jobWorker')).toEqual([
       '--enable-source-maps',
       '--max-semi-space-size=16',
       '--max-old-space-size=512',
     ]);
     // Both are set: when NODE_OPTIONS names either, the runtime sets neither, and V8 would size the
     // other from the host.
-    const oldSpaceMiB = Number(nodeOptions('verify').at(-1)?.split('=')[1]);
-    expect(oldSpaceMiB).toBeLessThanOrEqual(Number(get(fnProps(dev, 'verify'), 'MemorySize')) / 2);
-    for (const fn of ['ingest', 'replicate', 'restore'])
+    const oldSpaceMiB = Number(nodeOptions('jobWorker').at(-1)?.split('=')[1]);
+    expect(oldSpaceMiB).toBeLessThanOrEqual(Number(get(fnProps(dev, 'jobWorker'), 'MemorySize')) / 2);
+    for (const fn of ['ingest', 'replicate', 'restore', 'verify'])
       expect(nodeOptions(fn)).toEqual(['--enable-source-maps']);
   });
 
@@ -947,25 +948,7 @@ describe('IAM', () => {
     });
   });
 
-  it('lets verify list and head both sides, read their tags (deep mode), write only under .s3dr/ and queue repairs', () => {
-    expect(grants(dev, 'verify')).toEqual({
-      ListSourceAndDrBuckets: [['s3:ListBucket'], [s3('s3-dr-dev-source'), s3('s3-dr-dev-dr')]],
-      HeadSourceAndDrObjects: [
-        ['s3:GetObject', 's3:GetObjectAttributes'],
-        [objects('s3-dr-dev-source'), objects('s3-dr-dev-dr')],
-      ],
-      ReadSourceAndDrTags: [['s3:GetObjectTagging'], [objects('s3-dr-dev-source'), objects('s3-dr-dev-dr')]],
-      WriteVerifierState: [['s3:GetObject', 's3:PutObject'], [objectsArn('s3-dr-dev-dr', '.s3dr/')]],
-      HoldVerifyRunLease: [
-        ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
-        [objectsArn('s3-dr-dev-dr', '.s3dr/leases/verify/')],
-      ],
-      PruneVerifierLedger: [['s3:DeleteObject'], [objectsArn('s3-dr-dev-dr', '.s3dr/verify/')]],
-      EnqueueRepairTasks: [['sqs:SendMessage'], [queueArn]],
-    });
-  });
-
-  it('lets the job worker read DR versions and write only to the sources and allowed targets, and restore only start jobs', () => {
+  it('lets the job worker read DR versions and write only to the sources and allowed targets, run verify passes, and restore and verify only start jobs', () => {
     const targetWrite = [
       's3:AbortMultipartUpload',
       's3:GetObject',
@@ -1001,6 +984,30 @@ describe('IAM', () => {
       ListRestoreTargets: [['s3:ListBucket', 's3:ListBucketMultipartUploads'], [s3('s3-dr-dev-source')]],
       WriteRestoreTargets: [targetWrite, [objects('s3-dr-dev-source')]],
       ...jobState,
+      // Verify runs (verify jobs): list and head both sides, read their tags (deep mode), write only
+      // under .s3dr/, hold the run lease, prune the ledger, queue repairs.
+      ListSourceAndDrBuckets: [['s3:ListBucket'], [s3('s3-dr-dev-source'), s3('s3-dr-dev-dr')]],
+      HeadSourceAndDrObjects: [
+        ['s3:GetObject', 's3:GetObjectAttributes'],
+        [objects('s3-dr-dev-source'), objects('s3-dr-dev-dr')],
+      ],
+      ReadSourceAndDrTags: [['s3:GetObjectTagging'], [objects('s3-dr-dev-source'), objects('s3-dr-dev-dr')]],
+      WriteVerifierState: [['s3:GetObject', 's3:PutObject'], [objectsArn('s3-dr-dev-dr', '.s3dr/')]],
+      HoldVerifyRunLease: [
+        ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+        [objectsArn('s3-dr-dev-dr', '.s3dr/leases/verify/')],
+      ],
+      PruneVerifierLedger: [['s3:DeleteObject'], [objectsArn('s3-dr-dev-dr', '.s3dr/verify/')]],
+      EnqueueRepairTasks: [['sqs:SendMessage'], [queueArn]],
+    });
+    // The dr stack runs restore jobs only: it has no verify and no replication queue.
+    expect(Object.keys(grants(dr, 'jobWorker'))).toContain('WriteRestoreTargets');
+    expect(Object.keys(grants(dr, 'jobWorker'))).not.toContain('EnqueueRepairTasks');
+    expect(Object.keys(grants(dr, 'jobWorker'))).not.toContain('ListSourceAndDrBuckets');
+    // Verify only starts, answers and cancels jobs: it reads and writes nothing but the job's state.
+    expect(grants(dev, 'verify')).toEqual({
+      ListDrBucket: [['s3:ListBucket'], [s3('s3-dr-dev-dr')]],
+      ...jobState,
     });
     // Restore only starts, answers and cancels jobs: it reads no object and writes none but the job's state.
     expect(grants(dev, 'restore')).toEqual({
@@ -1030,7 +1037,7 @@ describe('IAM', () => {
       ListSourceBuckets: [['s3:ListBucket'], [s3('a-bucket'), s3('b-bucket')]],
       ReadSourceObjects: [sourceRead, [objects('a-bucket'), objects('b-bucket')]],
     });
-    expect(grants(two, 'verify')).toMatchObject({
+    expect(grants(two, 'jobWorker')).toMatchObject({
       ListSourceAndDrBuckets: [['s3:ListBucket'], [s3('a-bucket'), s3('b-bucket'), s3('s3-dr-dev-dr')]],
     });
   });
@@ -1048,12 +1055,13 @@ describe('IAM', () => {
     expect(grants(two, 'ingest')).toMatchObject({
       UseQueueKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [QUEUE_KEY]],
     });
+    // Verify writes the job's state into the SSE-KMS DR bucket and queues its first run; it reads no source.
     expect(grants(two, 'verify')).toMatchObject({
       UseDrBucketKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [DR_KEY]],
-      // Deep mode GETs source objects where no checksum decides: SSE-KMS objects need Decrypt.
-      UseSourceBucketKeys: [['kms:Decrypt'], [SOURCE_KEY]],
       UseQueueKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [QUEUE_KEY]],
     });
+    expect(grants(two, 'verify')).not.toHaveProperty('UseSourceBucketKeys');
+    // Restore's shards and verify's runs (deep mode GETs source objects where no checksum decides).
     expect(grants(two, 'jobWorker')).toMatchObject({
       UseDrBucketKey: [['kms:Decrypt', 'kms:GenerateDataKey'], [DR_KEY]],
       UseSourceBucketKeys: [['kms:Decrypt', 'kms:GenerateDataKey'], [SOURCE_KEY]],
