@@ -398,7 +398,8 @@ const iamRoleStatements = {
   verify: async ({ resolveVariable }) => {
     const s = await readSettings(resolveVariable);
     return [
-      // ListBucket: S3 answers a read of a job object that does not exist (yet) 404, not 403, only with it.
+      // ListBucket: a read of a job object that does not exist yet (the request's active pointer) is a 404
+      // only with it, else a 403 (Amazon S3 API Reference, "GetObject", Permissions).
       allow('ListDrBucket', ['s3:ListBucket'], [bucketArn(s.drBucket)]),
       ...jobStatements(s),
       ...kmsStatements(s, {
