@@ -119,9 +119,27 @@ export function toPackagedStage(
       operation: record.operation,
       input,
       ...(record.error ? { error: record.error } : {}),
+      ...(isVerifyRun(record) ? { stack: 'primary' as const } : {}),
       testFile: record.testFile,
     },
   };
+}
+
+/**
+ * A job worker's request that only a verify job's run makes: on the verifier's own state (cursor, ledger,
+ * run lease, run reports), to the replication queue (repairs), or for a source object's tags (deep mode;
+ * restore reads tags from DR versions). Verify jobs run on the primary only (the dr stack has no verify),
+ * so these are judged against the primary's job worker alone. The job worker's other requests — the job's
+ * state, listings and HEADs both kinds of job make — are judged against both stacks' roles.
+ */
+function isVerifyRun(record: CallRecord): boolean {
+  if (record.fn !== 'jobWorker') return false;
+  const key = record.input.Key ?? '';
+  if (/^\.s3dr\/(verify|leases\/verify|reports\/verify)\//.test(key)) return true;
+  if (record.input.QueueUrl !== undefined && record.input.QueueUrl === record.stage.queueUrl) return true;
+  return (
+    record.operation === 'GetObjectTagging' && record.stage.sourceBuckets.includes(record.input.Bucket ?? '')
+  );
 }
 
 export interface Judgement {
