@@ -212,6 +212,8 @@ async function runStep(
         const data = dataOf(latest?.value);
         const sources = request.sources.filter((b) => !data.buckets[b]?.complete);
         const report = await verifySources({ ...request, sources }, deps);
+        // Job progress, as restore shards report theirs: the "job stalled" alarm watches it.
+        deps.metrics.addMetric('JobObjectsExamined', 'Count', keysChecked(report));
         const next: ChainState = {
           v: 1,
           runs: run + 1,
@@ -263,6 +265,10 @@ async function queueNext(id: string, run: number, deps: VerifyJobDeps): Promise<
 async function resendNext(id: string, run: number, chain: ChainState, deps: VerifyJobDeps): Promise<'done'> {
   if (run === chain.runs - 1 && chain.queued < chain.runs) await queueNext(id, chain.runs, deps);
   return 'done';
+}
+
+function keysChecked(report: VerifyReport): number {
+  return CLASSES.reduce((n, c) => n + report.counts[c], 0);
 }
 
 function accumulate(data: ChainData, report: VerifyReport): ChainData {

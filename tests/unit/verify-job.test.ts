@@ -2,6 +2,16 @@
  * Verify jobs over the in-memory S3 (tests/helpers/memory-store.ts): a job is a chain of time-boxed
  * verify runs on the job queue, each resuming the pass from the cursor in DR. A test runs the queued
  * messages itself, one invocation each, and decides when an invocation's deadline comes.
+ *
+ * What SQS and S3 do that these tests stand in for:
+ * - a message whose handling fails (here: throws, or answers `busy`, which lib/jobs/batch.ts throws) is
+ *   not deleted and "will again reappear in the queue" after the visibility timeout ("Handling errors for
+ *   an SQS event source in Lambda", AWS Lambda Developer Guide): the test delivers it again by hand, with
+ *   a higher receive count; a message is delivered at least once, so duplicates are delivered here too;
+ * - of two conditional writes of one key (`If-None-Match: *`, `If-Match`), one succeeds and the other
+ *   gets 412 ("How to prevent object overwrites with conditional writes", Amazon S3 User Guide): the
+ *   memory store answers so (the emulator's answers are held to S3's in
+ *   tests/integration/emulator-conditional-writes.test.ts).
  */
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../lib/core/config.ts';
@@ -134,6 +144,10 @@ describe('verify jobs', () => {
     // Each run published VerifyPassComplete (the "verifier silent" alarm's heartbeat): 1 only for the last.
     const heartbeats = metrics.filter((m) => m.name === 'VerifyPassComplete').map((m) => m.value);
     expect(heartbeats).toEqual([...Array(runs - 1).fill(0), 1]);
+    // And job progress, which the "job stalled" alarm watches, as restore shards report theirs.
+    const examined = metrics.filter((m) => m.name === 'JobObjectsExamined').map((m) => m.value);
+    expect(examined).toHaveLength(runs);
+    expect(examined.reduce((a, b) => a + b, 0)).toBe(42);
   });
 
   it('repairs drift through the job: repair tasks for what is missing, the report says so', async () => {
@@ -188,7 +202,7 @@ describe('verify jobs', () => {
     );
   });
 
-  it('never run two verify runs of one job at once: a second delivery meets the run lease and is busy', async () => {
+  it('never run two verify runs of one job at once: a second delivery meets the run lease (a conditional write, S3 User Guide) and is busy', async () => {
     const { world, deps, sent, sourceLists } = setup({ keys });
     await startVerifyJob(request(), deps);
     const message = sent.shift() as RunMessage;
@@ -245,7 +259,7 @@ describe('verify jobs', () => {
     expect((await verifyStatus(started.job, deps)).state).toBe('complete');
   });
 
-  it('fail on the last try of a run, saying why, with the report of what the runs found', async () => {
+  it('fail on the last try of a run (maxReceiveCount, then the job DLQ: "Handling errors for an SQS event source in Lambda"), saying why, with the report of what the runs found', async () => {
     const { deps, sent } = setup({ keys });
     const started = await startVerifyJob(request(), deps);
     const message = sent.shift() as RunMessage;
