@@ -109,7 +109,17 @@ export async function startJob(job: NewJob, ops: JobKindOps, deps: JobLifecycleD
     // The job is recorded before it is made the active one: a pointer always names a recorded job.
     if (!(await store.putJob(record, { ifNoneMatch: '*' }))) continue; // same request, same millisecond
     const took = await store.putActive(activeKey, id, held ? { ifMatch: held.etag } : { ifNoneMatch: '*' });
-    if (!took) continue; // another start of this request won the race: answer with its job
+    if (!took) {
+      // Another start of this request won the race: this record never runs (nothing was queued for it),
+      // so it says so instead of looking like a job that runs forever; the next round answers with the
+      // winner's job.
+      await store.putJob({
+        ...record,
+        state: 'cancelled',
+        error: 'an identical start at the same moment took the job slot; the request runs as that job',
+      });
+      continue;
+    }
     await deps.jobQueue.send(job.first(id));
     deps.logger.info(`${kind} job started`, { action: 'job-start', job: id, dryRun: job.dryRun });
     return jobStatusOf(id, ops, deps);

@@ -4,6 +4,7 @@
  * verify runs, and status, cancel and every refusal go through the same handler, as
  * `sls invoke -f verify` does.
  */
+import { readFile } from 'node:fs/promises';
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Runtime } from '../../functions/runtime.ts';
@@ -81,6 +82,21 @@ describe('verify jobs on the local runtime', () => {
     rt.resumeJobWorkers();
     await rt.jobsIdle();
     expect((await invokeVerify(verify, { job: first.job })).state).toBe('complete');
+  }, 120_000);
+
+  it('starts the default job from the schedule’s EventBridge event, as a bare invoke does', async () => {
+    const schedule = JSON.parse(
+      await readFile(new URL('../../events/verify-schedule.json', import.meta.url), 'utf8'),
+    ) as unknown;
+    await rt.pauseJobWorkers();
+    const scheduled = await invokeVerify(verify, schedule);
+    expect(scheduled).toMatchObject({ kind: 'verify', state: 'running' });
+    expect(await invokeVerify(verify, {})).toMatchObject({ job: scheduled.job, alreadyRunning: true });
+    rt.resumeJobWorkers();
+    await rt.jobsIdle();
+    const done = await invokeVerify(verify, { job: scheduled.job });
+    expect(done.state).toBe('complete');
+    expect(done.report).toMatchObject({ repair: true, prefix: '', pass: { complete: true } });
   }, 120_000);
 
   it('repairs drift through the job: the report names what was missing, the next job finds it back', async () => {

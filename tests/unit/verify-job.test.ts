@@ -170,6 +170,39 @@ describe('verify jobs', () => {
     expect(sent).toHaveLength(2);
   });
 
+  it('answer two identical starts at once with one job; the loser’s record says it never ran', async () => {
+    const { world, deps, sent, clock } = setup({ keys });
+    // The first start is held just before it takes the request's job slot; the second takes it first.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let reached!: () => void;
+    const atSlot = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    world.beforeOp = async (op) => {
+      if (op.op === 'putTextIf' && op.key.includes('/active/')) {
+        world.beforeOp = undefined;
+        reached();
+        await held;
+      }
+    };
+    const first = startVerifyJob(request(), deps);
+    await atSlot;
+    clock.advance(5);
+    const second = await startVerifyJob(request(), deps);
+    release();
+    const answered = await first;
+    expect(answered).toMatchObject({ job: second.job, alreadyRunning: true });
+    expect(sent).toEqual([{ v: 1, kind: 'run', job: second.job, run: 0 }]);
+    const jobs = [...world.bucket('dr-bucket').objects.keys()].filter((k) => k.endsWith('/job.json'));
+    expect(jobs).toHaveLength(2);
+    const loser = jobs.find((k) => !k.includes(second.job)) as string;
+    const id = loser.split('/')[2] as string;
+    await expect(verifyStatus(id, deps)).resolves.toMatchObject({ state: 'cancelled' });
+  });
+
   it('stop at a cancel: a queued run does nothing, the report is written, a second cancel is refused', async () => {
     const { deps, sent, sourceLists, drain, clock } = setup({ keys });
     const started = await startVerifyJob(request(), deps);
