@@ -40,10 +40,10 @@ import {
   type RestoreReport,
   restoreObjects,
   summariseRestore,
-  type Tally,
 } from './objects.ts';
 import { InvalidRestorePayloadError, type RestorePayload, restorePayloadSchema } from './payload.ts';
 import { prefixCandidates, RESTORE_ACTIONS, resolveRestore, selectVersion } from './plan.ts';
+import type { Tally } from './tally.ts';
 
 export interface RestoreJobDeps extends RestoreDeps {
   queue: JobQueue;
