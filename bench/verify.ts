@@ -235,6 +235,19 @@ function ask<T>(child: ChildProcess, message: EmulatorMessage): Promise<T> {
   });
 }
 
+/**
+ * Stops the emulator process. It answers `stop` by exiting, not by a message: waiting for a reply left
+ * this process with an unsettled top-level await, so the bench exited with code 13 after its results.
+ */
+async function stopEmulator(emulator: ChildProcess): Promise<void> {
+  if (emulator.exitCode === null && emulator.connected) {
+    const exited = new Promise((resolve) => emulator.once('exit', resolve));
+    emulator.send({ cmd: 'stop' });
+    await exited;
+  }
+  emulator.kill();
+}
+
 function run(
   command: string,
   args: string[],
@@ -527,8 +540,7 @@ async function main(): Promise<void> {
     await mkdir(new URL('results/', import.meta.url), { recursive: true });
     await writeFile(new URL('results/verify.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
   } finally {
-    await ask(emulator, { cmd: 'stop' }).catch(() => undefined);
-    emulator.kill();
+    await stopEmulator(emulator);
   }
 }
 
