@@ -24,8 +24,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type Emulator, startEmulatorProcess } from '../local/emulator.ts';
-import { startLocalRuntime } from '../local/runtime.ts';
-import { benchReplicate, type ReplicateBenchResult } from './replicate.ts';
+import { benchReplicate, type ReplicateBenchResult, startReplicationRuntime } from './replicate.ts';
 import { writeObjects } from './write-objects.ts';
 
 const run = promisify(execFile);
@@ -242,15 +241,7 @@ async function benchOneChange(): Promise<{
   total: number;
   sqs: Record<string, number>;
 }> {
-  // The fast path as measured since the first benchmark: under `retain` a fresh small object is one
-  // conditional COPY. The local default is now `mirror` (as on AWS), whose copy is confirmed by a HEAD of
-  // the source (lib/replicate/replicate-key.ts): S3DR_DELETE_POLICY=mirror measures that.
-  const rt = await startLocalRuntime({
-    port: 0,
-    quiet: true,
-    pollers: 8,
-    env: { S3DR_DELETE_POLICY: process.env.S3DR_DELETE_POLICY ?? 'retain' },
-  });
+  const rt = await startReplicationRuntime();
   try {
     const source = rt.config.sourceBuckets[0]!;
     await writeObjects({
