@@ -15,7 +15,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyApp, ObjectEvent } from './emulator.ts';
 import { type FieldStore, installWriteField } from './emulator-object-fields.ts';
 import { requestScope } from './emulator-request.ts';
-import { VERSIONS_BUCKET } from './emulator-versioning.ts';
+import { parseCopySource, VERSIONS_BUCKET } from './emulator-versioning.ts';
 import { s3Error, xml, xmlEscape, xmlUnescape } from './emulator-xml.ts';
 
 /** The part of fauxqs's S3 store (and of its stored objects) tagging needs. */
@@ -64,18 +64,6 @@ function invalidTags(tags: [string, string][]): string | undefined {
     if ([...v].length > MAX_VALUE_CHARS) return 'The TagValue you have provided is invalid';
   }
   return undefined;
-}
-
-/** `bucket/key` (and `?versionId=`) of an `x-amz-copy-source` header, decoded as fauxqs decodes it. */
-function copySourceOf(
-  header: string,
-): { bucket: string; key: string; versionId: string | undefined } | undefined {
-  const [encoded = '', query = ''] = header.split('?', 2);
-  const raw = decodeURIComponent(encoded);
-  const path = raw.startsWith('/') ? raw.slice(1) : raw;
-  const slash = path.indexOf('/');
-  const versionId = new URLSearchParams(query).get('versionId') ?? undefined;
-  return slash < 0 ? undefined : { bucket: path.slice(0, slash), key: path.slice(slash + 1), versionId };
 }
 
 /**
@@ -146,7 +134,7 @@ export function installObjectTagging(
     const h = request.headers;
     const copySource = h['x-amz-copy-source'];
     if (typeof copySource === 'string' && String(h['x-amz-tagging-directive'] ?? 'COPY') !== 'REPLACE') {
-      const from = copySourceOf(copySource);
+      const from = parseCopySource(copySource);
       return { ...((from && objectOf(from.bucket, from.key, from.versionId)?.tags) ?? {}) };
     }
     return headerTags(h['x-amz-tagging']);

@@ -123,8 +123,11 @@ function parseStorageKey(storageKey: string): { bucket: string; versionId: strin
   };
 }
 
-/** `x-amz-copy-source`: `bucket/key` URL-encoded, then an optional unencoded `?versionId=`. */
-function parseCopySource(header: string): Context['copySource'] {
+/**
+ * `x-amz-copy-source`: `bucket/key` URL-encoded, then an optional unencoded `?versionId=`; decoded as
+ * fauxqs decodes it (`raw`: the whole decoded key, query included, as fauxqs reads it from the store).
+ */
+export function parseCopySource(header: string): Context['copySource'] {
   const [path = '', query = ''] = header.split('?', 2);
   const versionId = new URLSearchParams(query).get('versionId') ?? undefined;
   const decoded = decodeURIComponent(path).replace(/^\//, '');
