@@ -411,60 +411,9 @@ async function handleKey(
   try {
     plan = await planKey(candidate, ctx);
     if (payload.dryRun) return { kind: 'planned', plan };
-    if (plan.action === 'thaw-needed') {
-      const { tier, expectedWait } = thawPlan(plan.storageClass, payload.thawTier);
-      let state: ThawEntry['state'] = 'in-progress';
-      if (plan.thaw === 'not-started') {
-        const accepted = await ctx.dr.startThaw(
-          plan.drKey,
-          versionIdOf(plan.version),
-          payload.thawDays,
-          tier,
-        );
-        state = accepted ? 'started' : 'in-progress';
-      }
-      deps.logger.info('archived DR copy is thawing; rerun the same payload once it is readable', {
-        bucket: ctx.dr.bucket,
-        key: plan.drKey,
-        versionId: versionIdOf(plan.version),
-        action: 'thaw',
-        tier,
-        expectedWait,
-        state,
-      });
-      return {
-        kind: 'thawing',
-        plan,
-        entry: { key: plan.key, storageClass: plan.storageClass, tier, expectedWait, state },
-      };
-    }
+    if (plan.action === 'thaw-needed') return await thawKey(plan, payload, ctx, deps);
     if (plan.action !== 'restore') return { kind: 'planned', plan };
-    const drHead = plan.drHead ?? (await headVersion(ctx.dr, plan.drKey, plan.version));
-    if (!drHead) {
-      throw new ObjectNotFoundError(
-        `DR copy ${plan.drKey}${versionIdOf(plan.version) ? ` version ${versionIdOf(plan.version)}` : ''} no longer exists (expired, or removed since it was listed)`,
-      );
-    }
-    const head: ObjectHead = { ...drHead, versionId: drHead.versionId ?? versionIdOf(plan.version) };
-    const copied = await copyObject({
-      from: ctx.dr,
-      head,
-      to: ctx.target,
-      toKey: plan.targetKey,
-      write: restoreWriteOptions(head, deps.settings.multipartThreshold),
-      metadata: originalMetadata(head.metadata),
-      settings: deps.settings,
-      clock: deps.clock,
-    });
-    deps.logger.debug('restored', {
-      bucket: ctx.target.bucket,
-      key: plan.targetKey,
-      versionId: head.versionId,
-      etag: copied.etag,
-      action: 'restore',
-      method: copied.method,
-    });
-    return { kind: 'restored', plan, bytes: head.size, method: copied.method };
+    return await restoreKey(plan, ctx, deps);
   } catch (error) {
     if (error instanceof DeadlineError) {
       deps.logger.info('restore of a large object stopped before the deadline; the next run resumes it', {
@@ -488,6 +437,69 @@ async function handleKey(
       error: described,
     };
   }
+}
+
+/** Starts (or notes) the thaw of an archived DR copy: a later run of the same payload restores it. */
+async function thawKey(
+  plan: Extract<KeyPlan, { action: 'thaw-needed' }>,
+  payload: RestorePayload,
+  ctx: PlanContext,
+  deps: RestoreDeps,
+): Promise<KeyOutcome> {
+  const { tier, expectedWait } = thawPlan(plan.storageClass, payload.thawTier);
+  let state: ThawEntry['state'] = 'in-progress';
+  if (plan.thaw === 'not-started') {
+    const accepted = await ctx.dr.startThaw(plan.drKey, versionIdOf(plan.version), payload.thawDays, tier);
+    state = accepted ? 'started' : 'in-progress';
+  }
+  deps.logger.info('archived DR copy is thawing; rerun the same payload once it is readable', {
+    bucket: ctx.dr.bucket,
+    key: plan.drKey,
+    versionId: versionIdOf(plan.version),
+    action: 'thaw',
+    tier,
+    expectedWait,
+    state,
+  });
+  return {
+    kind: 'thawing',
+    plan,
+    entry: { key: plan.key, storageClass: plan.storageClass, tier, expectedWait, state },
+  };
+}
+
+/** Copies the planned DR version to the target, with its original metadata, content headers and tags. */
+async function restoreKey(
+  plan: Extract<KeyPlan, { action: 'restore' }>,
+  ctx: PlanContext,
+  deps: RestoreDeps,
+): Promise<KeyOutcome> {
+  const drHead = plan.drHead ?? (await headVersion(ctx.dr, plan.drKey, plan.version));
+  if (!drHead) {
+    throw new ObjectNotFoundError(
+      `DR copy ${plan.drKey}${versionIdOf(plan.version) ? ` version ${versionIdOf(plan.version)}` : ''} no longer exists (expired, or removed since it was listed)`,
+    );
+  }
+  const head: ObjectHead = { ...drHead, versionId: drHead.versionId ?? versionIdOf(plan.version) };
+  const copied = await copyObject({
+    from: ctx.dr,
+    head,
+    to: ctx.target,
+    toKey: plan.targetKey,
+    write: restoreWriteOptions(head, deps.settings.multipartThreshold),
+    metadata: originalMetadata(head.metadata),
+    settings: deps.settings,
+    clock: deps.clock,
+  });
+  deps.logger.debug('restored', {
+    bucket: ctx.target.bucket,
+    key: plan.targetKey,
+    versionId: head.versionId,
+    etag: copied.etag,
+    action: 'restore',
+    method: copied.method,
+  });
+  return { kind: 'restored', plan, bytes: head.size, method: copied.method };
 }
 
 /** The one-line summary of a restore report, for a person. */
