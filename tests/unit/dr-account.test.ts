@@ -397,7 +397,7 @@ describe('evaluated: an administrator of the primary account against the DR buck
 describe('parameters of the DR-account mode (checked at package time)', () => {
   const require = createRequire(import.meta.url);
   type Resolved = (arg: { resolveVariable: (name: string) => Promise<unknown> }) => Promise<unknown>;
-  const events = require('../../scripts/serverless-events.cjs') as {
+  const events = require('../../scripts/deploy-resolver/index.cjs') as {
     checkParams: Resolved;
     drBucketPolicyStatements: Resolved;
     drKmsKey: Resolved;

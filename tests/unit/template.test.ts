@@ -1147,7 +1147,7 @@ describe('partitions (aws-cn, aws-us-gov)', () => {
 
 describe('eventSource: eventbridge', () => {
   const require = createRequire(import.meta.url);
-  const events = require('../../scripts/serverless-events.cjs') as {
+  const events = require('../../scripts/deploy-resolver/index.cjs') as {
     S3_EVENT_TYPES: string[];
     EVENTBRIDGE_DETAIL_TYPES: Record<string, string[]>;
   };

@@ -1,0 +1,94 @@
+/**
+ * The deployment resolver (scripts/deploy-resolver/) reads the stage's parameters once per `sls` process:
+ * osls hands every `${file(…):name}` lookup the same `options` object, and each lookup then shares one
+ * checked read of the settings instead of parsing the parameters again.
+ */
+import { createRequire } from 'node:module';
+import { describe, expect, it } from '@jest/globals';
+
+type Context = { options?: object; resolveVariable: (name: string) => Promise<unknown> };
+type Resolved = (context: Context) => Promise<unknown>;
+const resolver = createRequire(import.meta.url)('../../scripts/deploy-resolver/index.cjs') as {
+  checkParams: Resolved;
+  queueUrl: Resolved;
+  visibilityTimeout: Resolved;
+  iamRoleStatements: Record<string, Resolved>;
+  encryption: Record<string, Resolved>;
+};
+
+const DEFAULTS: Record<string, unknown> = {
+  stackRole: 'primary',
+  sourceBuckets: 's3-dr-dev-source',
+  sourceRegion: 'eu-west-1',
+  drBucket: 's3-dr-dev-dr',
+  createDrBucket: true,
+  keyLayout: 'flat',
+  copyTags: true,
+  restoreTargets: '',
+  thawArchivedSources: false,
+  verifySchedule: 'rate(1 hour)',
+  replicateBatchWindow: 0,
+  replicateTimeout: 300,
+  objectLockDays: 30,
+  eventSource: 'notifications',
+  createDrKmsKey: false,
+  jobMaxConcurrency: 10,
+  jobWorkerTimeout: 900,
+  jobMaxReceiveCount: 5,
+  runbooksUrl: 'runbooks',
+};
+
+/** A resolveVariable over these parameters that counts how often each one is read. */
+function counting(params: Record<string, unknown>) {
+  const reads = new Map<string, number>();
+  const resolveVariable = async (name: string) => {
+    reads.set(name, (reads.get(name) ?? 0) + 1);
+    if (name === 'self:custom.names') return { service: 's3-dr', stage: 'dev', replicationQueue: 'q' };
+    const m = /^param:(\w+), null$/.exec(name);
+    if (!m?.[1]) throw new Error(`unexpected variable ${name}`);
+    return { ...DEFAULTS, ...params }[m[1]] ?? null;
+  };
+  return { reads, resolveVariable };
+}
+
+describe('deployment resolver settings', () => {
+  it('reads each parameter once for all the lookups of one sls process (one options object)', async () => {
+    const { reads, resolveVariable } = counting({});
+    const options = { stage: 'dev' };
+    // Each lookup gets a resolveVariable of its own from osls, but the same options.
+    const lookups = [
+      resolver.checkParams,
+      resolver.queueUrl,
+      resolver.visibilityTimeout,
+      resolver.iamRoleStatements.replicate,
+      resolver.encryption.drSseAlgorithm,
+    ];
+    await Promise.all(
+      lookups.map((lookup) => lookup({ options, resolveVariable: (n) => resolveVariable(n) })),
+    );
+    expect(reads.get('param:sourceBuckets, null')).toBe(1);
+    expect(reads.get('self:custom.names')).toBe(1);
+    expect([...reads.values()].every((count) => count === 1)).toBe(true);
+    await expect(resolver.visibilityTimeout({ options, resolveVariable })).resolves.toBe(1800);
+  });
+
+  it('reads again for another process (another options object)', async () => {
+    const { reads, resolveVariable } = counting({});
+    await resolver.checkParams({ options: {}, resolveVariable });
+    await resolver.checkParams({ options: {}, resolveVariable });
+    expect(reads.get('param:sourceBuckets, null')).toBe(2);
+  });
+
+  it('keeps no failed read: a lookup osls retries later reads the parameters again', async () => {
+    const options = {};
+    const bad = counting({ replicateTimeout: 5 });
+    await expect(resolver.checkParams({ options, resolveVariable: bad.resolveVariable })).rejects.toThrow(
+      /"replicateTimeout" must be a whole number from 30 to 900/,
+    );
+    const good = counting({});
+    await expect(resolver.checkParams({ options, resolveVariable: good.resolveVariable })).resolves.toBe(
+      'ok',
+    );
+    expect(good.reads.get('param:sourceBuckets, null')).toBe(1);
+  });
+});
