@@ -9,7 +9,7 @@ const verifyAlarm = {
 
 /** Errors and Throttles alarms for the three functions that run unattended. */
 function functionAlarms(s) {
-  const runbook = s.runbookUrl;
+  const runbooks = s.runbooksUrl;
   const stage = s.names.stage;
   const Resources = {};
   const what = {
@@ -41,7 +41,7 @@ function functionAlarms(s) {
         AlarmDescription:
           `${functionName} had failed invocations in the last 5 minutes: ${what[fn]}. ` +
           `First: npx sls logs -f ${fn} --stage ${stage} --startTime 30m --filter ERROR. ` +
-          `Runbook: ${runbook}#function-errors`,
+          `Runbook: ${runbooks}/function-errors.md`,
         MetricName: 'Errors',
         ...common,
       },
@@ -56,7 +56,7 @@ function functionAlarms(s) {
             `${functionName} was throttled in the last 5 minutes (the account's unreserved concurrency ` +
             'exhausted): work is delayed, not lost. First: aws lambda get-account-settings --region ' +
             `\${AWS::Region}; aws lambda get-function-concurrency --function-name ${functionName}. ` +
-            `Runbook: ${runbook}#function-throttles`,
+            `Runbook: ${runbooks}/function-throttles.md`,
         },
         MetricName: 'Throttles',
         ...common,

@@ -139,6 +139,12 @@ async function refuseRetiredParams(param) {
         'counts toward maxReceiveCount, so tasks reached the DLQ unprocessed. Use replicateMaxConcurrency',
     );
   }
+  if ((await param('runbookUrl')) != null) {
+    throw new ParamError(
+      'runbookUrl',
+      'is replaced by runbooksUrl: where the runbooks/ folder is (each alarm description names its file there)',
+    );
+  }
 }
 
 /** Concurrency and retries of the replicate function and the job worker. */
@@ -193,7 +199,7 @@ async function readSettings(resolveVariable) {
     copyTags,
     rules,
     sourceRegion: await readSourceRegion(param),
-    runbookUrl: String(await param('runbookUrl')),
+    runbooksUrl: String(await param('runbooksUrl')),
     drKmsKeyArn: arns('kmsKeyArn', optional('kmsKeyArn', await param('kmsKeyArn')))[0],
     queueKmsKeyArn: arns('queueKmsKeyArn', optional('queueKmsKeyArn', await param('queueKmsKeyArn')))[0],
     sourceKmsKeyArns: arns('sourceKmsKeyArns', optional('sourceKmsKeyArns', await param('sourceKmsKeyArns'))),
@@ -202,14 +208,17 @@ async function readSettings(resolveVariable) {
 }
 
 /**
- * One read per `sls` process: osls hands every lookup the same `options` object (tests, which call
- * the exports directly, give none: their `resolveVariable` is the key then). A read that fails is not
- * kept — osls retries a lookup whose dependencies are not resolved yet (MISSING_VARIABLE_DEPENDENCY),
- * and a bad parameter should fail every lookup with its own message.
+ * One read per `sls` process and stage: osls resolves serverless.yml in a few passes, each handing its
+ * lookups an `options` object of its own with the same CLI options (stage, --param …), so the read is
+ * kept by their content. Tests, which call the exports directly, give no options: their
+ * `resolveVariable` is the key then. A read that fails is not kept — osls retries a lookup whose
+ * dependencies are not resolved yet (MISSING_VARIABLE_DEPENDENCY), and a bad parameter should fail
+ * every lookup with its own message.
  */
-const cache = new WeakMap();
+const byOptions = new Map();
+const byResolver = new WeakMap();
 function settingsOf({ options, resolveVariable }) {
-  const key = options ?? resolveVariable;
+  const [cache, key] = options ? [byOptions, JSON.stringify(options)] : [byResolver, resolveVariable];
   let pending = cache.get(key);
   if (!pending) {
     pending = readSettings(resolveVariable);

@@ -1,7 +1,7 @@
 /**
  * The deployment resolver (scripts/deploy-resolver/) reads the stage's parameters once per `sls` process:
- * osls hands every `${file(…):name}` lookup the same `options` object, and each lookup then shares one
- * checked read of the settings instead of parsing the parameters again.
+ * osls hands the `${file(…):name}` lookups of one pass the same `options` (and later passes alike ones),
+ * and each lookup then shares one checked read of the settings instead of parsing the parameters again.
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from '@jest/globals';
@@ -54,7 +54,7 @@ function counting(params: Record<string, unknown>) {
 describe('deployment resolver settings', () => {
   it('reads each parameter once for all the lookups of one sls process (one options object)', async () => {
     const { reads, resolveVariable } = counting({});
-    const options = { stage: 'dev' };
+    const options = { stage: 'test-one-read' };
     // Each lookup gets a resolveVariable of its own from osls, but the same options.
     const lookups = [
       resolver.checkParams,
@@ -72,15 +72,17 @@ describe('deployment resolver settings', () => {
     await expect(resolver.visibilityTimeout({ options, resolveVariable })).resolves.toBe(1800);
   });
 
-  it('reads again for another process (another options object)', async () => {
+  it('shares the read between the passes of one process (options objects alike), not between stages', async () => {
     const { reads, resolveVariable } = counting({});
-    await resolver.checkParams({ options: {}, resolveVariable });
-    await resolver.checkParams({ options: {}, resolveVariable });
+    await resolver.checkParams({ options: { stage: 'test-a' }, resolveVariable });
+    await resolver.checkParams({ options: { stage: 'test-a' }, resolveVariable });
+    expect(reads.get('param:sourceBuckets, null')).toBe(1);
+    await resolver.checkParams({ options: { stage: 'test-b' }, resolveVariable });
     expect(reads.get('param:sourceBuckets, null')).toBe(2);
   });
 
   it('keeps no failed read: a lookup osls retries later reads the parameters again', async () => {
-    const options = {};
+    const options = { stage: 'test-retry' };
     const bad = counting({ replicateTimeout: 5 });
     await expect(resolver.checkParams({ options, resolveVariable: bad.resolveVariable })).rejects.toThrow(
       /"replicateTimeout" must be a whole number from 30 to 900/,
