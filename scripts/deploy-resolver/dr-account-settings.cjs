@@ -86,14 +86,10 @@ function drAccountStackSettings(s, primaryAccountId, createDrKmsKey) {
 
 /** Parameters of the DR-account mode, checked; folded into the settings by readSettings. */
 async function readDrAccountSettings(param, s) {
-  const primaryAccountIdText = optional('primaryAccountId', await param('primaryAccountId'));
-  if (primaryAccountIdText !== undefined && !ACCOUNT_ID.test(primaryAccountIdText)) {
-    throw new ParamError(
-      'primaryAccountId',
-      `must be 12 digits, got ${JSON.stringify(primaryAccountIdText)}`,
-    );
+  const primaryAccountId = optional('primaryAccountId', await param('primaryAccountId'));
+  if (primaryAccountId !== undefined && !ACCOUNT_ID.test(primaryAccountId)) {
+    throw new ParamError('primaryAccountId', `must be 12 digits, got ${JSON.stringify(primaryAccountId)}`);
   }
-  const primaryAccountId = primaryAccountIdText;
   const createDrKmsKey = boolean('createDrKmsKey', await param('createDrKmsKey'));
   if (primaryAccountId && s.drAccountId && primaryAccountId === s.drAccountId) {
     throw new ParamError('primaryAccountId', 'equals drAccountId: the DR account must be another account');

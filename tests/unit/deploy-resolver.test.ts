@@ -12,8 +12,8 @@ const resolver = createRequire(import.meta.url)('../../scripts/deploy-resolver/i
   checkParams: Resolved;
   queueUrl: Resolved;
   visibilityTimeout: Resolved;
-  iamRoleStatements: Record<string, Resolved>;
-  encryption: Record<string, Resolved>;
+  iamRoleStatements: { replicate: Resolved };
+  encryption: { drSseAlgorithm: Resolved };
 };
 
 const DEFAULTS: Record<string, unknown> = {
@@ -92,5 +92,12 @@ describe('deployment resolver settings', () => {
       'ok',
     );
     expect(good.reads.get('param:sourceBuckets, null')).toBe(1);
+  });
+
+  it('refuses the retired runbookUrl, naming runbooksUrl, rather than keep links to README anchors', async () => {
+    const { resolveVariable } = counting({ runbookUrl: 'https://example.com/README.md' });
+    await expect(resolver.checkParams({ resolveVariable })).rejects.toThrow(
+      /"runbookUrl" is replaced by runbooksUrl/,
+    );
   });
 });
