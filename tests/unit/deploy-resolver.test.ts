@@ -3,53 +3,8 @@
  * osls hands the `${file(…):name}` lookups of one pass the same `options` (and later passes alike ones),
  * and each lookup then shares one checked read of the settings instead of parsing the parameters again.
  */
-import { createRequire } from 'node:module';
 import { describe, expect, it } from '@jest/globals';
-
-type Context = { options?: object; resolveVariable: (name: string) => Promise<unknown> };
-type Resolved = (context: Context) => Promise<unknown>;
-const resolver = createRequire(import.meta.url)('../../scripts/deploy-resolver/index.cjs') as {
-  checkParams: Resolved;
-  queueUrl: Resolved;
-  visibilityTimeout: Resolved;
-  iamRoleStatements: { replicate: Resolved };
-  encryption: { drSseAlgorithm: Resolved };
-};
-
-const DEFAULTS: Record<string, unknown> = {
-  stackRole: 'primary',
-  sourceBuckets: 's3-dr-dev-source',
-  sourceRegion: 'eu-west-1',
-  drBucket: 's3-dr-dev-dr',
-  createDrBucket: true,
-  keyLayout: 'flat',
-  copyTags: true,
-  restoreTargets: '',
-  thawArchivedSources: false,
-  verifySchedule: 'rate(1 hour)',
-  replicateBatchWindow: 0,
-  replicateTimeout: 300,
-  objectLockDays: 30,
-  eventSource: 'notifications',
-  createDrKmsKey: false,
-  jobMaxConcurrency: 10,
-  jobWorkerTimeout: 900,
-  jobMaxReceiveCount: 5,
-  runbooksUrl: 'runbooks',
-};
-
-/** A resolveVariable over these parameters that counts how often each one is read. */
-function counting(params: Record<string, unknown>) {
-  const reads = new Map<string, number>();
-  const resolveVariable = async (name: string) => {
-    reads.set(name, (reads.get(name) ?? 0) + 1);
-    if (name === 'self:custom.names') return { service: 's3-dr', stage: 'dev', replicationQueue: 'q' };
-    const m = /^param:(\w+), null$/.exec(name);
-    if (!m?.[1]) throw new Error(`unexpected variable ${name}`);
-    return { ...DEFAULTS, ...params }[m[1]] ?? null;
-  };
-  return { reads, resolveVariable };
-}
+import { stubResolveVariable as counting, resolver } from '../helpers/resolver-stub.ts';
 
 describe('deployment resolver settings', () => {
   it('reads each parameter once for all the lookups of one sls process (one options object)', async () => {

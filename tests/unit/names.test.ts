@@ -3,11 +3,11 @@
  * the deployment resolver. Amazon S3 User Guide, "General purpose bucket naming rules"
  * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
  */
-import { createRequire } from 'node:module';
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../lib/core/config.ts';
 import { bucketName, bucketNameProblem, region } from '../../lib/core/names.ts';
 import { parseRestorePayload } from '../../lib/restore/payload.ts';
+import { resolver, stubResolveVariable } from '../helpers/resolver-stub.ts';
 
 /** Names each rule of the AWS page refuses, with the words the message gives. */
 const REFUSED: [string, RegExp][] = [
@@ -38,41 +38,9 @@ const ACCEPTED = [
   's3-dr-dev-dr',
 ];
 
-const resolver = createRequire(import.meta.url)('../../scripts/deploy-resolver/index.cjs') as {
-  checkParams: (context: { resolveVariable: (name: string) => Promise<unknown> }) => Promise<unknown>;
-};
-/** The resolver's parameter check with the dev stage's defaults and one parameter changed. */
-const checkParams = (params: Record<string, unknown>) => {
-  const defaults: Record<string, unknown> = {
-    stackRole: 'primary',
-    sourceBuckets: 's3-dr-dev-source',
-    sourceRegion: 'eu-west-1',
-    drBucket: 's3-dr-dev-dr',
-    createDrBucket: true,
-    keyLayout: 'flat',
-    copyTags: true,
-    restoreTargets: '',
-    thawArchivedSources: false,
-    verifySchedule: 'rate(1 hour)',
-    replicateBatchWindow: 0,
-    replicateTimeout: 300,
-    objectLockDays: 30,
-    eventSource: 'notifications',
-    createDrKmsKey: false,
-    jobMaxConcurrency: 10,
-    jobWorkerTimeout: 900,
-    jobMaxReceiveCount: 5,
-    runbooksUrl: 'runbooks',
-  };
-  return resolver.checkParams({
-    resolveVariable: async (name) => {
-      if (name === 'self:custom.names') return { service: 's3-dr', stage: 'dev' };
-      const m = /^param:(\w+), null$/.exec(name);
-      if (!m?.[1]) throw new Error(`unexpected variable ${name}`);
-      return { ...defaults, ...params }[m[1]] ?? null;
-    },
-  });
-};
+/** The resolver's parameter check with the dev stage's parameters and some changed. */
+const checkParams = (params: Record<string, unknown>) =>
+  resolver.checkParams({ resolveVariable: stubResolveVariable(params).resolveVariable });
 
 describe('bucket names (S3 User Guide, "General purpose bucket naming rules")', () => {
   it.each(REFUSED)('refuses %s in the schema, naming the rule', (name, rule) => {
