@@ -1,7 +1,8 @@
 // Native ESM jest: middy 7 and fauxqs ship ESM only (docs/toolchain.md).
 
 // Every bound on time scales by one factor (tests/helpers/time-scale.ts, which this file cannot import):
-// a busy machine slows everything alike, so S3DR_TEST_TIME_SCALE=2 doubles jest's default test timeout too.
+// a busy machine slows everything alike, so S3DR_TEST_TIME_SCALE=2 doubles jest's default test timeout and
+// (tests/helpers/scaled-time-environment.js) every test's and hook's own.
 const scale = Number(process.env.S3DR_TEST_TIME_SCALE || 1);
 if (!Number.isFinite(scale) || scale < 1) throw new Error('S3DR_TEST_TIME_SCALE must be a number ≥ 1');
 const testTimeout = Math.round(5_000 * scale);
@@ -10,7 +11,8 @@ const common = {
   testTimeout,
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2023', parser: { syntax: 'typescript' } } }] },
   extensionsToTreatAsEsm: ['.ts'],
-  testEnvironment: 'node',
+  // Scales each test's own timeout by S3DR_TEST_TIME_SCALE, as testTimeout is scaled above.
+  testEnvironment: '<rootDir>/tests/helpers/scaled-time-environment.js',
   setupFiles: ['<rootDir>/tests/helpers/env.ts'],
   setupFilesAfterEnv: ['<rootDir>/tests/helpers/matchers.ts'],
 };

@@ -1,5 +1,5 @@
 /**
- * The unit project's jest environment: Node's, with every way to start a subprocess replaced by one that
+ * The unit project's jest environment: the scaled-time one (scaled-time-environment.js), with every way to start a subprocess replaced by one that
  * throws. Unit tests are the fast, no-process layer (issue #15): a test that packages a template, cold-starts
  * a handler or bundles with esbuild (which starts its own binary) belongs in tests/package/, and this makes
  * one that creeps in fail at once with where to move it, rather than slow every `npm run test:unit`.
@@ -9,13 +9,13 @@
  * JavaScript, like jest.config.js: jest loads environments with require(), outside the ESM transform.
  */
 import childProcess from 'node:child_process';
-import NodeEnvironment from 'jest-environment-node';
+import ScaledTimeEnvironment from './scaled-time-environment.js';
 
 export const NO_SUBPROCESS = 'unit tests run no subprocess; move this test to tests/package/';
 
 const guarded = ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork'];
 
-export default class NoSubprocessEnvironment extends NodeEnvironment {
+export default class NoSubprocessEnvironment extends ScaledTimeEnvironment {
   /** @type {Map<string, unknown>} */
   #originals = new Map();
 

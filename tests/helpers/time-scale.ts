@@ -3,7 +3,8 @@
  * slower by the same factor, so jest's testTimeout, per-test timeouts, subprocess bounds and waits for the
  * local runtime all go through `scaled`: `S3DR_TEST_TIME_SCALE=2 npm test` doubles every one of them, and a
  * slow machine never fails a test that a quiet one passes. Bounds only: a test never waits for a time to pass.
- * jest.config.js reads the same variable for testTimeout (it cannot import TypeScript).
+ * jest.config.js scales testTimeout, and tests/helpers/scaled-time-environment.js each test's and hook's own
+ * timeout; both read the same variable (they are JavaScript and cannot import this file).
  */
 export function timeScale(env: NodeJS.ProcessEnv = process.env): number {
   const text = env.S3DR_TEST_TIME_SCALE;
