@@ -17,7 +17,7 @@ import {
   putObject,
   snapshots,
 } from '../helpers/objects.ts';
-import { runProcess } from '../helpers/run-process.ts';
+import { type ProcessError, runProcess } from '../helpers/run-process.ts';
 import { scaled } from '../helpers/time-scale.ts';
 
 const TARGET = 'restore-target';
@@ -198,7 +198,7 @@ describe('npm run restore (scripts/restore.ts)', () => {
   it('exits non-zero with the validation message on a bad payload', async () => {
     const failure = await run('{"prefix":"album/","asOf":"tomorrow"}').then(
       () => undefined,
-      (error: { code: number; stderr: string; stdout: string }) => error,
+      (error: ProcessError) => error.result,
     );
     expect(failure?.code).toBe(1);
     expect(failure?.stderr).toContain('asOf: must be an ISO 8601 date-time with a time zone');
