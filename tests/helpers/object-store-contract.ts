@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
+import { PreconditionFailedError } from '../../lib/core/errors.ts';
 import type { ListedObject, ObjectStore } from '../../lib/core/ports.ts';
 
 export interface ObjectStoreFixture {
@@ -83,6 +84,19 @@ export function objectStoreContract(name: string, fixture: () => ObjectStoreFixt
       });
       expect((await store.head('contract/meta.txt'))?.metadata).toEqual({ origin: 'contract' });
       expect(await store.getText('contract/meta.txt')).toBe('copied');
+    });
+
+    // CopyObject's x-amz-copy-source-if-match (https://docs.aws.amazon.com/AmazonS3/API/API_CopyObject.html):
+    // "Copies the object if its entity tag (ETag) matches the specified tag"; otherwise 412 Precondition
+    // Failed, which the port reports as PreconditionFailedError and the replicator takes as "the source moved on".
+    it('copies only while the source still has the ETag the copy was asked for', async () => {
+      const { store, source } = fixture();
+      await source.putText('contract/moving.txt', 'first', 'text/plain');
+      const from = { bucket: source.bucket, key: 'contract/moving.txt', ifMatch: md5('first') };
+      expect((await store.copyFrom(from, 'contract/moving.txt', {})).etag).toBe(md5('first'));
+      await source.putText('contract/moving.txt', 'second', 'text/plain');
+      await expect(store.copyFrom(from, 'contract/moving.txt', {})).rejects.toThrow(PreconditionFailedError);
+      expect(await store.getText('contract/moving.txt')).toBe('first');
     });
 
     // DeleteObject (https://docs.aws.amazon.com/AmazonS3/API/API_DeleteObject.html): "If there isn't a null
