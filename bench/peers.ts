@@ -17,13 +17,13 @@
  */
 
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type Emulator, startEmulatorProcess } from '../local/emulator.ts';
+import { findTool, tools } from '../tests/helpers/tools.ts';
 import { benchReplicate, type ReplicateBenchResult, startReplicationRuntime } from './replicate.ts';
 import { writeObjects } from './write-objects.ts';
 
@@ -36,7 +36,8 @@ const RATE_N = Number(process.env.BENCH_RATE_N ?? 3000);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 1);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'ours,peers,change,rate').split(','));
 const PREFIX = 'bench/';
-const AWS = '/usr/bin/aws';
+/** The AWS CLI v2 found on PATH (pyenv may put a v1 first); set by ensureTools. */
+let AWS = 'aws';
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const CHANGED_KEY = `${PREFIX}${String(Math.floor(N / 2)).padStart(6, '0')}`;
 
@@ -52,8 +53,10 @@ function s3Delta(before: Record<string, number>, after: Record<string, number>):
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 async function ensureTools(): Promise<void> {
+  const aws = await findTool(tools.aws).catch(() => undefined);
+  if (aws) AWS = aws;
   const missing = [
-    ...(existsSync(AWS) ? [] : ['awscli']),
+    ...(aws ? [] : ['awscli']),
     ...((await run('sh', ['-c', 'command -v rclone']).then(
       () => true,
       () => false,
@@ -69,6 +72,7 @@ async function ensureTools(): Promise<void> {
   }
   process.stdout.write(`installing ${missing.join(', ')} with apt-get…\n`);
   await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { maxBuffer: 64 << 20 });
+  AWS = await findTool(tools.aws);
 }
 
 async function countObjects(s3: S3Client, bucket: string): Promise<number> {

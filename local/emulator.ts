@@ -301,6 +301,9 @@ interface RequestContext {
   kind: string;
   ifNoneMatch?: string;
   ifMatch?: string;
+  /** CopyObject's x-amz-copy-source and x-amz-copy-source-if-match. */
+  copySource?: string;
+  copySourceIfMatch?: string;
 }
 
 const header = (headers: Record<string, unknown>, name: string) =>
@@ -329,6 +332,31 @@ function checkConditionalWrite(
       if (!current) throw new S3Error('NoSuchKey', 'The specified key does not exist.', 404);
       throw failed();
     }
+  }
+}
+
+/**
+ * CopyObject's `x-amz-copy-source-if-match`, which fauxqs 2.4.1 ignores: "Copies the object if its entity
+ * tag (ETag) matches the specified tag", else 412 PreconditionFailed (Amazon S3 API Reference, CopyObject).
+ * The replicator relies on it to never copy a source that moved on (tests/helpers/object-store-contract.ts).
+ */
+function checkCopySource(
+  context: RequestContext | undefined,
+  objectAt: (bucket: string, key: string, versionId?: string) => { etag: string } | undefined,
+  S3Error: S3ErrorClass,
+): void {
+  if (context?.copySourceIfMatch === undefined || context.copySource === undefined) return;
+  const [path = '', query = ''] = context.copySource.split('?', 2);
+  const [bucket = '', ...rest] = decodeURIComponent(path).replace(/^\//, '').split('/');
+  const versionId = new URLSearchParams(query).get('versionId') ?? undefined;
+  const source = objectAt(bucket, rest.join('/'), versionId);
+  const wanted = context.copySourceIfMatch.trim().replaceAll('"', '');
+  if (source && source.etag.replaceAll('"', '') !== wanted) {
+    throw new S3Error(
+      'PreconditionFailed',
+      'At least one of the pre-conditions you specified did not hold',
+      412,
+    );
   }
 }
 
@@ -443,6 +471,8 @@ function installRequestHooks(
         kind,
         ifNoneMatch: writes ? header(headers, 'if-none-match') : undefined,
         ifMatch: writes ? header(headers, 'if-match') : undefined,
+        copySource: kind === 'CopyObject' ? header(headers, 'x-amz-copy-source') : undefined,
+        copySourceIfMatch: kind === 'CopyObject' ? header(headers, 'x-amz-copy-source-if-match') : undefined,
       },
       done,
     );
@@ -506,6 +536,12 @@ function announceWrites(
   s3Store.putObject = (...args: unknown[]) => {
     const context = requestContext.get();
     checkConditionalWrite(context, currentObject(String(args[0]), String(args[1])), S3Error);
+    checkCopySource(
+      context,
+      (bucket, key, versionId) =>
+        versionId === undefined ? currentObject(bucket, key) : versioning.objectAt(bucket, key, versionId),
+      S3Error,
+    );
     const obj = putObject(...args);
     const op = context?.kind;
     const eventName: ObjectEventName =

@@ -1,7 +1,7 @@
 /**
  * The stage the IAM evaluations judge — both stacks of `dev`, packaged offline with every optional
  * permission on — as a policy model, and the evaluation of recorded requests against it. Shared by the
- * unit evaluation (tests/unit/iam-evaluation.test.ts) and the evaluation of what the integration suites
+ * unit evaluation (tests/package/iam-evaluation.test.ts) and the evaluation of what the integration suites
  * recorded (tests/iam/recorded-calls.test.ts): the templates are packaged once and cached under
  * node_modules/.cache by a hash of what they are made from, so the second never packages again.
  */

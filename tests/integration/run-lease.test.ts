@@ -10,6 +10,7 @@ import { ConcurrentRunError } from '../../lib/core/errors.ts';
 import { invokeHandler, lambdaContext } from '../../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { putObject } from '../helpers/objects.ts';
+import { scaled } from '../helpers/time-scale.ts';
 
 let rt: LocalRuntime;
 type Handler = (payload: unknown, context: Context) => Promise<unknown>;
@@ -21,7 +22,7 @@ beforeAll(async () => {
   const source = rt.config.sourceBuckets[0] as string;
   for (const key of ['lease/a.txt', 'lease/b.txt', 'lease/c.txt'])
     await putObject(rt.s3, source, key, Buffer.from(key));
-  await rt.drain(60_000);
+  await rt.drain(scaled(60_000));
 }, 60_000);
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 /**
  * Issue #14, "Survive a compromised account": the dr stack in an account of its own. The templates are
  * packaged offline for both stack shapes — one account (the default) and the DR bucket in DR_ACCOUNT —
- * once each, and shared with tests/unit/iam-evaluation.test.ts through the cache of
+ * once each, and shared with tests/package/iam-evaluation.test.ts through the cache of
  * tests/helpers/iam-stacks.ts. Then:
  *
  * - the templates are read: no principal of the primary account is granted a version deletion, a policy,
