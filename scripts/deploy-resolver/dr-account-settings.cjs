@@ -13,7 +13,7 @@ const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
  * The role name serverless-iam-roles-per-function gives a function that names none: the framework's role
  * name `<service>-<stage>-<region>-lambdaRole` with the function inserted after the stage, without the
  * `lambdaRole` suffix when that makes it longer than IAM's 64 characters. Deterministic, so the dr stack
- * can name the primary's roles exactly (tests/unit/dr-account.test.ts compares it with the primary
+ * can name the primary's roles exactly (tests/package/dr-account.test.ts compares it with the primary
  * template's RoleName).
  */
 function defaultRoleName(service, stage, fn, region) {

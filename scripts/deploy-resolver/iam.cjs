@@ -20,7 +20,7 @@ function kmsStatements(s, { dr = [], source = [], queue = [] }) {
 
 /**
  * Least privilege per function: each statement names its resources from the parameters, and grants
- * only what a request of the function needs — tests/unit/iam-evaluation.test.ts records every request
+ * only what a request of the function needs — tests/package/iam-evaluation.test.ts records every request
  * and evaluates it against the packaged roles, and fails on a grant no request uses. Only restore reads
  * object versions (a request naming a versionId is authorised with the *Version* actions: S3 API
  * reference, GetObjectAttributes "Permissions"); replicate and verify read current objects.

@@ -35,7 +35,7 @@ const eachFromSettings = (group) =>
   Object.fromEntries(Object.entries(group).map(([name, fn]) => [name, fromSettings(fn)]));
 
 module.exports = {
-  // For tests/unit/template.test.ts: both modes subscribe from these.
+  // For tests/package/template.test.ts: both modes subscribe from these.
   S3_EVENT_TYPES,
   EVENTBRIDGE_DETAIL_TYPES,
   /** Forces every parameter check to run once, early, whatever the stack role (see custom.checkedParams). */
