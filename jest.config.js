@@ -1,8 +1,18 @@
 // Native ESM jest: middy 7 and fauxqs ship ESM only (docs/toolchain.md).
+
+// Every bound on time scales by one factor (tests/helpers/time-scale.ts, which this file cannot import):
+// a busy machine slows everything alike, so S3DR_TEST_TIME_SCALE=2 doubles jest's default test timeout and
+// (tests/helpers/scaled-time-environment.js) every test's and hook's own.
+const scale = Number(process.env.S3DR_TEST_TIME_SCALE || 1);
+if (!Number.isFinite(scale) || scale < 1) throw new Error('S3DR_TEST_TIME_SCALE must be a number ≥ 1');
+const testTimeout = Math.round(5_000 * scale);
+
 const common = {
+  testTimeout,
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2023', parser: { syntax: 'typescript' } } }] },
   extensionsToTreatAsEsm: ['.ts'],
-  testEnvironment: 'node',
+  // Scales each test's own timeout by S3DR_TEST_TIME_SCALE, as testTimeout is scaled above.
+  testEnvironment: '<rootDir>/tests/helpers/scaled-time-environment.js',
   setupFiles: ['<rootDir>/tests/helpers/env.ts'],
   setupFilesAfterEnv: ['<rootDir>/tests/helpers/matchers.ts'],
 };
@@ -16,7 +26,16 @@ const integration = {
 /** @type {import('jest').Config} */
 export default {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
+    // No network, no subprocess: its environment makes child_process throw (move such a test to package).
+    {
+      ...common,
+      displayName: 'unit',
+      testEnvironment: '<rootDir>/tests/helpers/no-subprocess-environment.js',
+      testMatch: ['<rootDir>/tests/unit/**/*.test.ts'],
+    },
+    // Tests that start processes: `sls package` templates and the IAM evaluation of them, handler cold
+    // starts, esbuild bundles, the subprocess helpers themselves. Slower; run after unit (npm run test:package).
+    { ...common, displayName: 'package', testMatch: ['<rootDir>/tests/package/**/*.test.ts'] },
     {
       ...integration,
       displayName: 'integration',
@@ -39,5 +58,6 @@ export default {
       testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'],
     },
   ],
+  testTimeout,
   collectCoverageFrom: ['lib/**/*.ts', 'functions/**/*.ts'],
 };

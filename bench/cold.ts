@@ -32,6 +32,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { runProcess } from '../tests/helpers/run-process.ts';
 import { root, runSls } from '../tests/helpers/template.ts';
 import { median } from './compare-results.ts';
 
@@ -86,18 +87,12 @@ async function timeRequire(file: string, env: Record<string, string>): Promise<n
     "if (typeof loaded.handler !== 'function') throw new Error(process.argv[1] + ' exports no handler');",
     'process.stdout.write(JSON.stringify({ ms }));',
   ].join('\n');
-  try {
-    const { stdout } = await run(process.execPath, ['-e', script, file], {
-      env,
-      timeout: CHILD_TIMEOUT_MS,
-      killSignal: 'SIGKILL',
-    });
-    return (JSON.parse(stdout) as { ms: number }).ms;
-  } catch (error) {
-    const e = error as { killed?: boolean; stderr?: string };
-    if (e.killed) throw new Error(`require(${file}) timed out: killed after ${CHILD_TIMEOUT_MS / 1000} s`);
-    throw new Error(`require(${file}) failed: ${e.stderr ?? String(error)}`);
-  }
+  // A kill at the bound says "timed out after N s", a failure its stderr (tests/helpers/run-process.ts).
+  const { stdout } = await runProcess(process.execPath, ['-e', script, file], {
+    env,
+    timeoutMs: CHILD_TIMEOUT_MS,
+  });
+  return (JSON.parse(stdout) as { ms: number }).ms;
 }
 
 /** The environment Lambda's Node.js runtime gives a function besides its own variables. */

@@ -17,15 +17,14 @@
  */
 
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type Emulator, startEmulatorProcess } from '../local/emulator.ts';
-import { startLocalRuntime } from '../local/runtime.ts';
-import { benchReplicate, type ReplicateBenchResult } from './replicate.ts';
+import { findTool, tools } from '../tests/helpers/tools.ts';
+import { benchReplicate, type ReplicateBenchResult, startReplicationRuntime } from './replicate.ts';
 import { writeObjects } from './write-objects.ts';
 
 const run = promisify(execFile);
@@ -37,7 +36,8 @@ const RATE_N = Number(process.env.BENCH_RATE_N ?? 3000);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 1);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'ours,peers,change,rate').split(','));
 const PREFIX = 'bench/';
-const AWS = '/usr/bin/aws';
+/** The AWS CLI v2 found on PATH (pyenv may put a v1 first); set by ensureTools. */
+let AWS = 'aws';
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const CHANGED_KEY = `${PREFIX}${String(Math.floor(N / 2)).padStart(6, '0')}`;
 
@@ -53,8 +53,10 @@ function s3Delta(before: Record<string, number>, after: Record<string, number>):
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 async function ensureTools(): Promise<void> {
+  const aws = await findTool(tools.aws).catch(() => undefined);
+  if (aws) AWS = aws;
   const missing = [
-    ...(existsSync(AWS) ? [] : ['awscli']),
+    ...(aws ? [] : ['awscli']),
     ...((await run('sh', ['-c', 'command -v rclone']).then(
       () => true,
       () => false,
@@ -70,6 +72,7 @@ async function ensureTools(): Promise<void> {
   }
   process.stdout.write(`installing ${missing.join(', ')} with apt-get…\n`);
   await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { maxBuffer: 64 << 20 });
+  AWS = await findTool(tools.aws);
 }
 
 async function countObjects(s3: S3Client, bucket: string): Promise<number> {
@@ -118,6 +121,56 @@ interface PeerResult {
   oneChange: { requests: Record<string, number>; total: number; seconds: number };
 }
 
+/** The peers' environment: the AWS CLI and rclone pointed at the emulator, with config files in `dir`. */
+function peerEnv(dir: string, endpoint: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: dir,
+    AWS_CONFIG_FILE: join(dir, 'aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_PAGER: '',
+    RCLONE_CONFIG: join(dir, 'rclone.conf'),
+    RCLONE_CONFIG_EMU_TYPE: 's3',
+    RCLONE_CONFIG_EMU_PROVIDER: 'Other',
+    RCLONE_CONFIG_EMU_ENDPOINT: endpoint,
+    RCLONE_CONFIG_EMU_FORCE_PATH_STYLE: 'true',
+    RCLONE_CONFIG_EMU_ACCESS_KEY_ID: credentials.accessKeyId,
+    RCLONE_CONFIG_EMU_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    RCLONE_CONFIG_EMU_REGION: 'us-east-1',
+  };
+}
+
+/** The sync tools s3-dr is compared with, each copying one bucket to another on the emulator. */
+function peerTools(endpoint: string): Tool[] {
+  return [
+    {
+      name: 'rclone sync --transfers 32',
+      command: (from, to) => ['rclone', ['sync', `emu:${from}`, `emu:${to}`, '--transfers', '32', '-q']],
+    },
+    {
+      name: 'aws s3 sync',
+      command: (from, to) => [
+        AWS,
+        ['--endpoint-url', endpoint, 's3', 'sync', `s3://${from}`, `s3://${to}`, '--only-show-errors'],
+      ],
+    },
+  ];
+}
+
+/** Runs one sync, timed, with the S3 requests the emulator served it. */
+async function measuredSync(
+  emulator: Emulator,
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ seconds: number; requests: Record<string, number> }> {
+  const before = await emulator.requestCounts();
+  const seconds = await timed(file, args, env);
+  return { seconds, requests: s3Delta(before, await emulator.requestCounts()) };
+}
+
 async function benchPeers(): Promise<PeerResult[]> {
   await ensureTools();
   const emulator: Emulator = await startEmulatorProcess({ port: 0, statusSnapshot: () => ({}) });
@@ -133,44 +186,8 @@ async function benchPeers(): Promise<PeerResult[]> {
       join(dir, 'aws-config'),
       '[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n',
     );
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: dir,
-      AWS_CONFIG_FILE: join(dir, 'aws-config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
-      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-      AWS_PAGER: '',
-      RCLONE_CONFIG: join(dir, 'rclone.conf'),
-      RCLONE_CONFIG_EMU_TYPE: 's3',
-      RCLONE_CONFIG_EMU_PROVIDER: 'Other',
-      RCLONE_CONFIG_EMU_ENDPOINT: emulator.endpoint,
-      RCLONE_CONFIG_EMU_FORCE_PATH_STYLE: 'true',
-      RCLONE_CONFIG_EMU_ACCESS_KEY_ID: credentials.accessKeyId,
-      RCLONE_CONFIG_EMU_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-      RCLONE_CONFIG_EMU_REGION: 'us-east-1',
-    };
-    const tools: Tool[] = [
-      {
-        name: 'rclone sync --transfers 32',
-        command: (from, to) => ['rclone', ['sync', `emu:${from}`, `emu:${to}`, '--transfers', '32', '-q']],
-      },
-      {
-        name: 'aws s3 sync',
-        command: (from, to) => [
-          AWS,
-          [
-            '--endpoint-url',
-            emulator.endpoint,
-            's3',
-            'sync',
-            `s3://${from}`,
-            `s3://${to}`,
-            '--only-show-errors',
-          ],
-        ],
-      },
-    ];
+    const env = peerEnv(dir, emulator.endpoint);
+    const tools = peerTools(emulator.endpoint);
     const source = 'peer-source';
     const targets = ['peer-rclone', 'peer-awscli'];
     for (const bucket of [source, ...targets]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -187,9 +204,7 @@ async function benchPeers(): Promise<PeerResult[]> {
     for (const [i, tool] of tools.entries()) {
       const target = targets[i]!;
       const [file, args] = tool.command(source, target);
-      const before = await emulator.requestCounts();
-      const seconds = await timed(file, args, env);
-      const requests = s3Delta(before, await emulator.requestCounts());
+      const { seconds, requests } = await measuredSync(emulator, file, args, env);
       const copied = await countObjects(s3, target);
       if (copied !== N) throw new Error(`${tool.name} left ${copied} of ${N} objects in ${target}`);
       results.push({
@@ -205,9 +220,7 @@ async function benchPeers(): Promise<PeerResult[]> {
     // store its mtime metadata), so the one-change figures below are its steady state.
     for (const [i, tool] of tools.entries()) {
       const [file, args] = tool.command(source, targets[i]!);
-      const before = await emulator.requestCounts();
-      await timed(file, args, env);
-      results[i]!.settle = s3Delta(before, await emulator.requestCounts());
+      results[i]!.settle = (await measuredSync(emulator, file, args, env)).requests;
     }
     // One changed object (new bytes, new size), then each tool again.
     await s3.send(
@@ -215,9 +228,7 @@ async function benchPeers(): Promise<PeerResult[]> {
     );
     for (const [i, tool] of tools.entries()) {
       const [file, args] = tool.command(source, targets[i]!);
-      const before = await emulator.requestCounts();
-      const seconds = await timed(file, args, env);
-      const requests = s3Delta(before, await emulator.requestCounts());
+      const { seconds, requests } = await measuredSync(emulator, file, args, env);
       results[i]!.oneChange = { requests, total: total(requests), seconds };
     }
     return results;
@@ -234,15 +245,7 @@ async function benchOneChange(): Promise<{
   total: number;
   sqs: Record<string, number>;
 }> {
-  // The fast path as measured since the first benchmark: under `retain` a fresh small object is one
-  // conditional COPY. The local default is now `mirror` (as on AWS), whose copy is confirmed by a HEAD of
-  // the source (lib/replicate/replicate-key.ts): S3DR_DELETE_POLICY=mirror measures that.
-  const rt = await startLocalRuntime({
-    port: 0,
-    quiet: true,
-    pollers: 8,
-    env: { S3DR_DELETE_POLICY: process.env.S3DR_DELETE_POLICY ?? 'retain' },
-  });
+  const rt = await startReplicationRuntime();
   try {
     const source = rt.config.sourceBuckets[0]!;
     await writeObjects({

@@ -8,7 +8,7 @@
  */
 
 import { mkdir, writeFile } from 'node:fs/promises';
-import { startLocalRuntime } from '../local/runtime.ts';
+import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
 import { writeObjects } from './write-objects.ts';
 
 export interface ReplicateBenchResult {
@@ -33,6 +33,21 @@ function pct(sorted: number[], p: number): number {
   );
 }
 
+/**
+ * A fresh local runtime for replication benchmarks. The fast path as measured since the first
+ * benchmark: under `retain` a fresh small object is one conditional COPY. The local default is now
+ * `mirror` (as on AWS), whose copy is confirmed by a HEAD of the source
+ * (lib/replicate/replicate-key.ts): S3DR_DELETE_POLICY=mirror measures that.
+ */
+export function startReplicationRuntime(): Promise<LocalRuntime> {
+  return startLocalRuntime({
+    port: 0,
+    quiet: true,
+    pollers: 8,
+    env: { S3DR_DELETE_POLICY: process.env.S3DR_DELETE_POLICY ?? 'retain' },
+  });
+}
+
 /** Runs one replication benchmark on a fresh local runtime. */
 export async function benchReplicate(options: {
   n: number;
@@ -41,15 +56,7 @@ export async function benchReplicate(options: {
   rate?: number;
   prefix?: string;
 }): Promise<ReplicateBenchResult> {
-  // The fast path as measured since the first benchmark: under `retain` a fresh small object is one
-  // conditional COPY. The local default is now `mirror` (as on AWS), whose copy is confirmed by a HEAD of
-  // the source (lib/replicate/replicate-key.ts): S3DR_DELETE_POLICY=mirror measures that.
-  const rt = await startLocalRuntime({
-    port: 0,
-    quiet: true,
-    pollers: 8,
-    env: { S3DR_DELETE_POLICY: process.env.S3DR_DELETE_POLICY ?? 'retain' },
-  });
+  const rt = await startReplicationRuntime();
   try {
     const source = rt.config.sourceBuckets[0]!;
     const prefix = options.prefix ?? 'bench/';

@@ -163,15 +163,159 @@ async function uploadLarge(
   return count;
 }
 
-/** Runs both restore benchmarks on one fresh local runtime. */
-export async function benchRestore(options: {
+interface RestoreBenchOptions {
   n: number;
   bytes: number;
   largeMiB: number;
   partMiB: number;
   /** Keys per job shard (default: n / 16, so the job has 16 shards for its workers). */
   shardKeys?: number;
-}): Promise<RestoreBenchResult> {
+}
+
+/**
+ * The two ways of restoring that are compared. `restore` is `sls invoke -f restore` today: a job,
+ * started and polled until it is done (its workers are the local runtime's job-queue event source,
+ * jobMaxConcurrency of them). `single` is the restore before jobs: the same restoreObjects in one
+ * invocation (15 minutes at most), imported after the runtime set the environment, as a handler would
+ * be (metrics off locally). `destroy` releases `single`'s clients.
+ */
+async function restoreEntryPoints(
+  rt: LocalRuntime,
+): Promise<{ restore: Restore; single: Restore; destroy: () => void }> {
+  const handler = (await import('../functions/restore.ts')).handler as unknown as (
+    event: unknown,
+    context: Context,
+  ) => Promise<JobStatus>;
+  const restore: Restore = async (payload) => {
+    const started = await invokeHandler(handler, payload, lambdaContext('restore', 900_000));
+    await rt.jobsIdle(3_600_000);
+    const status = await invokeHandler(handler, { job: started.job }, lambdaContext('restore', 900_000));
+    if (!status.report) throw new Error(`job ${status.job}: ${status.summary}`);
+    return status.report as RestoreReport;
+  };
+  const { telemetry } = await import('../lib/aws/observability.ts');
+  const { restoreObjects } = await import('../lib/restore/objects.ts');
+  const { parseRestorePayload } = await import('../lib/restore/payload.ts');
+  const runtime = (await import('../functions/runtime.ts')).createRuntime();
+  const single: Restore = (payload) =>
+    restoreObjects(parseRestorePayload(payload), {
+      dr: runtime.dr,
+      storeFor: runtime.storeFor,
+      clock: systemClock(900_000),
+      settings: runtime.config,
+      ...telemetry,
+    });
+  return { restore, single, destroy: () => runtime.destroy() };
+}
+
+/**
+ * Small objects: written, replicated and deleted at the source, then restored each way — a dry run, one
+ * invocation, a job into another bucket, a job back into the source with the pipeline live (and what
+ * replication made of the restored writes), and a rerun that finds everything in place.
+ */
+async function benchSmallObjects(
+  rt: LocalRuntime,
+  { restore, single }: { restore: Restore; single: Restore },
+  options: RestoreBenchOptions,
+): Promise<RestoreBenchResult['small']> {
+  const source = rt.config.sourceBuckets[0]!;
+  const small: RestoreBenchResult['small'] = {
+    objects: options.n,
+    bytesEach: options.bytes,
+    runs: [],
+    replicationOfRestoredWrites: '',
+  };
+  const prefix = 'bench/small/';
+  process.stdout.write(
+    `preparing ${options.n} × ${options.bytes} B: write, replicate, delete at the source…\n`,
+  );
+  await writeObjects({
+    endpoint: rt.endpoint,
+    bucket: source,
+    prefix,
+    count: options.n,
+    bytes: options.bytes,
+    concurrency: 32,
+  });
+  await rt.drain(600_000);
+  const keys = Array.from({ length: options.n }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
+  await deleteAll(rt.s3, source, keys);
+  await rt.drain(600_000);
+  process.stdout.write('restore throughput:\n');
+  small.runs.push(await timed(rt, restore, 'dry run (plan only), deleted prefix', { prefix }));
+  small.runs.push(
+    await timed(rt, single, 'one invocation (before jobs), into another bucket', {
+      prefix,
+      target: { bucket: TARGET, prefix: 'single/' },
+      dryRun: false,
+    }),
+  );
+  small.runs.push(
+    await timed(rt, restore, 'job, into another allowed bucket (pipeline idle)', {
+      prefix,
+      target: { bucket: TARGET, prefix: 'copy/' },
+      dryRun: false,
+    }),
+  );
+  small.peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+  const skipped = rt.status.snapshot().objectsSkipped;
+  const copied = rt.status.snapshot().objectsCopied;
+  small.runs.push(
+    await timed(rt, restore, 'back into the source bucket (pipeline live)', { prefix, dryRun: false }),
+  );
+  const drainStart = performance.now();
+  await rt.drain(600_000);
+  const recognised = rt.status.snapshot().objectsSkipped - skipped;
+  const recopied = rt.status.snapshot().objectsCopied - copied;
+  small.replicationOfRestoredWrites = `${recognised} restored writes recognised by replicate without a copy, ${recopied} copied again; queue drained ${((performance.now() - drainStart) / 1000).toFixed(1)} s after the restore returned`;
+  process.stdout.write(`  replication: ${small.replicationOfRestoredWrites}\n`);
+  small.runs.push(
+    await timed(rt, restore, 'rerun (all identical: listings only, no copy)', { prefix, dryRun: false }),
+  );
+  await deleteAll(rt.s3, source, keys);
+  await deleteAll(
+    rt.s3,
+    TARGET,
+    keys.flatMap((k) => [`copy/${k}`, `single/${k}`]),
+  );
+  await rt.drain(600_000);
+  return small;
+}
+
+/** One large multipart object, replicated and deleted, restored by a job into another bucket and back. */
+async function benchLargeObject(
+  rt: LocalRuntime,
+  restore: Restore,
+  options: RestoreBenchOptions,
+): Promise<RestoreBenchResult['large']> {
+  const source = rt.config.sourceBuckets[0]!;
+  const key = 'bench/large/one.bin';
+  const total = options.largeMiB * MiB;
+  process.stdout.write(`preparing one ${options.largeMiB} MiB object in ${options.partMiB} MiB parts…\n`);
+  const parts = await uploadLarge(rt.s3, source, key, total, options.partMiB * MiB);
+  await rt.drain(900_000);
+  await rt.s3.send(new DeleteObjectCommand({ Bucket: source, Key: key }));
+  await rt.drain(60_000);
+  const large: NonNullable<RestoreBenchResult['large']> = { bytes: total, parts, runs: [] };
+  large.runs.push(
+    await timed(rt, restore, `${options.largeMiB} MiB multipart, into another bucket`, {
+      keys: [key],
+      target: { bucket: TARGET },
+      dryRun: false,
+    }),
+  );
+  large.runs.push(
+    await timed(rt, restore, `${options.largeMiB} MiB multipart, back into the source`, {
+      keys: [key],
+      dryRun: false,
+    }),
+  );
+  await rt.drain(900_000);
+  return large;
+}
+
+/** Runs both restore benchmarks on one fresh local runtime. */
+export async function benchRestore(options: RestoreBenchOptions): Promise<RestoreBenchResult> {
   const restoreConcurrency = Number(process.env.S3DR_RESTORE_CONCURRENCY ?? 32); // the default
   const partConcurrency = 16;
   const rt = await startLocalRuntime({
@@ -191,123 +335,14 @@ export async function benchRestore(options: {
     extraBuckets: [TARGET],
   });
   try {
-    const source = rt.config.sourceBuckets[0]!;
-    const handler = (await import('../functions/restore.ts')).handler as unknown as (
-      event: unknown,
-      context: Context,
-    ) => Promise<JobStatus>;
-    // `sls invoke -f restore` today: a job, started and polled until it is done (its workers are the
-    // local runtime's job-queue event source, jobMaxConcurrency of them).
-    const restore: Restore = async (payload) => {
-      const started = await invokeHandler(handler, payload, lambdaContext('restore', 900_000));
-      await rt.jobsIdle(3_600_000);
-      const status = await invokeHandler(handler, { job: started.job }, lambdaContext('restore', 900_000));
-      if (!status.report) throw new Error(`job ${status.job}: ${status.summary}`);
-      return status.report as RestoreReport;
-    };
-    // The restore before jobs: the same restoreObjects in one invocation (15 minutes at most). Imported
-    // after the runtime set the environment, as a handler would be (metrics off locally).
-    const { telemetry } = await import('../lib/aws/observability.ts');
-    const { restoreObjects } = await import('../lib/restore/objects.ts');
-    const { parseRestorePayload } = await import('../lib/restore/payload.ts');
-    const runtime = (await import('../functions/runtime.ts')).createRuntime();
-    const single: Restore = (payload) =>
-      restoreObjects(parseRestorePayload(payload), {
-        dr: runtime.dr,
-        storeFor: runtime.storeFor,
-        clock: systemClock(900_000),
-        settings: runtime.config,
-        ...telemetry,
-      });
+    const entryPoints = await restoreEntryPoints(rt);
     const result: RestoreBenchResult = {
       machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version },
       settings: { restoreConcurrency, partConcurrency, partSizeMiB: options.partMiB },
-      small: { objects: options.n, bytesEach: options.bytes, runs: [], replicationOfRestoredWrites: '' },
+      small: await benchSmallObjects(rt, entryPoints, options),
     };
-
-    // ---- small objects
-    const prefix = 'bench/small/';
-    process.stdout.write(
-      `preparing ${options.n} × ${options.bytes} B: write, replicate, delete at the source…\n`,
-    );
-    await writeObjects({
-      endpoint: rt.endpoint,
-      bucket: source,
-      prefix,
-      count: options.n,
-      bytes: options.bytes,
-      concurrency: 32,
-    });
-    await rt.drain(600_000);
-    const keys = Array.from({ length: options.n }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
-    await deleteAll(rt.s3, source, keys);
-    await rt.drain(600_000);
-    process.stdout.write('restore throughput:\n');
-    result.small.runs.push(await timed(rt, restore, 'dry run (plan only), deleted prefix', { prefix }));
-    result.small.runs.push(
-      await timed(rt, single, 'one invocation (before jobs), into another bucket', {
-        prefix,
-        target: { bucket: TARGET, prefix: 'single/' },
-        dryRun: false,
-      }),
-    );
-    result.small.runs.push(
-      await timed(rt, restore, 'job, into another allowed bucket (pipeline idle)', {
-        prefix,
-        target: { bucket: TARGET, prefix: 'copy/' },
-        dryRun: false,
-      }),
-    );
-    result.small.peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
-    const skipped = rt.status.snapshot().objectsSkipped;
-    const copied = rt.status.snapshot().objectsCopied;
-    result.small.runs.push(
-      await timed(rt, restore, 'back into the source bucket (pipeline live)', { prefix, dryRun: false }),
-    );
-    const drainStart = performance.now();
-    await rt.drain(600_000);
-    const recognised = rt.status.snapshot().objectsSkipped - skipped;
-    const recopied = rt.status.snapshot().objectsCopied - copied;
-    result.small.replicationOfRestoredWrites = `${recognised} restored writes recognised by replicate without a copy, ${recopied} copied again; queue drained ${((performance.now() - drainStart) / 1000).toFixed(1)} s after the restore returned`;
-    process.stdout.write(`  replication: ${result.small.replicationOfRestoredWrites}\n`);
-    result.small.runs.push(
-      await timed(rt, restore, 'rerun (all identical: listings only, no copy)', { prefix, dryRun: false }),
-    );
-    await deleteAll(rt.s3, source, keys);
-    await deleteAll(
-      rt.s3,
-      TARGET,
-      keys.flatMap((k) => [`copy/${k}`, `single/${k}`]),
-    );
-    await rt.drain(600_000);
-
-    runtime.destroy();
-
-    // ---- one large object
-    if (options.largeMiB > 0) {
-      const key = 'bench/large/one.bin';
-      const total = options.largeMiB * MiB;
-      process.stdout.write(`preparing one ${options.largeMiB} MiB object in ${options.partMiB} MiB parts…\n`);
-      const parts = await uploadLarge(rt.s3, source, key, total, options.partMiB * MiB);
-      await rt.drain(900_000);
-      await rt.s3.send(new DeleteObjectCommand({ Bucket: source, Key: key }));
-      await rt.drain(60_000);
-      result.large = { bytes: total, parts, runs: [] };
-      result.large.runs.push(
-        await timed(rt, restore, `${options.largeMiB} MiB multipart, into another bucket`, {
-          keys: [key],
-          target: { bucket: TARGET },
-          dryRun: false,
-        }),
-      );
-      result.large.runs.push(
-        await timed(rt, restore, `${options.largeMiB} MiB multipart, back into the source`, {
-          keys: [key],
-          dryRun: false,
-        }),
-      );
-      await rt.drain(900_000);
-    }
+    entryPoints.destroy();
+    if (options.largeMiB > 0) result.large = await benchLargeObject(rt, entryPoints.restore, options);
     return result;
   } finally {
     await rt.stop();

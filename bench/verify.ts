@@ -249,6 +249,19 @@ function ask<T>(child: ChildProcess, message: EmulatorMessage): Promise<T> {
   });
 }
 
+/**
+ * Stops the emulator process. It answers `stop` by exiting, not by a message: waiting for a reply left
+ * this process with an unsettled top-level await, so the bench exited with code 13 after its results.
+ */
+async function stopEmulator(emulator: ChildProcess): Promise<void> {
+  if (emulator.exitCode === null && emulator.connected) {
+    const exited = new Promise((resolve) => emulator.once('exit', resolve));
+    emulator.send({ cmd: 'stop' });
+    await exited;
+  }
+  emulator.kill();
+}
+
 function run(
   command: string,
   args: string[],
@@ -273,11 +286,235 @@ function ensureRclone(): string {
   return spawnSync('rclone', ['version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? 'rclone';
 }
 
+/** What one bench run compares, from its environment (see the top of this file). */
+interface BenchSettings {
+  n: number;
+  smallN: number;
+  repeat: number;
+  concurrency: string;
+  verifyNodeOptions: string;
+  endpoint: string;
+}
+
+/** The verifier process's environment: the `verify` function's, pointed at one pair of buckets. */
+const verifierEnv = (settings: BenchSettings, size: number): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  S3DR_SOURCE_BUCKETS: `src-${size}`,
+  S3DR_DR_BUCKET: `dr-${size}`,
+  S3DR_SOURCE_REGION: REGION,
+  S3DR_DR_REGION: REGION,
+  S3DR_ENDPOINT_URL: settings.endpoint,
+  S3DR_FORCE_PATH_STYLE: 'true',
+  S3DR_VERIFY_CONCURRENCY: settings.concurrency,
+  AWS_ACCESS_KEY_ID: CREDENTIALS.id,
+  AWS_SECRET_ACCESS_KEY: CREDENTIALS.secret,
+  POWERTOOLS_METRICS_DISABLED: 'true',
+  POWERTOOLS_LOG_LEVEL: 'ERROR',
+  NODE_OPTIONS: settings.verifyNodeOptions,
+});
+
+/** One full verifier pass in a fresh process, with what it and the emulator measured. */
+async function verifierPass(
+  emulator: ChildProcess,
+  settings: BenchSettings,
+  size: number,
+): Promise<VerifierRun> {
+  await ask(emulator, { cmd: 'reset' });
+  const r = await run(
+    process.execPath,
+    [
+      '--no-warnings',
+      '--expose-gc',
+      ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+      self,
+      '--verifier',
+    ],
+    verifierEnv(settings, size),
+  );
+  if (r.code !== 0) throw new Error(`verifier failed (${r.code}): ${r.stderr}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
+  const { counts: emulatorRequests } = await ask<{ counts: Record<string, number> }>(emulator, {
+    cmd: 'counts',
+  });
+  return {
+    passMs: out.passMs,
+    cpuMs: out.cpuMs,
+    processMs: r.ms,
+    maxRssMiB: out.maxRssKb / 1024,
+    peakHeapMiB: out.peakHeapMiB,
+    peakExternalMiB: out.peakExternalMiB,
+    heapAfterGcMiB: out.heapAfterGcMiB,
+    counts: out.report.counts,
+    requests: { list: out.report.requests.list, head: out.report.requests.head },
+    emulatorRequests,
+  };
+}
+
+/** One `rclone check` of the same pair of buckets, with the requests the emulator served it. */
+async function rcloneCheck(emulator: ChildProcess, endpoint: string, size: number): Promise<RcloneRun> {
+  const rcloneEnv: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    RCLONE_CONFIG_BENCH_TYPE: 's3',
+    RCLONE_CONFIG_BENCH_PROVIDER: 'Other',
+    RCLONE_CONFIG_BENCH_ENDPOINT: endpoint,
+    RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true',
+    RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: CREDENTIALS.id,
+    RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: CREDENTIALS.secret,
+    RCLONE_CONFIG_BENCH_REGION: REGION,
+    // AWS_CA_BUNDLE is deliberately absent: rclone fails to load one here.
+  };
+  await ask(emulator, { cmd: 'reset' });
+  // The verifier's own cursor and reports live under .s3dr/ in the DR bucket.
+  const r = await run(
+    'rclone',
+    ['check', `bench:src-${size}`, `bench:dr-${size}`, '--exclude', '.s3dr/**'],
+    rcloneEnv,
+  );
+  const { counts: emulatorRequests } = await ask<{ counts: Record<string, number> }>(emulator, {
+    cmd: 'counts',
+  });
+  const summary = r.stderr
+    .split('\n')
+    .filter((l) => /differences found|files missing|matching files|hashes could not be checked/.test(l))
+    .map((l) => l.replace(/^.*?(NOTICE|ERROR): /, ''));
+  return { ms: r.ms, exitCode: r.code, summary, emulatorRequests };
+}
+
+interface Runs {
+  verifier: VerifierRun[];
+  rclone: RcloneRun[];
+}
+
+/** Runs both tools `repeat` times on each size, alternating, and logs each run. */
+async function measure(
+  emulator: ChildProcess,
+  settings: BenchSettings,
+  sizes: number[],
+  log: (line: string) => void,
+): Promise<Record<number, Runs>> {
+  const results: Record<number, Runs> = {};
+  for (const size of sizes) {
+    const runs: Runs = { verifier: [], rclone: [] };
+    results[size] = runs;
+    for (let i = 0; i < settings.repeat; i++) {
+      const v = await verifierPass(emulator, settings, size);
+      runs.verifier.push(v);
+      log(
+        `N=${size} verifier pass ${i + 1}: ${v.passMs.toFixed(0)} ms, peak RSS ${v.maxRssMiB.toFixed(0)} MiB, ${v.requests.list} LIST, ${v.requests.head} HEAD`,
+      );
+      if (process.env.BENCH_RCLONE === '0') continue;
+      const r = await rcloneCheck(emulator, settings.endpoint, size);
+      runs.rclone.push(r);
+      log(
+        `N=${size} rclone check ${i + 1}: ${r.ms.toFixed(0)} ms (exit ${r.exitCode}) ${r.summary.join('; ')}`,
+      );
+    }
+  }
+  return results;
+}
+
+/** One size's figures: best times (other work on a shared machine only adds time), median memory and CPU. */
+function summarise(size: number, { verifier, rclone }: Runs) {
+  const first = verifier[0]!;
+  const verifyMs = Math.min(...verifier.map((v) => v.passMs));
+  const rcloneMs = rclone.length > 0 ? Math.min(...rclone.map((r) => r.ms)) : Number.NaN;
+  const listPerBucket = first.requests.list / 2;
+  return {
+    n: size,
+    verifyPassMs: Math.round(verifyMs),
+    verifyProcessMs: Math.round(Math.min(...verifier.map((v) => v.processMs))),
+    verifyPassMedianMs: Math.round(median(verifier.map((v) => v.passMs))),
+    rcloneCheckMedianMs: rclone.length > 0 ? Math.round(median(rclone.map((r) => r.ms))) : Number.NaN,
+    rcloneCheckMs: Math.round(rcloneMs),
+    speedupVsRclone: Number((rcloneMs / verifyMs).toFixed(2)),
+    verifierPeakRssMiB: Number(median(verifier.map((v) => v.maxRssMiB)).toFixed(1)),
+    verifierPeakHeapMiB: Number(median(verifier.map((v) => v.peakHeapMiB)).toFixed(1)),
+    verifierPeakExternalMiB: Number(median(verifier.map((v) => v.peakExternalMiB)).toFixed(1)),
+    verifierHeapAfterGcMiB: Number(median(verifier.map((v) => v.heapAfterGcMiB)).toFixed(1)),
+    verifierCpuMsPer1000Keys: Number(((1000 * median(verifier.map((v) => v.cpuMs))) / size).toFixed(1)),
+    counts: first.counts,
+    verifierRequests: first.emulatorRequests,
+    listPerBucket,
+    listPer1000KeysPerBucket: Number(((1000 * listPerBucket) / size).toFixed(3)),
+    heads: first.requests.head,
+    rcloneRequests: rclone[0]?.emulatorRequests ?? {},
+    rcloneSummary: rclone[0]?.summary ?? [],
+    runs: {
+      verifyPassMs: verifier.map((v) => Math.round(v.passMs)),
+      rcloneCheckMs: rclone.map((r) => Math.round(r.ms)),
+    },
+  };
+}
+
+type SizeSummary = ReturnType<typeof summarise>;
+
+/** bench/results/verify.json: the machine, the layout, every size's figures and the issue's targets. */
+async function benchResult(settings: BenchSettings, all: SizeSummary[], rcloneVersion: string) {
+  const { n, smallN } = settings;
+  const small = all.find((s) => s.n === smallN) ?? all[0]!;
+  const big = all.find((s) => s.n === n) ?? all.at(-1)!;
+  const largest = all.at(-1)!;
+  const expectedHeads = PLAN.mismatchedSameSize + PLAN.recordedEtag;
+  return {
+    date: new Date().toISOString(),
+    machine: {
+      node: process.version,
+      cpus: (await import('node:os')).cpus().length,
+      rclone: rcloneVersion,
+    },
+    layout: `N / ${KEYS_PER_PREFIX} prefixes of ${KEYS_PER_PREFIX} keys (tenant-000/ …), keys spread round-robin; bodies 48 B`,
+    planted: PLAN,
+    concurrency: Number(settings.concurrency),
+    verifierNodeOptions: settings.verifyNodeOptions,
+    repeat: settings.repeat,
+    sizes: all,
+    targets: {
+      atLeastAsFastAsRclone: big.speedupVsRclone >= 1,
+      peakRssRatioLargeToSmall: Number((big.verifierPeakRssMiB / small.verifierPeakRssMiB).toFixed(3)),
+      peakRssWithin20Percent: big.verifierPeakRssMiB <= 1.2 * small.verifierPeakRssMiB,
+      ...(largest.n > n
+        ? {
+            [`peakRssRatio${largest.n}To${n}`]: Number(
+              (largest.verifierPeakRssMiB / big.verifierPeakRssMiB).toFixed(3),
+            ),
+          }
+        : {}),
+      listPer1000KeysPerBucket: big.listPer1000KeysPerBucket,
+      headsOnlyForEtagDifferences: big.heads === expectedHeads,
+      expectedHeads,
+    },
+  };
+}
+
+/** The table and the targets line people read on stdout. */
+function report(
+  settings: BenchSettings,
+  result: Awaited<ReturnType<typeof benchResult>>,
+  rcloneVersion: string,
+) {
+  const rows = result.sizes.map(
+    (s) =>
+      `| ${String(s.n).padStart(7)} | ${String(s.verifyPassMs).padStart(9)} | ${String(s.rcloneCheckMs).padStart(9)} | ${s.speedupVsRclone.toFixed(2).padStart(6)} | ${s.verifierPeakRssMiB.toFixed(0).padStart(7)} | ${`${s.verifierPeakHeapMiB.toFixed(0)}/${s.verifierPeakExternalMiB.toFixed(0)}/${s.verifierHeapAfterGcMiB.toFixed(0)}`.padStart(12)} | ${s.verifierCpuMsPer1000Keys.toFixed(0).padStart(9)} | ${String(s.listPerBucket).padStart(8)} | ${String(s.heads).padStart(4)} | ${`${s.counts.missing}/${s.counts.mismatched}/${s.counts.orphaned}`.padStart(12)} |`,
+  );
+  const { targets } = result;
+  const big = result.sizes.find((s) => s.n === settings.n) ?? result.sizes.at(-1)!;
+  return [
+    '',
+    `verify bench — concurrency ${settings.concurrency}, NODE_OPTIONS "${settings.verifyNodeOptions}", best of ${settings.repeat} (times), medians (memory, CPU), ${rcloneVersion}`,
+    '|       N | verify ms | rclone ms | ratio  | RSS MiB | heap/ext/GC  | CPU ms/1k | LIST/bkt | HEAD | miss/mis/orp |',
+    '|---------|-----------|-----------|--------|---------|--------------|-----------|----------|------|--------------|',
+    ...rows,
+    '',
+    `targets: as fast as rclone ${targets.atLeastAsFastAsRclone ? 'yes' : 'NO'}; RSS ratio ${targets.peakRssRatioLargeToSmall} (≤ 1.2: ${targets.peakRssWithin20Percent ? 'yes' : 'NO'}); ` +
+      `${targets.listPer1000KeysPerBucket} LIST per 1,000 keys per bucket; HEADs ${big.heads} (expected ${targets.expectedHeads})`,
+    '',
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const n = Number(process.env.BENCH_N ?? 100_000);
-  const smallN = Number(process.env.BENCH_SMALL_N ?? Math.round(n / 10));
-  const repeat = Number(process.env.BENCH_REPEAT ?? 5);
-  const concurrency = process.env.S3DR_VERIFY_CONCURRENCY ?? '8';
   const rcloneVersion = ensureRclone();
   const { loadLocalSettings } = await import('../local/settings.ts');
   const verifyNodeOptions =
@@ -292,203 +529,32 @@ async function main(): Promise<void> {
   const { port } = await new Promise<{ port: number }>((resolve) =>
     emulator.once('message', (m) => resolve(m as { port: number })),
   );
-  const endpoint = `http://127.0.0.1:${port}`;
+  const settings: BenchSettings = {
+    n,
+    smallN: Number(process.env.BENCH_SMALL_N ?? Math.round(n / 10)),
+    repeat: Number(process.env.BENCH_REPEAT ?? 5),
+    concurrency: process.env.S3DR_VERIFY_CONCURRENCY ?? '8',
+    verifyNodeOptions,
+    endpoint: `http://127.0.0.1:${port}`,
+  };
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
   try {
     const extra = (process.env.BENCH_EXTRA_N ?? '').split(',').filter(Boolean).map(Number);
-    const sizes = [...new Set([smallN, n, ...extra])].sort((a, b) => a - b);
+    const sizes = [...new Set([settings.smallN, n, ...extra])].sort((a, b) => a - b);
     for (const size of sizes) {
       const t = performance.now();
       await ask(emulator, { cmd: 'populate', n: size, source: `src-${size}`, dr: `dr-${size}` });
       log(`populated src-${size} and dr-${size} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     }
-
-    const verifierEnv = (size: number): NodeJS.ProcessEnv => ({
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      S3DR_SOURCE_BUCKETS: `src-${size}`,
-      S3DR_DR_BUCKET: `dr-${size}`,
-      S3DR_SOURCE_REGION: REGION,
-      S3DR_DR_REGION: REGION,
-      S3DR_ENDPOINT_URL: endpoint,
-      S3DR_FORCE_PATH_STYLE: 'true',
-      S3DR_VERIFY_CONCURRENCY: concurrency,
-      AWS_ACCESS_KEY_ID: CREDENTIALS.id,
-      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secret,
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-      NODE_OPTIONS: verifyNodeOptions,
-    });
-    const verifierPass = async (size: number): Promise<VerifierRun> => {
-      await ask(emulator, { cmd: 'reset' });
-      const r = await run(
-        process.execPath,
-        [
-          '--no-warnings',
-          '--expose-gc',
-          ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-          self,
-          '--verifier',
-        ],
-        verifierEnv(size),
-      );
-      if (r.code !== 0) throw new Error(`verifier failed (${r.code}): ${r.stderr}`);
-      const out = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
-      const { counts: emulatorRequests } = await ask<{ counts: Record<string, number> }>(emulator, {
-        cmd: 'counts',
-      });
-      return {
-        passMs: out.passMs,
-        cpuMs: out.cpuMs,
-        processMs: r.ms,
-        maxRssMiB: out.maxRssKb / 1024,
-        peakHeapMiB: out.peakHeapMiB,
-        peakExternalMiB: out.peakExternalMiB,
-        heapAfterGcMiB: out.heapAfterGcMiB,
-        counts: out.report.counts,
-        requests: { list: out.report.requests.list, head: out.report.requests.head },
-        emulatorRequests,
-      };
-    };
-    const rcloneEnv: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      RCLONE_CONFIG_BENCH_TYPE: 's3',
-      RCLONE_CONFIG_BENCH_PROVIDER: 'Other',
-      RCLONE_CONFIG_BENCH_ENDPOINT: endpoint,
-      RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true',
-      RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: CREDENTIALS.id,
-      RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: CREDENTIALS.secret,
-      RCLONE_CONFIG_BENCH_REGION: REGION,
-      // AWS_CA_BUNDLE is deliberately absent: rclone fails to load one here.
-    };
-    const rcloneCheck = async (size: number): Promise<RcloneRun> => {
-      await ask(emulator, { cmd: 'reset' });
-      // The verifier's own cursor and reports live under .s3dr/ in the DR bucket.
-      const r = await run(
-        'rclone',
-        ['check', `bench:src-${size}`, `bench:dr-${size}`, '--exclude', '.s3dr/**'],
-        rcloneEnv,
-      );
-      const { counts: emulatorRequests } = await ask<{ counts: Record<string, number> }>(emulator, {
-        cmd: 'counts',
-      });
-      const summary = r.stderr
-        .split('\n')
-        .filter((l) => /differences found|files missing|matching files|hashes could not be checked/.test(l))
-        .map((l) => l.replace(/^.*?(NOTICE|ERROR): /, ''));
-      return { ms: r.ms, exitCode: r.code, summary, emulatorRequests };
-    };
-
-    const results: Record<string, { verifier: VerifierRun[]; rclone: RcloneRun[] }> = {};
-    for (const size of sizes) {
-      results[size] = { verifier: [], rclone: [] };
-      for (let i = 0; i < repeat; i++) {
-        const v = await verifierPass(size);
-        results[size].verifier.push(v);
-        log(
-          `N=${size} verifier pass ${i + 1}: ${v.passMs.toFixed(0)} ms, peak RSS ${v.maxRssMiB.toFixed(0)} MiB, ${v.requests.list} LIST, ${v.requests.head} HEAD`,
-        );
-        if (process.env.BENCH_RCLONE === '0') continue;
-        const r = await rcloneCheck(size);
-        results[size].rclone.push(r);
-        log(
-          `N=${size} rclone check ${i + 1}: ${r.ms.toFixed(0)} ms (exit ${r.exitCode}) ${r.summary.join('; ')}`,
-        );
-      }
-    }
-
-    const summarise = (size: number) => {
-      const { verifier, rclone } = results[size]!;
-      const first = verifier[0]!;
-      // Best of the runs: other work on a shared machine only ever adds time, to either tool.
-      const verifyMs = Math.min(...verifier.map((v) => v.passMs));
-      const rcloneMs = rclone.length > 0 ? Math.min(...rclone.map((r) => r.ms)) : Number.NaN;
-      const listPerBucket = first.requests.list / 2;
-      return {
-        n: size,
-        verifyPassMs: Math.round(verifyMs),
-        verifyProcessMs: Math.round(Math.min(...verifier.map((v) => v.processMs))),
-        verifyPassMedianMs: Math.round(median(verifier.map((v) => v.passMs))),
-        rcloneCheckMedianMs: rclone.length > 0 ? Math.round(median(rclone.map((r) => r.ms))) : Number.NaN,
-        rcloneCheckMs: Math.round(rcloneMs),
-        speedupVsRclone: Number((rcloneMs / verifyMs).toFixed(2)),
-        verifierPeakRssMiB: Number(median(verifier.map((v) => v.maxRssMiB)).toFixed(1)),
-        verifierPeakHeapMiB: Number(median(verifier.map((v) => v.peakHeapMiB)).toFixed(1)),
-        verifierPeakExternalMiB: Number(median(verifier.map((v) => v.peakExternalMiB)).toFixed(1)),
-        verifierHeapAfterGcMiB: Number(median(verifier.map((v) => v.heapAfterGcMiB)).toFixed(1)),
-        verifierCpuMsPer1000Keys: Number(((1000 * median(verifier.map((v) => v.cpuMs))) / size).toFixed(1)),
-        counts: first.counts,
-        verifierRequests: first.emulatorRequests,
-        listPerBucket,
-        listPer1000KeysPerBucket: Number(((1000 * listPerBucket) / size).toFixed(3)),
-        heads: first.requests.head,
-        rcloneRequests: rclone[0]?.emulatorRequests ?? {},
-        rcloneSummary: rclone[0]?.summary ?? [],
-        runs: {
-          verifyPassMs: verifier.map((v) => Math.round(v.passMs)),
-          rcloneCheckMs: rclone.map((r) => Math.round(r.ms)),
-        },
-      };
-    };
-    const all = sizes.map(summarise);
-    const small = all.find((s) => s.n === smallN) ?? all[0]!;
-    const big = all.find((s) => s.n === n) ?? all.at(-1)!;
-    const largest = all.at(-1)!;
-    const expectedHeads = PLAN.mismatchedSameSize + PLAN.recordedEtag;
-    const result = {
-      date: new Date().toISOString(),
-      machine: {
-        node: process.version,
-        cpus: (await import('node:os')).cpus().length,
-        rclone: rcloneVersion,
-      },
-      layout: `N / ${KEYS_PER_PREFIX} prefixes of ${KEYS_PER_PREFIX} keys (tenant-000/ …), keys spread round-robin; bodies 48 B`,
-      planted: PLAN,
-      concurrency: Number(concurrency),
-      verifierNodeOptions: verifyNodeOptions,
-      repeat,
-      sizes: all,
-      targets: {
-        atLeastAsFastAsRclone: big.speedupVsRclone >= 1,
-        peakRssRatioLargeToSmall: Number((big.verifierPeakRssMiB / small.verifierPeakRssMiB).toFixed(3)),
-        peakRssWithin20Percent: big.verifierPeakRssMiB <= 1.2 * small.verifierPeakRssMiB,
-        ...(largest.n > n
-          ? {
-              [`peakRssRatio${largest.n}To${n}`]: Number(
-                (largest.verifierPeakRssMiB / big.verifierPeakRssMiB).toFixed(3),
-              ),
-            }
-          : {}),
-        listPer1000KeysPerBucket: big.listPer1000KeysPerBucket,
-        headsOnlyForEtagDifferences: big.heads === expectedHeads,
-        expectedHeads,
-      },
-    };
-
-    const rows = result.sizes.map(
-      (s) =>
-        `| ${String(s.n).padStart(7)} | ${String(s.verifyPassMs).padStart(9)} | ${String(s.rcloneCheckMs).padStart(9)} | ${s.speedupVsRclone.toFixed(2).padStart(6)} | ${s.verifierPeakRssMiB.toFixed(0).padStart(7)} | ${`${s.verifierPeakHeapMiB.toFixed(0)}/${s.verifierPeakExternalMiB.toFixed(0)}/${s.verifierHeapAfterGcMiB.toFixed(0)}`.padStart(12)} | ${s.verifierCpuMsPer1000Keys.toFixed(0).padStart(9)} | ${String(s.listPerBucket).padStart(8)} | ${String(s.heads).padStart(4)} | ${`${s.counts.missing}/${s.counts.mismatched}/${s.counts.orphaned}`.padStart(12)} |`,
-    );
-    process.stdout.write(
-      [
-        '',
-        `verify bench — concurrency ${concurrency}, NODE_OPTIONS "${verifyNodeOptions}", best of ${repeat} (times), medians (memory, CPU), ${rcloneVersion}`,
-        '|       N | verify ms | rclone ms | ratio  | RSS MiB | heap/ext/GC  | CPU ms/1k | LIST/bkt | HEAD | miss/mis/orp |',
-        '|---------|-----------|-----------|--------|---------|--------------|-----------|----------|------|--------------|',
-        ...rows,
-        '',
-        `targets: as fast as rclone ${result.targets.atLeastAsFastAsRclone ? 'yes' : 'NO'}; RSS ratio ${result.targets.peakRssRatioLargeToSmall} (≤ 1.2: ${result.targets.peakRssWithin20Percent ? 'yes' : 'NO'}); ` +
-          `${result.targets.listPer1000KeysPerBucket} LIST per 1,000 keys per bucket; HEADs ${big.heads} (expected ${expectedHeads})`,
-        '',
-      ].join('\n'),
-    );
+    const results = await measure(emulator, settings, sizes, log);
+    const all = sizes.map((size) => summarise(size, results[size]!));
+    const result = await benchResult(settings, all, rcloneVersion);
+    process.stdout.write(report(settings, result, rcloneVersion));
     await mkdir(new URL('results/', import.meta.url), { recursive: true });
     await writeFile(new URL('results/verify.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
   } finally {
-    await ask(emulator, { cmd: 'stop' }).catch(() => undefined);
-    emulator.kill();
+    await stopEmulator(emulator);
   }
 }
 

@@ -15,19 +15,13 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { FastifyApp } from './emulator.ts';
-import { type FieldPersistence, persistObjectField } from './emulator-object-fields.ts';
+import { type FieldStore, installWriteField } from './emulator-object-fields.ts';
 import { requestScope } from './emulator-request.ts';
 import { s3Error } from './emulator-xml.ts';
 
 /** The part of fauxqs's S3 store storage classes need. */
-export interface ClassedStore {
+export interface ClassedStore extends FieldStore {
   buckets: Map<string, Map<string, ClassedObject>>;
-  putObject(...args: unknown[]): unknown;
-  createMultipartUpload(...args: unknown[]): string;
-  completeMultipartUpload(uploadId: string, parts: unknown): unknown;
-  multipartUploads: Map<string, { bucket: string; key: string; storageClass?: string }>;
-  /** fauxqs's SQLite write-through, when the emulator keeps its state (S3DR_DATA_DIR). */
-  persistence?: FieldPersistence;
 }
 
 export interface ClassedObject {
@@ -70,37 +64,14 @@ export function installStorageClasses(
   // Not AsyncLocalStorage: fauxqs calls its store synchronously from the route handler (local/emulator-request.ts).
   const current = requestScope<FastifyRequest>();
   const objectOf = (bucket: string, key: string) => store.buckets.get(bucket)?.get(key);
-  const saveClass = persistObjectField(store, 's3dr_storage_classes', 'storageClass', (c) => c !== undefined);
-
-  const putObject = store.putObject.bind(store);
-  store.putObject = (...args: unknown[]) => {
-    const storageClass = requestedClass(current.get());
-    const result = putObject(...args);
-    const stored = objectOf(String(args[0]), String(args[1]));
-    if (stored) {
-      stored.storageClass = storageClass;
-      saveClass(String(args[0]), { ...stored, key: String(args[1]) });
-    }
-    return result;
-  };
-  const createMultipartUpload = store.createMultipartUpload.bind(store);
-  store.createMultipartUpload = (...args: unknown[]) => {
-    const uploadId = createMultipartUpload(...args);
-    const upload = store.multipartUploads.get(uploadId);
-    if (upload) upload.storageClass = requestedClass(current.get());
-    return uploadId;
-  };
-  const completeMultipartUpload = store.completeMultipartUpload.bind(store);
-  store.completeMultipartUpload = (uploadId: string, parts: unknown) => {
-    const upload = store.multipartUploads.get(uploadId);
-    const result = completeMultipartUpload(uploadId, parts);
-    const stored = upload && objectOf(upload.bucket, upload.key);
-    if (stored) {
-      stored.storageClass = upload.storageClass;
-      saveClass(upload.bucket, { ...stored, key: upload.key });
-    }
-    return result;
-  };
+  installWriteField(store, current, {
+    table: 's3dr_storage_classes',
+    field: 'storageClass',
+    isSet: (storageClass) => storageClass !== undefined,
+    // A copy without the header is STANDARD, as a PUT without it is.
+    forPut: requestedClass,
+    forUpload: requestedClass,
+  });
 
   app.addHook('preHandler', (request, reply, done) => {
     const wanted = request.headers['x-amz-storage-class'];

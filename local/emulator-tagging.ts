@@ -11,22 +11,16 @@
  *
  * Tests: tests/integration/emulator-tagging.test.ts.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyApp, ObjectEvent } from './emulator.ts';
-import { type FieldPersistence, persistObjectField } from './emulator-object-fields.ts';
+import { type FieldStore, installWriteField } from './emulator-object-fields.ts';
 import { requestScope } from './emulator-request.ts';
-import { VERSIONS_BUCKET } from './emulator-versioning.ts';
+import { parseCopySource, VERSIONS_BUCKET } from './emulator-versioning.ts';
 import { s3Error, xml, xmlEscape, xmlUnescape } from './emulator-xml.ts';
 
 /** The part of fauxqs's S3 store (and of its stored objects) tagging needs. */
-export interface TaggableStore {
+export interface TaggableStore extends FieldStore {
   buckets: Map<string, Map<string, TaggableObject>>;
-  putObject(...args: unknown[]): unknown;
-  createMultipartUpload(...args: unknown[]): string;
-  completeMultipartUpload(uploadId: string, parts: unknown): unknown;
-  multipartUploads: Map<string, { bucket: string; key: string; tags?: Record<string, string> }>;
-  /** fauxqs's SQLite write-through, when the emulator keeps its state (S3DR_DATA_DIR). */
-  persistence?: FieldPersistence;
 }
 
 interface TaggableObject {
@@ -72,16 +66,53 @@ function invalidTags(tags: [string, string][]): string | undefined {
   return undefined;
 }
 
-/** `bucket/key` (and `?versionId=`) of an `x-amz-copy-source` header, decoded as fauxqs decodes it. */
-function copySourceOf(
-  header: string,
-): { bucket: string; key: string; versionId: string | undefined } | undefined {
-  const [encoded = '', query = ''] = header.split('?', 2);
-  const raw = decodeURIComponent(encoded);
-  const path = raw.startsWith('/') ? raw.slice(1) : raw;
-  const slash = path.indexOf('/');
-  const versionId = new URLSearchParams(query).get('versionId') ?? undefined;
-  return slash < 0 ? undefined : { bucket: path.slice(0, slash), key: path.slice(slash + 1), versionId };
+/**
+ * Answers GetObjectTagging, PutObjectTagging and DeleteObjectTagging for one stored object (the current
+ * object or a version); `changed` keeps the new tag set and announces it.
+ */
+function answerTagging(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  stored: TaggableObject,
+  changed: (eventName: 'ObjectTagging:Put' | 'ObjectTagging:Delete') => void,
+): void {
+  if (request.method === 'GET') {
+    const tagSet = Object.entries(stored.tags ?? {})
+      .map(([k, v]) => `<Tag><Key>${xmlEscape(k)}</Key><Value>${xmlEscape(v)}</Value></Tag>`)
+      .join('');
+    void reply
+      .code(200)
+      .header('content-type', 'application/xml')
+      .send(
+        xml(`<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet>${tagSet}</TagSet></Tagging>`),
+      );
+    return;
+  }
+  if (request.method === 'PUT') {
+    const body = Buffer.isBuffer(request.body) ? request.body.toString('utf8') : String(request.body ?? '');
+    const tags = parseTagging(body);
+    if (!tags) {
+      s3Error(reply, 400, 'MalformedXML', 'The XML you provided was not well-formed.');
+      return;
+    }
+    const invalid = invalidTags(tags);
+    if (invalid) {
+      s3Error(reply, 400, 'InvalidTag', invalid);
+      return;
+    }
+    // The whole set is replaced; the object's bytes, ETag and Last-Modified stay as they are.
+    stored.tags = Object.fromEntries(tags);
+    changed('ObjectTagging:Put');
+    void reply.code(200).send();
+    return;
+  }
+  if (request.method === 'DELETE') {
+    stored.tags = {};
+    changed('ObjectTagging:Delete');
+    void reply.code(204).send();
+    return;
+  }
+  s3Error(reply, 405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
 }
 
 /**
@@ -96,59 +127,32 @@ export function installObjectTagging(
   versionOf: (bucket: string, key: string, versionId: string) => TaggableObject | undefined = () => undefined,
 ): void {
   const current = requestScope<FastifyRequest>();
-  // Tag sets survive a restart with the objects (local/emulator-object-fields.ts).
-  const saveTags = persistObjectField(store, 's3dr_tags', 'tags', (tags) =>
-    Boolean(tags && Object.keys(tags).length > 0),
-  );
   const objectOf = (bucket: string, key: string, versionId?: string) =>
     versionId === undefined ? store.buckets.get(bucket)?.get(key) : versionOf(bucket, key, versionId);
-  /** Saves the tags of the object a tagging request changed: the key's current object or a version. */
-  const saveVersionTags = (bucket: string, key: string, obj: TaggableObject & { key?: string }) => {
-    if (store.buckets.get(bucket)?.get(key) === obj) saveTags(bucket, { ...obj, key });
-    // A noncurrent version lives in the versions bucket under its own storage key.
-    else if (obj.key !== undefined) saveTags(VERSIONS_BUCKET, { ...obj, key: obj.key });
-  };
-
   /** The tag set a write request gives the object it writes (read before the write replaces it). */
   const tagsForWrite = (request: FastifyRequest): Record<string, string> => {
     const h = request.headers;
     const copySource = h['x-amz-copy-source'];
     if (typeof copySource === 'string' && String(h['x-amz-tagging-directive'] ?? 'COPY') !== 'REPLACE') {
-      const from = copySourceOf(copySource);
+      const from = parseCopySource(copySource);
       return { ...((from && objectOf(from.bucket, from.key, from.versionId)?.tags) ?? {}) };
     }
     return headerTags(h['x-amz-tagging']);
   };
 
-  const putObject = store.putObject.bind(store);
-  store.putObject = (...args: unknown[]) => {
-    const request = current.get();
-    const tags = request ? tagsForWrite(request) : {};
-    const result = putObject(...args);
-    const stored = objectOf(String(args[0]), String(args[1]));
-    if (stored) {
-      stored.tags = tags;
-      saveTags(String(args[0]), { ...stored, key: String(args[1]) });
-    }
-    return result;
-  };
-  const createMultipartUpload = store.createMultipartUpload.bind(store);
-  store.createMultipartUpload = (...args: unknown[]) => {
-    const uploadId = createMultipartUpload(...args);
-    const upload = store.multipartUploads.get(uploadId);
-    if (upload) upload.tags = headerTags(current.get()?.headers['x-amz-tagging']);
-    return uploadId;
-  };
-  const completeMultipartUpload = store.completeMultipartUpload.bind(store);
-  store.completeMultipartUpload = (uploadId: string, parts: unknown) => {
-    const upload = store.multipartUploads.get(uploadId);
-    const result = completeMultipartUpload(uploadId, parts);
-    const stored = upload && objectOf(upload.bucket, upload.key);
-    if (stored) {
-      stored.tags = { ...(upload.tags ?? {}) };
-      saveTags(upload.bucket, { ...stored, key: upload.key });
-    }
-    return result;
+  // Tag sets survive a restart with the objects (local/emulator-object-fields.ts).
+  const saveTags = installWriteField(store, current, {
+    table: 's3dr_tags',
+    field: 'tags',
+    isSet: (tags) => Boolean(tags && Object.keys(tags).length > 0),
+    forPut: (request) => (request ? tagsForWrite(request) : {}),
+    forUpload: (request) => headerTags(request?.headers['x-amz-tagging']),
+  });
+  /** Saves the tags of the object a tagging request changed: the key's current object or a version. */
+  const saveVersionTags = (bucket: string, key: string, obj: TaggableObject & { key?: string }) => {
+    if (store.buckets.get(bucket)?.get(key) === obj) saveTags(bucket, { ...obj, key });
+    // A noncurrent version lives in the versions bucket under its own storage key.
+    else if (obj.key !== undefined) saveTags(VERSIONS_BUCKET, { ...obj, key: obj.key });
   };
 
   app.addHook('preHandler', (request, reply, done) => {
@@ -170,47 +174,9 @@ export function installObjectTagging(
     const stored = objectOf(bucket, key, versionId);
     if (!stored) return s3Error(reply, 404, 'NoSuchKey', 'The specified key does not exist.');
     if (versionId !== undefined) void reply.header('x-amz-version-id', versionId);
-    const event = (eventName: ObjectEvent['eventName']) =>
+    answerTagging(request, reply, stored, (eventName) => {
+      saveVersionTags(bucket, key, stored);
       emit({ eventName, bucket, key, etag: stored.etag.replaceAll('"', ''), time: new Date() });
-    if (request.method === 'GET') {
-      const tagSet = Object.entries(stored.tags ?? {})
-        .map(([k, v]) => `<Tag><Key>${xmlEscape(k)}</Key><Value>${xmlEscape(v)}</Value></Tag>`)
-        .join('');
-      void reply
-        .code(200)
-        .header('content-type', 'application/xml')
-        .send(
-          xml(
-            `<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet>${tagSet}</TagSet></Tagging>`,
-          ),
-        );
-      return;
-    }
-    if (request.method === 'PUT') {
-      const body = Buffer.isBuffer(request.body) ? request.body.toString('utf8') : String(request.body ?? '');
-      const tags = parseTagging(body);
-      if (!tags) return s3Error(reply, 400, 'MalformedXML', 'The XML you provided was not well-formed.');
-      const invalid = invalidTags(tags);
-      if (invalid) return s3Error(reply, 400, 'InvalidTag', invalid);
-      // The whole set is replaced; the object's bytes, ETag and Last-Modified stay as they are.
-      stored.tags = Object.fromEntries(tags);
-      saveVersionTags(bucket, key, stored);
-      event('ObjectTagging:Put');
-      void reply.code(200).send();
-      return;
-    }
-    if (request.method === 'DELETE') {
-      stored.tags = {};
-      saveVersionTags(bucket, key, stored);
-      event('ObjectTagging:Delete');
-      void reply.code(204).send();
-      return;
-    }
-    return s3Error(
-      reply,
-      405,
-      'MethodNotAllowed',
-      'The specified method is not allowed against this resource.',
-    );
+    });
   });
 }

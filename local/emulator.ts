@@ -9,7 +9,7 @@
  * pinned to 2.4.1 exactly, and tests/integration fail loudly if this wiring stops producing events.
  */
 import { buildApp } from 'fauxqs';
-import { requestScope } from './emulator-request.ts';
+import { type RequestScope, requestScope } from './emulator-request.ts';
 import { type ClassedObject, type ClassedStore, installStorageClasses } from './emulator-storage-class.ts';
 import { installObjectTagging, type TaggableStore } from './emulator-tagging.ts';
 import {
@@ -301,6 +301,9 @@ interface RequestContext {
   kind: string;
   ifNoneMatch?: string;
   ifMatch?: string;
+  /** CopyObject's x-amz-copy-source and x-amz-copy-source-if-match. */
+  copySource?: string;
+  copySourceIfMatch?: string;
 }
 
 const header = (headers: Record<string, unknown>, name: string) =>
@@ -329,6 +332,31 @@ function checkConditionalWrite(
       if (!current) throw new S3Error('NoSuchKey', 'The specified key does not exist.', 404);
       throw failed();
     }
+  }
+}
+
+/**
+ * CopyObject's `x-amz-copy-source-if-match`, which fauxqs 2.4.1 ignores: "Copies the object if its entity
+ * tag (ETag) matches the specified tag", else 412 PreconditionFailed (Amazon S3 API Reference, CopyObject).
+ * The replicator relies on it to never copy a source that moved on (tests/helpers/object-store-contract.ts).
+ */
+function checkCopySource(
+  context: RequestContext | undefined,
+  objectAt: (bucket: string, key: string, versionId?: string) => { etag: string } | undefined,
+  S3Error: S3ErrorClass,
+): void {
+  if (context?.copySourceIfMatch === undefined || context.copySource === undefined) return;
+  const [path = '', query = ''] = context.copySource.split('?', 2);
+  const [bucket = '', ...rest] = decodeURIComponent(path).replace(/^\//, '').split('/');
+  const versionId = new URLSearchParams(query).get('versionId') ?? undefined;
+  const source = objectAt(bucket, rest.join('/'), versionId);
+  const wanted = context.copySourceIfMatch.trim().replaceAll('"', '');
+  if (source && source.etag.replaceAll('"', '') !== wanted) {
+    throw new S3Error(
+      'PreconditionFailed',
+      'At least one of the pre-conditions you specified did not hold',
+      412,
+    );
   }
 }
 
@@ -374,58 +402,41 @@ export function classify(method: string, url: string, headers: Record<string, un
   return `${method}`;
 }
 
-/**
- * Starts fauxqs on 127.0.0.1 (never all interfaces) with object-event hooks installed.
- * `port: 0` picks a free port.
- */
-export async function startEmulator(options: {
-  port: number;
-  region?: string;
-  /** Keep state in this folder across restarts (default: in memory only). */
-  dataDir?: string;
-  /** Registers extra routes (e.g. the status page) before the server starts listening. */
-  beforeListen?: (app: FastifyApp) => void;
-}): Promise<Emulator> {
-  const { S3Store, SqsStore, SnsStore, PersistenceManager, encodeListedKey, S3Error, compareUtf8 } =
-    await loadStoreClasses();
-  const s3Store = new S3Store() as S3StoreLike;
-  const sqsStore = new SqsStore();
-  const snsStore = new SnsStore();
-  const persistence = options.dataDir
-    ? persist(options.dataDir, PersistenceManager, { s3Store, sqsStore, snsStore })
-    : undefined;
-  if (options.region) sqsStore.region = options.region;
-  const app = buildApp({ logger: false, stores: { s3Store, sqsStore, snsStore } as never });
+/** Object-event listeners: `emit` calls each one. */
+function eventHub() {
+  const listeners = new Set<(event: ObjectEvent) => void>();
+  return {
+    emit: (event: ObjectEvent) => {
+      for (const listener of listeners) listener(event);
+    },
+    subscribe(listener: (event: ObjectEvent) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    clear: () => listeners.clear(),
+  };
+}
 
+/**
+ * The hooks every request passes before fauxqs's route handler: refusal of unsigned and cross-origin
+ * requests, request counts, the listings fauxqs lacks, the empty-body fix, and the scope that tells the
+ * store calls which request they serve. Returns the counts and that scope.
+ */
+function installRequestHooks(
+  app: FastifyApp,
+  s3Store: S3StoreLike,
+  encodeListedKey: KeyEncoder,
+  versioning: () => Versioning,
+  ownOrigin: () => string,
+): { counts: Record<string, number>; requestContext: RequestScope<RequestContext> } {
   const requestContext = requestScope<RequestContext>();
   const counts: Record<string, number> = {};
-  const listeners = new Set<(event: ObjectEvent) => void>();
-  const emit = (event: ObjectEvent) => {
-    for (const listener of listeners) listener(event);
-  };
-  const emitCreated = (
-    eventName: ObjectEventName,
-    bucket: string,
-    key: string,
-    obj: { contentLength: number; etag: string },
-  ) =>
-    emit({
-      eventName,
-      bucket,
-      key,
-      size: obj.contentLength,
-      etag: obj.etag.replaceAll('"', ''),
-      versionId: versioning.currentVersionId(bucket, key),
-      time: new Date(),
-    });
-
-  let ownOrigin = '';
   app.addHook('onRequest', (request, reply, done) => {
     const refused = refusal(
       request.method,
       request.url,
       request.headers as Record<string, unknown>,
-      ownOrigin,
+      ownOrigin(),
     );
     if (!refused) return done();
     void reply.code(refused.status).header('content-type', refused.contentType).send(refused.body);
@@ -436,7 +447,7 @@ export async function startEmulator(options: {
     done();
   });
   app.addHook('onRequest', (request, reply, done) => {
-    const listing = multipartListing(request.method, request.url, s3Store, encodeListedKey, versioning);
+    const listing = multipartListing(request.method, request.url, s3Store, encodeListedKey, versioning());
     if (!listing) return done();
     void reply.code(listing.status).header('content-type', 'application/xml').send(listing.body);
   });
@@ -460,29 +471,77 @@ export async function startEmulator(options: {
         kind,
         ifNoneMatch: writes ? header(headers, 'if-none-match') : undefined,
         ifMatch: writes ? header(headers, 'if-match') : undefined,
+        copySource: kind === 'CopyObject' ? header(headers, 'x-amz-copy-source') : undefined,
+        copySourceIfMatch: kind === 'CopyObject' ? header(headers, 'x-amz-copy-source-if-match') : undefined,
       },
       done,
     );
   });
-  const currentObject = (bucket: string, key: string) => s3Store.buckets.get(bucket)?.get(key);
+  return { counts, requestContext };
+}
 
-  // Before the wrappers below: a write's tag set is in place by the time its event is emitted, and the
-  // version it replaced is kept (versioning wraps the store after tagging, so it moves the tags along).
+/**
+ * The layers that keep what S3 keeps beside an object, in the order they must wrap the store: tagging
+ * first, so a write's tag set is in place by the time its event is emitted; storage classes next, so the
+ * class a write asked for is on the object versioning keeps as a version; versioning last (it moves the
+ * replaced object, with its tags and class, among the versions).
+ */
+function installObjectLayers(
+  app: FastifyApp,
+  s3Store: S3StoreLike,
+  emit: (event: ObjectEvent) => void,
+  S3Error: S3ErrorClass,
+  compareUtf8: (a: string, b: string) => number,
+): Versioning {
   installObjectTagging(app, s3Store, emit, (bucket, key, versionId) =>
     versioning.objectAt(bucket, key, versionId),
   );
-  // Also before versioning: the class a write asked for is on the object versioning keeps as a version.
   installStorageClasses(
     app,
     s3Store as unknown as ClassedStore,
     (bucket, key, versionId) => versioning.objectAt(bucket, key, versionId) as ClassedObject | undefined,
   );
   const versioning = installVersioning(app, s3Store as unknown as VersionableStore, S3Error, compareUtf8);
+  return versioning;
+}
 
+/**
+ * Wraps the store's writes and deletes, outermost (after the object layers, so an event sees the version
+ * it announces): checks conditional writes, and emits the event S3 would send, named after the request.
+ */
+function announceWrites(
+  s3Store: S3StoreLike,
+  requestContext: RequestScope<RequestContext>,
+  S3Error: S3ErrorClass,
+  emit: (event: ObjectEvent) => void,
+  versioning: Versioning,
+): void {
+  const currentObject = (bucket: string, key: string) => s3Store.buckets.get(bucket)?.get(key);
+  const emitCreated = (
+    eventName: ObjectEventName,
+    bucket: string,
+    key: string,
+    obj: { contentLength: number; etag: string },
+  ) =>
+    emit({
+      eventName,
+      bucket,
+      key,
+      size: obj.contentLength,
+      etag: obj.etag.replaceAll('"', ''),
+      versionId: versioning.currentVersionId(bucket, key),
+      time: new Date(),
+    });
   const putObject = s3Store.putObject.bind(s3Store);
   s3Store.putObject = (...args: unknown[]) => {
     const context = requestContext.get();
     checkConditionalWrite(context, currentObject(String(args[0]), String(args[1])), S3Error);
+    checkCopySource(
+      context,
+      (bucket, key, versionId) =>
+        versionId === undefined ? currentObject(bucket, key) : versioning.objectAt(bucket, key, versionId),
+      S3Error,
+    );
     const obj = putObject(...args);
     const op = context?.kind;
     const eventName: ObjectEventName =
@@ -519,6 +578,42 @@ export async function startEmulator(options: {
     });
     return result;
   };
+}
+
+/**
+ * Starts fauxqs on 127.0.0.1 (never all interfaces) with object-event hooks installed.
+ * `port: 0` picks a free port.
+ */
+export async function startEmulator(options: {
+  port: number;
+  region?: string;
+  /** Keep state in this folder across restarts (default: in memory only). */
+  dataDir?: string;
+  /** Registers extra routes (e.g. the status page) before the server starts listening. */
+  beforeListen?: (app: FastifyApp) => void;
+}): Promise<Emulator> {
+  const { S3Store, SqsStore, SnsStore, PersistenceManager, encodeListedKey, S3Error, compareUtf8 } =
+    await loadStoreClasses();
+  const s3Store = new S3Store() as S3StoreLike;
+  const sqsStore = new SqsStore();
+  const snsStore = new SnsStore();
+  const persistence = options.dataDir
+    ? persist(options.dataDir, PersistenceManager, { s3Store, sqsStore, snsStore })
+    : undefined;
+  if (options.region) sqsStore.region = options.region;
+  const app = buildApp({ logger: false, stores: { s3Store, sqsStore, snsStore } as never });
+
+  const events = eventHub();
+  let ownOrigin = '';
+  const { counts, requestContext } = installRequestHooks(
+    app,
+    s3Store,
+    encodeListedKey,
+    () => versioning,
+    () => ownOrigin,
+  );
+  const versioning = installObjectLayers(app, s3Store, events.emit, S3Error, compareUtf8);
+  announceWrites(s3Store, requestContext, S3Error, events.emit, versioning);
 
   options.beforeListen?.(app);
   await app.listen({ port: options.port, host: '127.0.0.1' });
@@ -528,13 +623,10 @@ export async function startEmulator(options: {
   return {
     port,
     endpoint: `http://127.0.0.1:${port}`,
-    onObjectEvent(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    onObjectEvent: events.subscribe,
     requestCounts: async () => ({ ...counts }),
     async stop() {
-      listeners.clear();
+      events.clear();
       await app.close();
       persistence?.close();
     },
@@ -565,7 +657,7 @@ export async function startEmulatorProcess(options: {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     detached: true,
   });
-  const listeners = new Set<(event: ObjectEvent) => void>();
+  const events = eventHub();
   const pending = new Map<number, (counts: Record<string, number>) => void>();
   let nextId = 0;
   const port = await new Promise<number>((resolve, reject) => {
@@ -577,8 +669,7 @@ export async function startEmulatorProcess(options: {
       if (message.type === 'ready') resolve(Number(message.port));
       else if (message.type === 'events') {
         for (const raw of message.events as (ObjectEvent & { time: string })[]) {
-          const event = { ...raw, time: new Date(raw.time) };
-          for (const listener of listeners) listener(event);
+          events.emit({ ...raw, time: new Date(raw.time) });
         }
       } else if (message.type === 'status?') {
         void Promise.resolve(options.statusSnapshot()).then((snapshot) =>
@@ -594,10 +685,7 @@ export async function startEmulatorProcess(options: {
   return {
     port,
     endpoint: `http://127.0.0.1:${port}`,
-    onObjectEvent(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    onObjectEvent: events.subscribe,
     requestCounts() {
       const id = nextId++;
       return new Promise((resolve) => {
@@ -606,7 +694,7 @@ export async function startEmulatorProcess(options: {
       });
     },
     async stop() {
-      listeners.clear();
+      events.clear();
       if (!child.connected) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.send({ type: 'stop' });

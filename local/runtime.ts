@@ -15,6 +15,7 @@ import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  type QueueAttributeName,
   SendMessageCommand,
   SetQueueAttributesCommand,
   SQSClient,
@@ -158,13 +159,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   }
 }
 
-async function wire(
+/** The handlers' environment, set on this process as Lambda sets it before the handlers are imported. */
+async function handlerEnvironment(
   emulator: Emulator,
-  settings: LocalSettings,
-  status: StatusBoard,
   options: LocalRuntimeOptions,
-  resumed: boolean,
-): Promise<LocalRuntime> {
+): Promise<Record<string, string>> {
   const env = await localEnv(emulator.port, options.env ?? {});
   if (options.handlerEndpoint) {
     const endpoint = await options.handlerEndpoint(emulator.endpoint);
@@ -176,26 +175,44 @@ async function wire(
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: options.quiet ? 'SILENT' : (process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN'),
   });
-  const config = loadConfig(env);
-  recordFunctionCalls();
-  const clientOptions = {
-    endpoint: emulator.endpoint,
-    credentials,
-    region: config.sourceRegion,
-  };
-  const s3 = new S3Client({ ...clientOptions, forcePathStyle: true });
-  const sqs = new SQSClient(clientOptions);
+  return env;
+}
 
-  for (const bucket of new Set([...config.sourceBuckets, config.drBucket, ...(options.extraBuckets ?? [])])) {
+/** The buckets of the stage; the DR bucket versioned, as the dr stack makes it on AWS. */
+async function createBuckets(s3: S3Client, config: Config, extraBuckets: string[] = []): Promise<void> {
+  for (const bucket of new Set([...config.sourceBuckets, config.drBucket, ...extraBuckets])) {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   }
-  // The DR bucket is versioned, as the dr stack makes it on AWS (docs/design.md, invariant 2).
+  // docs/design.md, invariant 2.
   await s3.send(
     new PutBucketVersioningCommand({
       Bucket: config.drBucket,
       VersioningConfiguration: { Status: 'Enabled' },
     }),
   );
+}
+
+interface Queues {
+  queueUrl: string;
+  queueArn: string;
+  dlqUrl: string;
+  jobQueueUrl: string;
+  jobQueueArn: string;
+  jobDlqUrl: string;
+}
+
+/**
+ * The replication queue and the job queue, each with its DLQ, as serverless.yml declares them (the job
+ * queue's visibility 6 × the worker's timeout). The job worker learns the job queue's maxReceiveCount
+ * from its environment, as on AWS: it is set in `env` and on this process.
+ */
+async function createQueues(
+  sqs: SQSClient,
+  emulator: Emulator,
+  settings: LocalSettings,
+  options: LocalRuntimeOptions,
+  env: Record<string, string>,
+): Promise<Queues> {
   // Addressed to 127.0.0.1: fauxqs's own queue URLs use a host that does not resolve everywhere.
   const dlqUrl = `${emulator.endpoint}/000000000000/${settings.dlq.name}`;
   await ensureQueue(sqs, settings.dlq.name, {
@@ -213,9 +230,7 @@ async function wire(
     }),
   });
   const queueUrl = env.S3DR_QUEUE_URL ?? '';
-  const replicationQueueArn = await queueArn(sqs, queueUrl);
 
-  // The job queue and its DLQ, as serverless.yml declares them (visibility 6 × the worker's timeout).
   const jobDlqUrl = `${emulator.endpoint}/000000000000/${settings.jobDlq.name}`;
   await ensureQueue(sqs, settings.jobDlq.name, {
     MessageRetentionPeriod: String(settings.jobDlq.messageRetentionSeconds),
@@ -232,40 +247,57 @@ async function wire(
     }),
   });
   const jobQueueUrl = env.S3DR_JOB_QUEUE_URL ?? '';
-  // The worker learns the queue's maxReceiveCount from its environment, as on AWS.
   process.env.S3DR_JOB_MAX_RECEIVE_COUNT = String(jobMaxReceiveCount);
   env.S3DR_JOB_MAX_RECEIVE_COUNT = String(jobMaxReceiveCount);
+  return {
+    queueUrl,
+    queueArn: await queueArn(sqs, queueUrl),
+    dlqUrl,
+    jobQueueUrl,
+    jobQueueArn: await queueArn(sqs, jobQueueUrl),
+    jobDlqUrl,
+  };
+}
 
+/** Lambda's on-failure destination record for an asynchronous invocation that ran out of retries. */
+function onFailureRecord(functionName: string, failure: AsyncFailure): string {
+  return JSON.stringify({
+    version: '1.0',
+    timestamp: new Date().toISOString(),
+    requestContext: {
+      functionArn: `arn:aws:lambda:local:000000000000:function:${functionName}:$LATEST`,
+      condition: 'RetriesExhausted',
+      approximateInvokeCount: failure.attempts,
+    },
+    requestPayload: failure.event,
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    responsePayload: { errorType: failure.error.name, errorMessage: failure.error.message },
+  });
+}
+
+/**
+ * S3 notifications of the source buckets, delivered to the real `ingest` handler as S3 invokes it:
+ * asynchronously, with retries, and the on-failure record sent where serverless.yml sends it (the DLQ).
+ */
+async function startIngest(
+  emulator: Emulator,
+  sqs: SQSClient,
+  config: Config,
+  settings: LocalSettings,
+  status: StatusBoard,
+  options: LocalRuntimeOptions,
+  dlqUrl: string,
+): Promise<{ invoker: AsyncInvoker<unknown>; notifier: S3Notifier; unsubscribe: () => void }> {
   const ingest = (await import('../functions/ingest.ts')).handler as unknown as Handler<unknown, unknown>;
-  const replicate = (await import('../functions/replicate.ts')).handler as unknown as Handler<
-    SQSEvent,
-    SQSBatchResponse | undefined
-  >;
-
   const invoker = new AsyncInvoker(ingest, {
     functionName: 'ingest',
     timeoutMs: settings.ingest.timeoutSeconds * 1000,
     maximumRetryAttempts: settings.ingest.maximumRetryAttempts,
     retryDelayMs: options.ingestRetryDelayMs ?? 1000,
     onError: () => status.recordIngestFailure(),
-    // Lambda's on-failure destination record, sent where serverless.yml sends it: the DLQ.
     onFailure: async (failure: AsyncFailure) => {
       await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: dlqUrl,
-          MessageBody: JSON.stringify({
-            version: '1.0',
-            timestamp: new Date().toISOString(),
-            requestContext: {
-              functionArn: 'arn:aws:lambda:local:000000000000:function:ingest:$LATEST',
-              condition: 'RetriesExhausted',
-              approximateInvokeCount: failure.attempts,
-            },
-            requestPayload: failure.event,
-            responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
-            responsePayload: { errorType: failure.error.name, errorMessage: failure.error.message },
-          }),
-        }),
+        new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: onFailureRecord('ingest', failure) }),
       );
     },
   });
@@ -275,10 +307,23 @@ async function wire(
     deliver: (event) => invoker.invoke(event),
   });
   const unsubscribe = emulator.onObjectEvent((event) => notifier.notify(event));
+  return { invoker, notifier, unsubscribe };
+}
 
+type SqsHandler = Handler<SQSEvent, SQSBatchResponse | undefined>;
+
+/** The replication queue drained into the real `replicate` handler, as Lambda's event source mapping does. */
+async function startReplicate(
+  sqs: SQSClient,
+  config: Config,
+  settings: LocalSettings,
+  options: LocalRuntimeOptions,
+  queues: Queues,
+): Promise<SqsEventSource> {
+  const replicate = (await import('../functions/replicate.ts')).handler as unknown as SqsHandler;
   const eventSource = new SqsEventSource(sqs, replicate, {
-    queueUrl,
-    queueArn: replicationQueueArn,
+    queueUrl: queues.queueUrl,
+    queueArn: queues.queueArn,
     region: config.sourceRegion,
     functionName: 'replicate',
     batchSize: settings.replicate.batchSize,
@@ -287,9 +332,23 @@ async function wire(
     pollers: options.pollers ?? 4,
   });
   eventSource.start();
+  return eventSource;
+}
 
-  // The status page lists the stage's running and recent jobs, read from the DR bucket as a status
-  // request would (lib/jobs/lifecycle.ts, each kind's status from lib/restore/job.ts, lib/verify/job.ts).
+/**
+ * The job queue drained into the real job worker, and the status page's list of the stage's running
+ * and recent jobs, read from the DR bucket as a status request would (lib/jobs/lifecycle.ts, each kind's
+ * status from lib/restore/job.ts, lib/verify/job.ts).
+ */
+async function startJobs(
+  s3: S3Client,
+  sqs: SQSClient,
+  config: Config,
+  settings: LocalSettings,
+  status: StatusBoard,
+  options: LocalRuntimeOptions,
+  queues: Queues,
+): Promise<SqsEventSource> {
   const { recentJobs } = await import('../lib/jobs/lifecycle.ts');
   const { restoreJobStatus } = await import('../lib/restore/job.ts');
   const { verifyJobStatus } = await import('../lib/verify/job.ts');
@@ -305,14 +364,11 @@ async function wire(
     ).map((j) => ({ job: j.job, state: j.state, summary: j.summary })),
   );
 
-  const jobWorker = (await import('../functions/job-worker.ts')).handler as unknown as Handler<
-    SQSEvent,
-    SQSBatchResponse | undefined
-  >;
+  const jobWorker = (await import('../functions/job-worker.ts')).handler as unknown as SqsHandler;
   // One poller per concurrent worker: maximumConcurrency caps the batches in flight, as on AWS.
   const jobSource = new SqsEventSource(sqs, jobWorker, {
-    queueUrl: jobQueueUrl,
-    queueArn: await queueArn(sqs, jobQueueUrl),
+    queueUrl: queues.jobQueueUrl,
+    queueArn: queues.jobQueueArn,
     region: config.sourceRegion,
     functionName: 'jobWorker',
     batchSize: settings.jobWorker.batchSize,
@@ -321,37 +377,53 @@ async function wire(
     pollers: options.jobWorkers ?? settings.jobWorker.maxConcurrency,
   });
   jobSource.start();
+  return jobSource;
+}
 
-  const depths = async () => {
-    const attrs = async (url: string) =>
-      (
-        await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl: url,
-            AttributeNames: [
-              'ApproximateNumberOfMessages',
-              'ApproximateNumberOfMessagesNotVisible',
-              'ApproximateNumberOfMessagesDelayed',
-            ],
-          }),
-        )
-      ).Attributes ?? {};
-    const [q, d] = await Promise.all([attrs(queueUrl), attrs(dlqUrl)]);
-    const visible =
-      Number(q.ApproximateNumberOfMessages ?? 0) + Number(q.ApproximateNumberOfMessagesDelayed ?? 0);
-    const inFlight = Number(q.ApproximateNumberOfMessagesNotVisible ?? 0);
-    status.setQueueDepths(visible, inFlight, Number(d.ApproximateNumberOfMessages ?? 0));
-    return { visible, inFlight };
-  };
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      await depths().catch(() => undefined);
-      status.sample();
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  })();
+/** Message counts of a queue, by the attributes SQS names them with. */
+async function queueCounts(sqs: SQSClient, queueUrl: string, names: QueueAttributeName[]) {
+  return (
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: names })))
+      .Attributes ?? {}
+  );
+}
 
+/** Reads the replication queue's and DLQ's depths onto the status board; returns the queue's. */
+async function queueDepths(sqs: SQSClient, queues: Queues, status: StatusBoard) {
+  const [q, d] = await Promise.all([
+    queueCounts(sqs, queues.queueUrl, [
+      'ApproximateNumberOfMessages',
+      'ApproximateNumberOfMessagesNotVisible',
+      'ApproximateNumberOfMessagesDelayed',
+    ]),
+    queueCounts(sqs, queues.dlqUrl, [
+      'ApproximateNumberOfMessages',
+      'ApproximateNumberOfMessagesNotVisible',
+      'ApproximateNumberOfMessagesDelayed',
+    ]),
+  ]);
+  const visible =
+    Number(q.ApproximateNumberOfMessages ?? 0) + Number(q.ApproximateNumberOfMessagesDelayed ?? 0);
+  const inFlight = Number(q.ApproximateNumberOfMessagesNotVisible ?? 0);
+  status.setQueueDepths(visible, inFlight, Number(d.ApproximateNumberOfMessages ?? 0));
+  return { visible, inFlight };
+}
+
+/**
+ * The verify handler, invoked as the schedule would every `verifyIntervalMs` and once per source bucket
+ * at once when the runtime resumed from a data folder: each invocation starts a verify job (or answers
+ * about one), which the job worker runs. `verifyNow` starts one and waits for its report, `jobsDone`
+ * being how it waits for the job worker. `running()` tells the timer to go on.
+ */
+function startVerifier(
+  config: Config,
+  settings: LocalSettings,
+  status: StatusBoard,
+  options: LocalRuntimeOptions,
+  resumed: boolean,
+  running: () => boolean,
+  jobsDone: (timeoutMs: number) => Promise<void>,
+): { verifyNow: (payload?: unknown) => Promise<unknown>; stop: () => void } {
   let verifyHandler: Handler<unknown, JobStatus> | undefined;
   /** Invokes the verify handler as the schedule would: it starts a verify job (or answers about one). */
   const invokeVerify = async (payload: unknown): Promise<JobStatus> => {
@@ -368,7 +440,7 @@ async function wire(
   /** Starts a verify job, waits for the job worker to finish it, and returns its report. */
   const verifyNow = async (payload: unknown = {}) => {
     const started = await invokeVerify(payload);
-    await jobsIdle(300_000);
+    await jobsDone(300_000);
     const status = await invokeVerify({ job: started.job });
     if (!status.report) throw new Error(`verify job ${status.job} has no report: ${status.summary}`);
     return status.report;
@@ -380,12 +452,11 @@ async function wire(
       invokeVerify({ source: config.sourceBuckets[0] })
         .catch(() => status.recordIngestFailure())
         .finally(() => {
-          if (sampling) verifyTimer = setTimeout(tick, every);
+          if (running()) verifyTimer = setTimeout(tick, every);
         });
     };
     verifyTimer = setTimeout(tick, every);
   }
-
   if (resumed) {
     // What S3 acknowledged before the previous process died is in the data folder, but an event still
     // on its way to ingest died with it: one verify pass per source bucket finds and repairs those. No
@@ -396,55 +467,132 @@ async function wire(
       }
     })();
   }
+  return { verifyNow, stop: () => verifyTimer && clearTimeout(verifyTimer) };
+}
 
-  const drain = async (timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    let idleChecks = 0;
-    while (idleChecks < 2) {
-      if (Date.now() > deadline) {
-        const d = await depths();
-        throw new Error(
-          `local runtime did not drain in ${timeoutMs} ms: ${notifier.pendingCount} notifications, ${invoker.pending} ingest invocations, ${d.visible} queued + ${d.inFlight} in-flight messages, ${eventSource.inFlight} replicate batches`,
-        );
-      }
-      notifier.flush();
+/**
+ * Waits until two checks in a row find nothing pending: no notification, ingest invocation, queued or
+ * in-flight message, or replicate batch.
+ */
+async function drainPipeline(
+  ingest: { invoker: AsyncInvoker<unknown>; notifier: S3Notifier },
+  eventSource: SqsEventSource,
+  depths: () => Promise<{ visible: number; inFlight: number }>,
+  timeoutMs: number,
+): Promise<void> {
+  const { notifier, invoker } = ingest;
+  const deadline = Date.now() + timeoutMs;
+  let idleChecks = 0;
+  while (idleChecks < 2) {
+    if (Date.now() > deadline) {
       const d = await depths();
-      const idle =
-        notifier.pendingCount === 0 &&
-        invoker.pending === 0 &&
-        eventSource.inFlight === 0 &&
-        d.visible === 0 &&
-        d.inFlight === 0;
-      idleChecks = idle ? idleChecks + 1 : 0;
-      await new Promise((r) => setTimeout(r, 25));
+      throw new Error(
+        `local runtime did not drain in ${timeoutMs} ms: ${notifier.pendingCount} notifications, ${invoker.pending} ingest invocations, ${d.visible} queued + ${d.inFlight} in-flight messages, ${eventSource.inFlight} replicate batches`,
+      );
     }
-  };
+    notifier.flush();
+    const d = await depths();
+    const idle =
+      notifier.pendingCount === 0 &&
+      invoker.pending === 0 &&
+      eventSource.inFlight === 0 &&
+      d.visible === 0 &&
+      d.inFlight === 0;
+    idleChecks = idle ? idleChecks + 1 : 0;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
-  const jobsIdle = async (timeoutMs = 120_000) => {
-    const deadline = Date.now() + timeoutMs;
-    let idleChecks = 0;
-    while (idleChecks < 2) {
-      const a =
-        (
-          await sqs.send(
-            new GetQueueAttributesCommand({
-              QueueUrl: jobQueueUrl,
-              AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-            }),
-          )
-        ).Attributes ?? {};
-      const visible = Number(a.ApproximateNumberOfMessages ?? 0);
-      const inFlight = Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
-      if (Date.now() > deadline) {
-        throw new Error(
-          `job queue did not drain in ${timeoutMs} ms: ${visible} queued + ${inFlight} in-flight messages, ${jobSource.inFlight} worker batches`,
-        );
-      }
-      const idle = visible === 0 && inFlight === 0 && jobSource.inFlight === 0;
-      idleChecks = idle ? idleChecks + 1 : 0;
-      await new Promise((r) => setTimeout(r, 25));
+/** Waits until two checks in a row find the job queue empty and no job worker running. */
+async function jobsIdle(
+  sqs: SQSClient,
+  jobQueueUrl: string,
+  jobSource: SqsEventSource,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let idleChecks = 0;
+  while (idleChecks < 2) {
+    const a = await queueCounts(sqs, jobQueueUrl, [
+      'ApproximateNumberOfMessages',
+      'ApproximateNumberOfMessagesNotVisible',
+    ]);
+    const visible = Number(a.ApproximateNumberOfMessages ?? 0);
+    const inFlight = Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `job queue did not drain in ${timeoutMs} ms: ${visible} queued + ${inFlight} in-flight messages, ${jobSource.inFlight} worker batches`,
+      );
     }
-  };
+    const idle = visible === 0 && inFlight === 0 && jobSource.inFlight === 0;
+    idleChecks = idle ? idleChecks + 1 : 0;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * Takes no new work, and lets what is in flight finish within the grace period: ingest invocations of
+ * notifications already delivered, then the replicate batches being processed. What does not finish in
+ * time is abandoned; its messages stay in the queue, to be delivered again. Returns what was abandoned.
+ */
+async function finishInFlight(
+  invoker: AsyncInvoker<unknown>,
+  eventSource: SqsEventSource,
+  jobSource: SqsEventSource,
+  graceMs: number,
+): Promise<{ ingest: number; batches: number }> {
+  const until = Date.now() + graceMs;
+  while (invoker.pending > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  let graceTimer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([
+    Promise.all([eventSource.stop(), jobSource.stop()]).then(() => true),
+    new Promise<false>((r) => {
+      graceTimer = setTimeout(() => r(false), Math.max(0, until - Date.now()));
+    }),
+  ]);
+  clearTimeout(graceTimer);
+  return { ingest: invoker.pending, batches: drained ? 0 : eventSource.inFlight };
+}
+
+/** Creates the stage's buckets and queues on the emulator and starts the handlers around them. */
+async function wire(
+  emulator: Emulator,
+  settings: LocalSettings,
+  status: StatusBoard,
+  options: LocalRuntimeOptions,
+  resumed: boolean,
+): Promise<LocalRuntime> {
+  const env = await handlerEnvironment(emulator, options);
+  const config = loadConfig(env);
+  recordFunctionCalls();
+  const clientOptions = { endpoint: emulator.endpoint, credentials, region: config.sourceRegion };
+  const s3 = new S3Client({ ...clientOptions, forcePathStyle: true });
+  const sqs = new SQSClient(clientOptions);
+  await createBuckets(s3, config, options.extraBuckets);
+  const queues = await createQueues(sqs, emulator, settings, options, env);
+
+  const ingest = await startIngest(emulator, sqs, config, settings, status, options, queues.dlqUrl);
+  const eventSource = await startReplicate(sqs, config, settings, options, queues);
+  const jobSource = await startJobs(s3, sqs, config, settings, status, options, queues);
+
+  const depths = () => queueDepths(sqs, queues, status);
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      await depths().catch(() => undefined);
+      status.sample();
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  const verifier = startVerifier(
+    config,
+    settings,
+    status,
+    options,
+    resumed,
+    () => sampling,
+    (timeoutMs) => jobsIdle(sqs, queues.jobQueueUrl, jobSource, timeoutMs),
+  );
 
   return {
     port: emulator.port,
@@ -454,36 +602,23 @@ async function wire(
     settings,
     s3,
     sqs,
-    queueUrl,
-    dlqUrl,
-    jobQueueUrl,
-    jobDlqUrl,
+    queueUrl: queues.queueUrl,
+    dlqUrl: queues.dlqUrl,
+    jobQueueUrl: queues.jobQueueUrl,
+    jobDlqUrl: queues.jobDlqUrl,
     emulator,
     status,
-    drain,
-    jobsIdle,
+    drain: (timeoutMs = 60_000) => drainPipeline(ingest, eventSource, depths, timeoutMs),
+    jobsIdle: (timeoutMs = 120_000) => jobsIdle(sqs, queues.jobQueueUrl, jobSource, timeoutMs),
     pauseJobWorkers: () => jobSource.stop(),
     resumeJobWorkers: () => jobSource.start(),
-    verifyNow,
+    verifyNow: verifier.verifyNow,
     async stop(graceMs = 30_000) {
       sampling = false;
-      if (verifyTimer) clearTimeout(verifyTimer);
-      unsubscribe();
-      notifier.flush();
-      // Take no new work, and let what is in flight finish within the grace period: ingest invocations
-      // of notifications already delivered, then the replicate batches being processed. What does not
-      // finish in time is abandoned; its messages stay in the queue, to be delivered again.
-      const until = Date.now() + graceMs;
-      while (invoker.pending > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      let graceTimer: NodeJS.Timeout | undefined;
-      const drained = await Promise.race([
-        Promise.all([eventSource.stop(), jobSource.stop()]).then(() => true),
-        new Promise<false>((r) => {
-          graceTimer = setTimeout(() => r(false), Math.max(0, until - Date.now()));
-        }),
-      ]);
-      clearTimeout(graceTimer);
-      const left = { ingest: invoker.pending, batches: drained ? 0 : eventSource.inFlight };
+      verifier.stop();
+      ingest.unsubscribe();
+      ingest.notifier.flush();
+      const left = await finishInFlight(ingest.invoker, eventSource, jobSource, graceMs);
       await sampler;
       status.close();
       s3.destroy();

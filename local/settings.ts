@@ -6,19 +6,21 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-// The resolver loads the rules module too: a change there may change what it resolves.
+// The resolver loads the rules and names modules too: a change there may change what it resolves.
 const inputs = [
   'serverless.yml',
-  'scripts/serverless-events.cjs',
   'lib/core/replication-rules.ts',
   'lib/core/storage-classes.ts',
+  'lib/core/names.ts',
 ];
+/** The deployment resolver's modules, every one of which serverless.yml's values come from. */
+const RESOLVER_DIR = 'scripts/deploy-resolver';
 
 export interface QueueSettings {
   name: string;
@@ -167,7 +169,10 @@ async function resolveWithServerless(): Promise<Json> {
 /** The local stage's settings, resolved by the Serverless Framework (cached by input hash). */
 export async function loadLocalSettings(): Promise<LocalSettings> {
   const hash = createHash('sha256');
-  for (const file of inputs) hash.update(await readFile(join(root, file)).catch(() => Buffer.alloc(0)));
+  const resolver = (await readdir(join(root, RESOLVER_DIR))).sort().map((f) => `${RESOLVER_DIR}/${f}`);
+  for (const file of [...inputs, ...resolver]) {
+    hash.update(await readFile(join(root, file)).catch(() => Buffer.alloc(0)));
+  }
   const cacheFile = join(
     root,
     'node_modules/.cache/s3-dr',

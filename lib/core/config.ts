@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ConfigError } from './errors.ts';
+import { bucketName, region } from './names.ts';
 import { parseRulesJson, type ReplicationRule, rulesNeedTags } from './replication-rules.ts';
 import { STORAGE_CLASSES } from './storage-classes.ts';
 import { zodProblems } from './zod-problems.ts';
@@ -13,10 +14,6 @@ export const MAX_PART_BYTES = 5 * GiB;
 /** The reserved key prefix in the DR bucket for s3-dr's own state (cursors, reports). */
 export const RESERVED_PREFIX = '.s3dr/';
 
-const bucketName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)');
-const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-west-1');
 const list = (item: z.ZodString) =>
   z
     .string()

@@ -4,7 +4,7 @@
  * rule matches follow the stage's defaults. This one pure module holds the schema, the matching, the
  * analysis of rule sets (rules that can never match, rules an earlier one hides) and the event filters a
  * rule set allows. It is used by config (S3DR_RULES), replicate, verify, restore and — loaded with
- * `require` from CommonJS — by the deployment resolver (scripts/serverless-events.cjs), so `sls package`
+ * `require` from CommonJS — by the deployment resolver (scripts/deploy-resolver/), so `sls package`
  * and a cold start judge a rule set with the same code.
  *
  * Semantics follow S3 Replication's rule filters ("Replication configuration file elements", Amazon S3

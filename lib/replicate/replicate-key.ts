@@ -381,58 +381,76 @@ async function reconcile(
     }
     const unreplicable = unreplicableReason(src);
     if (unreplicable) return unreplicableOutcome(task, drKey, src, unreplicable, deps, requests);
-    const write: WriteOptions = {
-      storageClass: settings.drStorageClass,
-      tags: settings.copyTags ? 'copy' : undefined,
-      kmsKeyId: settings.drKmsKeyId,
-    };
-    try {
-      // Metadata is copied as it is (COPY directive) unless the DR ETag cannot equal the source's; then
-      // the source ETag is recorded, where it fits (copyObject).
-      const r = await copyObject({
-        from: deps.source,
-        head: src,
-        to: deps.dr,
-        toKey: drKey,
-        write,
-        metadata: drMetadataFor(src),
-        recordEtag: src.etag,
-        settings,
-        clock: deps.clock,
-      });
-      requests.push(r.method === 'copy' ? 'COPY' : `MULTIPART(${r.parts})`);
-      if (r.resumedParts > 0) {
-        deps.log.info('resumed an interrupted multipart copy', {
-          bucket: task.bucket,
-          key: task.key,
-          action: 'resume',
-          resumedParts: r.resumedParts,
-          parts: r.parts,
-        });
-      }
-      // The copy wrote the metadata read by our HEAD. Same-bytes versions share an ETag, so a rewrite in
-      // between would pass CopySourceIfMatch: confirm the source still has what we wrote (and, under
-      // mirror, still exists).
-      return confirmCopy(task, drKey, { etag: src.etag, head: src }, deps, requests, r.method, src.size);
-    } catch (error) {
-      // Archived or SSE-C although the HEAD said readable (a restored copy expired, a tier changed):
-      // the next HEAD classifies it.
-      const unreadable = error instanceof ObjectArchivedError || error instanceof SseCustomerKeyRequiredError;
-      if (!(error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError || unreadable)) {
-        throw error;
-      }
-      deps.log.info('source changed during the copy; reading it again', {
-        bucket: task.bucket,
-        key: task.key,
-        etag: src.etag,
-        action: 'retry',
-        attempt,
-      });
-    }
+    const copied = await copyAttempt(task, drKey, src, deps, requests, attempt);
+    if (copied) return copied;
   }
   throw new SourceChangedError(
     `s3://${task.bucket}/${task.key} changed during ${attempts} copy attempts; the task will be retried`,
   );
+}
+
+/**
+ * One copy of what the source HEAD read, confirmed; undefined when the source changed under it (or
+ * turned out unreadable), to be read again.
+ */
+async function copyAttempt(
+  task: Task,
+  drKey: string,
+  src: ObjectHead,
+  deps: ReplicateDeps,
+  requests: string[],
+  attempt: number,
+): Promise<ReplicateOutcome | undefined> {
+  const { settings } = deps;
+  const write: WriteOptions = {
+    storageClass: settings.drStorageClass,
+    tags: settings.copyTags ? 'copy' : undefined,
+    kmsKeyId: settings.drKmsKeyId,
+  };
+  try {
+    // Metadata is copied as it is (COPY directive) unless the DR ETag cannot equal the source's; then
+    // the source ETag is recorded, where it fits (copyObject).
+    const r = await copyObject({
+      from: deps.source,
+      head: src,
+      to: deps.dr,
+      toKey: drKey,
+      write,
+      metadata: drMetadataFor(src),
+      recordEtag: src.etag,
+      settings,
+      clock: deps.clock,
+    });
+    requests.push(r.method === 'copy' ? 'COPY' : `MULTIPART(${r.parts})`);
+    if (r.resumedParts > 0) {
+      deps.log.info('resumed an interrupted multipart copy', {
+        bucket: task.bucket,
+        key: task.key,
+        action: 'resume',
+        resumedParts: r.resumedParts,
+        parts: r.parts,
+      });
+    }
+    // The copy wrote the metadata read by our HEAD. Same-bytes versions share an ETag, so a rewrite in
+    // between would pass CopySourceIfMatch: confirm the source still has what we wrote (and, under
+    // mirror, still exists).
+    return confirmCopy(task, drKey, { etag: src.etag, head: src }, deps, requests, r.method, src.size);
+  } catch (error) {
+    // Archived or SSE-C although the HEAD said readable (a restored copy expired, a tier changed):
+    // the next HEAD classifies it.
+    const unreadable = error instanceof ObjectArchivedError || error instanceof SseCustomerKeyRequiredError;
+    if (!(error instanceof PreconditionFailedError || error instanceof ObjectNotFoundError || unreadable)) {
+      throw error;
+    }
+    deps.log.info('source changed during the copy; reading it again', {
+      bucket: task.bucket,
+      key: task.key,
+      etag: src.etag,
+      action: 'retry',
+      attempt,
+    });
+  }
+  return undefined;
 }
 
 /**

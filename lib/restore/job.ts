@@ -24,6 +24,7 @@ import {
   type JobRecord,
   type JobState,
   type JobStatus,
+  type PlanProgress,
   type ShardState,
   TERMINAL_STATES,
 } from '../jobs/model.ts';
@@ -35,10 +36,16 @@ import {
   type RestoreReport,
   restoreObjects,
   summariseRestore,
-  type Tally,
 } from './objects.ts';
 import { InvalidRestorePayloadError, type RestorePayload, restorePayloadSchema } from './payload.ts';
-import { prefixCandidates, RESTORE_ACTIONS, resolveRestore, selectVersion } from './plan.ts';
+import {
+  prefixCandidates,
+  RESTORE_ACTIONS,
+  type ResolvedRestore,
+  resolveRestore,
+  selectVersion,
+} from './plan.ts';
+import type { Tally } from './tally.ts';
 
 export interface RestoreJobDeps extends RestoreDeps {
   queue: JobQueue;
@@ -166,26 +173,33 @@ async function readShards(id: string, count: number, store: JobStore): Promise<S
   return shards.flatMap((s) => (s ? [s.value] : []));
 }
 
-async function computeStatus(job: JobRecord, store: JobStore, clock: Clock): Promise<JobStatus> {
-  const plan = (await store.plan(job.id))?.value;
-  const shards = plan ? await readShards(job.id, plan.shards, store) : [];
-  const request = requestOf(job);
-  const planTallies = Object.fromEntries(RESTORE_ACTIONS.map((a) => [a, emptyTally()])) as Record<
-    string,
-    Tally
-  >;
-  const results = { restored: emptyTally(), thawing: emptyTally(), failed: emptyTally() };
-  const failures: { key: string; error: string }[] = [];
-  const thawing: Record<string, unknown>[] = [];
-  const warnings = new Set<string>();
-  const failedShards: { shard: number; error: string }[] = [];
-  const count = { done: 0, failed: 0, cancelled: 0 };
-  let examined = 0;
-  let bytesDone = 0;
+/** The shards' counts summed: what a job's status and final report are made of. */
+interface ShardTotals {
+  examined: number;
+  plan: Record<string, Tally>;
+  results: { restored: Tally; thawing: Tally; failed: Tally };
+  failures: { key: string; error: string }[];
+  thawing: Record<string, unknown>[];
+  warnings: Set<string>;
+  failedShards: { shard: number; error: string }[];
+  count: { done: number; failed: number; cancelled: number };
+}
+
+function sumShards(shards: readonly ShardState[]): ShardTotals {
+  const totals: ShardTotals = {
+    examined: 0,
+    plan: Object.fromEntries(RESTORE_ACTIONS.map((a) => [a, emptyTally()])) as Record<string, Tally>,
+    results: { restored: emptyTally(), thawing: emptyTally(), failed: emptyTally() },
+    failures: [],
+    thawing: [],
+    warnings: new Set<string>(),
+    failedShards: [],
+    count: { done: 0, failed: 0, cancelled: 0 },
+  };
+  const { plan, results, failures, thawing, warnings, failedShards, count } = totals;
   for (const s of shards) {
-    examined += s.examined;
-    for (const [action, t] of Object.entries(s.plan))
-      if (planTallies[action]) addTally(planTallies[action], t);
+    totals.examined += s.examined;
+    for (const [action, t] of Object.entries(s.plan)) if (plan[action]) addTally(plan[action], t);
     addTally(results.restored, s.results.restored);
     addTally(results.thawing, s.results.thawing);
     addTally(results.failed, s.results.failed);
@@ -200,15 +214,30 @@ async function computeStatus(job: JobRecord, store: JobStore, clock: Clock): Pro
         failedShards.push({ shard: s.shard, error: s.error ?? 'failed' });
     }
   }
-  for (const t of Object.values(planTallies)) bytesDone += t.bytes;
+  return totals;
+}
+
+/** A job's state: as recorded when it failed or was cancelled as a whole, otherwise from its shards. */
+function jobState(job: JobRecord, plan: PlanProgress | undefined, count: ShardTotals['count']): JobState {
+  const finished = count.done + count.failed + count.cancelled;
+  if (job.state === 'failed') return 'failed';
+  if (job.state === 'cancelled') return 'cancelled';
+  if (!plan?.done) return 'planning';
+  if (finished < (plan?.shards ?? 0)) return 'running';
+  return count.failed > 0 ? 'failed' : 'complete';
+}
+
+async function computeStatus(job: JobRecord, store: JobStore, clock: Clock): Promise<JobStatus> {
+  const plan = (await store.plan(job.id))?.value;
+  const shards = plan ? await readShards(job.id, plan.shards, store) : [];
+  const request = requestOf(job);
+  const totals = sumShards(shards);
+  const { examined, count } = totals;
+  let bytesDone = 0;
+  for (const t of Object.values(totals.plan)) bytesDone += t.bytes;
   const finished = count.done + count.failed + count.cancelled;
   const planned = plan?.shards ?? 0;
-  let state: JobState;
-  if (job.state === 'failed') state = 'failed';
-  else if (job.state === 'cancelled') state = 'cancelled';
-  else if (!plan?.done) state = 'planning';
-  else if (finished < planned) state = 'running';
-  else state = count.failed > 0 ? 'failed' : 'complete';
+  const state = jobState(job, plan, count);
 
   const seconds = Math.max(0.001, (clock.now().getTime() - Date.parse(job.createdAt)) / 1000);
   const rate = examined / seconds;
@@ -216,41 +245,14 @@ async function computeStatus(job: JobRecord, store: JobStore, clock: Clock): Pro
   const etaSeconds =
     state === 'complete' ? 0 : plan?.done && rate > 0 ? Math.round((objectsPlanned - examined) / rate) : null;
   const counts: Record<string, number> = Object.fromEntries(
-    Object.entries(planTallies).map(([a, t]) => [a, t.objects]),
+    Object.entries(totals.plan).map(([a, t]) => [a, t.objects]),
   );
   if (!job.dryRun) {
-    counts.restored = results.restored.objects;
-    counts.thawing = results.thawing.objects;
-    counts.failed = results.failed.objects;
+    counts.restored = totals.results.restored.objects;
+    counts.thawing = totals.results.thawing.objects;
+    counts.failed = totals.results.failed.objects;
   }
-  const context = job.context as Pick<RestoreReport, 'from' | 'target'>;
-  const finishedState = state === 'complete' || state === 'failed' || state === 'cancelled';
-  const report: RestoreReport | undefined = finishedState
-    ? {
-        dryRun: job.dryRun,
-        source: request.source ?? '',
-        scope: request.keys ? { keys: request.keys.length } : { prefix: request.prefix ?? '' },
-        asOf: request.asOf ?? null,
-        includeDeleted: request.includeDeleted,
-        overwrite: request.overwrite,
-        from: context.from,
-        target: context.target,
-        examined,
-        plan: planTallies as RestoreReport['plan'],
-        ...(job.dryRun ? {} : { results }),
-        thawing: thawing as unknown as RestoreReport['thawing'],
-        failures: [
-          ...failures,
-          ...failedShards.map((f) => ({ key: `(shard ${f.shard})`, error: f.error })),
-        ].slice(0, DETAIL_LIMIT),
-        complete: state === 'complete',
-        ...(state === 'complete' ? {} : { stoppedBy: 'failures' as const }),
-        warnings: [...warnings],
-        durationMs: Math.round(seconds * 1000),
-        summary: '',
-      }
-    : undefined;
-  if (report) report.summary = summariseRestore(report);
+  const report = finalReport(job, request, totals, state, seconds);
   const pct = objectsPlanned > 0 ? ` (${Math.floor((100 * examined) / objectsPlanned)} %)` : '';
   const summary =
     report && state === 'complete'
@@ -268,11 +270,48 @@ async function computeStatus(job: JobRecord, store: JobStore, clock: Clock): Pro
     counts,
     rate: Number(rate.toFixed(1)),
     etaSeconds,
-    failedShards,
+    failedShards: totals.failedShards,
     ...(job.error ? { error: job.error } : {}),
     ...(report ? { report } : {}),
     summary,
   };
+}
+
+/** A finished job's report: the synchronous restore's report, summed over its shards; undefined before. */
+function finalReport(
+  job: JobRecord,
+  request: RestorePayload,
+  totals: ShardTotals,
+  state: JobState,
+  seconds: number,
+): RestoreReport | undefined {
+  if (state !== 'complete' && state !== 'failed' && state !== 'cancelled') return undefined;
+  const context = job.context as Pick<RestoreReport, 'from' | 'target'>;
+  const report: RestoreReport = {
+    dryRun: job.dryRun,
+    source: request.source ?? '',
+    scope: request.keys ? { keys: request.keys.length } : { prefix: request.prefix ?? '' },
+    asOf: request.asOf ?? null,
+    includeDeleted: request.includeDeleted,
+    overwrite: request.overwrite,
+    from: context.from,
+    target: context.target,
+    examined: totals.examined,
+    plan: totals.plan as RestoreReport['plan'],
+    ...(job.dryRun ? {} : { results: totals.results }),
+    thawing: totals.thawing as unknown as RestoreReport['thawing'],
+    failures: [
+      ...totals.failures,
+      ...totals.failedShards.map((f) => ({ key: `(shard ${f.shard})`, error: f.error })),
+    ].slice(0, DETAIL_LIMIT),
+    complete: state === 'complete',
+    ...(state === 'complete' ? {} : { stoppedBy: 'failures' as const }),
+    warnings: [...totals.warnings],
+    durationMs: Math.round(seconds * 1000),
+    summary: '',
+  };
+  report.summary = summariseRestore(report);
+  return report;
 }
 
 /**
@@ -393,6 +432,17 @@ function newShard(
   };
 }
 
+/** What planning has cut so far: shards, the keys and bytes in them, and the last key cut through. */
+interface PlanCut {
+  /** The shards this step cut. */
+  cut: ShardState[];
+  after: string | undefined;
+  objects: number;
+  bytes: number;
+  /** Every key of the request is in a shard. */
+  done: boolean;
+}
+
 /**
  * One planning step: reads the DR listing from where the last step stopped, cuts it into shards of
  * `shardKeys` keys, records them, queues them, and queues the next step — until the listing ends or
@@ -409,81 +459,26 @@ async function planStep(id: string, step: number, deps: RestoreJobDeps): Promise
   if ((previous?.value.step ?? 0) !== step || previous?.value.done) return 'done';
   const request = requestOf(job.value);
   const resolved = resolveRestore(request, deps.settings);
-  const asOf = request.asOf ? new Date(request.asOf) : undefined;
   const now = deps.clock.now();
-  let shards = previous?.value.shards ?? 0;
-  let objects = previous?.value.objects ?? 0;
-  let bytes = previous?.value.bytes ?? 0;
-  let after = previous?.value.after;
-  let done = false;
-  const cut: ShardState[] = [];
-
-  if (request.keys) {
-    for (let i = 0; i < request.keys.length; i += deps.shardKeys) {
-      const keys = request.keys.slice(i, i + deps.shardKeys);
-      cut.push(newShard(shards + cut.length, { keys }, keys.length, 0, now));
-    }
-    objects = request.keys.length;
-    done = true;
-  } else {
-    const versioned = (await deps.dr.versioning()) !== 'unversioned';
-    const candidates = prefixCandidates(
-      deps.dr,
-      resolved,
-      request.prefix ?? '',
-      deps.settings,
-      versioned,
-      after,
-    );
-    let count = 0;
-    let size = 0;
-    let last: string | undefined;
-    const stopSoon = () =>
-      deps.clock.remainingMs() < deps.settings.safetyMarginMs * 2 || cut.length >= SHARDS_PER_STEP;
-    /** Cuts the keys counted since the last shard into one, ending at `through`. */
-    const cutThrough = (through: string) => {
-      cut.push(
-        newShard(
-          shards + cut.length,
-          { ...(after !== undefined ? { after } : {}), through },
-          count,
-          size,
-          now,
-        ),
-      );
-      objects += count;
-      bytes += size;
-      after = through;
-      count = 0;
-      size = 0;
-    };
-    done = true;
-    for await (const c of candidates) {
-      const selected = selectVersion(c.versions ?? [], asOf);
-      count += 1;
-      size += selected.kind === 'version' ? (selected.version.size ?? 0) : 0;
-      last = c.key;
-      if (count >= deps.shardKeys) {
-        cutThrough(last);
-        if (stopSoon()) {
-          done = false;
-          break;
-        }
-      }
-    }
-    if (done && count > 0 && last !== undefined) cutThrough(last);
-  }
+  const first = previous?.value.shards ?? 0;
+  const sofar: Omit<PlanCut, 'cut' | 'done'> = {
+    after: previous?.value.after,
+    objects: previous?.value.objects ?? 0,
+    bytes: previous?.value.bytes ?? 0,
+  };
+  const { cut, after, objects, bytes, done } = request.keys
+    ? cutKeyShards(request.keys, first, sofar, deps.shardKeys, now)
+    : await cutListedShards(request, resolved, first, sofar, deps, now);
 
   // Shards first, then their messages, then the step: a step that dies half-way is redone whole, and
   // the shards it already recorded are kept as they are (If-None-Match).
   await mapConcurrent(cut, 16, (s) => store.putShard(id, s, { ifNoneMatch: '*' }));
   await deps.queue.send(cut.map((s) => ({ v: 1, kind: 'shard', job: id, shard: s.shard })));
-  shards += cut.length;
   const progress = {
     v: 1 as const,
     step: step + 1,
     ...(after !== undefined ? { after } : {}),
-    shards,
+    shards: first + cut.length,
     objects,
     bytes,
     done,
@@ -497,6 +492,77 @@ async function planStep(id: string, step: number, deps: RestoreJobDeps): Promise
   if (!done) await deps.queue.send([{ v: 1, kind: 'plan', job: id, step: step + 1 }]);
   else await finishIfDone(id, deps);
   return 'done';
+}
+
+/** A request for named keys is cut in one step, `shardKeys` keys (in key order) to a shard. */
+function cutKeyShards(
+  keys: readonly string[],
+  first: number,
+  sofar: Omit<PlanCut, 'cut' | 'done'>,
+  shardKeys: number,
+  now: Date,
+): PlanCut {
+  const cut: ShardState[] = [];
+  for (let i = 0; i < keys.length; i += shardKeys) {
+    const part = keys.slice(i, i + shardKeys);
+    cut.push(newShard(first + cut.length, { keys: part }, part.length, 0, now));
+  }
+  return { ...sofar, cut, objects: keys.length, done: true };
+}
+
+/**
+ * A prefix request is cut from the DR listing, read on from the last key cut through: a shard each
+ * `shardKeys` keys, until the listing ends (the rest is the last shard), the invocation's time is
+ * nearly up or the step has cut {@link SHARDS_PER_STEP} shards.
+ */
+async function cutListedShards(
+  request: RestorePayload,
+  resolved: ResolvedRestore,
+  first: number,
+  sofar: Omit<PlanCut, 'cut' | 'done'>,
+  deps: RestoreJobDeps,
+  now: Date,
+): Promise<PlanCut> {
+  const asOf = request.asOf ? new Date(request.asOf) : undefined;
+  const versioned = (await deps.dr.versioning()) !== 'unversioned';
+  let { after, objects, bytes } = sofar;
+  const candidates = prefixCandidates(
+    deps.dr,
+    resolved,
+    request.prefix ?? '',
+    deps.settings,
+    versioned,
+    after,
+  );
+  const cut: ShardState[] = [];
+  let count = 0;
+  let size = 0;
+  let last: string | undefined;
+  const stopSoon = () =>
+    deps.clock.remainingMs() < deps.settings.safetyMarginMs * 2 || cut.length >= SHARDS_PER_STEP;
+  /** Cuts the keys counted since the last shard into one, ending at `through`. */
+  const cutThrough = (through: string) => {
+    cut.push(
+      newShard(first + cut.length, { ...(after !== undefined ? { after } : {}), through }, count, size, now),
+    );
+    objects += count;
+    bytes += size;
+    after = through;
+    count = 0;
+    size = 0;
+  };
+  for await (const c of candidates) {
+    const selected = selectVersion(c.versions ?? [], asOf);
+    count += 1;
+    size += selected.kind === 'version' ? (selected.version.size ?? 0) : 0;
+    last = c.key;
+    if (count >= deps.shardKeys) {
+      cutThrough(last);
+      if (stopSoon()) return { cut, after, objects, bytes, done: false };
+    }
+  }
+  if (count > 0 && last !== undefined) cutThrough(last);
+  return { cut, after, objects, bytes, done: true };
 }
 
 /**

@@ -8,7 +8,6 @@ import {
 } from '../core/errors.ts';
 import { compareKeys } from '../core/key-order.ts';
 import { mapConcurrent } from '../core/map-concurrent.ts';
-import type { ListingDisorder } from '../core/merge-listings.ts';
 import type { Clock, ObjectHead, ObjectStore, WriteOptions } from '../core/ports.ts';
 import type { Telemetry } from '../core/telemetry.ts';
 import { copiesInParts, copyObject, META_PREFIX } from '../replicate/copy-object.ts';
@@ -22,7 +21,6 @@ import {
   type PlanContext,
   planKey,
   prefixCandidates,
-  RESTORE_ACTIONS,
   type ResolvedRestore,
   type RestoreAction,
   type RestoreSettings,
@@ -32,6 +30,14 @@ import {
   versionIdOf,
 } from './plan.ts';
 import { RestoreRules, type RestoreRulesReport } from './rules.ts';
+import {
+  bytesOf,
+  type KeyOutcome,
+  ListingDisorderLog,
+  RestoreTally,
+  type Tally,
+  type ThawEntry,
+} from './tally.ts';
 
 export interface RestoreDeps extends Telemetry {
   dr: ObjectStore;
@@ -42,10 +48,6 @@ export interface RestoreDeps extends Telemetry {
   settings: RestoreSettings & Partial<Pick<Config, 'rules' | 'drStorageClass'>>;
 }
 
-/** Keys listed in the report per action or result, so a person can see what is meant. */
-const SAMPLE_SIZE = 10;
-/** Errors and thaws listed in full in the report (all are counted). */
-const DETAIL_LIMIT = 20;
 /** A batch at least this large in which every key failed stops the restore. */
 const MIN_FAILED_BATCH = 8;
 
@@ -59,21 +61,6 @@ async function* through(candidates: AsyncGenerator<Candidate>, last: string): As
     if (compareKeys(c.key, last) > 0) return;
     yield c;
   }
-}
-
-export interface Tally {
-  objects: number;
-  bytes: number;
-  sample: string[];
-}
-
-export interface ThawEntry {
-  key: string;
-  storageClass: string;
-  tier: string;
-  expectedWait: string;
-  /** `started`: this run asked S3 to thaw it; `in-progress`: an earlier request is still running. */
-  state: 'not-started' | 'started' | 'in-progress';
 }
 
 export interface RestoreReport {
@@ -104,25 +91,6 @@ export interface RestoreReport {
   durationMs: number;
   /** One line for a person. */
   summary: string;
-}
-
-type KeyOutcome =
-  | { kind: 'planned'; plan: KeyPlan }
-  | { kind: 'restored'; plan: KeyPlan; bytes: number; method: 'copy' | 'multipart' }
-  | { kind: 'thawing'; plan: KeyPlan; entry: ThawEntry }
-  | { kind: 'failed'; key: string; bytes: number; plan?: KeyPlan; error: { name: string; message: string } }
-  | { kind: 'interrupted'; key: string }
-  | { kind: 'not-started'; key: string };
-
-const tally = (): Tally => ({ objects: 0, bytes: 0, sample: [] });
-function add(t: Tally, key: string, bytes: number): void {
-  t.objects += 1;
-  t.bytes += bytes;
-  if (t.sample.length < SAMPLE_SIZE) t.sample.push(key);
-}
-
-function bytesOf(plan: KeyPlan): number {
-  return 'version' in plan ? (plan.version.size ?? 0) : 0;
 }
 
 /** User metadata of a DR copy without s3-dr's own `s3dr-*` keys: what the source object had. */
@@ -192,28 +160,55 @@ export async function restoreObjects(
   bounds: { through?: string } = {},
 ): Promise<RestoreReport> {
   const started = Date.now();
-  const { settings, dr, logger } = deps;
+  const run = await prepareRestore(payload, deps, bounds);
+  const byRule = ruleTally(deps);
+  const tally = new RestoreTally(payload.thawTier, run.warnings, byRule);
+  const stop = await restoreInBatches(run, payload, deps, tally);
+  tally.recordLeftOut(run.disorder.entries, payload.dryRun);
+  const disorderWarning = run.disorder.warning();
+  if (disorderWarning) run.warnings.push(disorderWarning);
+  const rules = await byRule?.finish();
+  const report = restoreReport(payload, deps.settings, run, tally, stop, rules, Date.now() - started);
+  publishRestore(report, run.resolved, tally, deps);
+  return report;
+}
+
+/** A restore invocation once its request is checked and its listings are open, before the first key. */
+interface PreparedRestore {
+  resolved: ResolvedRestore;
+  fingerprint: string;
+  /** The last key an earlier invocation finished (from the cursor). */
+  after: string | undefined;
+  versioned: boolean;
+  ctx: PlanContext;
+  warnings: string[];
+  disorder: ListingDisorderLog;
+  /** What the target holds, for a prefix restore: read alongside the DR listing. */
+  index: TargetIndex | undefined;
+  candidates: AsyncIterator<Candidate>;
+}
+
+/**
+ * Checks the request (allow-list, cursor, a listable target), reads the DR bucket's versioning and opens
+ * the listings the keys come from.
+ *
+ * @throws RestoreRefusedError, and the cursor's errors (one for another request).
+ */
+async function prepareRestore(
+  payload: RestorePayload,
+  deps: RestoreDeps,
+  bounds: { through?: string },
+): Promise<PreparedRestore> {
+  const { settings, dr } = deps;
   const resolved = resolveRestore(payload, settings);
   const fingerprint = requestFingerprint(payload, resolved.source);
   // An empty `after` is a cursor taken before any key was done.
   const after = payload.cursor ? decodeCursor(payload.cursor, fingerprint).after || undefined : undefined;
   const target = deps.storeFor(resolved.target.bucket, resolved.target.region);
-  const warnings: string[] = [];
 
   await assertTargetListable(target, resolved);
-  const versioning = await dr.versioning();
-  const versioned = versioning !== 'unversioned';
-  if (!versioned) {
-    warnings.push(
-      `DR bucket ${settings.drBucket} is not versioned: only its current objects can be restored${payload.asOf ? ', and asOf can only leave out objects written after it' : ''}`,
-    );
-  }
-  if (!payload.includeDeleted && settings.deletePolicy === 'retain') {
-    warnings.push(
-      'deletePolicy is retain: DR keeps no record of source deletes, so includeDeleted:false cannot leave deleted keys out',
-    );
-  }
-
+  const versioned = (await dr.versioning()) !== 'unversioned';
+  const warnings = requestWarnings(payload, settings, versioned);
   const ctx: PlanContext = {
     dr,
     target,
@@ -226,13 +221,7 @@ export async function restoreObjects(
   };
   // A key a listing returns out of S3's order never stops the restore (docs/design.md, invariant 3): a
   // DR key is left out and named (restore it by `keys`); a target listing falls back to HEADs.
-  const disorder: ListingDisorder[] = [];
-  let disorderCount = 0;
-  const onDisorder = (d: ListingDisorder) => {
-    disorderCount += 1;
-    if (disorder.length < DETAIL_LIMIT) disorder.push(d);
-    logger.warn('a listing returned a key out of S3 key order', { action: 'restore', ...d });
-  };
+  const disorder = new ListingDisorderLog(deps.logger);
   // A prefix restore learns what the target holds from a listing read alongside the DR listing.
   const index =
     payload.keys || payload.overwrite === 'always'
@@ -242,30 +231,67 @@ export async function restoreObjects(
           resolved.target.prefix,
           resolved.target.prefix + (payload.prefix ?? ''),
           after,
-          onDisorder,
+          disorder.note,
         );
   const listed = payload.keys
     ? fromList(keyCandidates(payload.keys, resolved, settings, after))
-    : prefixCandidates(dr, resolved, payload.prefix ?? '', settings, versioned, after, onDisorder);
+    : prefixCandidates(dr, resolved, payload.prefix ?? '', settings, versioned, after, disorder.note);
   const candidates = (bounds.through === undefined ? listed : through(listed, bounds.through))[
     Symbol.asyncIterator
   ]();
+  return { resolved, fingerprint, after, versioned, ctx, warnings, disorder, index, candidates };
+}
 
-  const plan = Object.fromEntries(RESTORE_ACTIONS.map((a) => [a, tally()])) as Record<RestoreAction, Tally>;
-  const results = { restored: tally(), thawing: tally(), failed: tally() };
-  const byRule = settings.rules?.length
-    ? new RestoreRules(
-        settings.rules,
-        { drStorageClass: settings.drStorageClass ?? 'STANDARD', deletePolicy: settings.deletePolicy },
-        dr,
-      )
-    : undefined;
-  const thawing: ThawEntry[] = [];
-  const failures: { key: string; error: string }[] = [];
-  let examined = 0;
-  let lastDone = after;
-  let stoppedBy: RestoreReport['stoppedBy'];
-  let tierWarned = false;
+/** What the report warns of before any key is read: limits of the DR bucket and of the stage's settings. */
+function requestWarnings(
+  payload: RestorePayload,
+  settings: RestoreDeps['settings'],
+  versioned: boolean,
+): string[] {
+  const warnings: string[] = [];
+  if (!versioned) {
+    warnings.push(
+      `DR bucket ${settings.drBucket} is not versioned: only its current objects can be restored${payload.asOf ? ', and asOf can only leave out objects written after it' : ''}`,
+    );
+  }
+  if (!payload.includeDeleted && settings.deletePolicy === 'retain') {
+    warnings.push(
+      'deletePolicy is retain: DR keeps no record of source deletes, so includeDeleted:false cannot leave deleted keys out',
+    );
+  }
+  return warnings;
+}
+
+/** With replication rules, the tally of planned keys per rule (lib/restore/rules.ts). */
+function ruleTally(deps: RestoreDeps): RestoreRules | undefined {
+  const { settings } = deps;
+  if (!settings.rules?.length) return undefined;
+  return new RestoreRules(
+    settings.rules,
+    { drStorageClass: settings.drStorageClass ?? 'STANDARD', deletePolicy: settings.deletePolicy },
+    deps.dr,
+  );
+}
+
+/** Why a restore invocation ended before its last key, and the last key it finished (the cursor's). */
+interface RestoreStop {
+  stoppedBy: RestoreReport['stoppedBy'];
+  lastDone: string | undefined;
+}
+
+/**
+ * Plans and restores the candidates a batch at a time, `restoreConcurrency` keys at once, until the
+ * listing ends, the deadline nears, `maxObjects` keys are examined or a whole batch fails.
+ */
+async function restoreInBatches(
+  run: PreparedRestore,
+  payload: RestorePayload,
+  deps: RestoreDeps,
+  tally: RestoreTally,
+): Promise<RestoreStop> {
+  const { settings } = deps;
+  const { candidates } = run;
+  let lastDone = run.after;
   // Large enough that the slowest key of a batch rarely holds up the rest for long.
   const batchSize = settings.restoreConcurrency * 8;
   const deadlineNear = () => deps.clock.remainingMs() < settings.safetyMarginMs;
@@ -274,130 +300,82 @@ export async function restoreObjects(
   let next: IteratorResult<Candidate> | undefined;
   for (;;) {
     if (next?.done) break;
-    if (deadlineNear()) {
-      stoppedBy = 'deadline';
-      break;
-    }
+    if (deadlineNear()) return { stoppedBy: 'deadline', lastDone };
     next ??= await candidates.next();
     if (next.done) break;
-    if (payload.maxObjects !== undefined && examined >= payload.maxObjects) {
-      stoppedBy = 'maxObjects';
-      break;
+    if (payload.maxObjects !== undefined && tally.examined >= payload.maxObjects) {
+      return { stoppedBy: 'maxObjects', lastDone };
     }
     const batch: Candidate[] = [];
     const room =
-      payload.maxObjects === undefined ? batchSize : Math.min(batchSize, payload.maxObjects - examined);
+      payload.maxObjects === undefined ? batchSize : Math.min(batchSize, payload.maxObjects - tally.examined);
     while (!next.done && batch.length < room) {
       batch.push(next.value);
       next = await candidates.next();
     }
-    if (index) for (const c of batch) c.targetObject = await index.lookup(c.key);
+    if (run.index) for (const c of batch) c.targetObject = await run.index.lookup(c.key);
     const outcomes = await mapConcurrent(batch, settings.restoreConcurrency, (c) =>
-      handleKey(c, payload, ctx, deps, deadlineNear),
+      handleKey(c, payload, run.ctx, deps, deadlineNear),
     );
-    for (const outcome of outcomes) record(outcome);
+    for (const outcome of outcomes) tally.record(outcome);
     if (outcomes.length >= MIN_FAILED_BATCH && outcomes.every((o) => o.kind === 'failed')) {
       // A whole batch failing is a cause, not bad luck (permissions, encryption keys, a deleted
       // bucket): stop, and leave the cursor before the batch so that nothing is passed over.
-      stoppedBy = 'failures';
-      break;
+      return { stoppedBy: 'failures', lastDone };
     }
     const firstUndone = outcomes.findIndex((o) => o.kind === 'interrupted' || o.kind === 'not-started');
-    if (firstUndone === -1) {
-      lastDone = batch[batch.length - 1]?.key ?? lastDone;
-    } else {
-      lastDone = firstUndone > 0 ? batch[firstUndone - 1]?.key : lastDone;
-      stoppedBy = 'deadline';
-      break;
+    if (firstUndone !== -1) {
+      return { stoppedBy: 'deadline', lastDone: firstUndone > 0 ? batch[firstUndone - 1]?.key : lastDone };
     }
+    lastDone = batch[batch.length - 1]?.key ?? lastDone;
   }
+  return { stoppedBy: undefined, lastDone };
+}
 
-  function record(outcome: KeyOutcome): void {
-    if (outcome.kind === 'not-started' || outcome.kind === 'interrupted') return;
-    examined += 1;
-    if (outcome.plan) byRule?.note(outcome.plan);
-    if (outcome.plan) add(plan[outcome.plan.action], outcome.plan.key, bytesOf(outcome.plan));
-    switch (outcome.kind) {
-      case 'restored':
-        add(results.restored, outcome.plan.key, outcome.bytes);
-        break;
-      case 'thawing':
-        add(results.thawing, outcome.plan.key, bytesOf(outcome.plan));
-        if (thawing.length < DETAIL_LIMIT) thawing.push(outcome.entry);
-        break;
-      case 'failed':
-        add(results.failed, outcome.key, outcome.bytes);
-        if (failures.length < DETAIL_LIMIT) {
-          failures.push({ key: outcome.key, error: `${outcome.error.name}: ${outcome.error.message}` });
-        }
-        break;
-      case 'planned':
-        if (outcome.plan.action === 'thaw-needed' && thawing.length < DETAIL_LIMIT) {
-          const p = outcome.plan;
-          thawing.push({
-            key: p.key,
-            storageClass: p.storageClass,
-            tier: p.tier,
-            expectedWait: p.expectedWait,
-            state: p.thaw,
-          });
-        }
-        break;
-    }
-    const p = outcome.plan;
-    if (p?.action === 'thaw-needed' && p.tier !== payload.thawTier && !tierWarned) {
-      tierWarned = true;
-      warnings.push(
-        `${p.storageClass} has no ${payload.thawTier} retrieval tier: such copies are thawed with ${p.tier}`,
-      );
-    }
-  }
-
-  for (const d of disorder) {
-    if (d.listing !== 'DR') continue;
-    if (failures.length < DETAIL_LIMIT) {
-      failures.push({
-        key: d.key,
-        error:
-          d.kind === 'repeats'
-            ? 'ListingOrderError: the DR listing returned this key twice; the second entry was left out — it may be another key listed under this name (an endpoint that ignores EncodingType=url)'
-            : `ListingOrderError: the DR listing returned this key after ${JSON.stringify(d.after)}, out of S3 key order; left out — restore it with "keys"`,
-      });
-    }
-    if (!payload.dryRun) add(results.failed, d.key, 0);
-  }
-  if (disorderCount > 0) {
-    warnings.push(
-      `${disorderCount} listing entr${disorderCount === 1 ? 'y' : 'ies'} came back out of S3 key order (never from S3 with EncodingType=url): DR keys among them were left out and are listed under failures; after a target listing went out of order, the target was checked with HEADs`,
-    );
-  }
-
+/** The report of one invocation, with its cursor when keys are left. */
+function restoreReport(
+  payload: RestorePayload,
+  settings: RestoreDeps['settings'],
+  run: PreparedRestore,
+  tally: RestoreTally,
+  { stoppedBy, lastDone }: RestoreStop,
+  rules: RestoreRulesReport | undefined,
+  durationMs: number,
+): RestoreReport {
   const complete = stoppedBy === undefined;
-  const rules = await byRule?.finish();
   const report: RestoreReport = {
     dryRun: payload.dryRun,
-    source: resolved.source,
+    source: run.resolved.source,
     scope: payload.keys ? { keys: new Set(payload.keys).size } : { prefix: payload.prefix ?? '' },
-    asOf: ctx.asOf ? ctx.asOf.toISOString() : null,
+    asOf: run.ctx.asOf ? run.ctx.asOf.toISOString() : null,
     includeDeleted: payload.includeDeleted,
     overwrite: payload.overwrite,
-    from: { bucket: settings.drBucket, region: settings.drRegion, versioned },
-    target: resolved.target,
-    examined,
-    plan,
-    ...(payload.dryRun ? {} : { results }),
-    thawing,
-    failures,
+    from: { bucket: settings.drBucket, region: settings.drRegion, versioned: run.versioned },
+    target: run.resolved.target,
+    examined: tally.examined,
+    plan: tally.plan,
+    ...(payload.dryRun ? {} : { results: tally.results }),
+    thawing: tally.thawing,
+    failures: tally.failures,
     complete,
-    ...(complete ? {} : { cursor: encodeCursor({ after: lastDone ?? '' }, fingerprint), stoppedBy }),
-    warnings,
+    ...(complete ? {} : { cursor: encodeCursor({ after: lastDone ?? '' }, run.fingerprint), stoppedBy }),
+    warnings: run.warnings,
     ...(rules ? { rules } : {}),
-    durationMs: Date.now() - started,
+    durationMs,
     summary: '',
   };
   report.summary = summariseRestore(report);
+  return report;
+}
 
-  if (!payload.dryRun) {
+/** Metrics and the `restored` outcome of a real run, and the summary line (an error when keys failed). */
+function publishRestore(
+  report: RestoreReport,
+  resolved: ResolvedRestore,
+  { results, examined }: RestoreTally,
+  deps: RestoreDeps,
+): void {
+  if (!report.dryRun) {
     deps.metrics.addMetric('RestoreObjects', 'Count', results.restored.objects);
     deps.metrics.addMetric('RestoreBytes', 'Bytes', results.restored.bytes);
     deps.metrics.addMetric('RestoreFailures', 'Count', results.failed.objects);
@@ -410,15 +388,14 @@ export async function restoreObjects(
   }
   const extra = {
     bucket: resolved.target.bucket,
-    action: payload.dryRun ? 'restore-plan' : 'restore',
+    action: report.dryRun ? 'restore-plan' : 'restore',
     examined,
-    complete,
+    complete: report.complete,
     restored: results.restored.objects,
     failed: results.failed.objects,
   };
-  if (results.failed.objects > 0) logger.error(report.summary, extra);
-  else logger.info(report.summary, extra);
-  return report;
+  if (results.failed.objects > 0) deps.logger.error(report.summary, extra);
+  else deps.logger.info(report.summary, extra);
 }
 
 /** Plans one key and, in a real run, carries the plan out. Never throws: a failure is an outcome. */
@@ -434,60 +411,9 @@ async function handleKey(
   try {
     plan = await planKey(candidate, ctx);
     if (payload.dryRun) return { kind: 'planned', plan };
-    if (plan.action === 'thaw-needed') {
-      const { tier, expectedWait } = thawPlan(plan.storageClass, payload.thawTier);
-      let state: ThawEntry['state'] = 'in-progress';
-      if (plan.thaw === 'not-started') {
-        const accepted = await ctx.dr.startThaw(
-          plan.drKey,
-          versionIdOf(plan.version),
-          payload.thawDays,
-          tier,
-        );
-        state = accepted ? 'started' : 'in-progress';
-      }
-      deps.logger.info('archived DR copy is thawing; rerun the same payload once it is readable', {
-        bucket: ctx.dr.bucket,
-        key: plan.drKey,
-        versionId: versionIdOf(plan.version),
-        action: 'thaw',
-        tier,
-        expectedWait,
-        state,
-      });
-      return {
-        kind: 'thawing',
-        plan,
-        entry: { key: plan.key, storageClass: plan.storageClass, tier, expectedWait, state },
-      };
-    }
+    if (plan.action === 'thaw-needed') return await thawKey(plan, payload, ctx, deps);
     if (plan.action !== 'restore') return { kind: 'planned', plan };
-    const drHead = plan.drHead ?? (await headVersion(ctx.dr, plan.drKey, plan.version));
-    if (!drHead) {
-      throw new ObjectNotFoundError(
-        `DR copy ${plan.drKey}${versionIdOf(plan.version) ? ` version ${versionIdOf(plan.version)}` : ''} no longer exists (expired, or removed since it was listed)`,
-      );
-    }
-    const head: ObjectHead = { ...drHead, versionId: drHead.versionId ?? versionIdOf(plan.version) };
-    const copied = await copyObject({
-      from: ctx.dr,
-      head,
-      to: ctx.target,
-      toKey: plan.targetKey,
-      write: restoreWriteOptions(head, deps.settings.multipartThreshold),
-      metadata: originalMetadata(head.metadata),
-      settings: deps.settings,
-      clock: deps.clock,
-    });
-    deps.logger.debug('restored', {
-      bucket: ctx.target.bucket,
-      key: plan.targetKey,
-      versionId: head.versionId,
-      etag: copied.etag,
-      action: 'restore',
-      method: copied.method,
-    });
-    return { kind: 'restored', plan, bytes: head.size, method: copied.method };
+    return await restoreKey(plan, ctx, deps);
   } catch (error) {
     if (error instanceof DeadlineError) {
       deps.logger.info('restore of a large object stopped before the deadline; the next run resumes it', {
@@ -511,6 +437,69 @@ async function handleKey(
       error: described,
     };
   }
+}
+
+/** Starts (or notes) the thaw of an archived DR copy: a later run of the same payload restores it. */
+async function thawKey(
+  plan: Extract<KeyPlan, { action: 'thaw-needed' }>,
+  payload: RestorePayload,
+  ctx: PlanContext,
+  deps: RestoreDeps,
+): Promise<KeyOutcome> {
+  const { tier, expectedWait } = thawPlan(plan.storageClass, payload.thawTier);
+  let state: ThawEntry['state'] = 'in-progress';
+  if (plan.thaw === 'not-started') {
+    const accepted = await ctx.dr.startThaw(plan.drKey, versionIdOf(plan.version), payload.thawDays, tier);
+    state = accepted ? 'started' : 'in-progress';
+  }
+  deps.logger.info('archived DR copy is thawing; rerun the same payload once it is readable', {
+    bucket: ctx.dr.bucket,
+    key: plan.drKey,
+    versionId: versionIdOf(plan.version),
+    action: 'thaw',
+    tier,
+    expectedWait,
+    state,
+  });
+  return {
+    kind: 'thawing',
+    plan,
+    entry: { key: plan.key, storageClass: plan.storageClass, tier, expectedWait, state },
+  };
+}
+
+/** Copies the planned DR version to the target, with its original metadata, content headers and tags. */
+async function restoreKey(
+  plan: Extract<KeyPlan, { action: 'restore' }>,
+  ctx: PlanContext,
+  deps: RestoreDeps,
+): Promise<KeyOutcome> {
+  const drHead = plan.drHead ?? (await headVersion(ctx.dr, plan.drKey, plan.version));
+  if (!drHead) {
+    throw new ObjectNotFoundError(
+      `DR copy ${plan.drKey}${versionIdOf(plan.version) ? ` version ${versionIdOf(plan.version)}` : ''} no longer exists (expired, or removed since it was listed)`,
+    );
+  }
+  const head: ObjectHead = { ...drHead, versionId: drHead.versionId ?? versionIdOf(plan.version) };
+  const copied = await copyObject({
+    from: ctx.dr,
+    head,
+    to: ctx.target,
+    toKey: plan.targetKey,
+    write: restoreWriteOptions(head, deps.settings.multipartThreshold),
+    metadata: originalMetadata(head.metadata),
+    settings: deps.settings,
+    clock: deps.clock,
+  });
+  deps.logger.debug('restored', {
+    bucket: ctx.target.bucket,
+    key: plan.targetKey,
+    versionId: head.versionId,
+    etag: copied.etag,
+    action: 'restore',
+    method: copied.method,
+  });
+  return { kind: 'restored', plan, bytes: head.size, method: copied.method };
 }
 
 /** The one-line summary of a restore report, for a person. */

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { RESERVED_PREFIX } from '../core/config.ts';
 import { InvalidPayloadError } from '../core/errors.ts';
 import { MAX_KEY_BYTES } from '../core/key-mapping.ts';
+import { bucketName, region } from '../core/names.ts';
 import { THAW_TIERS } from '../core/storage-classes.ts';
 import { zodProblems } from '../core/zod-problems.ts';
 
@@ -11,10 +12,6 @@ export class InvalidRestorePayloadError extends InvalidPayloadError {}
 export const OVERWRITE_MODES = ['never', 'ifDifferent', 'always'] as const;
 /** At most this many keys in one `keys` list (an invoke payload must stay far below Lambda's 6 MB). */
 export const MAX_KEYS_PER_REQUEST = 1000;
-
-const bucketName = z
-  .string({ error: 'must be a bucket name (a string)' })
-  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)');
 
 /** `.` and `..` path segments: harmless to S3, but a trap for every tool that maps keys to files. */
 const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
@@ -43,10 +40,7 @@ const targetSchema = z.strictObject(
   {
     bucket: bucketName,
     prefix: keyLike('prefix', true).default(''),
-    region: z
-      .string({ error: 'must be an AWS region such as eu-central-1' })
-      .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-central-1')
-      .optional(),
+    region: region.optional(),
   },
   { error: 'must be an object: { "bucket": "...", "prefix"?: "...", "region"?: "..." }' },
 );

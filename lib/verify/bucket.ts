@@ -187,31 +187,7 @@ class BucketVerification {
     const scope: VerifyScope = { prefix: this.settings.prefix, deep: this.settings.deep };
     const key = cursorKey(source.bucket, scope);
     const stored = await loadCursor(dr, key, log);
-    const resumable =
-      stored !== undefined &&
-      stored.source === source.bucket &&
-      stored.scope.prefix === scope.prefix &&
-      stored.scope.deep === scope.deep &&
-      stored.work.length > 0 &&
-      !stored.pass.completedAt;
-    let work: WorkItem[];
-    let lastCompleted: PassState | undefined;
-    if (resumable) {
-      this.pass = stored.pass;
-      work = stored.work;
-      lastCompleted = stored.lastCompleted;
-    } else {
-      this.pass = {
-        id: randomUUID(),
-        startedAt: this.startedAt.toISOString(),
-        runs: 0,
-        counts: zeroCounts(),
-        itemsDone: 0,
-        nodes: 1,
-      };
-      work = [{ kind: 'node', prefix: this.settings.prefix, depth: 0 }];
-      lastCompleted = stored?.pass.completedAt ? stored.pass : stored?.lastCompleted;
-    }
+    const { work, lastCompleted } = this.resumeOrStartPass(stored, scope);
     this.pass.runs += 1;
     this.ledgerOut = ledgerFolder(key, this.pass.id);
     // A pass that wrote no ledger (no key with differing ETags) leaves nothing to read: no request.
@@ -241,7 +217,42 @@ class BucketVerification {
     await saveCursor(dr, key, cursor);
     if (this.failure) throw this.failure.error;
 
-    const itemsRemaining = remaining.length;
+    return this.report(complete, cursor, key, remaining.length);
+  }
+
+  /** The pass the stored cursor holds, if it is this scope's and unfinished; else a new pass. */
+  private resumeOrStartPass(
+    stored: VerifyCursor | undefined,
+    scope: VerifyScope,
+  ): { work: WorkItem[]; lastCompleted: PassState | undefined } {
+    const { source } = this.deps;
+    const resumable =
+      stored !== undefined &&
+      stored.source === source.bucket &&
+      stored.scope.prefix === scope.prefix &&
+      stored.scope.deep === scope.deep &&
+      stored.work.length > 0 &&
+      !stored.pass.completedAt;
+    if (resumable) {
+      this.pass = stored.pass;
+      return { work: stored.work, lastCompleted: stored.lastCompleted };
+    }
+    this.pass = {
+      id: randomUUID(),
+      startedAt: this.startedAt.toISOString(),
+      runs: 0,
+      counts: zeroCounts(),
+      itemsDone: 0,
+      nodes: 1,
+    };
+    return {
+      work: [{ kind: 'node', prefix: this.settings.prefix, depth: 0 }],
+      lastCompleted: stored?.pass.completedAt ? stored.pass : stored?.lastCompleted,
+    };
+  }
+
+  private report(complete: boolean, cursor: VerifyCursor, key: string, itemsRemaining: number): BucketReport {
+    const { source, dr } = this.deps;
     const first = cursor.work[0];
     return {
       source: source.bucket,
@@ -339,9 +350,9 @@ class BucketVerification {
     return { remaining, done };
   }
 
-  private async runItem(item: WorkItem): Promise<ItemOutcome> {
+  /** The source and DR listings of one work item, merged by the caller. */
+  private itemListings(plan: ReturnType<typeof listingPlan>) {
     const { source, dr } = this.deps;
-    const plan = listingPlan(item);
     const layout = this.settings.keyLayout;
     const bucket = source.bucket;
     const onRequest = () => {
@@ -364,21 +375,32 @@ class BucketVerification {
       map: (k) => fromDrKey(layout, bucket, k),
       onRequest,
     });
-    const collector =
-      item.kind === 'node' ? new PrefixCollector(this.limits.prefixBudget, item.collector) : undefined;
-    const deferred: Deferred[] = [];
+    return { sourceEntries, drEntries };
+  }
+
+  /** The ledger a work item reads the previous pass's deferred checks from and writes this pass's to. */
+  private itemLedger(item: WorkItem): ShardLedger {
     const id = shardId(item);
-    const ledger: ShardLedger = {
+    return {
       reader: new LedgerReader(
-        dr,
+        this.deps.dr,
         this.ledgerIn === undefined ? undefined : `${this.ledgerIn}${id}/`,
         item.ledger?.read ?? 0,
         this.deps.log,
       ),
-      writer: new LedgerWriter(dr, `${this.ledgerOut}${id}/`, item.ledger?.write ?? 0, () => {
+      writer: new LedgerWriter(this.deps.dr, `${this.ledgerOut}${id}/`, item.ledger?.write ?? 0, () => {
         this.pass.ledgerPieces = (this.pass.ledgerPieces ?? 0) + 1;
       }),
     };
+  }
+
+  private async runItem(item: WorkItem): Promise<ItemOutcome> {
+    const plan = listingPlan(item);
+    const { sourceEntries, drEntries } = this.itemListings(plan);
+    const collector =
+      item.kind === 'node' ? new PrefixCollector(this.limits.prefixBudget, item.collector) : undefined;
+    const deferred: Deferred[] = [];
+    const ledger = this.itemLedger(item);
     let after = item.after;
     let stopped = false;
     let finished = false;
@@ -420,6 +442,17 @@ class BucketVerification {
     }
     await this.resolve(deferred, ledger);
     await ledger.writer.flush(true);
+    return this.itemOutcome(item, stopped, after, ledger, collector);
+  }
+
+  /** A stopped item resumes where it stopped; a finished one hands out the nodes its prefixes make. */
+  private async itemOutcome(
+    item: WorkItem,
+    stopped: boolean,
+    after: string | undefined,
+    ledger: ShardLedger,
+    collector: PrefixCollector | undefined,
+  ): Promise<ItemOutcome> {
     if (stopped) {
       const resumed: WorkItem = {
         ...item,

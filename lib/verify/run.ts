@@ -3,7 +3,7 @@ import type { Config } from '../core/config.ts';
 import { RejectedTaskError } from '../core/errors.ts';
 import type { Clock, ObjectStore, TaskQueue } from '../core/ports.ts';
 import type { Telemetry } from '../core/telemetry.ts';
-import { verifyBucket } from './bucket.ts';
+import { type VerifyBucketSettings, verifyBucket } from './bucket.ts';
 import type { VerifyRequest } from './payload.ts';
 import { type BucketReport, reportKey, runReport, type VerifyReport } from './report.ts';
 
@@ -41,29 +41,7 @@ export async function verifySources(request: VerifyRequest, deps: VerifyRunDeps)
           clock: deps.clock,
           log: deps.logger,
         },
-        {
-          keyLayout: deps.settings.keyLayout,
-          deletePolicy: deps.settings.deletePolicy,
-          concurrency: deps.settings.verifyConcurrency,
-          safetyMarginMs: deps.settings.safetyMarginMs,
-          graceSeconds: request.graceSeconds,
-          prefix: request.prefix,
-          repair: request.repair,
-          deep: request.deep,
-          copyTags: deps.settings.copyTags,
-          thawArchivedSources: deps.settings.thawArchivedSources ?? false,
-          ...(deps.settings.rules?.length
-            ? {
-                rules: {
-                  rules: deps.settings.rules,
-                  defaults: {
-                    drStorageClass: deps.settings.drStorageClass ?? 'STANDARD',
-                    deletePolicy: deps.settings.deletePolicy,
-                  },
-                },
-              }
-            : {}),
-        },
+        bucketSettings(request, deps.settings),
       ),
     );
   }
@@ -82,7 +60,40 @@ export async function verifySources(request: VerifyRequest, deps: VerifyRunDeps)
     deps.clock.now().getTime() - startedAt.getTime(),
   );
   await deps.dr.putText(key, `${JSON.stringify(report, null, 2)}\n`);
+  publishVerifyMetrics(report, deps);
+  logVerifyRun(report, request, deps.logger);
+  return report;
+}
 
+/** What verifying one bucket takes from the request and the stage's settings. */
+function bucketSettings(request: VerifyRequest, settings: VerifyRunDeps['settings']): VerifyBucketSettings {
+  return {
+    keyLayout: settings.keyLayout,
+    deletePolicy: settings.deletePolicy,
+    concurrency: settings.verifyConcurrency,
+    safetyMarginMs: settings.safetyMarginMs,
+    graceSeconds: request.graceSeconds,
+    prefix: request.prefix,
+    repair: request.repair,
+    deep: request.deep,
+    copyTags: settings.copyTags,
+    thawArchivedSources: settings.thawArchivedSources ?? false,
+    ...(settings.rules?.length
+      ? {
+          rules: {
+            rules: settings.rules,
+            defaults: {
+              drStorageClass: settings.drStorageClass ?? 'STANDARD',
+              deletePolicy: settings.deletePolicy,
+            },
+          },
+        }
+      : {}),
+  };
+}
+
+/** The run's EMF metrics and its `verified` outcome. */
+function publishVerifyMetrics(report: VerifyReport, deps: Pick<VerifyRunDeps, 'metrics' | 'outcomes'>): void {
   const { counts } = report;
   const checked =
     counts.ok + counts.missing + counts.mismatched + counts.orphaned + counts.pending + counts.unreplicable;
@@ -107,7 +118,11 @@ export async function verifySources(request: VerifyRequest, deps: VerifyRunDeps)
   m.addMetric('VerifyPassComplete', 'Count', report.pass.complete ? 1 : 0);
   m.addMetric('VerifyDurationMs', 'Milliseconds', report.durationMs);
   deps.outcomes.publish({ type: 'verified', counts: { ...counts }, passComplete: report.pass.complete });
+}
 
+/** The run's summary line: a warning when a listing went out of order or DR lacks or differs in keys. */
+function logVerifyRun(report: VerifyReport, request: VerifyRequest, logger: VerifyRunDeps['logger']): void {
+  const { counts } = report;
   const summary = {
     action: 'verify',
     buckets: request.sources,
@@ -119,21 +134,20 @@ export async function verifySources(request: VerifyRequest, deps: VerifyRunDeps)
     pass: report.pass,
     requests: report.requests,
     durationMs: report.durationMs,
-    reportKey: key,
+    reportKey: report.reportKey,
   };
   if (report.listingDisorder.count > 0) {
-    deps.logger.warn('verify left out keys a listing returned out of S3 key order', {
+    logger.warn('verify left out keys a listing returned out of S3 key order', {
       ...summary,
       disorder: report.listingDisorder.samples,
     });
   }
   if (counts.missing + counts.mismatched > 0) {
-    deps.logger.warn('verify found keys missing or different in DR', {
+    logger.warn('verify found keys missing or different in DR', {
       ...summary,
       samples: { missing: report.samples.missing, mismatched: report.samples.mismatched },
     });
   } else {
-    deps.logger.info('verify run finished', summary);
+    logger.info('verify run finished', summary);
   }
-  return report;
 }

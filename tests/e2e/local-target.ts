@@ -2,6 +2,7 @@ import { toDrKey } from '../../lib/core/key-mapping.ts';
 import type { VerifyReport } from '../../lib/verify/report.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
 import { type RestoreHandler, restoreReport } from '../helpers/jobs.ts';
+import { scaled } from '../helpers/time-scale.ts';
 import { assertOnlyTestData, E2E_ROOT } from './safety.ts';
 import { type E2eOptions, type E2eTarget, multipartPartSizes } from './target.ts';
 
@@ -27,7 +28,7 @@ export async function openLocalTarget(options: E2eOptions): Promise<E2eTarget> {
       verify: async (payload) => (await rt.verifyNow(payload)) as VerifyReport,
       // A restore is a job: started, followed to its end, and its final report returned.
       restore: (payload) => restoreReport(rt, restore, payload),
-      settle: () => rt.drain(options.waitSeconds ? options.waitSeconds * 1000 : 60_000),
+      settle: () => rt.drain(options.waitSeconds ? options.waitSeconds * 1000 : scaled(60_000)),
       waitMs: (options.waitSeconds ?? 60) * 1000,
       close: async () => {
         await rt.stop();

@@ -18,6 +18,7 @@ import {
   startFaultProxy,
 } from './fault-proxy.ts';
 import { bodyFor, MiB, putMultipart, putObject } from './objects.ts';
+import { scaled } from './time-scale.ts';
 
 export interface FaultScenarioOptions {
   deletePolicy: 'mirror' | 'retain';
@@ -164,7 +165,7 @@ export async function runFaultScenario(options: FaultScenarioOptions): Promise<F
   if (multipartKeys[0]) {
     await putMultipart(rt.s3, source, multipartKeys[0], [5 * MiB, 5 * MiB, 77], { version: '2' });
   }
-  await rt.drain(240_000);
+  await rt.drain(scaled(240_000));
 
   // One verify pass with repair, then drain the repairs. The verifier's own requests go fault-free:
   // the claim under test is about the replication path (verify's fault handling has its own tests).
@@ -181,7 +182,7 @@ export async function runFaultScenario(options: FaultScenarioOptions): Promise<F
     }
   }
   proxy.setRate(options.rate);
-  await rt.drain(120_000);
+  await rt.drain(scaled(120_000));
   channel('s3dr:outcome').unsubscribe(onOutcome);
   return { rt, proxy, source, dr, live, deleted, replicateFailures, verifyFailures, verifyReport };
 }

@@ -6,7 +6,7 @@
  *
  * Everything is read from the templates, with CloudFormation's intrinsic functions resolved for a
  * given account: no policy is written down here, so the evaluation follows serverless.yml and
- * scripts/serverless-events.cjs as they change.
+ * scripts/deploy-resolver/ as they change.
  */
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { queueArnOf, type RecordedCall, type Requirement } from './iam-actions.ts';

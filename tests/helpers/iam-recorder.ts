@@ -1,5 +1,5 @@
 /**
- * Records the AWS requests a function makes, for the IAM evaluation (tests/unit/iam-evaluation.test.ts).
+ * Records the AWS requests a function makes, for the IAM evaluation (tests/package/iam-evaluation.test.ts).
  * The clients are aws-sdk-client-mock stubs: they see every command the code sends — the real adapters
  * build them — with its input and whether it failed. Each recording names the function the test drove:
  * recordings are sequential (one `during` at a time), so every request in one belongs to its function.

@@ -1,12 +1,12 @@
 /**
  * The stage the IAM evaluations judge — both stacks of `dev`, packaged offline with every optional
  * permission on — as a policy model, and the evaluation of recorded requests against it. Shared by the
- * unit evaluation (tests/unit/iam-evaluation.test.ts) and the evaluation of what the integration suites
+ * unit evaluation (tests/package/iam-evaluation.test.ts) and the evaluation of what the integration suites
  * recorded (tests/iam/recorded-calls.test.ts): the templates are packaged once and cached under
  * node_modules/.cache by a hash of what they are made from, so the second never packages again.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EncryptionWorld, RecordedCall, Requirement } from './iam-actions.ts';
 import { requiredPermissions } from './iam-actions.ts';
@@ -61,7 +61,9 @@ export const DR_ACCOUNT_PARAMS = {
 };
 
 /** What the packaged templates are made of: a change to any of these packages them again. */
-const INPUTS = ['serverless.yml', 'scripts/serverless-events.cjs', 'package-lock.json'];
+const INPUTS = ['serverless.yml', 'package-lock.json', 'lib/core/names.ts', 'lib/core/replication-rules.ts'];
+/** The deployment resolver's modules: serverless.yml's computed values come from every one of them. */
+const RESOLVER_DIR = 'scripts/deploy-resolver';
 
 type StackPair = { primary: CfnTemplate; dr: CfnTemplate };
 
@@ -75,7 +77,8 @@ async function cachedStackPair(
   drParams: Record<string, string>,
 ): Promise<StackPair> {
   const hash = createHash('sha256').update(JSON.stringify([primaryParams, drParams]));
-  for (const file of INPUTS) hash.update(await readFile(join(root, file)));
+  const resolver = (await readdir(join(root, RESOLVER_DIR))).sort().map((f) => `${RESOLVER_DIR}/${f}`);
+  for (const file of [...INPUTS, ...resolver]) hash.update(await readFile(join(root, file)));
   const dir = join(root, 'node_modules/.cache/s3-dr');
   const cached = join(dir, `${name}-${hash.digest('hex').slice(0, 16)}.json`);
   try {

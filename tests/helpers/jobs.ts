@@ -3,6 +3,7 @@ import type { JobStatus } from '../../lib/jobs/model.ts';
 import type { RestoreReport } from '../../lib/restore/objects.ts';
 import { invokeHandler, lambdaContext } from '../../local/lambda-context.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
+import { scaled } from './time-scale.ts';
 
 export type RestoreHandler = (payload: unknown, context: Context) => Promise<JobStatus>;
 
@@ -19,7 +20,7 @@ export async function runRestoreJob(
   rt: LocalRuntime,
   restore: RestoreHandler,
   payload: unknown,
-  timeoutMs = 180_000,
+  timeoutMs = scaled(180_000),
 ): Promise<JobStatus> {
   const started = await invokeRestore(restore, payload);
   await rt.jobsIdle(timeoutMs);

@@ -442,14 +442,38 @@ export class MemoryStore implements ObjectStore {
 
   async list(options: ListOptions): Promise<ListPage> {
     await this.enter('list', options.prefix ?? '');
+    const prefix = options.prefix ?? '';
     const after = options.token ?? options.startAfter;
     const max = options.maxKeys ?? 1000;
     const keys = [...this.objects.keys()]
-      .filter((k) => k.startsWith(options.prefix ?? '') && (after === undefined || compareKeys(k, after) > 0))
+      .filter((k) => k.startsWith(prefix) && (after === undefined || compareKeys(k, after) > 0))
       .sort(compareKeys);
-    const page = keys.slice(0, max);
+    // ListObjectsV2 rolls the keys that contain the delimiter after the prefix up into one CommonPrefixes
+    // entry each, which counts against MaxKeys like an object (tests/helpers/object-store-contract.ts).
+    // Keys sharing a prefix are contiguous in byte order, so one pass groups them.
+    const objects: string[] = [];
+    const commonPrefixes: string[] = [];
+    let entries = 0;
+    let lastConsumed: string | undefined;
+    let truncated = false;
+    for (const key of keys) {
+      const at = options.delimiter ? key.indexOf(options.delimiter, prefix.length) : -1;
+      const rolled = at >= 0 ? key.slice(0, at + (options.delimiter?.length ?? 0)) : undefined;
+      if (rolled !== undefined && commonPrefixes.at(-1) === rolled) {
+        lastConsumed = key;
+        continue;
+      }
+      if (entries === max) {
+        truncated = true;
+        break;
+      }
+      if (rolled === undefined) objects.push(key);
+      else commonPrefixes.push(rolled);
+      entries++;
+      lastConsumed = key;
+    }
     return {
-      objects: page.map((key) => {
+      objects: objects.map((key) => {
         const o = this.objects.get(key)!;
         // ListObjectsV2 names every object's class, S3 Standard included (`Contents.StorageClass`).
         return {
@@ -460,8 +484,8 @@ export class MemoryStore implements ObjectStore {
           storageClass: o.storageClass ?? 'STANDARD',
         };
       }),
-      commonPrefixes: [],
-      ...(keys.length > max ? { nextToken: page[page.length - 1] } : {}),
+      commonPrefixes,
+      ...(truncated && lastConsumed !== undefined ? { nextToken: lastConsumed } : {}),
     };
   }
 

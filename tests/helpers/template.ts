@@ -3,12 +3,13 @@
  * without AWS credentials — and loads what it produced, plus a small evaluator for the template's
  * Conditions and Fn::If so tests can assert what CloudFormation would actually create.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runProcess } from './run-process.ts';
+import { scaled } from './time-scale.ts';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 const slsBin = join(root, 'node_modules/osls/bin/serverless.js');
@@ -54,40 +55,30 @@ function offlineEnv(): NodeJS.ProcessEnv {
 
 /**
  * A bound on one `sls` run, only so that a hung framework cannot hang the suite: `sls package` takes
- * seconds on a quiet machine but over a minute on a busy one, so the bound is far above either.
+ * seconds on a quiet machine but over a minute on a busy one, so the bound is far above either, and
+ * scales with the machine (tests/helpers/time-scale.ts).
  */
-export const SLS_TIMEOUT_MS = 8 * 60_000;
+export const SLS_TIMEOUT_MS = scaled(8 * 60_000);
 
 /**
- * Runs `sls <args>` with the Node that runs the tests (v22 under npm), from the project root. A run
- * killed at the bound says so in its stderr (code 124, as `timeout` reports), rather than passing for
- * a framework error with an empty message.
+ * Runs `sls <args>` with the Node that runs the tests (v22 under npm), from the project root, and resolves
+ * with its exit code and output. A run killed at the bound rejects with "… timed out after N s" and the
+ * output so far (tests/helpers/run-process.ts), rather than passing for a framework error with an empty
+ * message.
  */
-export function runSls(
+export async function runSls(
   args: string[],
   timeoutMs = SLS_TIMEOUT_MS,
   extraEnv: Record<string, string> = {},
   cwd = root,
 ): Promise<SlsResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [slsBin, ...args],
-      { cwd, env: { ...offlineEnv(), ...extraEnv }, timeout: timeoutMs, maxBuffer: 64 << 20 },
-      (error, stdout, stderr) => {
-        if (error?.killed) {
-          resolve({
-            code: 124,
-            stdout,
-            stderr: `${stderr}\nsls ${args.join(' ')} timed out: killed (${error.signal}) after ${timeoutMs / 1000} s`,
-          });
-          return;
-        }
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
+  const result = await runProcess(process.execPath, [slsBin, ...args], {
+    cwd,
+    env: { ...offlineEnv(), ...extraEnv },
+    timeoutMs,
+    check: false,
   });
+  return { code: result.code ?? 1, stdout: result.stdout, stderr: result.stderr };
 }
 
 const paramArgs = (params: Record<string, string>) =>
@@ -107,7 +98,7 @@ export async function packageTemplate(
   try {
     const result = await runSls(
       ['package', '--stage', stage, '--package', dir, ...paramArgs(params)],
-      90_000,
+      SLS_TIMEOUT_MS,
       { S3DR_ESBUILD_WORK_FOLDER: workFolder },
     );
     if (result.code !== 0) {

@@ -7,7 +7,7 @@
  * (tests/helpers/iam-actions.ts), moved into the packaged stage's names by the part its bucket or queue
  * plays (tests/helpers/iam-call-log.ts), and evaluated with @cloud-copilot/iam-simulate against that
  * function's roles and the bucket, queue and key policies — the same templates, packaged once and cached,
- * as tests/unit/iam-evaluation.test.ts. A request a role would be denied fails, naming the test file, the
+ * as tests/package/iam-evaluation.test.ts. A request a role would be denied fails, naming the test file, the
  * function, the request, the action, the resource and the deciding policy.
  *
  * "Granted but unused" is judged by the unit evaluation alone: its scenarios reach every request path,

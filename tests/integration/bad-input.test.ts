@@ -11,6 +11,7 @@ import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
 import { encodeTaskBody, type Task } from '../../lib/core/task.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { putObject, snapshots } from '../helpers/objects.ts';
+import { scaled } from '../helpers/time-scale.ts';
 
 let rt: LocalRuntime;
 let source: string;
@@ -56,7 +57,7 @@ describe('hostile input through the local pipeline', () => {
 
   it('replicates keys with ../, ./ and // under exactly those keys, creating no normalised ones', async () => {
     await mapConcurrent(dotKeys, 4, (key) => putObject(rt.s3, source, key, Buffer.from(`bytes of ${key}`)));
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
 
     expect(await allKeys(source)).toEqual([...dotKeys].sort());
     expect(await allKeys(dr)).toEqual([...dotKeys].sort());
@@ -75,7 +76,7 @@ describe('hostile input through the local pipeline', () => {
         ...fields,
       });
     await putObject(rt.s3, source, 'kept.txt', Buffer.from('kept'));
-    await rt.drain(30_000);
+    await rt.drain(scaled(30_000));
     const before = await snapshots(rt.s3, dr, ['kept.txt']);
     const hostile = [
       'not json at all',
@@ -102,7 +103,7 @@ describe('hostile input through the local pipeline', () => {
       }),
     );
     await putObject(rt.s3, source, 'after.txt', Buffer.from('after'));
-    await rt.drain(180_000); // two visibility timeouts, then the redrive
+    await rt.drain(scaled(180_000)); // two visibility timeouts, then the redrive
 
     expect(await dlqBodies()).toEqual([...hostile].sort());
     expect(await snapshots(rt.s3, dr, ['kept.txt'])).toEqual(before);

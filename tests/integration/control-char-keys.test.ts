@@ -22,6 +22,7 @@ import type { VerifyReport } from '../../lib/verify/report.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { type RestoreHandler, restoreReport } from '../helpers/jobs.ts';
 import { bodyFor, type ObjectSnapshot, putObject, snapshots } from '../helpers/objects.ts';
+import { scaled } from '../helpers/time-scale.ts';
 import { type VerifyHandler, verifyJobReport } from '../helpers/verify.ts';
 
 const KEYS = [
@@ -57,7 +58,7 @@ async function listed(bucket: string, prefix: string): Promise<string[]> {
 async function deleteAtSource(keys: readonly string[]): Promise<void> {
   // One DeleteObject per key: the key travels in the URL path, percent-encoded, never through XML.
   for (const Key of keys) await rt.s3.send(new DeleteObjectCommand({ Bucket: source, Key }));
-  await rt.drain(60_000);
+  await rt.drain(scaled(60_000));
 }
 
 beforeAll(async () => {
@@ -78,7 +79,7 @@ describe('keys with CR, LF, CRLF, tab and a trailing space on the local runtime'
     for (const [i, key] of KEYS.entries()) {
       await putObject(rt.s3, source, key, bodyFor(key, 1, 100 + i), { metadata: { index: String(i) } });
     }
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
     before = await snapshots(rt.s3, source, KEYS);
     expect(before.every((s) => s !== undefined)).toBe(true);
     expect(await snapshots(rt.s3, rt.config.drBucket, KEYS)).toEqual(before);
@@ -109,7 +110,7 @@ describe('keys with CR, LF, CRLF, tab and a trailing space on the local runtime'
     expect(report.plan['skip-no-version'].objects).toBe(0);
     expect(report.results?.restored.sample).toEqual([key]);
     expect(await snapshots(rt.s3, source, [key])).toEqual([before[KEYS.indexOf(key)]]);
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
   }, 120_000);
 
   it('restores the whole prefix after every key was deleted: the same keys and bytes come back', async () => {
@@ -123,6 +124,6 @@ describe('keys with CR, LF, CRLF, tab and a trailing space on the local runtime'
     expect(report.results?.restored.objects).toBe(KEYS.length);
     expect(await listed(source, 'ctl/')).toEqual(KEYS);
     expect(await snapshots(rt.s3, source, KEYS)).toEqual(before);
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
   }, 120_000);
 });

@@ -5,14 +5,16 @@
  * AccessDenied). A web page must not be able to write either: it can send a "simple" cross-origin
  * request (say a text/plain POST) without any preflight, so such requests are refused outright.
  */
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type Emulator, startEmulator } from '../../local/emulator.ts';
+import type { Emulator } from '../../local/emulator.ts';
 import { StatusBoard } from '../../local/status.ts';
 import { PAGE_PATH, registerStatusPage, STATUS_PATH } from '../../local/status-page.ts';
+import { startTestEmulator, type TestEmulator } from '../helpers/emulator.ts';
 import { putObject } from '../helpers/objects.ts';
 
+let local: TestEmulator;
 let emulator: Emulator;
 let s3: S3Client;
 let board: StatusBoard;
@@ -20,16 +22,8 @@ const bucket = 'private-bucket';
 
 beforeAll(async () => {
   board = new StatusBoard();
-  emulator = await startEmulator({
-    port: 0,
-    beforeListen: (app) => registerStatusPage(app, () => board.snapshot()),
-  });
-  s3 = new S3Client({
-    endpoint: emulator.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  local = await startTestEmulator({ beforeListen: (app) => registerStatusPage(app, () => board.snapshot()) });
+  ({ emulator, s3 } = local);
   const created = await fetch(`${emulator.endpoint}/${bucket}`, { method: 'PUT' });
   expect(created.status).toBe(403); // even creating a bucket needs a signature
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -37,9 +31,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  s3?.destroy();
   board?.close();
-  await emulator?.stop();
+  await local?.stop();
 });
 
 const exists = async (key: string) =>

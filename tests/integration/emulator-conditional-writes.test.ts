@@ -12,33 +12,26 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
-import { type Emulator, startEmulator } from '../../local/emulator.ts';
+import { startTestEmulator, type TestEmulator } from '../helpers/emulator.ts';
 
-let emulator: Emulator;
+let local: TestEmulator;
 let s3: S3Client;
 const BUCKET = 'conditional-writes';
 
 beforeAll(async () => {
-  emulator = await startEmulator({ port: 0 });
-  s3 = new S3Client({
-    endpoint: emulator.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-  });
+  local = await startTestEmulator({ maxAttempts: 1 });
+  s3 = local.s3;
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
 }, 30_000);
 
 afterAll(async () => {
-  s3?.destroy();
-  await emulator?.stop();
+  await local?.stop();
 });
 
 /** The HTTP status and error name of a rejected request. */

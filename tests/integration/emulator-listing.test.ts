@@ -17,12 +17,13 @@ import {
   CreateMultipartUploadCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
-import { type Emulator, startEmulator } from '../../local/emulator.ts';
+import type { Emulator } from '../../local/emulator.ts';
 import { signedGet } from '../../local/signed-fetch.ts';
+import { startTestEmulator, type TestEmulator } from '../helpers/emulator.ts';
 
 const BUCKET = 'listing';
 const KEYS = [
@@ -39,26 +40,21 @@ const KEYS = [
   'unicode/é😀',
 ].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 
+let local: TestEmulator;
 let emulator: Emulator;
 let s3: S3Client;
 let store: S3ObjectStore;
 
 beforeAll(async () => {
-  emulator = await startEmulator({ port: 0 });
-  s3 = new S3Client({
-    endpoint: emulator.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  local = await startTestEmulator();
+  ({ emulator, s3 } = local);
   store = new S3ObjectStore(s3, BUCKET);
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   for (const key of KEYS) await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: key }));
 }, 30_000);
 
 afterAll(async () => {
-  s3?.destroy();
-  await emulator?.stop();
+  await local?.stop();
 });
 
 /** Every key of the bucket through the adapter's ListObjectsV2, `maxKeys` per page. */

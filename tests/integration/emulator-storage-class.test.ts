@@ -24,31 +24,25 @@ import {
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type Emulator, startEmulator } from '../../local/emulator.ts';
+import { startTestEmulator, type TestEmulator } from '../helpers/emulator.ts';
 
-let emulator: Emulator;
+let local: TestEmulator;
 let s3: S3Client;
 const bucket = 'class-bucket';
 
 beforeAll(async () => {
-  emulator = await startEmulator({ port: 0 });
-  s3 = new S3Client({
-    endpoint: emulator.endpoint,
-    region: 'eu-west-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  local = await startTestEmulator({ region: 'eu-west-1' });
+  s3 = local.s3;
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 });
 
 afterAll(async () => {
-  s3?.destroy();
-  await emulator?.stop();
+  await local?.stop();
 });
 
 const classOf = async (key: string) =>
@@ -127,13 +121,7 @@ describe('storage classes survive an emulator restart (S3DR_DATA_DIR)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 's3dr-classes-'));
     const b = 'classes-restart';
     const open = async () => {
-      const emu = await startEmulator({ port: 0, dataDir });
-      const c = new S3Client({
-        endpoint: emu.endpoint,
-        region: 'eu-west-1',
-        forcePathStyle: true,
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      });
+      const { emulator: emu, s3: c } = await startTestEmulator({ region: 'eu-west-1', dataDir });
       return { emu, c };
     };
     const versions = async (c: S3Client) =>

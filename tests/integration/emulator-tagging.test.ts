@@ -35,33 +35,29 @@ import {
   PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
-  S3Client,
+  type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type Emulator, type ObjectEvent, startEmulator } from '../../local/emulator.ts';
+import type { Emulator, ObjectEvent } from '../../local/emulator.ts';
 import { S3Notifier } from '../../local/s3-notifier.ts';
+import { startTestEmulator, type TestEmulator } from '../helpers/emulator.ts';
 
+let local: TestEmulator;
 let emulator: Emulator;
 let s3: S3Client;
 const events: ObjectEvent[] = [];
 const bucket = 'tagging-bucket';
 
 beforeAll(async () => {
-  emulator = await startEmulator({ port: 0 });
+  local = await startTestEmulator({ region: 'eu-west-1' });
+  ({ emulator, s3 } = local);
   emulator.onObjectEvent((e) => events.push(e));
-  s3 = new S3Client({
-    endpoint: emulator.endpoint,
-    region: 'eu-west-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 });
 
 afterAll(async () => {
-  s3?.destroy();
-  await emulator?.stop();
+  await local?.stop();
 });
 
 const tagsOf = async (key: string) =>
@@ -221,13 +217,7 @@ describe('object tags survive an emulator restart (S3DR_DATA_DIR)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 's3dr-tags-'));
     const b = 'tags-restart';
     const open = async () => {
-      const emu = await startEmulator({ port: 0, dataDir });
-      const c = new S3Client({
-        endpoint: emu.endpoint,
-        region: 'eu-west-1',
-        forcePathStyle: true,
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      });
+      const { emulator: emu, s3: c } = await startTestEmulator({ region: 'eu-west-1', dataDir });
       const tagsOf = async (Key: string, VersionId?: string) =>
         (await c.send(new GetObjectTaggingCommand({ Bucket: b, Key, VersionId }))).TagSet?.map((t) => [
           t.Key,

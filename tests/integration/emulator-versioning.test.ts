@@ -31,7 +31,7 @@ import {
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -39,6 +39,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { type Emulator, type ObjectEvent, startEmulator } from '../../local/emulator.ts';
 import { VERSIONS_BUCKET } from '../../local/emulator-versioning.ts';
+import { emulatorClient } from '../helpers/emulator.ts';
 import { allVersions, versionedStoreContract } from '../helpers/versioned-store-contract.ts';
 
 const VERSIONED = 'versioned-bucket';
@@ -51,13 +52,7 @@ const events: ObjectEvent[] = [];
 let lastHeaders: Record<string, string> = {};
 
 function client(endpoint: string): S3Client {
-  const c = new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-  });
+  const c = emulatorClient(endpoint, { maxAttempts: 1 });
   c.middlewareStack.addRelativeTo(
     ((next: (args: unknown) => Promise<{ response: unknown }>) => async (args: unknown) => {
       const out = await next(args);

@@ -13,6 +13,7 @@ import { loadLocalSettings } from '../../local/settings.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { queueMessages } from '../helpers/fault-workload.ts';
 import { MiB, putMultipart, snapshots } from '../helpers/objects.ts';
+import { scaled } from '../helpers/time-scale.ts';
 
 const PARTS = [...Array.from({ length: 16 }, () => 5 * MiB), 1024];
 const KEY = 'deadline/seventeen parts.bin';
@@ -58,7 +59,7 @@ afterAll(async () => {
 describe('a multipart copy cut off by the replicate deadline', () => {
   it('resumes on each redelivery, copies every part exactly once, and ends with the source ETag', async () => {
     const etag = await putMultipart(rt.s3, rt.config.sourceBuckets[0]!, KEY, PARTS);
-    await rt.drain(180_000);
+    await rt.drain(scaled(180_000));
 
     const failures = outcomes.flatMap((o) => (o.type === 'replicate-failed' ? [o] : []));
     expect(failures.length).toBeGreaterThan(0);

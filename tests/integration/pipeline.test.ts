@@ -12,6 +12,7 @@ import {
   putObject,
   snapshots,
 } from '../helpers/objects.ts';
+import { scaled } from '../helpers/time-scale.ts';
 
 let rt: LocalRuntime;
 let source: string;
@@ -67,16 +68,19 @@ describe('the local pipeline (delete policy retain)', () => {
     );
     // Deletes come after replication caught up: a key deleted before it was ever copied has nothing
     // to retain.
-    await rt.drain(120_000);
+    await rt.drain(scaled(120_000));
     await mapConcurrent(deletedOne, 8, (key) =>
       rt.s3.send(new DeleteObjectCommand({ Bucket: source, Key: key })),
     );
     await rt.s3.send(
-      new DeleteObjectsCommand({ Bucket: source, Delete: { Objects: deletedBatch.map((Key) => ({ Key })) } }),
+      new DeleteObjectsCommand({
+        Bucket: source,
+        Delete: { Objects: deletedBatch.map((Key) => ({ Key })) },
+      }),
     );
 
     // Act
-    await rt.drain(120_000);
+    await rt.drain(scaled(120_000));
 
     // Assess: every live source object is in DR, identical.
     const live = await listKeys(rt.s3, source);
@@ -100,7 +104,7 @@ describe('the local pipeline (delete policy retain)', () => {
     const writtenAt = new Date().toISOString();
     const before = await rt.emulator.requestCounts();
     await mapConcurrent(keys, 8, (key) => putObject(rt.s3, source, key, Buffer.from(key)));
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     const after = await rt.emulator.requestCounts();
     const delta = (op: string) => (after[op] ?? 0) - (before[op] ?? 0);
     expect({ put: delta('PutObject'), head: delta('HeadObject'), copy: delta('CopyObject') }).toEqual({
@@ -124,7 +128,7 @@ describe('the local pipeline (delete policy retain)', () => {
       }),
     );
     const beforeDuplicate = await rt.emulator.requestCounts();
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     const afterDuplicate = await rt.emulator.requestCounts();
     expect((afterDuplicate.HeadObject ?? 0) - (beforeDuplicate.HeadObject ?? 0)).toBe(0);
     expect((afterDuplicate.CopyObject ?? 0) - (beforeDuplicate.CopyObject ?? 0)).toBe(1);
@@ -133,7 +137,7 @@ describe('the local pipeline (delete policy retain)', () => {
   it('moves a poison message to the DLQ after maxReceiveCount and keeps replicating the rest', async () => {
     await rt.sqs.send(new SendMessageCommand({ QueueUrl: rt.queueUrl, MessageBody: '{"v":1,"bucket":' }));
     await putObject(rt.s3, source, 'after-poison.txt', Buffer.from('still flowing'));
-    await rt.drain(180_000); // two visibility timeouts, then the redrive
+    await rt.drain(scaled(180_000)); // two visibility timeouts, then the redrive
 
     const [copy] = await snapshots(rt.s3, dr, ['after-poison.txt']);
     expect(copy?.size).toBe(13);

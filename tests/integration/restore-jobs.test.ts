@@ -18,6 +18,7 @@ import { InvalidRestorePayloadError } from '../../lib/restore/payload.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { invokeRestore, type RestoreHandler, runRestoreJob } from '../helpers/jobs.ts';
 import { bodyFor, listKeys, putObject } from '../helpers/objects.ts';
+import { scaled } from '../helpers/time-scale.ts';
 
 const TARGET = 'jobs-target';
 const DOOMED = 'jobs-doomed-target';
@@ -59,11 +60,11 @@ describe('restore jobs on the local runtime', () => {
 
   beforeAll(async () => {
     await mapConcurrent(keys, 8, (key) => putObject(rt.s3, source, key, bodyFor(key, 1, 100)));
-    await rt.drain(120_000);
+    await rt.drain(scaled(120_000));
     await rt.s3.send(
       new DeleteObjectsCommand({ Bucket: source, Delete: { Objects: keys.map((Key) => ({ Key })) } }),
     );
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
   }, 180_000);
 
   it('answers a start at once with a job, runs it in shards, and reports what the synchronous run reported', async () => {
@@ -79,7 +80,7 @@ describe('restore jobs on the local runtime', () => {
     expect(started.job).toMatch(/^local\.restore\.\d{8}T\d{9}Z\.[0-9a-f]{12}$/);
     const copiesBefore = await copies();
     rt.resumeJobWorkers();
-    await rt.jobsIdle();
+    await rt.jobsIdle(scaled(120_000));
     const done = await invokeRestore(restore, { job: started.job });
 
     // Assess: four shards of at most 10 keys, every key restored once, the report as a sync run's.
@@ -119,7 +120,7 @@ describe('restore jobs on the local runtime', () => {
     ).rejects.toThrow(JobConflictError);
     expect(await jobStateKeys()).toEqual(before);
     rt.resumeJobWorkers();
-    await rt.jobsIdle();
+    await rt.jobsIdle(scaled(120_000));
     const done = await invokeRestore(restore, { job: first.job });
     expect(done).toMatchObject({ state: 'complete', dryRun: true });
     expect(done.counts.restore).toBe(keys.length);
@@ -136,7 +137,7 @@ describe('restore jobs on the local runtime', () => {
     const cancelled = await invokeRestore(restore, { job: started.job, cancel: true });
     expect(cancelled.state).toBe('cancelled');
     rt.resumeJobWorkers();
-    await rt.jobsIdle();
+    await rt.jobsIdle(scaled(120_000));
     const status = await invokeRestore(restore, { job: started.job });
     expect(status.state).toBe('cancelled');
     expect(await listKeys(rt.s3, TARGET, 'cancelled/')).toEqual([]);
@@ -175,7 +176,7 @@ describe('restore jobs on the local runtime', () => {
     });
     await rt.s3.send(new DeleteBucketCommand({ Bucket: DOOMED }));
     rt.resumeJobWorkers();
-    await rt.jobsIdle();
+    await rt.jobsIdle(scaled(120_000));
 
     const status = await invokeRestore(restore, { job: started.job });
     expect(status.state).toBe('failed');

@@ -20,6 +20,7 @@ import type { RestoreReport } from '../../lib/restore/objects.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { type RestoreHandler, restoreReport } from '../helpers/jobs.ts';
 import { putObject } from '../helpers/objects.ts';
+import { scaled } from '../helpers/time-scale.ts';
 
 let rt: LocalRuntime;
 let source: string;
@@ -54,12 +55,12 @@ describe('versions on the local runtime (delete policy mirror, the local default
     // Prepare
     const key = 'mirror/deleted.txt';
     await putObject(rt.s3, source, key, Buffer.from('the only copy'));
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
     const replicated = await rt.s3.send(new HeadObjectCommand({ Bucket: dr, Key: drKeyOf(key) }));
 
     // Act
     await rt.s3.send(new DeleteObjectCommand({ Bucket: source, Key: key }));
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
 
     // Assess: gone from DR's current view, kept underneath.
     await expect(rt.s3.send(new HeadObjectCommand({ Bucket: dr, Key: drKeyOf(key) }))).rejects.toBeInstanceOf(
@@ -76,9 +77,9 @@ describe('versions on the local runtime (delete policy mirror, the local default
     // Prepare
     const key = 'mirror/brought back.txt';
     await putObject(rt.s3, source, key, Buffer.from('deleted by mistake'));
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
     await rt.s3.send(new DeleteObjectCommand({ Bucket: source, Key: key }));
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
 
     // Act
     const report = await invoke({ keys: [key], includeDeleted: true, dryRun: false });
@@ -93,12 +94,12 @@ describe('versions on the local runtime (delete policy mirror, the local default
     // Prepare: three versions, each replicated before the next is written.
     const key = 'mirror/overwritten.txt';
     await putObject(rt.s3, source, key, Buffer.from('first'));
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
     await putObject(rt.s3, source, key, Buffer.from('second'));
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
     const asOf = new Date().toISOString();
     await putObject(rt.s3, source, key, Buffer.from('third'));
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
     const versions = await rt.s3.send(new ListObjectVersionsCommand({ Bucket: dr, Prefix: drKeyOf(key) }));
     expect(versions.Versions).toHaveLength(3);
 

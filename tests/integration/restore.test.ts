@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { DeleteObjectsCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { RestoreRefusedError } from '../../lib/core/errors.ts';
@@ -19,6 +17,8 @@ import {
   putObject,
   snapshots,
 } from '../helpers/objects.ts';
+import { type ProcessError, runProcess } from '../helpers/run-process.ts';
+import { scaled } from '../helpers/time-scale.ts';
 
 const TARGET = 'restore-target';
 const NOT_ALLOWED = 'not-on-the-list';
@@ -67,13 +67,13 @@ describe('restore on the local runtime', () => {
       }),
     );
     await putMultipart(rt.s3, source, multipartKey, [5 * MiB, 5 * MiB, 321], { kind: 'video' });
-    await rt.drain(120_000);
+    await rt.drain(scaled(120_000));
     before = await snapshots(rt.s3, source, all);
     expect(before.every((s) => s !== undefined)).toBe(true);
     await rt.s3.send(
       new DeleteObjectsCommand({ Bucket: source, Delete: { Objects: all.map((Key) => ({ Key })) } }),
     );
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
     expect(await listKeys(rt.s3, source, 'album/')).toEqual([]);
 
     // Act 1: the dry run (the default).
@@ -103,7 +103,7 @@ describe('restore on the local runtime', () => {
     expect(rt.status.snapshot().restore).toMatchObject({ objects: all.length, failures: 0 });
 
     // ...and replication recognises what the restore wrote: every write is a skip, not a copy.
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
     expect(rt.status.snapshot().objectsSkipped - skippedBefore).toBe(all.length);
     expect(rt.status.snapshot().objectsCopied).toBe(copiedBefore);
   }, 180_000);
@@ -171,8 +171,9 @@ describe('restore on the local runtime', () => {
 
 describe('npm run restore (scripts/restore.ts)', () => {
   const run = (data: string, ...flags: string[]) =>
-    promisify(execFile)(process.execPath, ['--no-warnings', 'scripts/restore.ts', '--data', data, ...flags], {
+    runProcess(process.execPath, ['--no-warnings', 'scripts/restore.ts', '--data', data, ...flags], {
       env: { ...process.env, S3DR_PORT: String(rt.port), NODE_OPTIONS: '' },
+      timeoutMs: scaled(60_000),
     });
 
   it('follows the job with --wait and prints its final status, with the report, on stdout', async () => {
@@ -191,13 +192,13 @@ describe('npm run restore (scripts/restore.ts)', () => {
       job: expect.stringMatching(/^local\.restore\./),
       dryRun: true,
     });
-    await rt.jobsIdle();
+    await rt.jobsIdle(scaled(120_000));
   }, 60_000);
 
   it('exits non-zero with the validation message on a bad payload', async () => {
     const failure = await run('{"prefix":"album/","asOf":"tomorrow"}').then(
       () => undefined,
-      (error: { code: number; stderr: string; stdout: string }) => error,
+      (error: ProcessError) => error.result,
     );
     expect(failure?.code).toBe(1);
     expect(failure?.stderr).toContain('asOf: must be an ISO 8601 date-time with a time zone');

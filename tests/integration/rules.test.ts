@@ -17,6 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { VerifyReport } from '../../lib/verify/report.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+import { scaled } from '../helpers/time-scale.ts';
 
 const RULES = [
   { id: 'tmp', filter: { prefix: 'tmp/' }, replicate: false },
@@ -70,7 +71,7 @@ describe('replication rules on the local runtime', () => {
     await put('tmp/scratch.bin', 'scratch');
     await put('tmp/other.bin', 'other');
     await put('kept/a.txt', 'a');
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     expect(await drClasses('tmp/')).toEqual({});
     expect(await drClasses('kept/')).toEqual({ 'kept/a.txt': 'STANDARD' });
 
@@ -79,14 +80,14 @@ describe('replication rules on the local runtime', () => {
     expect(report.buckets[0]?.rules?.samples.excluded).toEqual(
       expect.arrayContaining(['tmp/other.bin', 'tmp/scratch.bin']),
     );
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     expect(await drClasses('tmp/')).toEqual({});
   });
 
   it('writes the DR copies of a rule in its storage class', async () => {
     await put('archive/2019.tar', 'old');
     await put('photos/cold.jpg', 'cold', 'tier=cold');
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     expect(await drClasses('archive/')).toEqual({ 'archive/2019.tar': 'STANDARD_IA' });
     expect(await drClasses('photos/cold')).toEqual({ 'photos/cold.jpg': 'GLACIER_IR' });
     const head = await rt.s3.send(new HeadObjectCommand({ Bucket: dr, Key: 'archive/2019.tar' }));
@@ -96,24 +97,24 @@ describe('replication rules on the local runtime', () => {
   it('moves a key to its new rule when its tags change, and keeps its DR copy when the new rule excludes it', async () => {
     const key = 'photos/moving.jpg';
     await put(key, 'moving');
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     expect(await drClasses(key)).toEqual({ [key]: 'STANDARD' });
 
     await retag(key, { tier: 'cold' });
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     expect(await drClasses(key)).toEqual({ [key]: 'GLACIER_IR' });
     const drTags = await rt.s3.send(new GetObjectTaggingCommand({ Bucket: dr, Key: key }));
     expect(drTags.TagSet).toEqual([{ Key: 'tier', Value: 'cold' }]);
 
     await retag(key, {});
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     expect(await drClasses(key)).toEqual({ [key]: 'STANDARD' });
 
     // Excluded now: the copy DR holds stays as it is, even when the source object is deleted.
     await retag(key, { backup: 'no' });
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     await rt.s3.send(new DeleteObjectCommand({ Bucket: source, Key: key }));
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     expect(await drClasses(key)).toEqual({ [key]: 'STANDARD' });
     const report = (await rt.verifyNow({
       repair: false,

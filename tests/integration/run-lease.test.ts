@@ -8,6 +8,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { putObject } from '../helpers/objects.ts';
+import { scaled } from '../helpers/time-scale.ts';
 import { invokeVerify, type VerifyHandler } from '../helpers/verify.ts';
 
 let rt: LocalRuntime;
@@ -19,7 +20,7 @@ beforeAll(async () => {
   const source = rt.config.sourceBuckets[0] as string;
   for (const key of ['lease/a.txt', 'lease/b.txt', 'lease/c.txt'])
     await putObject(rt.s3, source, key, Buffer.from(key));
-  await rt.drain(60_000);
+  await rt.drain(scaled(60_000));
 }, 60_000);
 
 afterAll(async () => {

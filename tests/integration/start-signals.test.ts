@@ -3,15 +3,16 @@
  * process group (parent and emulator child alike), or SIGTERM. The first signal must drain: no new work,
  * in-flight work finishes, then the emulator stops. A second one stops at once. Nothing is left running.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
 import { putObject } from '../helpers/objects.ts';
+import { runProcess } from '../helpers/run-process.ts';
+import { scaled } from '../helpers/time-scale.ts';
 
 interface Started {
   child: ChildProcess;
@@ -96,9 +97,11 @@ async function ready(started: Started): Promise<Started> {
 
 /** The process ids whose parent is `pid`. */
 async function childrenOf(pid: number): Promise<number[]> {
-  const { stdout } = await promisify(execFile)('ps', ['-o', 'pid=', '--ppid', String(pid)]).catch(
-    (error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }), // ps exits 1 when there are none
-  );
+  // ps exits 1 when there are none.
+  const { stdout } = await runProcess('ps', ['-o', 'pid=', '--ppid', String(pid)], {
+    timeoutMs: scaled(30_000),
+    check: false,
+  });
   return stdout
     .split('\n')
     .map((l) => Number(l.trim()))

@@ -8,16 +8,18 @@ import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { PAGE_PATH, STATUS_PATH } from '../../local/status-page.ts';
 import { invokeRestore, type RestoreHandler, runRestoreJob } from '../helpers/jobs.ts';
 import { putObject } from '../helpers/objects.ts';
+import { scaled } from '../helpers/time-scale.ts';
+import { findTool, tools } from '../helpers/tools.ts';
 
-// The status page of `npm start`, as a person sees it: Debian's headless Chromium (installed by .ci/run)
-// driven with playwright-core, against a runtime that just replicated a known amount of work.
+// The status page of `npm start`, as a person sees it: headless Chromium found on PATH (installed by
+// .ci/run) driven with playwright-core, against a runtime that just replicated a known amount of work.
 let rt: LocalRuntime;
 let browser: Browser;
 
 beforeAll(async () => {
   rt = await startLocalRuntime({ port: 0, quiet: true, env: { S3DR_DELETE_POLICY: 'mirror' } });
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: await findTool(tools.chromium),
     args: [
       '--headless',
       '--no-sandbox',
@@ -41,16 +43,21 @@ describe('the local status page', () => {
     const source = rt.config.sourceBuckets[0]!;
     const keys = Array.from({ length: 25 }, (_, i) => `page/${i}.txt`);
     await mapConcurrent(keys, 8, (key) => putObject(rt.s3, source, key, Buffer.alloc(100, 1)));
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     await mapConcurrent(keys.slice(0, 5), 5, (key) =>
       rt.s3.send(new DeleteObjectCommand({ Bucket: source, Key: key })),
     );
-    await rt.drain();
+    await rt.drain(scaled(60_000));
 
     const page = await browser.newPage();
     await page.goto(`${rt.endpoint}${PAGE_PATH}`);
     const value = async (field: string) =>
-      Number(await page.locator(`[data-field="${field}"] .v`).first().textContent({ timeout: 10_000 }));
+      Number(
+        await page
+          .locator(`[data-field="${field}"] .v`)
+          .first()
+          .textContent({ timeout: scaled(10_000) }),
+      );
     await page.waitForSelector('[data-field="objectsCopied"]');
 
     expect(await value('eventsIngested')).toBe(30);
@@ -82,10 +89,10 @@ describe('the local status page', () => {
     const page = await browser.newPage();
     await page.goto(`${rt.endpoint}${PAGE_PATH}`);
     await expect(
-      page.locator(`[data-job="${first.job}"]`).textContent({ timeout: 10_000 }),
+      page.locator(`[data-job="${first.job}"]`).textContent({ timeout: scaled(10_000) }),
     ).resolves.toContain('complete');
     await page.close();
     rt.resumeJobWorkers();
-    await rt.jobsIdle();
+    await rt.jobsIdle(scaled(120_000));
   }, 60_000);
 });

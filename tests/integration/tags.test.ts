@@ -17,6 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { VerifyReport } from '../../lib/verify/report.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+import { scaled } from '../helpers/time-scale.ts';
 
 let rt: LocalRuntime;
 let source: string;
@@ -60,9 +61,14 @@ describe('tag-only changes reach DR (copyTags on)', () => {
     expect(rt.config.copyTags).toBe(true);
     // Prepare: an object uploaded with tags is copied with them.
     await rt.s3.send(
-      new PutObjectCommand({ Bucket: source, Key: key, Body: 'a,b\n1,2\n', Tagging: 'team=blue&stage=raw' }),
+      new PutObjectCommand({
+        Bucket: source,
+        Key: key,
+        Body: 'a,b\n1,2\n',
+        Tagging: 'team=blue&stage=raw',
+      }),
     );
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     expect(await tagsOf(dr, key)).toEqual({ team: 'blue', stage: 'raw' });
     const copied = await bytesOf(dr, key);
     expect(copied.body).toBe('a,b\n1,2\n');
@@ -72,17 +78,17 @@ describe('tag-only changes reach DR (copyTags on)', () => {
     await rt.s3.send(
       new PutObjectTaggingCommand({ Bucket: source, Key: key, Tagging: tagSet({ stage: 'final' }) }),
     );
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     expect(await tagsOf(dr, key)).toEqual({ stage: 'final' });
 
     await rt.s3.send(
       new PutObjectTaggingCommand({ Bucket: source, Key: key, Tagging: tagSet({ stage: 'archived' }) }),
     );
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     expect(await tagsOf(dr, key)).toEqual({ stage: 'archived' });
 
     await rt.s3.send(new DeleteObjectTaggingCommand({ Bucket: source, Key: key }));
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     expect(await tagsOf(dr, key)).toEqual({});
 
     // Assess: DR's bytes, ETag and Last-Modified are those of the first copy; nothing was copied again.
@@ -106,7 +112,7 @@ describe('tag-only changes reach DR (copyTags on)', () => {
   it('deep verify finds tags changed on DR behind its back and its repair restores the source tags', async () => {
     const drifted = 'tagged/drifted.txt';
     await rt.s3.send(new PutObjectCommand({ Bucket: source, Key: drifted, Body: 'x', Tagging: 'keep=me' }));
-    await rt.drain();
+    await rt.drain(scaled(60_000));
     // A change no event announces: someone edits the DR copy's tags.
     await rt.s3.send(
       new PutObjectTaggingCommand({ Bucket: dr, Key: drifted, Tagging: tagSet({ keep: 'tampered' }) }),
@@ -114,7 +120,7 @@ describe('tag-only changes reach DR (copyTags on)', () => {
 
     const report = (await rt.verifyNow({ deep: true, repair: true, graceSeconds: 0 })) as VerifyReport;
     expect(report.buckets[0]?.deep?.tags).toMatchObject({ drifted: 1, samples: [drifted] });
-    await rt.drain();
+    await rt.drain(scaled(60_000));
 
     expect(await tagsOf(dr, drifted)).toEqual({ keep: 'me' });
     const again = (await rt.verifyNow({ deep: true, repair: false, graceSeconds: 0 })) as VerifyReport;

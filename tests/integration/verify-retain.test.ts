@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { VerifyReport } from '../../lib/verify/report.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { listKeys, putObject } from '../helpers/objects.ts';
+import { scaled } from '../helpers/time-scale.ts';
 
 let rt: LocalRuntime;
 let source: string;
@@ -29,13 +30,13 @@ describe('verify on the local runtime (delete policy retain)', () => {
     expect(rt.config.deletePolicy).toBe('retain');
     for (const key of ['keep/a.txt', 'keep/b.txt', 'gone/c.txt'])
       await putObject(rt.s3, source, key, Buffer.from(key));
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
     await rt.s3.send(new DeleteObjectCommand({ Bucket: source, Key: 'gone/c.txt' }));
     await putObject(rt.s3, dr, 'stray.txt', Buffer.from('only in DR'));
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
 
     const report = (await rt.verifyNow({ graceSeconds: 0 })) as VerifyReport;
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
 
     expect(report.counts).toEqual({
       ok: 2,
@@ -51,7 +52,8 @@ describe('verify on the local runtime (delete policy retain)', () => {
   }, 120_000);
 
   it('runs on the runtime’s timer, as the schedule does, and reports to the status board', async () => {
-    const deadline = Date.now() + 10_000;
+    // The runtime's verify timer is what is tested; the deadline only ends the wait, scaled for a busy machine.
+    const deadline = Date.now() + scaled(10_000);
     while (rt.status.snapshot().verify.runs < 2 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
     const { verify } = rt.status.snapshot();

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -17,7 +16,9 @@ import type { VerifyReport } from '../../lib/verify/report.ts';
 import { lambdaContext } from '../../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { awkwardKeys, bodyFor, listKeys, putObject } from '../helpers/objects.ts';
+import { runProcess } from '../helpers/run-process.ts';
 import { root } from '../helpers/template.ts';
+import { scaled } from '../helpers/time-scale.ts';
 import { type VerifyHandler, verifyJobReport, verifyRun } from '../helpers/verify.ts';
 
 let rt: LocalRuntime;
@@ -123,7 +124,7 @@ describe('verify on the local runtime (delete policy mirror)', () => {
     await mapConcurrent([...keys, ...legacy], 32, (key) =>
       putObject(rt.s3, source, key, bodyFor(key, 1, 64)),
     );
-    await rt.drain(180_000);
+    await rt.drain(scaled(180_000));
     await mapConcurrent([...deletedFromDr, ...legacy], 8, (key) =>
       rt.s3.send(new DeleteObjectCommand({ Bucket: dr, Key: key })),
     );
@@ -157,7 +158,7 @@ describe('verify on the local runtime (delete policy mirror)', () => {
   }, 240_000);
 
   it('repairs them through the replication queue, so the next verify reports every key ok', async () => {
-    await rt.drain(120_000);
+    await rt.drain(scaled(120_000));
 
     const report = await verify({ graceSeconds: 0 });
 
@@ -172,7 +173,10 @@ describe('verify on the local runtime (delete policy mirror)', () => {
     expect(report.repairsQueued).toBe(0);
     expect(await listKeys(rt.s3, dr, 'extra/')).toEqual([]);
     expect(rt.status.snapshot().dlqDepth).toBe(0);
-    expect(rt.status.snapshot().verify).toMatchObject({ lastCounts: report.counts, lastPassComplete: true });
+    expect(rt.status.snapshot().verify).toMatchObject({
+      lastCounts: report.counts,
+      lastPassComplete: true,
+    });
   }, 180_000);
 
   it('resumes a time-boxed pass from its cursor and covers every key exactly once', async () => {
@@ -229,7 +233,7 @@ describe('verify on the local runtime (delete policy mirror)', () => {
     expect(deep.samples.mismatched).toEqual([key]);
     expect(deep.repairsQueued).toBe(1);
 
-    await rt.drain(60_000);
+    await rt.drain(scaled(60_000));
     const after = await verify({ prefix: 'legacy/', graceSeconds: 0, deep: true, repair: false });
     expect(after.counts).toMatchObject({ ok: legacy.length, mismatched: 0 });
     const copy = await rt.s3.send(new GetObjectCommand({ Bucket: dr, Key: key }));
@@ -237,17 +241,16 @@ describe('verify on the local runtime (delete policy mirror)', () => {
   }, 60_000);
 
   it('runs from the command line against the running runtime: npm run verify -- --data … --wait', async () => {
-    const run = (args: string[]) =>
-      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        const env: NodeJS.ProcessEnv = { ...process.env, S3DR_PORT: String(rt.port) };
-        delete env.NODE_OPTIONS;
-        execFile(
-          process.execPath,
-          ['--no-warnings', 'scripts/verify.ts', ...args],
-          { cwd: root, env },
-          (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-        );
+    const run = (args: string[]) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, S3DR_PORT: String(rt.port) };
+      delete env.NODE_OPTIONS;
+      return runProcess(process.execPath, ['--no-warnings', 'scripts/verify.ts', ...args], {
+        cwd: root,
+        env,
+        timeoutMs: scaled(60_000),
+        check: false,
       });
+    };
 
     const ok = await run(['--data', '{"prefix":"legacy/","repair":false}', '--wait']);
     expect(ok.code).toBe(0);

@@ -1,11 +1,8 @@
 /**
  * Configuration errors fail at cold start, once, with one message that names the variable and says what
- * it must be — in loadConfig, and in every handler module when Lambda (here: a child Node 22 process)
- * first imports it with a bad environment.
+ * it must be — in loadConfig here, and in every handler module when Lambda first imports it with a bad
+ * environment (tests/package/cold-start.test.ts, which starts a Node process per handler).
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../lib/core/config.ts';
 import { ConfigError } from '../../lib/core/errors.ts';
@@ -132,73 +129,4 @@ describe('loadConfig', () => {
       /^Invalid s3-dr configuration: .*S3DR_DR_BUCKET is not set.*; .*S3DR_DELETE_POLICY is "mirorr"/,
     );
   });
-});
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-/**
- * Imports a handler module in a fresh Node process (the one npm pinned: this test runs under it) with
- * exactly `env`, as Lambda does at cold start; reports what the import threw.
- */
-async function coldStart(handler: string, env: Record<string, string>) {
-  const script = `
-    try {
-      await import('./functions/${handler}.ts');
-      console.log(JSON.stringify({ loaded: true }));
-    } catch (error) {
-      console.log(JSON.stringify({ name: error.name, message: error.message }));
-    }`;
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['--no-warnings', '--input-type=module', '-e', script],
-    {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? '',
-        POWERTOOLS_METRICS_DISABLED: 'true',
-        POWERTOOLS_LOG_LEVEL: 'SILENT',
-        ...env,
-      },
-      timeout: 60_000,
-    },
-  );
-  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as {
-    loaded?: true;
-    name?: string;
-    message?: string;
-  };
-}
-
-describe('a handler at cold start', () => {
-  it('runs these checks on Node 22, as Lambda does', () => {
-    expect(process.version).toMatch(/^v22\./);
-  });
-
-  it.each(['ingest', 'replicate', 'verify', 'restore'])(
-    '%s loads with a valid environment',
-    async (handler) => {
-      expect(await coldStart(handler, valid)).toEqual({ loaded: true });
-    },
-    60_000,
-  );
-
-  it.each([
-    ['ingest', { S3DR_DR_BUCKET: undefined }, 'S3DR_DR_BUCKET is not set'],
-    ['replicate', { S3DR_SOURCE_REGION: 'eu-west' }, 'S3DR_SOURCE_REGION is "eu-west"'],
-    ['verify', { S3DR_DELETE_POLICY: 'mirorr' }, 'S3DR_DELETE_POLICY is "mirorr"'],
-    ['restore', { S3DR_SOURCE_BUCKETS: undefined }, 'S3DR_SOURCE_BUCKETS is not set'],
-    ['ingest', { S3DR_QUEUE_URL: undefined }, 'S3DR_QUEUE_URL is not set'],
-  ])(
-    '%s fails to load with ConfigError naming the variable (%j)',
-    async (handler, change, expected) => {
-      const env = Object.fromEntries(
-        Object.entries({ ...valid, ...change }).filter((e): e is [string, string] => e[1] !== undefined),
-      );
-      const result = await coldStart(handler, env);
-      expect(result.name).toBe('ConfigError');
-      expect(result.message).toContain(expected);
-      expect(problems(result.message ?? '')).toHaveLength(1);
-    },
-    60_000,
-  );
 });

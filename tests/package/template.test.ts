@@ -2,7 +2,9 @@
  * serverless.yml, as CloudFormation: packaged offline (`sls package`, no AWS credentials) for the
  * primary stack, the dr stack and a two-bucket variant, then asserted resource by resource.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../lib/core/config.ts';
 import { PRIMARY_OUTPUT_KEYS, primaryOutputsSchema } from '../e2e/stack-outputs.ts';
@@ -21,6 +23,7 @@ import {
   resource,
   resourcesOfType,
   roleStatements,
+  root,
   runSls,
   SLS_TIMEOUT_MS,
 } from '../helpers/template.ts';
@@ -599,9 +602,33 @@ describe('alarms', () => {
     for (const [id] of alarms(dev)) {
       const description = JSON.stringify(props(dev, id).AlarmDescription);
       expect(description).toContain('First: ');
-      expect(description).toMatch(/Runbook: README\.md#[a-z-]+/);
       expect(description.length).toBeLessThan(1024);
     }
+  });
+
+  it('links every alarm of both stacks to its runbook, a file in runbooks/ of this repository', () => {
+    const linked = new Set<string>();
+    for (const t of [dev, dr]) {
+      for (const [id] of alarms(t)) {
+        const description = JSON.stringify(props(t, id).AlarmDescription);
+        // runbooksUrl defaults to the repository's runbooks/ folder, so the link is a path here.
+        const file = /Runbook: (runbooks\/[a-z-]+\.md)\b/.exec(description)?.[1];
+        expect({ id, file }).toEqual({ id, file: expect.stringMatching(/^runbooks\/[a-z-]+\.md$/) });
+        expect({ id, exists: existsSync(join(root, String(file))) }).toEqual({ id, exists: true });
+        linked.add(String(file));
+      }
+    }
+    // One runbook per kind of alarm (the functions' Errors and Throttles alarms share theirs).
+    expect([...linked].sort()).toEqual([
+      'runbooks/dlq-not-empty.md',
+      'runbooks/function-errors.md',
+      'runbooks/function-throttles.md',
+      'runbooks/job-dlq-not-empty.md',
+      'runbooks/job-stalled.md',
+      'runbooks/replication-lag.md',
+      'runbooks/verify-drift.md',
+      'runbooks/verify-silent.md',
+    ]);
   });
 
   it('subscribes the alarm email only when one is configured', () => {
@@ -1155,7 +1182,7 @@ describe('partitions (aws-cn, aws-us-gov)', () => {
 
 describe('eventSource: eventbridge', () => {
   const require = createRequire(import.meta.url);
-  const events = require('../../scripts/serverless-events.cjs') as {
+  const events = require('../../scripts/deploy-resolver/index.cjs') as {
     S3_EVENT_TYPES: string[];
     EVENTBRIDGE_DETAIL_TYPES: Record<string, string[]>;
   };

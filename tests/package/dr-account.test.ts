@@ -1,7 +1,7 @@
 /**
  * Issue #14, "Survive a compromised account": the dr stack in an account of its own. The templates are
  * packaged offline for both stack shapes — one account (the default) and the DR bucket in DR_ACCOUNT —
- * once each, and shared with tests/unit/iam-evaluation.test.ts through the cache of
+ * once each, and shared with tests/package/iam-evaluation.test.ts through the cache of
  * tests/helpers/iam-stacks.ts. Then:
  *
  * - the templates are read: no principal of the primary account is granted a version deletion, a policy,
@@ -24,7 +24,6 @@
  * reference, ServerSideEncryptionByDefault KMSMasterKeyID); a COMPLIANCE retention cannot be shortened
  * or removed by any user, the root user included (S3 User Guide, "Object Lock retention modes").
  */
-import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import {
   evaluate,
@@ -45,6 +44,7 @@ import {
   type IamWorld,
   iamWorld,
 } from '../helpers/iam-stacks.ts';
+import { resolver, stubResolveVariable } from '../helpers/resolver-stub.ts';
 import {
   allPolicies,
   asList,
@@ -395,46 +395,10 @@ describe('evaluated: an administrator of the primary account against the DR buck
 });
 
 describe('parameters of the DR-account mode (checked at package time)', () => {
-  const require = createRequire(import.meta.url);
-  type Resolved = (arg: { resolveVariable: (name: string) => Promise<unknown> }) => Promise<unknown>;
-  const events = require('../../scripts/serverless-events.cjs') as {
-    checkParams: Resolved;
-    drBucketPolicyStatements: Resolved;
-    drKmsKey: Resolved;
-    objectLock: { configuration: Resolved };
-  };
-  /** The defaults of serverless.yml's params.default that the resolver reads, for the `dev` stage. */
-  const DEFAULTS: Record<string, unknown> = {
-    stackRole: 'primary',
-    sourceBuckets: 's3-dr-dev-source',
-    sourceRegion: 'eu-west-1',
-    drBucket: DR,
-    drRegion: 'eu-central-1',
-    createDrBucket: true,
-    deletePolicy: 'mirror',
-    keyLayout: 'flat',
-    copyTags: true,
-    restoreTargets: '',
-    thawArchivedSources: false,
-    verifySchedule: 'rate(1 hour)',
-    replicateBatchWindow: 0,
-    replicateTimeout: 300,
-    objectLockDays: 30,
-    eventSource: 'notifications',
-    createDrKmsKey: false,
-    jobMaxConcurrency: 10,
-    jobWorkerTimeout: 900,
-    jobMaxReceiveCount: 5,
-  };
-  const names = { service: 's3-dr', stage: 'dev' };
-  const resolverFor =
-    (params: Record<string, unknown>) =>
-    async (name: string): Promise<unknown> => {
-      if (name === 'self:custom.names') return names;
-      const m = /^param:(\w+)(, null)?$/.exec(name);
-      if (!m?.[1]) throw new Error(`unexpected variable ${name}`);
-      return { ...DEFAULTS, ...params }[m[1]] ?? null;
-    };
+  const events = resolver;
+  /** The dev stage's parameters, with the DR bucket of these templates and `params` changed. */
+  const resolverFor = (params: Record<string, unknown>) =>
+    stubResolveVariable({ drBucket: DR, ...params }).resolveVariable;
   const check = (params: Record<string, unknown>) =>
     events.checkParams({ resolveVariable: resolverFor(params) });
   const drStack = { stackRole: 'dr', primaryAccountId: ACCOUNT, adminPrincipalArn: DR_ACCOUNT_ADMIN };
