@@ -1,17 +1,17 @@
 // Native ESM jest: middy 7 and fauxqs ship ESM only (docs/toolchain.md).
 
 // Every bound on time scales by one factor (tests/helpers/time-scale.ts, which this file cannot import):
-// a busy machine slows everything alike, so S3DR_TEST_TIME_SCALE=2 doubles jest's default test timeout and
+// a busy machine slows everything alike, so TEST_TIME_SCALE=2 doubles jest's default test timeout and
 // (tests/helpers/scaled-time-environment.js) every test's and hook's own.
-const scale = Number(process.env.S3DR_TEST_TIME_SCALE || 1);
-if (!Number.isFinite(scale) || scale < 1) throw new Error('S3DR_TEST_TIME_SCALE must be a number ≥ 1');
+const scale = Number(process.env.TEST_TIME_SCALE || 1);
+if (!Number.isFinite(scale) || scale < 1) throw new Error('TEST_TIME_SCALE must be a number ≥ 1');
 const testTimeout = Math.round(5_000 * scale);
 
 const common = {
   testTimeout,
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2023', parser: { syntax: 'typescript' } } }] },
   extensionsToTreatAsEsm: ['.ts'],
-  // Scales each test's own timeout by S3DR_TEST_TIME_SCALE, as testTimeout is scaled above.
+  // Scales each test's own timeout by TEST_TIME_SCALE, as testTimeout is scaled above.
   testEnvironment: '<rootDir>/tests/helpers/scaled-time-environment.js',
   setupFiles: ['<rootDir>/tests/helpers/env.ts'],
   setupFilesAfterEnv: ['<rootDir>/tests/helpers/matchers.ts'],

@@ -93,9 +93,42 @@ function listingEncoding(
 }
 
 /**
+ * A page of ListParts as S3 answers it (API Reference, ListParts): parts after `part-number-marker`, at most
+ * `max-parts` (default and most 1,000); `IsTruncated` when more follow, and `NextPartNumberMarker` the last
+ * part of the page, the marker of the next request.
+ */
+function listPartsResult(
+  bucket: string,
+  key: string,
+  uploadId: string,
+  upload: {
+    parts: Map<number, { partNumber: number; lastModified: Date; etag: string; body: { length: number } }>;
+  },
+  q: URLSearchParams,
+): string {
+  const ns = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"';
+  const marker = Number(q.get('part-number-marker') ?? 0) || 0;
+  const maxParts = Math.min(1000, Math.max(0, Number(q.get('max-parts') ?? 1000) || 1000));
+  const after = [...upload.parts.values()]
+    .filter((p) => p.partNumber > marker)
+    .sort((a, b) => a.partNumber - b.partNumber);
+  const page = after.slice(0, maxParts);
+  const truncated = after.length > page.length;
+  const next = page.at(-1)?.partNumber ?? marker;
+  const parts = page
+    .map(
+      (p) =>
+        `<Part><PartNumber>${p.partNumber}</PartNumber><LastModified>${p.lastModified.toISOString()}</LastModified><ETag>${xmlEscape(p.etag)}</ETag><Size>${p.body.length}</Size></Part>`,
+    )
+    .join('');
+  return `<ListPartsResult ${ns}><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><UploadId>${xmlEscape(uploadId)}</UploadId><PartNumberMarker>${marker}</PartNumberMarker><NextPartNumberMarker>${next}</NextPartNumberMarker><MaxParts>${maxParts}</MaxParts><IsTruncated>${truncated}</IsTruncated>${parts}</ListPartsResult>`;
+}
+
+/**
  * fauxqs 2.4.1 has no ListMultipartUploads (`GET /bucket?uploads` lists objects instead) and no ListParts
  * (`GET /bucket/key?uploadId=…` reads the object): without them an interrupted multipart copy could never
- * be resumed locally. Both are answered here from fauxqs's own upload store (no pagination: one page),
+ * be resumed locally. Both are answered here from fauxqs's own upload store (uploads in one page; parts
+ * paged by `part-number-marker` and `max-parts`, as S3 pages them),
  * and so is ListObjectVersions (by local/emulator-versioning.ts, for versioned and unversioned buckets).
  */
 function multipartListing(
@@ -150,18 +183,7 @@ function multipartListing(
         ),
       };
     }
-    const parts = [...upload.parts.values()].sort((a, b) => a.partNumber - b.partNumber);
-    return {
-      status: 200,
-      body: xml(
-        `<ListPartsResult ${ns}><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><UploadId>${xmlEscape(uploadId)}</UploadId><PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>${parts.at(-1)?.partNumber ?? 0}</NextPartNumberMarker><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>${parts
-          .map(
-            (p) =>
-              `<Part><PartNumber>${p.partNumber}</PartNumber><LastModified>${p.lastModified.toISOString()}</LastModified><ETag>${xmlEscape(p.etag)}</ETag><Size>${p.body.length}</Size></Part>`,
-          )
-          .join('')}</ListPartsResult>`,
-      ),
-    };
+    return { status: 200, body: xml(listPartsResult(bucket, key, uploadId, upload, q)) };
   }
   return undefined;
 }

@@ -16,8 +16,10 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   PutObjectCommand,
   type S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
@@ -144,6 +146,39 @@ describe('the emulator lists keys the XML cannot carry', () => {
     ).text();
     expect(xml).toContain('<EncodingType>url</EncodingType>');
     expect(xml).toContain('<Key>mp/a%0D%0Ab+c%2Bd</Key>');
+    await store.abortMultipart(key, UploadId ?? '');
+  });
+});
+
+/**
+ * S3 API Reference, ListParts: "max-parts" bounds a page (1,000 at most), "part-number-marker" lists the parts
+ * after it, and "When a list is truncated, this element [NextPartNumberMarker] specifies the last part in the
+ * list, as well as the value to use for the part-number-marker request parameter in a subsequent request."
+ * The SDK's paginateListParts (lib/aws/s3-object-store.ts) relies on both.
+ */
+describe('ListParts pages', () => {
+  it('lists the parts after part-number-marker, max-parts at a time, truncated while more follow', async () => {
+    const key = 'parts/paged';
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
+    for (const PartNumber of [1, 2, 3]) {
+      await s3.send(
+        new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber, Body: `part ${PartNumber}` }),
+      );
+    }
+    const first = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId, MaxParts: 2 }));
+    expect(first.Parts?.map((p) => p.PartNumber)).toEqual([1, 2]);
+    expect(first).toMatchObject({ IsTruncated: true, NextPartNumberMarker: '2' });
+    const rest = await s3.send(
+      new ListPartsCommand({
+        Bucket: BUCKET,
+        Key: key,
+        UploadId,
+        PartNumberMarker: first.NextPartNumberMarker,
+      }),
+    );
+    expect(rest.Parts?.map((p) => p.PartNumber)).toEqual([3]);
+    expect(rest.IsTruncated).toBe(false);
+    expect((await store.listParts(key, UploadId ?? '')).map((p) => p.partNumber)).toEqual([1, 2, 3]);
     await store.abortMultipart(key, UploadId ?? '');
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Every bound on time scales by S3DR_TEST_TIME_SCALE (issue #15: a slow machine must not fail a test a
+ * Every bound on time scales by TEST_TIME_SCALE (issue #15: a slow machine must not fail a test a
  * quiet one passes): jest.config.js scales the default testTimeout, tests/helpers/scaled-time-environment.js
  * each test's own, and tests/helpers/time-scale.ts the helpers' bounds.
  */
@@ -18,12 +18,12 @@ const configFile = '../../jest.config.js';
 const config = ((await import(configFile)) as { default: { testTimeout: number; projects: Project[] } })
   .default;
 
-describe('S3DR_TEST_TIME_SCALE', () => {
+describe('TEST_TIME_SCALE', () => {
   it('is 1 by default and must be a number ≥ 1', () => {
     expect(timeScale({})).toBe(1);
-    expect(timeScale({ S3DR_TEST_TIME_SCALE: '2.5' })).toBe(2.5);
-    expect(() => timeScale({ S3DR_TEST_TIME_SCALE: '0.5' })).toThrow('must be a number ≥ 1');
-    expect(() => timeScale({ S3DR_TEST_TIME_SCALE: 'fast' })).toThrow('S3DR_TEST_TIME_SCALE is "fast"');
+    expect(timeScale({ TEST_TIME_SCALE: '2.5' })).toBe(2.5);
+    expect(() => timeScale({ TEST_TIME_SCALE: '0.5' })).toThrow('must be a number ≥ 1');
+    expect(() => timeScale({ TEST_TIME_SCALE: 'fast' })).toThrow('TEST_TIME_SCALE is "fast"');
   });
 
   it('scales the default test timeout and every project uses the scaling environment', () => {
@@ -52,7 +52,7 @@ describe('S3DR_TEST_TIME_SCALE', () => {
         env: {
           ...process.env,
           NODE_OPTIONS: '--experimental-vm-modules --no-warnings',
-          S3DR_TEST_TIME_SCALE: '3',
+          TEST_TIME_SCALE: '3',
         },
         timeoutMs: scaled(120_000),
         check: false,
