@@ -213,6 +213,20 @@ export async function cancelJobOf(id: string, ops: JobKindOps, deps: JobLifecycl
  * lists them). Lists `.s3dr/jobs/` by job (one ListObjectsV2 per 1,000 jobs) and reads the status of the
  * last `limit`, each computed by its kind.
  */
+/**
+ * Marks a job that is still active failed, saying why (the last try of one of its messages failed): a
+ * job already finished or cancelled keeps its state. Conditional on the record read, so a concurrent
+ * cancel is not overwritten.
+ */
+export async function failActiveJob(store: JobStore, id: string, reason: string, now: Date): Promise<void> {
+  const job = await store.job(id);
+  if (job?.value.state !== 'active') return;
+  await store.putJob(
+    { ...job.value, state: 'failed', error: reason, updatedAt: now.toISOString() },
+    { ifMatch: job.etag },
+  );
+}
+
 export async function recentJobs(
   deps: Pick<JobLifecycleDeps, 'dr' | 'stage'>,
   status: Record<JobKind, JobKindOps['status']>,

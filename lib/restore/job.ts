@@ -13,6 +13,7 @@ import { mapConcurrent } from '../core/map-concurrent.ts';
 import type { Clock } from '../core/ports.ts';
 import {
   cancelJobOf,
+  failActiveJob,
   type JobKindOps,
   type JobLifecycleDeps,
   jobStatusOf,
@@ -379,18 +380,7 @@ async function recordLastFailure(
     error: { name, message: text },
   });
   if (message.kind === 'plan') {
-    const job = await store.job(message.job);
-    if (job && job.value.state === 'active') {
-      await store.putJob(
-        {
-          ...job.value,
-          state: 'failed',
-          error: `planning failed: ${reason}`,
-          updatedAt: deps.clock.now().toISOString(),
-        },
-        { ifMatch: job.etag },
-      );
-    }
+    await failActiveJob(store, message.job, `planning failed: ${reason}`, deps.clock.now());
   } else {
     const shard = await store.shard(message.job, message.shard);
     if (shard) {

@@ -15,6 +15,7 @@ import { ConcurrentRunError, describeError } from '../core/errors.ts';
 import type { Clock } from '../core/ports.ts';
 import {
   cancelJobOf,
+  failActiveJob,
   type JobKindOps,
   type JobLifecycleDeps,
   jobStatusOf,
@@ -393,12 +394,6 @@ async function failJob(message: RunMessage, error: unknown, deps: VerifyJobDeps)
     run: message.run,
     error: { name, message: text },
   });
-  const job = await store.job(message.job);
-  if (job && job.value.state === 'active') {
-    await store.putJob(
-      { ...job.value, state: 'failed', error: reason, updatedAt: deps.clock.now().toISOString() },
-      { ifMatch: job.etag },
-    );
-  }
+  await failActiveJob(store, message.job, reason, deps.clock.now());
   await finishIfDone(message.job, deps);
 }
