@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { build, type Metafile, type Plugin } from 'esbuild';
+import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
 import { runProcess } from '../helpers/run-process.ts';
 import { root } from '../helpers/template.ts';
 import { scaled } from '../helpers/time-scale.ts';
@@ -24,7 +24,7 @@ const require = createRequire(import.meta.url);
 const plugins = require('../../scripts/esbuild-plugins.cjs') as Plugin[];
 
 /** serverless.yml custom.esbuild, the options that decide what is bundled. */
-const options = {
+const options: BuildOptions = {
   bundle: true,
   minify: true,
   keepNames: true,
@@ -36,7 +36,7 @@ const options = {
   metafile: true,
   logLevel: 'silent',
   absWorkingDir: root,
-} as const;
+};
 
 /** One HEAD of an object through the project's S3 client factory, as a handler makes it. */
 const probe = `
