@@ -222,14 +222,16 @@ export interface Config {
  * variable and what it must be, so a misconfigured stage fails loudly before any event is touched.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  const parsed = envSchema.safeParse(env, { reportInput: true });
   if (!parsed.success) {
     const problems = zodProblems(parsed.error, {
       root: 'environment',
       separator: ' ',
       message: (issue, name) => {
         if (issue.code === 'custom') return issue.message;
-        const value = env[name];
+        // A variable's own text (before coercion), or else the value the issue is about (reportInput):
+        // one item of a list variable (S3DR_SOURCE_BUCKETS.1), which is no variable of its own.
+        const value = env[name] ?? issue.input;
         return `${value === undefined ? 'is not set' : `is ${JSON.stringify(value)}`}: ${issue.message}`;
       },
     });
