@@ -26,4 +26,17 @@ const ownSourceMap = {
   },
 };
 
-module.exports = [ownSourceMap];
+/**
+ * The SDK clients' default credential chain becomes its first link, `fromEnv`, in the Lambda bundles:
+ * the runtime passes the role's credentials in the environment (lib/aws/lambda-credentials.ts says
+ * why that is the same credentials, and what it saves).
+ */
+const lambdaCredentials = {
+  name: 's3dr-lambda-credentials',
+  setup(build) {
+    const provider = path.join(__dirname, '../lib/aws/lambda-credentials.ts');
+    build.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({ path: provider }));
+  },
+};
+
+module.exports = [ownSourceMap, lambdaCredentials];

@@ -3,7 +3,7 @@
  * restore payload (lib/restore/payload.ts) and the deployment resolver (scripts/deploy-resolver/, which
  * `require`s this file from CommonJS), so `sls package`, a cold start and an invoke judge a name alike.
  */
-import * as z from 'zod';
+import * as z from './zod.ts';
 
 /**
  * Amazon S3 User Guide, "General purpose bucket naming rules"
@@ -34,13 +34,14 @@ export function bucketNameProblem(name: string): string | undefined {
  * A general purpose bucket name, with the rule it breaks in the message. Each rule is a pattern (not a
  * refinement), so the issue is a format issue and config's message shows the value beside it.
  */
-export const bucketName = BUCKET_NAME_RULES.reduce(
-  (schema, [pattern, rule]) =>
-    schema.regex(new RegExp(`^(?!.*(?:${pattern.source}))`, 's'), `must be a valid S3 bucket name (${rule})`),
-  z
-    .string({ error: 'must be a bucket name (a string)' })
-    .regex(BUCKET_NAME, 'must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)'),
-);
+export const bucketName = z
+  .string({ error: 'must be a bucket name (a string)' })
+  .check(
+    z.regex(BUCKET_NAME, 'must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)'),
+    ...BUCKET_NAME_RULES.map(([pattern, rule]) =>
+      z.regex(new RegExp(`^(?!.*(?:${pattern.source}))`, 's'), `must be a valid S3 bucket name (${rule})`),
+    ),
+  );
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const REGION_MESSAGE = 'must be an AWS region such as eu-west-1';
@@ -51,4 +52,4 @@ export function regionProblem(name: string): string | undefined {
 }
 
 /** An AWS region name such as eu-west-1 (its shape: whether the region exists is AWS's to say). */
-export const region = z.string({ error: REGION_MESSAGE }).regex(REGION, REGION_MESSAGE);
+export const region = z.string({ error: REGION_MESSAGE }).check(z.regex(REGION, REGION_MESSAGE));

@@ -12,8 +12,9 @@
  * (key and value); an empty filter matches every key. Unlike S3 Replication's numeric priorities, the
  * order of the list is the priority: first match wins.
  */
-import * as z from 'zod';
+
 import { STORAGE_CLASSES, type StorageClass } from './storage-classes.ts';
+import * as z from './zod.ts';
 import { zodProblems } from './zod-problems.ts';
 
 /**
@@ -31,19 +32,20 @@ const ruleSchema = z.strictObject({
   /** Names the rule in errors, logs, verify and restore reports. */
   id: z
     .string({ message: 'must be a string' })
-    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters from A-Z a-z 0-9 . _ -'),
-  filter: z
-    .strictObject({
-      prefix: z.string({ message: 'must be a string' }).optional(),
-      tags: z.record(z.string(), z.string({ message: 'must be a string' })).optional(),
-    })
-    .default({}),
+    .check(z.regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters from A-Z a-z 0-9 . _ -')),
+  filter: z._default(
+    z.strictObject({
+      prefix: z.optional(z.string({ message: 'must be a string' })),
+      tags: z.optional(z.record(z.string(), z.string({ message: 'must be a string' }))),
+    }),
+    {},
+  ),
   /** false: an exclude rule — matching keys are neither replicated nor verified. */
-  replicate: z.boolean({ message: 'must be true or false' }).default(true),
-  drStorageClass: z
-    .enum(STORAGE_CLASSES, { message: `must be one of ${STORAGE_CLASSES.join(', ')}` })
-    .optional(),
-  deletePolicy: z.enum(['mirror', 'retain'], { message: 'must be "mirror" or "retain"' }).optional(),
+  replicate: z._default(z.boolean({ message: 'must be true or false' }), true),
+  drStorageClass: z.optional(
+    z.enum(STORAGE_CLASSES, { message: `must be one of ${STORAGE_CLASSES.join(', ')}` }),
+  ),
+  deletePolicy: z.optional(z.enum(['mirror', 'retain'], { message: 'must be "mirror" or "retain"' })),
 });
 
 export type ReplicationRule = z.infer<typeof ruleSchema>;

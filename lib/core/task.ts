@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import { InvalidPayloadError } from './errors.ts';
 import { MAX_KEY_BYTES } from './key-mapping.ts';
+import * as z from './zod.ts';
 import { zodProblems } from './zod-problems.ts';
 
 /**
@@ -10,27 +10,27 @@ import { zodProblems } from './zod-problems.ts';
  */
 export const taskSchema = z.strictObject({
   v: z.literal(1),
-  bucket: z.string().min(3).max(63),
-  key: z
-    .string()
-    .min(1, 'key must not be empty')
-    .refine(
+  bucket: z.string().check(z.minLength(3), z.maxLength(63)),
+  key: z.string().check(
+    z.minLength(1, 'key must not be empty'),
+    z.refine(
       (k) => Buffer.byteLength(k, 'utf8') <= MAX_KEY_BYTES,
       `key must be at most ${MAX_KEY_BYTES} UTF-8 bytes`,
     ),
+  ),
   /** S3 event name without the `s3:` prefix, e.g. `ObjectCreated:Put`, or `Verify:Repair`. */
-  eventName: z.string().min(1).max(64),
+  eventName: z.string().check(z.minLength(1), z.maxLength(64)),
   eventTime: z.iso.datetime({ offset: true }),
-  sequencer: z.string().max(64).optional(),
-  versionId: z.string().max(1024).optional(),
-  size: z.number().int().nonnegative().optional(),
-  etag: z.string().max(128).optional(),
+  sequencer: z.optional(z.string().check(z.maxLength(64))),
+  versionId: z.optional(z.string().check(z.maxLength(1024))),
+  size: z.optional(z.number().check(z.int(), z.nonnegative())),
+  etag: z.optional(z.string().check(z.maxLength(128))),
   /**
    * Set by the verifier's deep mode: the DR copy that had this ETag was found to differ from the source
    * in content although its recorded source ETag matched. Replicate rewrites a DR copy that still has
    * this ETag instead of trusting the recorded one; once rewritten, the task is an ordinary hint again.
    */
-  drEtag: z.string().max(128).optional(),
+  drEtag: z.optional(z.string().check(z.maxLength(128))),
 });
 
 export type Task = z.infer<typeof taskSchema>;

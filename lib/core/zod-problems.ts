@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type * as z from './zod.ts';
 
 /** How one caller words the problems of a value its schema refused. */
 export interface ProblemWording {
@@ -17,7 +17,7 @@ export interface ProblemWording {
  * one per unknown key: the one way every schema's refusal is turned into text, so that every error a
  * person reads names each bad field the same way.
  */
-export function zodProblems(error: z.ZodError, wording: ProblemWording = {}): string[] {
+export function zodProblems(error: z.core.$ZodError, wording: ProblemWording = {}): string[] {
   const separator = wording.separator ?? ': ';
   const unknownKey =
     wording.unknownKey ??

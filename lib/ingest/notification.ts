@@ -1,22 +1,25 @@
-import * as z from 'zod';
 import { InvalidPayloadError } from '../core/errors.ts';
 import type { TaskQueue } from '../core/ports.ts';
 import { excludedByKey, type ReplicationRule } from '../core/replication-rules.ts';
 import { normaliseEtag, type Task, taskSchema } from '../core/task.ts';
+import * as z from '../core/zod.ts';
 import { zodProblems } from '../core/zod-problems.ts';
 
 /** The fields of an S3 notification record that s3-dr reads (S3 sends more; they are ignored). */
+const nonEmpty = () => z.string().check(z.minLength(1));
+const size = () => z.optional(z.number().check(z.int(), z.nonnegative()));
+
 const recordSchema = z.object({
-  eventName: z.string().min(1),
-  eventTime: z.string().min(1),
+  eventName: nonEmpty(),
+  eventTime: nonEmpty(),
   s3: z.object({
-    bucket: z.object({ name: z.string().min(1) }),
+    bucket: z.object({ name: nonEmpty() }),
     object: z.object({
-      key: z.string().min(1),
-      size: z.number().int().nonnegative().optional(),
-      eTag: z.string().optional(),
-      versionId: z.string().optional(),
-      sequencer: z.string().optional(),
+      key: nonEmpty(),
+      size: size(),
+      eTag: z.optional(z.string()),
+      versionId: z.optional(z.string()),
+      sequencer: z.optional(z.string()),
     }),
   }),
 });
@@ -29,26 +32,26 @@ const recordSchema = z.object({
  */
 const eventBridgeSchema = z.object({
   source: z.literal('aws.s3'),
-  'detail-type': z.string().min(1),
-  time: z.string().min(1),
+  'detail-type': nonEmpty(),
+  time: nonEmpty(),
   detail: z.object({
-    bucket: z.object({ name: z.string().min(1) }),
+    bucket: z.object({ name: nonEmpty() }),
     object: z.object({
-      key: z.string().min(1),
-      size: z.number().int().nonnegative().optional(),
-      etag: z.string().optional(),
-      'version-id': z.string().optional(),
-      sequencer: z.string().optional(),
+      key: nonEmpty(),
+      size: size(),
+      etag: z.optional(z.string()),
+      'version-id': z.optional(z.string()),
+      sequencer: z.optional(z.string()),
     }),
-    reason: z.string().optional(),
-    'deletion-type': z.string().optional(),
+    reason: z.optional(z.string()),
+    'deletion-type': z.optional(z.string()),
   }),
 });
 
 const notificationSchema = z.union([
   z.object({ Records: z.array(z.unknown()) }),
   // Sent once when a notification configuration is saved; carries no object.
-  z.object({ Event: z.literal('s3:TestEvent'), Bucket: z.string().optional() }),
+  z.object({ Event: z.literal('s3:TestEvent'), Bucket: z.optional(z.string()) }),
   // One event per invocation, from the EventBridge rule (eventSource: eventbridge).
   z.object({ source: z.literal('aws.s3'), 'detail-type': z.string() }),
 ]);

@@ -40,7 +40,7 @@ const targetSchema = z.strictObject(
   {
     bucket: bucketName,
     prefix: keyLike('prefix', true).default(''),
-    region: region.optional(),
+    region: z.optional(region),
   },
   { error: 'must be an object: { "bucket": "...", "prefix"?: "...", "region"?: "..." }' },
 );
@@ -53,7 +53,7 @@ export const restorePayloadSchema = z
   .strictObject(
     {
       /** Which protected bucket; optional when the stage protects exactly one. */
-      source: bucketName.optional(),
+      source: z.optional(bucketName),
       keys: z
         .array(keyLike('key', false), { error: 'must be a list of object keys' })
         .min(1, 'must name at least one key')

@@ -59,6 +59,11 @@ describe('loadConfig', () => {
       'S3DR_DR_BUCKET is "DR_Bucket": must be a valid S3 bucket name',
     ],
     [
+      'an invalid bucket among the sources (the item is named and shown, not called unset)',
+      { S3DR_SOURCE_BUCKETS: 'good-bucket,Bad_Bucket', S3DR_KEY_LAYOUT: 'bucket-prefixed' },
+      'S3DR_SOURCE_BUCKETS.1 is "Bad_Bucket": must be a valid S3 bucket name',
+    ],
+    [
       'a region without its number',
       { S3DR_SOURCE_REGION: 'eu-west' },
       'S3DR_SOURCE_REGION is "eu-west": must be an AWS region such as eu-west-1',
