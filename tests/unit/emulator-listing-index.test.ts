@@ -4,11 +4,14 @@
  * start. fauxqs 2.4.1 filtered and sorted every object of the bucket for every page, so a walk of a flat
  * prefix cost O(N) per page — emulator time that every client's benchmark paid (docs/local.md).
  *
- * What S3 documents and these tests hold the index to (S3 API Reference, ListObjectsV2): keys are listed
- * "in ascending order based on their UTF-8 binary representation"; `StartAfter` "is where you want
- * Amazon S3 to start listing from. Amazon S3 starts listing after this specified key. StartAfter can be
- * any key in the bucket"; with a `Delimiter`, keys that contain it after the prefix are rolled up into
- * one `CommonPrefixes` entry, and each common prefix counts once toward `MaxKeys`.
+ * What S3 documents and these tests hold the index to: the S3 API Reference, ListObjectsV2
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html): objects "are returned sorted in
+ * an ascending order of the respective key names", which the User Guide ("Listing object keys
+ * programmatically") makes precise: "List results are always returned in UTF-8 binary order"; `StartAfter`
+ * "is where you want Amazon S3 to start listing from. Amazon S3 starts listing after this specified key.
+ * StartAfter can be any key in the bucket"; with a `Delimiter`, the keys that contain it after the prefix are
+ * rolled up into one `CommonPrefixes` entry, and "each rolled-up result counts as only one return against
+ * the MaxKeys value".
  */
 import { describe, expect, it } from '@jest/globals';
 import * as fc from 'fast-check';
