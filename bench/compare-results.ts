@@ -117,7 +117,8 @@ function benchFigures(r: Json): Figure[] {
 function verifyFigures(r: Json): Figure[] {
   const out: Figure[] = [];
   for (const s of records(r.sizes)) {
-    const n = num(s.n);
+    // The flat layout (all keys under one prefix) is measured at the same N as a grid case.
+    const n = `${num(s.n)}${s.layout === 'flat' ? ' flat' : ''}`;
     push(
       out,
       `N=${n}: verify pass ÷ rclone check`,

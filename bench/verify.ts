@@ -15,13 +15,19 @@
  *  - `rclone check` (Debian's rclone; installed with apt-get if missing).
  *
  * Env: BENCH_N (100000), BENCH_SMALL_N (N/10), BENCH_EXTRA_N (more sizes, e.g. 300000, to show the
- * plateau), BENCH_REPEAT (5; times are the best run, the machine being shared; medians are kept too), BENCH_KEYS_PER_PREFIX (1000), BENCH_RCLONE=0 (skip
- * rclone), BENCH_VERIFY_NODE_OPTIONS, BENCH_NODE_FLAGS (more flags for the verifier process),
- * S3DR_VERIFY_CONCURRENCY (8).
+ * plateau), BENCH_FLAT=0 (skip the flat layout: all N keys under one prefix, measured at N),
+ * BENCH_REPEAT (5 rounds; best times and medians are both kept, and each round's verifier ÷ rclone
+ * ratio, the two runs made back to back, is what the targets judge, by its median), BENCH_KEYS_PER_PREFIX
+ * (1000), BENCH_RCLONE=0 (skip rclone), BENCH_VERIFY_NODE_OPTIONS, BENCH_NODE_FLAGS (more flags for the
+ * verifier process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), BENCH_EMULATOR_FLAGS (the same for
+ * the emulator process), BENCH_VERIFY_BASELINE (another checkout, e.g. of main, sharing this one's
+ * node_modules: its verifier runs in the same rounds, for a before/after under the same load),
+ * BENCH_VERIFY_OUT (another result file; `-`: none), S3DR_VERIFY_CONCURRENCY (8).
  * Writes bench/results/verify.json. No assertions: it reports, and the targets are judged by people.
  */
 import { type ChildProcess, execFile, fork, spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const self = fileURLToPath(import.meta.url);
@@ -52,10 +58,25 @@ const PLAN: Plan = {
  * N = 10,000 and N = 100,000 list pages of the same size and compare memory at equal page shape.
  */
 const KEYS_PER_PREFIX = Number(process.env.BENCH_KEYS_PER_PREFIX ?? 1000);
-const keyOf = (i: number, n: number) => {
-  const prefixes = Math.max(1, Math.round(n / KEYS_PER_PREFIX));
+const keyOf = (i: number, n: number, keysPerPrefix: number) => {
+  const prefixes = Math.max(1, Math.round(n / keysPerPrefix));
   return `tenant-${String(i % prefixes).padStart(3, '0')}/file-${String(i).padStart(7, '0')}.dat`;
 };
+
+/**
+ * One pair of buckets the bench compares: N keys in prefixes of 1,000 (`grid`), or all N under one prefix
+ * (`flat`: the layout where listing by prefix gives no parallelism, and the emulator's page cost is highest).
+ */
+interface BenchCase {
+  n: number;
+  layout: 'grid' | 'flat';
+}
+const keysPerPrefixOf = (c: BenchCase) => (c.layout === 'flat' ? c.n : KEYS_PER_PREFIX);
+const bucketsOf = (c: BenchCase) => {
+  const suffix = c.layout === 'flat' ? `${c.n}-flat` : `${c.n}`;
+  return { source: `src-${suffix}`, dr: `dr-${suffix}` };
+};
+const caseName = (c: BenchCase) => `N=${c.n}${c.layout === 'flat' ? ' flat' : ''}`;
 const bodyOf = (i: number, variant = 0) => Buffer.from(`object ${i} variant ${variant}`.padEnd(48, '.'));
 
 // ---------------------------------------------------------------- role: emulator
@@ -72,7 +93,7 @@ interface S3StoreLike {
 }
 
 type EmulatorMessage =
-  | { cmd: 'populate'; n: number; source: string; dr: string }
+  | { cmd: 'populate'; n: number; keysPerPrefix: number; source: string; dr: string }
   | { cmd: 'counts' }
   | { cmd: 'reset' }
   | { cmd: 'stop' };
@@ -101,6 +122,8 @@ async function emulatorRole(): Promise<void> {
     stores: { s3Store, sqsStore: new SqsStore(), snsStore: new SnsStore() } as never,
   });
   let counts: Record<string, number> = {};
+  // The emulator's CPU time since the last reset: the share of a run's time that both tools pay alike.
+  let cpuSince = process.cpuUsage();
   app.addHook('onRequest', (request, _reply, done) => {
     const op = operation(request.method, request.url);
     counts[op] = (counts[op] ?? 0) + 1;
@@ -114,7 +137,7 @@ async function emulatorRole(): Promise<void> {
   process.on('message', async (message: EmulatorMessage) => {
     switch (message.cmd) {
       case 'populate': {
-        const { n, source, dr } = message;
+        const { n, keysPerPrefix, source, dr } = message;
         s3Store.createBucket(source);
         s3Store.createBucket(dr);
         const step = Math.floor(
@@ -126,7 +149,7 @@ async function emulatorRole(): Promise<void> {
           for (let j = 0; j < PLAN[k]; j++) kind.set(slot++ * step + 7, k);
         }
         for (let i = 0; i < n; i++) {
-          const key = keyOf(i, n);
+          const key = keyOf(i, n, keysPerPrefix);
           const { etag } = s3Store.putObject(source, key, bodyOf(i));
           switch (kind.get(i)) {
             case 'missing':
@@ -147,16 +170,23 @@ async function emulatorRole(): Promise<void> {
           }
         }
         for (let j = 0; j < PLAN.orphaned; j++) {
-          s3Store.putObject(dr, keyOf(j * step + 11, n).replace('/file-', '/orphan-'), bodyOf(j, 3));
+          s3Store.putObject(
+            dr,
+            keyOf(j * step + 11, n, keysPerPrefix).replace('/file-', '/orphan-'),
+            bodyOf(j, 3),
+          );
         }
         send({ done: 'populate' });
         break;
       }
-      case 'counts':
-        send({ counts });
+      case 'counts': {
+        const cpu = process.cpuUsage(cpuSince);
+        send({ counts, cpuMs: (cpu.user + cpu.system) / 1000 });
         break;
+      }
       case 'reset':
         counts = {};
+        cpuSince = process.cpuUsage();
         send({ done: 'reset' });
         break;
       case 'stop':
@@ -231,6 +261,8 @@ interface VerifierRun {
   counts: Record<string, number>;
   requests: { list: number; head: number };
   emulatorRequests: Record<string, number>;
+  /** CPU time the emulator spent serving this run (listing cost both tools share). */
+  emulatorCpuMs: number;
 }
 
 interface RcloneRun {
@@ -238,6 +270,7 @@ interface RcloneRun {
   exitCode: number;
   summary: string[];
   emulatorRequests: Record<string, number>;
+  emulatorCpuMs: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? Number.NaN;
@@ -294,14 +327,16 @@ interface BenchSettings {
   concurrency: string;
   verifyNodeOptions: string;
   endpoint: string;
+  /** bench/verify.ts of another checkout whose verifier runs in the same rounds (BENCH_VERIFY_BASELINE). */
+  baseline?: string;
 }
 
 /** The verifier process's environment: the `verify` function's, pointed at one pair of buckets. */
-const verifierEnv = (settings: BenchSettings, size: number): NodeJS.ProcessEnv => ({
+const verifierEnv = (settings: BenchSettings, c: BenchCase): NodeJS.ProcessEnv => ({
   PATH: process.env.PATH,
   HOME: process.env.HOME,
-  S3DR_SOURCE_BUCKETS: `src-${size}`,
-  S3DR_DR_BUCKET: `dr-${size}`,
+  S3DR_SOURCE_BUCKETS: bucketsOf(c).source,
+  S3DR_DR_BUCKET: bucketsOf(c).dr,
   S3DR_SOURCE_REGION: REGION,
   S3DR_DR_REGION: REGION,
   S3DR_ENDPOINT_URL: settings.endpoint,
@@ -314,11 +349,16 @@ const verifierEnv = (settings: BenchSettings, size: number): NodeJS.ProcessEnv =
   NODE_OPTIONS: settings.verifyNodeOptions,
 });
 
-/** One full verifier pass in a fresh process, with what it and the emulator measured. */
+/**
+ * One full verifier pass in a fresh process, with what it and the emulator measured. `script` is this
+ * file, or the same file in another checkout (BENCH_VERIFY_BASELINE): its verifier role runs that
+ * checkout's code against the same emulator.
+ */
 async function verifierPass(
   emulator: ChildProcess,
   settings: BenchSettings,
-  size: number,
+  c: BenchCase,
+  script = self,
 ): Promise<VerifierRun> {
   await ask(emulator, { cmd: 'reset' });
   const r = await run(
@@ -327,16 +367,17 @@ async function verifierPass(
       '--no-warnings',
       '--expose-gc',
       ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-      self,
+      script,
       '--verifier',
     ],
-    verifierEnv(settings, size),
+    verifierEnv(settings, c),
   );
   if (r.code !== 0) throw new Error(`verifier failed (${r.code}): ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
-  const { counts: emulatorRequests } = await ask<{ counts: Record<string, number> }>(emulator, {
-    cmd: 'counts',
-  });
+  const { counts: emulatorRequests, cpuMs: emulatorCpuMs } = await ask<{
+    counts: Record<string, number>;
+    cpuMs: number;
+  }>(emulator, { cmd: 'counts' });
   return {
     passMs: out.passMs,
     cpuMs: out.cpuMs,
@@ -348,11 +389,12 @@ async function verifierPass(
     counts: out.report.counts,
     requests: { list: out.report.requests.list, head: out.report.requests.head },
     emulatorRequests,
+    emulatorCpuMs,
   };
 }
 
 /** One `rclone check` of the same pair of buckets, with the requests the emulator served it. */
-async function rcloneCheck(emulator: ChildProcess, endpoint: string, size: number): Promise<RcloneRun> {
+async function rcloneCheck(emulator: ChildProcess, endpoint: string, c: BenchCase): Promise<RcloneRun> {
   const rcloneEnv: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -367,73 +409,115 @@ async function rcloneCheck(emulator: ChildProcess, endpoint: string, size: numbe
   };
   await ask(emulator, { cmd: 'reset' });
   // The verifier's own cursor and reports live under .s3dr/ in the DR bucket.
+  const { source, dr } = bucketsOf(c);
   const r = await run(
     'rclone',
-    ['check', `bench:src-${size}`, `bench:dr-${size}`, '--exclude', '.s3dr/**'],
+    ['check', `bench:${source}`, `bench:${dr}`, '--exclude', '.s3dr/**'],
     rcloneEnv,
   );
-  const { counts: emulatorRequests } = await ask<{ counts: Record<string, number> }>(emulator, {
-    cmd: 'counts',
-  });
+  const { counts: emulatorRequests, cpuMs: emulatorCpuMs } = await ask<{
+    counts: Record<string, number>;
+    cpuMs: number;
+  }>(emulator, { cmd: 'counts' });
   const summary = r.stderr
     .split('\n')
     .filter((l) => /differences found|files missing|matching files|hashes could not be checked/.test(l))
     .map((l) => l.replace(/^.*?(NOTICE|ERROR): /, ''));
-  return { ms: r.ms, exitCode: r.code, summary, emulatorRequests };
+  return { ms: r.ms, exitCode: r.code, summary, emulatorRequests, emulatorCpuMs };
 }
 
 interface Runs {
   verifier: VerifierRun[];
   rclone: RcloneRun[];
+  /** The BENCH_VERIFY_BASELINE checkout's verifier, run in the same rounds. */
+  baseline: VerifierRun[];
 }
 
-/** Runs both tools `repeat` times on each size, alternating, and logs each run. */
+/**
+ * Runs every tool `repeat` times on each case, alternating within each round (verifier, rclone, then the
+ * baseline verifier if any), so all of them see the same machine load; logs each run.
+ */
 async function measure(
   emulator: ChildProcess,
   settings: BenchSettings,
-  sizes: number[],
+  cases: BenchCase[],
   log: (line: string) => void,
-): Promise<Record<number, Runs>> {
-  const results: Record<number, Runs> = {};
-  for (const size of sizes) {
-    const runs: Runs = { verifier: [], rclone: [] };
-    results[size] = runs;
+): Promise<Runs[]> {
+  const results: Runs[] = [];
+  for (const c of cases) {
+    const runs: Runs = { verifier: [], rclone: [], baseline: [] };
+    results.push(runs);
+    const name = caseName(c);
     for (let i = 0; i < settings.repeat; i++) {
-      const v = await verifierPass(emulator, settings, size);
+      const v = await verifierPass(emulator, settings, c);
       runs.verifier.push(v);
       log(
-        `N=${size} verifier pass ${i + 1}: ${v.passMs.toFixed(0)} ms, peak RSS ${v.maxRssMiB.toFixed(0)} MiB, ${v.requests.list} LIST, ${v.requests.head} HEAD`,
+        `${name} verifier pass ${i + 1}: ${v.passMs.toFixed(0)} ms, CPU ${v.cpuMs.toFixed(0)} ms, emulator CPU ${v.emulatorCpuMs.toFixed(0)} ms, peak RSS ${v.maxRssMiB.toFixed(0)} MiB, ${v.requests.list} LIST, ${v.requests.head} HEAD`,
       );
-      if (process.env.BENCH_RCLONE === '0') continue;
-      const r = await rcloneCheck(emulator, settings.endpoint, size);
-      runs.rclone.push(r);
-      log(
-        `N=${size} rclone check ${i + 1}: ${r.ms.toFixed(0)} ms (exit ${r.exitCode}) ${r.summary.join('; ')}`,
-      );
+      if (process.env.BENCH_RCLONE !== '0') {
+        const r = await rcloneCheck(emulator, settings.endpoint, c);
+        runs.rclone.push(r);
+        log(
+          `${name} rclone check ${i + 1}: ${r.ms.toFixed(0)} ms, emulator CPU ${r.emulatorCpuMs.toFixed(0)} ms (exit ${r.exitCode}) ${r.summary.join('; ')}`,
+        );
+      }
+      if (settings.baseline) {
+        const b = await verifierPass(emulator, settings, c, settings.baseline);
+        runs.baseline.push(b);
+        log(`${name} baseline verifier pass ${i + 1}: ${b.passMs.toFixed(0)} ms, ${b.requests.list} LIST`);
+      }
     }
   }
   return results;
 }
 
-/** One size's figures: best times (other work on a shared machine only adds time), median memory and CPU. */
-function summarise(size: number, { verifier, rclone }: Runs) {
+/**
+ * One case's figures: best times (other work on a shared machine only adds time) and medians — of the
+ * times, and of each round's verifier ÷ rclone ratio — and median memory and CPU.
+ */
+function summarise(c: BenchCase, { verifier, rclone, baseline }: Runs) {
+  const size = c.n;
   const first = verifier[0]!;
   const verifyMs = Math.min(...verifier.map((v) => v.passMs));
   const rcloneMs = rclone.length > 0 ? Math.min(...rclone.map((r) => r.ms)) : Number.NaN;
   const listPerBucket = first.requests.list / 2;
+  const speedups = (runs: VerifierRun[]) => runs.map((v, i) => (rclone[i]?.ms ?? Number.NaN) / v.passMs);
   return {
     n: size,
+    layout: c.layout,
     verifyPassMs: Math.round(verifyMs),
     verifyProcessMs: Math.round(Math.min(...verifier.map((v) => v.processMs))),
     verifyPassMedianMs: Math.round(median(verifier.map((v) => v.passMs))),
     rcloneCheckMedianMs: rclone.length > 0 ? Math.round(median(rclone.map((r) => r.ms))) : Number.NaN,
     rcloneCheckMs: Math.round(rcloneMs),
     speedupVsRclone: Number((rcloneMs / verifyMs).toFixed(2)),
+    /** The median over rounds of rclone ÷ verifier, each round's two runs made back to back. */
+    speedupVsRcloneMedian: Number(median(speedups(verifier)).toFixed(2)),
+    ...(baseline.length > 0
+      ? {
+          baseline: {
+            verifyPassMs: Math.round(Math.min(...baseline.map((v) => v.passMs))),
+            verifyPassMedianMs: Math.round(median(baseline.map((v) => v.passMs))),
+            speedupVsRcloneMedian: Number(median(speedups(baseline)).toFixed(2)),
+            listPerBucket: baseline[0]!.requests.list / 2,
+            verifierPeakRssMiB: Number(median(baseline.map((v) => v.maxRssMiB)).toFixed(1)),
+            verifierCpuMsPer1000Keys: Number(
+              ((1000 * median(baseline.map((v) => v.cpuMs))) / size).toFixed(1),
+            ),
+            counts: baseline[0]!.counts,
+            runs: baseline.map((v) => Math.round(v.passMs)),
+          },
+        }
+      : {}),
     verifierPeakRssMiB: Number(median(verifier.map((v) => v.maxRssMiB)).toFixed(1)),
     verifierPeakHeapMiB: Number(median(verifier.map((v) => v.peakHeapMiB)).toFixed(1)),
     verifierPeakExternalMiB: Number(median(verifier.map((v) => v.peakExternalMiB)).toFixed(1)),
     verifierHeapAfterGcMiB: Number(median(verifier.map((v) => v.heapAfterGcMiB)).toFixed(1)),
     verifierCpuMsPer1000Keys: Number(((1000 * median(verifier.map((v) => v.cpuMs))) / size).toFixed(1)),
+    /** The emulator's CPU while serving each tool (median): listing cost that both pay. */
+    emulatorCpuMsVerifier: Math.round(median(verifier.map((v) => v.emulatorCpuMs))),
+    emulatorCpuMsRclone:
+      rclone.length > 0 ? Math.round(median(rclone.map((r) => r.emulatorCpuMs))) : Number.NaN,
     counts: first.counts,
     verifierRequests: first.emulatorRequests,
     listPerBucket,
@@ -450,28 +534,37 @@ function summarise(size: number, { verifier, rclone }: Runs) {
 
 type SizeSummary = ReturnType<typeof summarise>;
 
-/** bench/results/verify.json: the machine, the layout, every size's figures and the issue's targets. */
+/** bench/results/verify.json: the machine, the layout, every case's figures and the issue's targets. */
 async function benchResult(settings: BenchSettings, all: SizeSummary[], rcloneVersion: string) {
   const { n, smallN } = settings;
-  const small = all.find((s) => s.n === smallN) ?? all[0]!;
-  const big = all.find((s) => s.n === n) ?? all.at(-1)!;
-  const largest = all.at(-1)!;
-  const expectedHeads = PLAN.mismatchedSameSize + PLAN.recordedEtag;
+  const grid = all.filter((s) => s.layout === 'grid');
+  const small = grid.find((s) => s.n === smallN) ?? grid[0]!;
+  const big = grid.find((s) => s.n === n) ?? grid.at(-1)!;
+  const flat = all.find((s) => s.layout === 'flat');
+  const largest = grid.at(-1)!;
+  // Same-size keys with other ETags (DR copy), and keys missing from DR (source: archived or SSE-C?).
+  const expectedHeads = PLAN.mismatchedSameSize + PLAN.recordedEtag + PLAN.missing;
   return {
     date: new Date().toISOString(),
     machine: {
       node: process.version,
       cpus: (await import('node:os')).cpus().length,
+      loadAverage: (await import('node:os')).loadavg().map((l) => Number(l.toFixed(1))),
       rclone: rcloneVersion,
     },
-    layout: `N / ${KEYS_PER_PREFIX} prefixes of ${KEYS_PER_PREFIX} keys (tenant-000/ …), keys spread round-robin; bodies 48 B`,
+    layout: `grid: N / ${KEYS_PER_PREFIX} prefixes of ${KEYS_PER_PREFIX} keys (tenant-000/ …), keys spread round-robin; flat: all N keys under tenant-000/; bodies 48 B`,
     planted: PLAN,
     concurrency: Number(settings.concurrency),
     verifierNodeOptions: settings.verifyNodeOptions,
     repeat: settings.repeat,
+    ...(settings.baseline ? { baseline: settings.baseline } : {}),
     sizes: all,
     targets: {
       atLeastAsFastAsRclone: big.speedupVsRclone >= 1,
+      // Issue #16: at least 1.5 × rclone check at N in both layouts, and at least as fast at N / 10.
+      speedupMedianAtN: big.speedupVsRcloneMedian,
+      ...(flat ? { speedupMedianAtNFlat: flat.speedupVsRcloneMedian } : {}),
+      speedupMedianAtSmallN: small.speedupVsRcloneMedian,
       peakRssRatioLargeToSmall: Number((big.verifierPeakRssMiB / small.verifierPeakRssMiB).toFixed(3)),
       peakRssWithin20Percent: big.verifierPeakRssMiB <= 1.2 * small.verifierPeakRssMiB,
       ...(largest.n > n
@@ -482,7 +575,7 @@ async function benchResult(settings: BenchSettings, all: SizeSummary[], rcloneVe
           }
         : {}),
       listPer1000KeysPerBucket: big.listPer1000KeysPerBucket,
-      headsOnlyForEtagDifferences: big.heads === expectedHeads,
+      headsOnlyForEtagDifferences: all.every((s) => s.heads === expectedHeads),
       expectedHeads,
     },
   };
@@ -496,19 +589,19 @@ function report(
 ) {
   const rows = result.sizes.map(
     (s) =>
-      `| ${String(s.n).padStart(7)} | ${String(s.verifyPassMs).padStart(9)} | ${String(s.rcloneCheckMs).padStart(9)} | ${s.speedupVsRclone.toFixed(2).padStart(6)} | ${s.verifierPeakRssMiB.toFixed(0).padStart(7)} | ${`${s.verifierPeakHeapMiB.toFixed(0)}/${s.verifierPeakExternalMiB.toFixed(0)}/${s.verifierHeapAfterGcMiB.toFixed(0)}`.padStart(12)} | ${s.verifierCpuMsPer1000Keys.toFixed(0).padStart(9)} | ${String(s.listPerBucket).padStart(8)} | ${String(s.heads).padStart(4)} | ${`${s.counts.missing}/${s.counts.mismatched}/${s.counts.orphaned}`.padStart(12)} |`,
+      `| ${`${s.n}${s.layout === 'flat' ? ' flat' : ''}`.padStart(12)} | ${String(s.verifyPassMedianMs).padStart(9)} | ${String(s.rcloneCheckMedianMs).padStart(9)} | ${s.speedupVsRcloneMedian.toFixed(2).padStart(6)} | ${(s.baseline ? `${s.baseline.verifyPassMedianMs} (${s.baseline.speedupVsRcloneMedian.toFixed(2)})` : '-').padStart(13)} | ${s.verifierPeakRssMiB.toFixed(0).padStart(7)} | ${`${s.verifierPeakHeapMiB.toFixed(0)}/${s.verifierPeakExternalMiB.toFixed(0)}/${s.verifierHeapAfterGcMiB.toFixed(0)}`.padStart(12)} | ${s.verifierCpuMsPer1000Keys.toFixed(0).padStart(9)} | ${String(s.listPerBucket).padStart(8)} | ${String(s.heads).padStart(4)} | ${`${s.counts.missing}/${s.counts.mismatched}/${s.counts.orphaned}`.padStart(12)} |`,
   );
   const { targets } = result;
-  const big = result.sizes.find((s) => s.n === settings.n) ?? result.sizes.at(-1)!;
   return [
     '',
-    `verify bench — concurrency ${settings.concurrency}, NODE_OPTIONS "${settings.verifyNodeOptions}", best of ${settings.repeat} (times), medians (memory, CPU), ${rcloneVersion}`,
-    '|       N | verify ms | rclone ms | ratio  | RSS MiB | heap/ext/GC  | CPU ms/1k | LIST/bkt | HEAD | miss/mis/orp |',
-    '|---------|-----------|-----------|--------|---------|--------------|-----------|----------|------|--------------|',
+    `verify bench — concurrency ${settings.concurrency}, NODE_OPTIONS "${settings.verifyNodeOptions}", medians of ${settings.repeat} rounds, ${rcloneVersion}`,
+    '|            N | verify ms | rclone ms | ratio  | baseline (ratio) | RSS MiB | heap/ext/GC  | CPU ms/1k | LIST/bkt | HEAD | miss/mis/orp |',
+    '|--------------|-----------|-----------|--------|------------------|---------|--------------|-----------|----------|------|--------------|',
     ...rows,
     '',
-    `targets: as fast as rclone ${targets.atLeastAsFastAsRclone ? 'yes' : 'NO'}; RSS ratio ${targets.peakRssRatioLargeToSmall} (≤ 1.2: ${targets.peakRssWithin20Percent ? 'yes' : 'NO'}); ` +
-      `${targets.listPer1000KeysPerBucket} LIST per 1,000 keys per bucket; HEADs ${big.heads} (expected ${targets.expectedHeads})`,
+    `targets: × rclone at N ${targets.speedupMedianAtN} (≥ 1.5), flat ${targets.speedupMedianAtNFlat ?? '-'} (≥ 1.5), at N/10 ${targets.speedupMedianAtSmallN} (≥ 1.0); ` +
+      `RSS ratio ${targets.peakRssRatioLargeToSmall} (≤ 1.2: ${targets.peakRssWithin20Percent ? 'yes' : 'NO'}); ` +
+      `${targets.listPer1000KeysPerBucket} LIST per 1,000 keys per bucket; HEADs only for ETag differences: ${targets.headsOnlyForEtagDifferences ? 'yes' : 'NO'} (${targets.expectedHeads})`,
     '',
   ].join('\n');
 }
@@ -523,12 +616,13 @@ async function main(): Promise<void> {
     '';
 
   const emulator = fork(self, ['--emulator'], {
-    execArgv: ['--no-warnings'],
+    execArgv: ['--no-warnings', ...(process.env.BENCH_EMULATOR_FLAGS ?? '').split(' ').filter(Boolean)],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const { port } = await new Promise<{ port: number }>((resolve) =>
     emulator.once('message', (m) => resolve(m as { port: number })),
   );
+  const baseline = process.env.BENCH_VERIFY_BASELINE;
   const settings: BenchSettings = {
     n,
     smallN: Number(process.env.BENCH_SMALL_N ?? Math.round(n / 10)),
@@ -536,23 +630,34 @@ async function main(): Promise<void> {
     concurrency: process.env.S3DR_VERIFY_CONCURRENCY ?? '8',
     verifyNodeOptions,
     endpoint: `http://127.0.0.1:${port}`,
+    ...(baseline
+      ? { baseline: fileURLToPath(new URL('bench/verify.ts', `file://${resolve(baseline)}/`)) }
+      : {}),
   };
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
   try {
     const extra = (process.env.BENCH_EXTRA_N ?? '').split(',').filter(Boolean).map(Number);
     const sizes = [...new Set([settings.smallN, n, ...extra])].sort((a, b) => a - b);
-    for (const size of sizes) {
+    const cases: BenchCase[] = [
+      ...sizes.map((size) => ({ n: size, layout: 'grid' as const })),
+      ...(process.env.BENCH_FLAT === '0' ? [] : [{ n, layout: 'flat' as const }]),
+    ];
+    for (const c of cases) {
       const t = performance.now();
-      await ask(emulator, { cmd: 'populate', n: size, source: `src-${size}`, dr: `dr-${size}` });
-      log(`populated src-${size} and dr-${size} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      await ask(emulator, { cmd: 'populate', n: c.n, keysPerPrefix: keysPerPrefixOf(c), ...bucketsOf(c) });
+      log(`populated ${caseName(c)} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     }
-    const results = await measure(emulator, settings, sizes, log);
-    const all = sizes.map((size) => summarise(size, results[size]!));
+    const results = await measure(emulator, settings, cases, log);
+    const all = cases.map((c, i) => summarise(c, results[i]!));
     const result = await benchResult(settings, all, rcloneVersion);
     process.stdout.write(report(settings, result, rcloneVersion));
-    await mkdir(new URL('results/', import.meta.url), { recursive: true });
-    await writeFile(new URL('results/verify.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+    const out =
+      process.env.BENCH_VERIFY_OUT ?? fileURLToPath(new URL('results/verify.json', import.meta.url));
+    if (out !== '-') {
+      await mkdir(dirname(out), { recursive: true });
+      await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+    }
   } finally {
     await stopEmulator(emulator);
   }

@@ -123,6 +123,19 @@ describe('bench:compare — comparing a fresh run with the recorded one', () => 
     ]);
   });
 
+  it('judges the flat layout apart from the grid layout of the same N', () => {
+    const sizes = (flatVerifyMs: number) => ({
+      sizes: [
+        { n: 100000, layout: 'grid', verifyPassMs: 4000, rcloneCheckMs: 6000 },
+        { n: 100000, layout: 'flat', verifyPassMs: flatVerifyMs, rcloneCheckMs: 6000 },
+      ],
+    });
+    const recorded = extractFigures('verify', sizes(4000));
+    expect(regressed(recorded, extractFigures('verify', sizes(5000)))).toEqual([
+      'N=100000 flat: verify pass ÷ rclone check',
+    ]);
+  });
+
   it('reads the figures of the recorded results files', async () => {
     const { readFile } = await import('node:fs/promises');
     for (const name of ['bench', 'replicate', 'verify', 'restore', 'cold'] as const) {

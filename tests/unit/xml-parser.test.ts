@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseXML, XmlNode, XmlText } from '@aws-sdk/xml-builder';
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 
 interface Leaf {
@@ -151,5 +151,18 @@ describe('@aws-sdk/xml-builder parseXML (patched)', () => {
     expect(() => parseXML('<a><b>text</a>')).toThrow(/mismatched tags|missing closing tag/);
     expect(() => parseXML('<a attr="unterminated>')).toThrow(/unexpected end of input|expected/);
     expect(() => parseXML('just text')).toThrow(/unexpected content/);
+  });
+
+  it('looks for a DOCTYPE without lower-casing the whole response (once per page: as costly as decoding it)', () => {
+    const page = `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult>${'<Contents><Key>k</Key></Contents>'.repeat(2000)}</ListBucketResult>`;
+    const lowerCase = jest.spyOn(String.prototype, 'toLowerCase');
+    try {
+      const parsed = parseXML(page) as { ListBucketResult: { Contents: unknown[] } };
+      expect(parsed.ListBucketResult.Contents).toHaveLength(2000);
+      const lengths = lowerCase.mock.contexts.map((s) => String(s).length);
+      expect(Math.max(0, ...lengths)).toBeLessThan(20);
+    } finally {
+      lowerCase.mockRestore();
+    }
   });
 });
