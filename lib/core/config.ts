@@ -56,6 +56,7 @@ const envSchema = z
     S3DR_JOB_QUEUE_URL: z.url('must be the job queue URL').optional(),
     S3DR_JOB_SHARD_KEYS: z.coerce.number().int().min(1).max(1_000_000).default(5000),
     S3DR_JOB_MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).default(5),
+    S3DR_VERIFY_SHARD_KEYS: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
     S3DR_DELETE_POLICY: z.enum(['mirror', 'retain']).default('mirror'),
     S3DR_KEY_LAYOUT: z.enum(['flat', 'bucket-prefixed']).default('flat'),
     S3DR_DR_STORAGE_CLASS: z.enum(STORAGE_CLASSES).default('STANDARD'),
@@ -154,6 +155,11 @@ export interface Config {
   jobShardKeys: number;
   /** The job queue's maxReceiveCount: the attempt that reaches it records the shard as failed. */
   jobMaxReceiveCount: number;
+  /**
+   * Source keys per verify job shard: a verify pass lists (cheap per key), so its shards are larger than
+   * a restore's; each is verified by one worker at a time and resumes from its own cursor.
+   */
+  verifyShardKeys: number;
   deletePolicy: 'mirror' | 'retain';
   keyLayout: 'flat' | 'bucket-prefixed';
   drStorageClass: (typeof STORAGE_CLASSES)[number];
@@ -221,6 +227,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobQueueUrl: e.S3DR_JOB_QUEUE_URL,
     jobShardKeys: e.S3DR_JOB_SHARD_KEYS,
     jobMaxReceiveCount: e.S3DR_JOB_MAX_RECEIVE_COUNT,
+    verifyShardKeys: e.S3DR_VERIFY_SHARD_KEYS,
     deletePolicy: e.S3DR_DELETE_POLICY,
     keyLayout: e.S3DR_KEY_LAYOUT,
     drStorageClass: e.S3DR_DR_STORAGE_CLASS,
