@@ -132,9 +132,9 @@ async function cutShards(
         if (count < deps.shardKeys) continue;
         cutThrough(bucket, entry.key, count);
         count = 0;
+        // Only at a cut: the next step lists on from the last key cut through.
+        if (stopSoon()) return { plan, cut };
       }
-      // Only at a cut: the next step lists on from the last key cut through.
-      if (count === 0 && stopSoon()) return { plan, cut };
     }
     cutThrough(bucket, undefined, count);
     if (stopSoon() && plan.bucket + 1 < request.sources.length) {

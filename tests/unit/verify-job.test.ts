@@ -66,6 +66,8 @@ function setup(opts: {
   missing?: string[];
   orphans?: string[];
   budget?: number;
+  /** Looks at the clock a planning step's invocation has (default: `budget`). */
+  planBudget?: number;
   shardKeys?: number;
 }) {
   const world = new MemoryWorld();
@@ -81,8 +83,8 @@ function setup(opts: {
   const metrics: { name: string; value: number }[] = [];
   let now = Date.parse('2026-12-01T10:00:00Z');
   /** An invocation's clock: one shared time, a deadline of its own (invocations run at once). */
-  const invocationClock = (): Clock => {
-    let left = opts.budget ?? Number.POSITIVE_INFINITY;
+  const invocationClock = (budget = opts.budget): Clock => {
+    let left = budget ?? Number.POSITIVE_INFINITY;
     return { now: () => new Date(now), remainingMs: () => (left-- > 0 ? 900_000 : 0) };
   };
   const clock: Clock & { advance(ms: number): void } = {
@@ -108,7 +110,10 @@ function setup(opts: {
   };
   /** One invocation of one message. */
   const deliver = (message: JobMessage, receiveCount = 1, worker = 'worker') =>
-    runVerifyMessage(message, receiveCount, worker, { ...deps, clock: invocationClock() });
+    runVerifyMessage(message, receiveCount, worker, {
+      ...deps,
+      clock: invocationClock(message.kind === 'plan' ? (opts.planBudget ?? opts.budget) : opts.budget),
+    });
   /**
    * Runs the queued messages in rounds — every message queued when a round starts, at once, as the
    * event source's concurrent batches — until the queue is empty; returns the deliveries.
@@ -208,6 +213,27 @@ describe('verify jobs', () => {
     expect(deliveries).toBe(1 + (status.runs ?? 0));
     expect((status.report as VerifyReport).counts).toEqual(directReport.counts);
     expect(metricValues(metrics, 'VerifyPassComplete')).toEqual([1]);
+  });
+
+  it('plan in steps that each fit their invocation, each going on from the last key cut through', async () => {
+    const directReport = await verifySources(request({ repair: false }), setup(scene).deps);
+    const { deps, sent, deliver, drain } = setup({ ...scene, shardKeys: 5, planBudget: 3 });
+    const started = await startVerifyJob(request({ repair: false }), deps);
+    let steps = 0;
+    while (sent.some((m) => m.kind === 'plan')) {
+      const step = sent.find((m) => m.kind === 'plan') as JobMessage;
+      sent.splice(sent.indexOf(step), 1);
+      expect(await deliver(step)).toBe('done');
+      steps += 1;
+    }
+    // 40 keys in shards of 5, and the open-ended last: 9 shards, cut over several steps.
+    expect(steps).toBeGreaterThan(2);
+    expect(shardsOf(sent).map((m) => m.kind === 'shard' && m.shard)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    await drain();
+    const status = await verifyStatus(started.job, deps);
+    expect(status).toMatchObject({ state: 'complete', shards: { planned: 9, done: 9 } });
+    expect(status.progress.objectsPlanned).toBe(40);
+    expect((status.report as VerifyReport).counts).toEqual(directReport.counts);
   });
 
   it('repairs drift per shard: repair tasks for what is missing, the report says so', async () => {
