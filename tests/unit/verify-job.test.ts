@@ -32,6 +32,7 @@ import { drPrefixFor } from '../../lib/core/key-mapping.ts';
 import type { Clock } from '../../lib/core/ports.ts';
 import type { Task } from '../../lib/core/task.ts';
 import type { JobMessage } from '../../lib/jobs/model.ts';
+import { META_SOURCE_ETAG } from '../../lib/replicate/copy-object.ts';
 import { cursorKey } from '../../lib/verify/cursor.ts';
 import {
   cancelVerifyJob,
@@ -69,13 +70,16 @@ function setup(opts: {
   /** Looks at the clock a planning step's invocation has (default: `budget`). */
   planBudget?: number;
   shardKeys?: number;
+  /** DR copies written with SSE-KMS (their ETag is not the source's), recording the source ETag. */
+  kms?: boolean;
 }) {
   const world = new MemoryWorld();
   const source = world.bucket('source-bucket');
   const dr = world.bucket('dr-bucket', { versioned: true });
   for (const key of opts.keys) {
-    source.put(key, `body of ${key}`);
-    if (!opts.missing?.includes(key)) dr.put(DR_PREFIX + key, `body of ${key}`);
+    const { etag } = source.put(key, `body of ${key}`);
+    const copy = opts.kms ? { kms: true, metadata: { [META_SOURCE_ETAG]: etag } } : {};
+    if (!opts.missing?.includes(key)) dr.put(DR_PREFIX + key, `body of ${key}`, copy);
   }
   for (const key of opts.orphans ?? []) dr.put(DR_PREFIX + key, 'gone');
   const sent: JobMessage[] = [];
@@ -234,6 +238,24 @@ describe('verify jobs', () => {
     expect(status).toMatchObject({ state: 'complete', shards: { planned: 9, done: 9 } });
     expect(status.progress.objectsPlanned).toBe(40);
     expect((status.report as VerifyReport).counts).toEqual(directReport.counts);
+  });
+
+  it('reads the ETag ledger a range’s last pass wrote: the next job HEADs none of its SSE-KMS copies', async () => {
+    // SSE-KMS copies: "objects encrypted by SSE-KMS have ETags that are not an MD5 digest of their object
+    // data" (Amazon S3 API Reference, "Object": ETag); the first pass HEADs each DR copy once.
+    const { world, deps, drain, clock } = setup({ keys, kms: true, shardKeys: 10 });
+    const drHeads = () => world.log.filter((op) => op.bucket === 'dr-bucket' && op.op === 'head').length;
+    const first = await startVerifyJob(request({ repair: false }), deps);
+    await drain();
+    expect(await verifyStatus(first.job, deps)).toMatchObject({ state: 'complete', counts: { ok: 40 } });
+    expect(drHeads()).toBe(40);
+    // Act: the next job over the same scope, cut into the same ranges.
+    clock.advance(3_600_000);
+    const second = await startVerifyJob(request({ repair: false }), deps);
+    expect(second.job).not.toBe(first.job);
+    await drain();
+    expect(await verifyStatus(second.job, deps)).toMatchObject({ state: 'complete', counts: { ok: 40 } });
+    expect(drHeads()).toBe(40);
   });
 
   it('repairs drift per shard: repair tasks for what is missing, the report says so', async () => {
