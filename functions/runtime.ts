@@ -145,6 +145,7 @@ export function verifyJobDeps(
     queue: () => runtime.queue(),
     settings: runtime.config,
     maxReceiveCount: runtime.config.jobMaxReceiveCount,
+    shardKeys: runtime.config.verifyShardKeys,
   };
 }
 

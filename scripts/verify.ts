@@ -5,7 +5,7 @@
  * answer — a job and its status — as JSON on stdout and its one-line summary on stderr.
  * `--data '{"job":"<id>"}'` asks for a job's status, `{"job":"<id>","cancel":true}` cancels it.
  *
- * `--wait` follows the job: a live progress line on stderr (runs, keys checked, pass counts, rate, ETA),
+ * `--wait` follows the job: a live progress line on stderr (shards, keys checked, pass counts, rate, ETA),
  * then the final status with its report (the pass totals) on stdout.
  *
  * Exit codes: 0 started, answered, or (with --wait) the pass complete without drift; 1 bad payload,

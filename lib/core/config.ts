@@ -78,6 +78,7 @@ const envSchema = z
     S3DR_JOB_QUEUE_URL: z.optional(z.url('must be the job queue URL')),
     S3DR_JOB_SHARD_KEYS: count(1, 1_000_000, 5000),
     S3DR_JOB_MAX_RECEIVE_COUNT: count(1, 1000, 5),
+    S3DR_VERIFY_SHARD_KEYS: count(1, 10_000_000, 100_000),
     S3DR_DELETE_POLICY: oneOf(['mirror', 'retain'], 'mirror'),
     S3DR_KEY_LAYOUT: oneOf(['flat', 'bucket-prefixed'], 'flat'),
     S3DR_DR_STORAGE_CLASS: oneOf(STORAGE_CLASSES, 'STANDARD'),
@@ -179,6 +180,11 @@ export interface Config {
   jobShardKeys: number;
   /** The job queue's maxReceiveCount: the attempt that reaches it records the shard as failed. */
   jobMaxReceiveCount: number;
+  /**
+   * Source keys per verify job shard: a verify pass lists (cheap per key), so its shards are larger than
+   * a restore's; each is verified by one worker at a time and resumes from its own cursor.
+   */
+  verifyShardKeys: number;
   deletePolicy: 'mirror' | 'retain';
   keyLayout: 'flat' | 'bucket-prefixed';
   drStorageClass: (typeof STORAGE_CLASSES)[number];
@@ -248,6 +254,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobQueueUrl: e.S3DR_JOB_QUEUE_URL,
     jobShardKeys: e.S3DR_JOB_SHARD_KEYS,
     jobMaxReceiveCount: e.S3DR_JOB_MAX_RECEIVE_COUNT,
+    verifyShardKeys: e.S3DR_VERIFY_SHARD_KEYS,
     deletePolicy: e.S3DR_DELETE_POLICY,
     keyLayout: e.S3DR_KEY_LAYOUT,
     drStorageClass: e.S3DR_DR_STORAGE_CLASS,

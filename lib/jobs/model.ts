@@ -155,12 +155,22 @@ export type ChainState = z.infer<typeof chainStateSchema>;
 
 export const jobMessageSchema = z.discriminatedUnion('kind', [
   z.object({ v: z.literal(1), kind: z.literal('plan'), job: z.string(), step: z.number().int() }),
-  z.object({ v: z.literal(1), kind: z.literal('shard'), job: z.string(), shard: z.number().int() }),
+  z.object({
+    v: z.literal(1),
+    kind: z.literal('shard'),
+    job: z.string(),
+    shard: z.number().int(),
+    /** Verify shards: which run of the shard this is (a redelivery of a recorded run is a no-op). */
+    run: z.number().int().nonnegative().optional(),
+  }),
   z.object({ v: z.literal(1), kind: z.literal('run'), job: z.string(), run: z.number().int().nonnegative() }),
 ]);
 export type JobMessage = z.infer<typeof jobMessageSchema>;
 
-/** The job queue: plan steps and shards of restore jobs, runs of verify jobs, drained by the job worker. */
+/**
+ * The job queue: plan steps and shards of restore and verify jobs (the job id names the kind), drained by
+ * the job worker. `run` messages are an earlier version's verify chain: the worker ends their job.
+ */
 export interface JobQueue {
   /** Sends the messages (10 per request), retrying entries that fail; throws if some still fail. */
   send(messages: JobMessage[]): Promise<void>;
@@ -173,7 +183,7 @@ export interface JobStatus {
   state: JobState;
   dryRun: boolean;
   createdAt: string;
-  /** Runs so far, for a job that runs as a chain of runs (verify). */
+  /** Verify: shard runs so far (a shard runs again, from its cursor, after each time box). */
   runs?: number;
   /** Set on a start that found the identical job already running: this is that job. */
   alreadyRunning?: boolean;

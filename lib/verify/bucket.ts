@@ -15,6 +15,7 @@ import { META_SOURCE_ETAG } from '../replicate/copy-object.ts';
 import {
   addCounts,
   cursorKey,
+  type KeyRange,
   loadCursor,
   type PassState,
   saveCursor,
@@ -39,6 +40,7 @@ import { VerifyRules } from './rules.ts';
 import {
   childItems,
   itemStart,
+  type ListingPlan,
   listingPlan,
   PrefixCollector,
   type ShardLimits,
@@ -79,6 +81,11 @@ export interface VerifyBucketSettings {
    * orphan follows its rule's delete policy. Unset or empty: every key as before.
    */
   rules?: { rules: readonly ReplicationRule[]; defaults: RuleDefaults };
+  /**
+   * Only this part of the scope (a verify job's shard): the pass covers it with one flat listing per
+   * side and keeps its own cursor and ledger (cursorKey with the range). Unset: the whole scope.
+   */
+  range?: KeyRange;
 }
 
 export interface VerifyBucketDeps {
@@ -185,7 +192,7 @@ class BucketVerification {
   async run(): Promise<BucketReport> {
     const { source, dr, log } = this.deps;
     const scope: VerifyScope = { prefix: this.settings.prefix, deep: this.settings.deep };
-    const key = cursorKey(source.bucket, scope);
+    const key = cursorKey(source.bucket, scope, this.settings.range);
     const stored = await loadCursor(dr, key, log);
     const { work, lastCompleted } = this.resumeOrStartPass(stored, scope);
     this.pass.runs += 1;
@@ -245,8 +252,18 @@ class BucketVerification {
       itemsDone: 0,
       nodes: 1,
     };
+    const range = this.settings.range;
+    // A range is one flat listing from its start: a delimited node listing started mid-prefix would roll
+    // the keys after the start up into a common prefix it then skips.
+    const first: WorkItem = range
+      ? {
+          kind: 'prefix',
+          prefix: this.settings.prefix,
+          ...(range.after === undefined ? {} : { after: range.after }),
+        }
+      : { kind: 'node', prefix: this.settings.prefix, depth: 0 };
     return {
-      work: [{ kind: 'node', prefix: this.settings.prefix, depth: 0 }],
+      work: [first],
       lastCompleted: stored?.pass.completedAt ? stored.pass : stored?.lastCompleted,
     };
   }
@@ -394,8 +411,21 @@ class BucketVerification {
     };
   }
 
+  /** A work item's listing, ending after the range's last key when the pass covers a range. */
+  private bounded(plan: ListingPlan): ListingPlan {
+    const through = this.settings.range?.through;
+    if (through === undefined) return plan;
+    return {
+      ...plan,
+      // The page that reaches `through` holds every key up to it: no LIST past it.
+      endBefore:
+        plan.endBefore === undefined || compareKeys(through, plan.endBefore) < 0 ? through : plan.endBefore,
+      accept: (key) => (compareKeys(key, through) > 0 ? 'stop' : plan.accept(key)),
+    };
+  }
+
   private async runItem(item: WorkItem): Promise<ItemOutcome> {
-    const plan = listingPlan(item);
+    const plan = this.bounded(listingPlan(item));
     const { sourceEntries, drEntries } = this.itemListings(plan);
     const collector =
       item.kind === 'node' ? new PrefixCollector(this.limits.prefixBudget, item.collector) : undefined;

@@ -80,13 +80,28 @@ export type VerifyCursor = z.infer<typeof cursorSchema>;
  * bucket, no deep checks); an ad-hoc scope (a prefix, deep mode) has its own, so it never disturbs the
  * scheduled pass.
  */
-export function cursorKey(source: string, scope: VerifyScope): string {
+export function cursorKey(source: string, scope: VerifyScope, range?: KeyRange): string {
+  if (range) {
+    // A shard of a verify job: its own cursor (and ETag ledger beside it) per scope and key range, so
+    // shards resume apart, and the same range of the next job finds its ledger.
+    const id = createHash('sha256')
+      .update(JSON.stringify([scope.prefix, scope.deep, range.after ?? null, range.through ?? null]))
+      .digest('hex')
+      .slice(0, 24);
+    return `${RESERVED_PREFIX}verify/${source}/range-${id}.json`;
+  }
   if (scope.prefix === '' && scope.deep === 0) return `${RESERVED_PREFIX}verify/${source}.json`;
   const id = createHash('sha256')
     .update(JSON.stringify([scope.prefix, scope.deep]))
     .digest('hex')
     .slice(0, 16);
   return `${RESERVED_PREFIX}verify/${source}/scope-${id}.json`;
+}
+
+/** A bounded part of a scope's key space (source keys): after `after` (exclusive) through `through`. */
+export interface KeyRange {
+  after?: string;
+  through?: string;
 }
 
 export interface CursorLog {

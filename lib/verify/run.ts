@@ -66,7 +66,10 @@ export async function verifySources(request: VerifyRequest, deps: VerifyRunDeps)
 }
 
 /** What verifying one bucket takes from the request and the stage's settings. */
-function bucketSettings(request: VerifyRequest, settings: VerifyRunDeps['settings']): VerifyBucketSettings {
+export function bucketSettings(
+  request: VerifyRequest,
+  settings: VerifyRunDeps['settings'],
+): VerifyBucketSettings {
   return {
     keyLayout: settings.keyLayout,
     deletePolicy: settings.deletePolicy,
@@ -93,7 +96,10 @@ function bucketSettings(request: VerifyRequest, settings: VerifyRunDeps['setting
 }
 
 /** The run's EMF metrics and its `verified` outcome. */
-function publishVerifyMetrics(report: VerifyReport, deps: Pick<VerifyRunDeps, 'metrics' | 'outcomes'>): void {
+export function publishVerifyMetrics(
+  report: VerifyReport,
+  deps: Pick<VerifyRunDeps, 'metrics' | 'outcomes'>,
+): void {
   const { counts } = report;
   const checked =
     counts.ok + counts.missing + counts.mismatched + counts.orphaned + counts.pending + counts.unreplicable;
@@ -121,7 +127,11 @@ function publishVerifyMetrics(report: VerifyReport, deps: Pick<VerifyRunDeps, 'm
 }
 
 /** The run's summary line: a warning when a listing went out of order or DR lacks or differs in keys. */
-function logVerifyRun(report: VerifyReport, request: VerifyRequest, logger: VerifyRunDeps['logger']): void {
+export function logVerifyRun(
+  report: VerifyReport,
+  request: VerifyRequest,
+  logger: VerifyRunDeps['logger'],
+): void {
   const { counts } = report;
   const summary = {
     action: 'verify',

@@ -1,11 +1,13 @@
 /**
  * Verify as a job on the local runtime: the verify handler answers at once with a job, the job worker
- * (drained from the job queue as Lambda's event source mapping would) runs the pass as a chain of
- * verify runs, and status, cancel and every refusal go through the same handler, as
- * `sls invoke -f verify` does.
+ * (drained from the job queue as Lambda's event source mapping would, several batches at once up to its
+ * maximum concurrency: "Configuring scaling behavior for SQS event source mappings",
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html) plans the pass into key-range
+ * shards of S3DR_VERIFY_SHARD_KEYS source keys and verifies them in parallel, and status, cancel and
+ * every refusal go through the same handler, as `sls invoke -f verify` does.
  */
 import { readFile } from 'node:fs/promises';
-import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Runtime } from '../../functions/runtime.ts';
 import {
@@ -29,7 +31,12 @@ let restore: RestoreHandler;
 let runtime: Runtime;
 
 beforeAll(async () => {
-  rt = await startLocalRuntime({ port: 0, quiet: true, env: { S3DR_DELETE_POLICY: 'mirror' } });
+  // Shards of 5 source keys: the 25 keys below are 6 shards (the last open-ended).
+  rt = await startLocalRuntime({
+    port: 0,
+    quiet: true,
+    env: { S3DR_DELETE_POLICY: 'mirror', S3DR_VERIFY_SHARD_KEYS: '5' },
+  });
   source = rt.config.sourceBuckets[0]!;
   verify = (await import('../../functions/verify.ts')).handler as unknown as VerifyHandler;
   restore = (await import('../../functions/restore.ts')).handler as unknown as RestoreHandler;
@@ -59,7 +66,7 @@ describe('verify jobs on the local runtime', () => {
     // Act: start (the worker is paused so the answer is seen before any run).
     await rt.pauseJobWorkers();
     const started = await invokeVerify(verify, { ...scope, repair: false });
-    expect(started).toMatchObject({ kind: 'verify', state: 'running', runs: 0 });
+    expect(started).toMatchObject({ kind: 'verify', state: 'planning', runs: 0 });
     expect(started.job).toMatch(/^local\.verify\.\d{8}T\d{9}Z\.[0-9a-f]{12}$/);
     rt.resumeJobWorkers();
     await rt.jobsIdle();
@@ -67,11 +74,56 @@ describe('verify jobs on the local runtime', () => {
 
     // Assess: complete, with the counts one direct (unbounded) run of the same request gives.
     const direct = await verifyRun(runtime, { ...scope, repair: false }, lambdaContext('verify', 900_000));
-    expect(done).toMatchObject({ state: 'complete', runs: 1, progress: { objects: keys.length } });
+    expect(done).toMatchObject({
+      state: 'complete',
+      runs: 6,
+      shards: { planned: 6, done: 6 },
+      progress: { objects: keys.length },
+    });
     const report = done.report as VerifyReport;
     expect(report.counts).toEqual(direct.counts);
     expect(report.counts).toMatchObject({ ok: keys.length, missing: 0 });
     expect(report.pass.complete).toBe(true);
+  }, 180_000);
+
+  it('verifies shards in parallel: more than one shard listing the source at once', async () => {
+    // Every shard after the first lists the source from its range's start (StartAfter): each such
+    // listing of the job worker is held until another is in flight too — an event, not a time.
+    type Send = (this: S3Client, command: ListObjectsV2Command, ...rest: unknown[]) => Promise<unknown>;
+    const proto = S3Client.prototype as unknown as { send: Send };
+    const original = proto.send;
+    let inFlight = 0;
+    let most = 0;
+    let release!: () => void;
+    const together = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    proto.send = async function send(command, ...rest) {
+      const input = command.input as { Bucket?: string; Prefix?: string; StartAfter?: string };
+      const shardListing =
+        command instanceof ListObjectsV2Command &&
+        input.Bucket === source &&
+        input.Prefix === 'vjobs/' &&
+        input.StartAfter !== undefined;
+      if (!shardListing) return original.call(this, command, ...rest);
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      if (inFlight >= 2) release();
+      try {
+        await together;
+        return await original.call(this, command, ...rest);
+      } finally {
+        inFlight -= 1;
+      }
+    };
+    try {
+      const status = await runVerifyJob(rt, verify, { ...scope, repair: false });
+      expect(status).toMatchObject({ state: 'complete', shards: { planned: 6, done: 6 } });
+      expect(status.report).toMatchObject({ counts: { ok: keys.length, missing: 0 } });
+    } finally {
+      proto.send = original;
+    }
+    expect(most).toBeGreaterThanOrEqual(2);
   }, 180_000);
 
   it('answers an identical start with the running job', async () => {
@@ -90,7 +142,7 @@ describe('verify jobs on the local runtime', () => {
     ) as unknown;
     await rt.pauseJobWorkers();
     const scheduled = await invokeVerify(verify, schedule);
-    expect(scheduled).toMatchObject({ kind: 'verify', state: 'running' });
+    expect(scheduled).toMatchObject({ kind: 'verify', state: 'planning' });
     expect(await invokeVerify(verify, {})).toMatchObject({ job: scheduled.job, alreadyRunning: true });
     rt.resumeJobWorkers();
     await rt.jobsIdle();

@@ -1,13 +1,20 @@
 /**
- * Verify jobs over the in-memory S3 (tests/helpers/memory-store.ts): a job is a chain of time-boxed
- * verify runs on the job queue, each resuming the pass from the cursor in DR. A test runs the queued
- * messages itself, one invocation each, and decides when an invocation's deadline comes.
+ * Verify jobs over the in-memory S3 (tests/helpers/memory-store.ts): a job plans shards of each source
+ * bucket's key space on the job queue and verifies them in parallel, each shard a key range with its
+ * own resumable cursor. A test runs the queued messages itself, one invocation each (all queued
+ * messages of a round at once), and decides when an invocation's deadline comes.
  *
  * What SQS and S3 do that these tests stand in for:
  * - a message whose handling fails (here: throws, or answers `busy`, which lib/jobs/batch.ts throws) is
  *   not deleted and "will again reappear in the queue" after the visibility timeout ("Handling errors for
  *   an SQS event source in Lambda", AWS Lambda Developer Guide): the test delivers it again by hand, with
  *   a higher receive count; a message is delivered at least once, so duplicates are delivered here too;
+ *   after maxReceiveCount receives it moves to the dead-letter queue ("Using dead-letter queues in
+ *   Amazon SQS", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues), so the try with that receive count is the last;
+ * - Lambda runs several batches of one SQS event source at once, up to its maximum concurrency
+ *   ("Configuring scaling behavior for SQS event source mappings",
+ *   https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html): shard
+ *   messages queued together run concurrently here;
  * - of two conditional writes of one key (`If-None-Match: *`, `If-Match`), one succeeds and the other
  *   gets 412 ("How to prevent object overwrites with conditional writes", Amazon S3 User Guide): the
  *   memory store answers so (the emulator's answers are held to S3's in
@@ -25,9 +32,10 @@ import { drPrefixFor } from '../../lib/core/key-mapping.ts';
 import type { Clock } from '../../lib/core/ports.ts';
 import type { Task } from '../../lib/core/task.ts';
 import type { JobMessage } from '../../lib/jobs/model.ts';
+import { META_SOURCE_ETAG } from '../../lib/replicate/copy-object.ts';
+import { cursorKey } from '../../lib/verify/cursor.ts';
 import {
   cancelVerifyJob,
-  type RunMessage,
   runVerifyMessage,
   startVerifyJob,
   type VerifyJobDeps,
@@ -50,32 +58,44 @@ const settings = loadConfig({
 const DR_PREFIX = drPrefixFor(settings.keyLayout, 'source-bucket');
 
 /**
- * A source bucket of `keys`, all replicated except `missing`, plus `orphans` only in DR. Invocations
- * have `budget` looks at the clock each before their deadline (about one per key): a deadline measured
- * in progress, not wall time.
+ * A source bucket of `keys`, all replicated except `missing`, plus `orphans` only in DR; shards of
+ * `shardKeys` source keys. Invocations have `budget` looks at the clock each before their deadline
+ * (about one per key): a deadline measured in progress, not wall time.
  */
-function setup(opts: { keys: string[]; missing?: string[]; orphans?: string[]; budget?: number }) {
+function setup(opts: {
+  keys: string[];
+  missing?: string[];
+  orphans?: string[];
+  budget?: number;
+  /** Looks at the clock a planning step's invocation has (default: `budget`). */
+  planBudget?: number;
+  shardKeys?: number;
+  /** DR copies written with SSE-KMS (their ETag is not the source's), recording the source ETag. */
+  kms?: boolean;
+}) {
   const world = new MemoryWorld();
   const source = world.bucket('source-bucket');
   const dr = world.bucket('dr-bucket', { versioned: true });
   for (const key of opts.keys) {
-    source.put(key, `body of ${key}`);
-    if (!opts.missing?.includes(key)) dr.put(DR_PREFIX + key, `body of ${key}`);
+    const { etag } = source.put(key, `body of ${key}`);
+    const copy = opts.kms ? { kms: true, metadata: { [META_SOURCE_ETAG]: etag } } : {};
+    if (!opts.missing?.includes(key)) dr.put(DR_PREFIX + key, `body of ${key}`, copy);
   }
   for (const key of opts.orphans ?? []) dr.put(DR_PREFIX + key, 'gone');
   const sent: JobMessage[] = [];
   const tasks: Task[] = [];
   const metrics: { name: string; value: number }[] = [];
-  let left = Number.POSITIVE_INFINITY;
   let now = Date.parse('2026-12-01T10:00:00Z');
-  const clock: Clock & { invocation(): void; advance(ms: number): void } = {
-    now: () => new Date(now),
+  /** An invocation's clock: one shared time, a deadline of its own (invocations run at once). */
+  const invocationClock = (budget = opts.budget): Clock => {
+    let left = budget ?? Number.POSITIVE_INFINITY;
+    return { now: () => new Date(now), remainingMs: () => (left-- > 0 ? 900_000 : 0) };
+  };
+  const clock: Clock & { advance(ms: number): void } = {
+    ...invocationClock(),
+    remainingMs: () => 900_000,
     advance: (ms) => {
       now += ms;
-    },
-    remainingMs: () => (left-- > 0 ? 900_000 : 0),
-    invocation: () => {
-      left = opts.budget ?? Number.POSITIVE_INFINITY;
     },
   };
   const deps: VerifyJobDeps = {
@@ -90,74 +110,200 @@ function setup(opts: { keys: string[]; missing?: string[]; orphans?: string[]; b
     outcomes: noOutcomes,
     stage: 'test',
     maxReceiveCount: 5,
+    shardKeys: opts.shardKeys ?? 10,
   };
-  /** Runs every queued message, each as one invocation, until the queue is empty. */
+  /** One invocation of one message. */
+  const deliver = (message: JobMessage, receiveCount = 1, worker = 'worker') =>
+    runVerifyMessage(message, receiveCount, worker, {
+      ...deps,
+      clock: invocationClock(message.kind === 'plan' ? (opts.planBudget ?? opts.budget) : opts.budget),
+    });
+  /**
+   * Runs the queued messages in rounds — every message queued when a round starts, at once, as the
+   * event source's concurrent batches — until the queue is empty; returns the deliveries.
+   */
   const drain = async () => {
-    let runs = 0;
-    for (let message = sent.shift(); message; message = sent.shift()) {
-      clock.invocation();
-      expect(await runVerifyMessage(message as RunMessage, 1, `worker-${runs}`, deps)).toBe('done');
-      runs += 1;
+    let deliveries = 0;
+    while (sent.length > 0) {
+      // A job that never ends says so instead of looping until the test times out.
+      if (deliveries > 1000)
+        throw new Error(`still draining after ${deliveries} deliveries: ${JSON.stringify(sent.slice(0, 3))}`);
+      const round = sent.splice(0);
+      const outcomes = await Promise.all(round.map((m, i) => deliver(m, 1, `worker-${deliveries + i}`)));
+      expect(outcomes.every((o) => o === 'done')).toBe(true);
+      deliveries += round.length;
     }
-    return runs;
+    return deliveries;
   };
   const sourceLists = () =>
     world.log.filter((op) => op.bucket === 'source-bucket' && op.op === 'list').length;
-  return { world, deps, sent, tasks, metrics, clock, drain, sourceLists };
+  return { world, deps, sent, tasks, metrics, clock, deliver, drain, sourceLists };
 }
 
 const request = (payload: unknown = {}) => parseVerifyRequest(payload, settings);
 const keys = Array.from({ length: 40 }, (_, i) => `k/${String(i).padStart(2, '0')}`);
+const scene = { keys, missing: ['k/03', 'k/17', 'k/31'], orphans: ['k/99', 'z'] };
+const shardsOf = (sent: JobMessage[]) => sent.filter((m) => m.kind === 'shard');
+const metricValues = (metrics: { name: string; value: number }[], name: string) =>
+  metrics.filter((m) => m.name === name).map((m) => m.value);
 
 describe('verify jobs', () => {
   it('answer a start at once with the job, verifying nothing until the job worker runs it', async () => {
     const { deps, sent, sourceLists } = setup({ keys });
     const started = await startVerifyJob(request(), deps);
-    expect(started).toMatchObject({ kind: 'verify', state: 'running', runs: 0 });
+    expect(started).toMatchObject({ kind: 'verify', state: 'planning', runs: 0 });
     expect(started.job).toMatch(/^test\.verify\./);
-    expect(sent).toEqual([{ v: 1, kind: 'run', job: started.job, run: 0 }]);
+    expect(sent).toEqual([{ v: 1, kind: 'plan', job: started.job, step: 0 }]);
     expect(sourceLists()).toBe(0);
   });
 
-  it('run a pass as a chain of time-boxed runs to the same counts a direct verify gives', async () => {
-    // Prepare: 40 keys, 3 missing in DR, 2 orphans; each invocation has time for about 10 keys.
-    const scene = { keys, missing: ['k/03', 'k/17', 'k/31'], orphans: ['k/99', 'z'] };
-    const direct = setup(scene);
-    const directReport: VerifyReport = await verifySources(request({ repair: false }), direct.deps);
-    const { deps, metrics, drain } = setup({ ...scene, budget: 10 });
+  it('plan shards of the key space and verify them in parallel to the counts a direct verify gives; the pass metrics once', async () => {
+    // Prepare: 40 keys, 3 missing in DR, 2 orphans; shards of 10 source keys.
+    const directReport: VerifyReport = await verifySources(request({ repair: false }), setup(scene).deps);
+    const { world, deps, sent, metrics, deliver, drain } = setup(scene);
+    const started = await startVerifyJob(request({ repair: false }), deps);
+    expect(await deliver(sent.shift() as JobMessage)).toBe('done');
+    // Planning cut 4 full ranges and the open-ended last one (where the orphans past the last key are).
+    const shards = shardsOf(sent);
+    expect(shards).toHaveLength(5);
+    expect((await verifyStatus(started.job, deps)).shards).toMatchObject({ planned: 5, done: 0 });
+    // Every shard's first source listing waits until all five are listing: they run at once.
+    let inside = 0;
+    let open!: () => void;
+    const allIn = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    world.beforeOp = async (op) => {
+      if (op.bucket !== 'source-bucket' || op.op !== 'list') return;
+      inside += 1;
+      if (inside === shards.length) {
+        world.beforeOp = undefined;
+        open();
+      }
+      await allIn;
+    };
 
     // Act
-    const started = await startVerifyJob(request({ repair: false }), deps);
-    const runs = await drain();
+    await drain();
     const status = await verifyStatus(started.job, deps);
 
-    // Assess: several runs, one pass, its totals those of the one unbounded run.
-    expect(directReport.pass.complete).toBe(true);
-    expect(runs).toBeGreaterThan(2);
-    expect(status).toMatchObject({ state: 'complete', runs, etaSeconds: 0 });
+    // Assess: one pass, complete, its totals those of the one unbounded run.
+    expect(inside).toBe(shards.length);
+    expect(status).toMatchObject({ state: 'complete', etaSeconds: 0, shards: { planned: 5, done: 5 } });
     const report = status.report as VerifyReport;
     expect(report.counts).toEqual(directReport.counts);
     expect(report.counts).toMatchObject({ ok: 37, missing: 3, orphaned: 2 });
+    expect(report.samples.missing).toEqual(['k/03', 'k/17', 'k/31']);
     expect(report.pass.complete).toBe(true);
-    expect(status.counts).toMatchObject({ ok: 37, missing: 3, orphaned: 2, mismatched: 0 });
-    expect(status.progress.objects).toBe(42);
-    // Each run published VerifyPassComplete (the "verifier silent" alarm's heartbeat): 1 only for the last.
-    const heartbeats = metrics.filter((m) => m.name === 'VerifyPassComplete').map((m) => m.value);
-    expect(heartbeats).toEqual([...Array(runs - 1).fill(0), 1]);
-    // And job progress, which the "job stalled" alarm watches, as restore shards report theirs.
-    const examined = metrics.filter((m) => m.name === 'JobObjectsExamined').map((m) => m.value);
-    expect(examined).toHaveLength(runs);
-    expect(examined.reduce((a, b) => a + b, 0)).toBe(42);
+    expect(status.progress).toMatchObject({ objects: 42, objectsPlanned: 40 });
+    // The pass metrics are published once, when its last shard finished: VerifyPassComplete is the
+    // heartbeat the "verifier silent" alarm watches.
+    expect(metricValues(metrics, 'VerifyPassComplete')).toEqual([1]);
+    expect(metricValues(metrics, 'VerifyMissing')).toEqual([3]);
+    expect(metricValues(metrics, 'VerifyObjectsChecked')).toEqual([42]);
+    // Job progress, which the "job stalled" alarm watches, per shard run.
+    expect(metricValues(metrics, 'JobObjectsExamined').reduce((a, b) => a + b, 0)).toBe(42);
   });
 
-  it('repairs drift through the job: repair tasks for what is missing, the report says so', async () => {
-    const { deps, tasks, drain } = setup({ keys: ['a', 'b', 'c'], missing: ['b'] });
+  it('run a shard over its time box as a chain of runs, each resuming the range’s cursor: same counts, metrics once', async () => {
+    const directReport = await verifySources(request({ repair: false }), setup(scene).deps);
+    const { deps, metrics, drain } = setup({ ...scene, budget: 6, shardKeys: 20 });
+    const started = await startVerifyJob(request({ repair: false }), deps);
+    const deliveries = await drain();
+    const status = await verifyStatus(started.job, deps);
+    // 1 planning step, 3 shards, each run time-boxed at a few keys: many more runs than shards.
+    expect(status.shards).toMatchObject({ planned: 3, done: 3 });
+    expect(status.runs).toBeGreaterThan(6);
+    expect(deliveries).toBe(1 + (status.runs ?? 0));
+    expect((status.report as VerifyReport).counts).toEqual(directReport.counts);
+    expect(metricValues(metrics, 'VerifyPassComplete')).toEqual([1]);
+  });
+
+  it('plan in steps that each fit their invocation, each going on from the last key cut through', async () => {
+    const directReport = await verifySources(request({ repair: false }), setup(scene).deps);
+    const { deps, sent, deliver, drain } = setup({ ...scene, shardKeys: 5, planBudget: 3 });
+    const started = await startVerifyJob(request({ repair: false }), deps);
+    let steps = 0;
+    while (sent.some((m) => m.kind === 'plan')) {
+      const step = sent.find((m) => m.kind === 'plan') as JobMessage;
+      sent.splice(sent.indexOf(step), 1);
+      expect(await deliver(step)).toBe('done');
+      steps += 1;
+    }
+    // 40 keys in shards of 5, and the open-ended last: 9 shards, cut over several steps.
+    expect(steps).toBeGreaterThan(2);
+    expect(shardsOf(sent).map((m) => m.kind === 'shard' && m.shard)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    await drain();
+    const status = await verifyStatus(started.job, deps);
+    expect(status).toMatchObject({ state: 'complete', shards: { planned: 9, done: 9 } });
+    expect(status.progress.objectsPlanned).toBe(40);
+    expect((status.report as VerifyReport).counts).toEqual(directReport.counts);
+  });
+
+  it('reads the ETag ledger a range’s last pass wrote: the next job HEADs none of its SSE-KMS copies', async () => {
+    // SSE-KMS copies: "objects encrypted by SSE-KMS have ETags that are not an MD5 digest of their object
+    // data" (Amazon S3 API Reference, "Object": ETag); the first pass HEADs each DR copy once.
+    const { world, deps, drain, clock } = setup({ keys, kms: true, shardKeys: 10 });
+    const drHeads = () => world.log.filter((op) => op.bucket === 'dr-bucket' && op.op === 'head').length;
+    const first = await startVerifyJob(request({ repair: false }), deps);
+    await drain();
+    expect(await verifyStatus(first.job, deps)).toMatchObject({ state: 'complete', counts: { ok: 40 } });
+    expect(drHeads()).toBe(40);
+    // Act: the next job over the same scope, cut into the same ranges.
+    clock.advance(3_600_000);
+    const second = await startVerifyJob(request({ repair: false }), deps);
+    expect(second.job).not.toBe(first.job);
+    await drain();
+    expect(await verifyStatus(second.job, deps)).toMatchObject({ state: 'complete', counts: { ok: 40 } });
+    expect(drHeads()).toBe(40);
+  });
+
+  it('repairs drift per shard: repair tasks for what is missing, the report says so', async () => {
+    const { deps, tasks, drain } = setup({
+      keys: ['a', 'b', 'c', 'd', 'e'],
+      missing: ['b', 'e'],
+      shardKeys: 2,
+    });
     const started = await startVerifyJob(request(), deps);
     await drain();
     const status = await verifyStatus(started.job, deps);
-    expect(tasks.map((t) => t.key)).toEqual(['b']);
+    expect(tasks.map((t) => t.key).sort()).toEqual(['b', 'e']);
+    expect(status).toMatchObject({ state: 'complete', shards: { planned: 3 } });
+    expect(status.report).toMatchObject({ counts: { missing: 2, ok: 3 }, repairsQueued: 2 });
+  });
+
+  it('resume a shard killed mid-run from its last recorded position: nothing lost, nothing counted twice', async () => {
+    const { world, deps, sent, tasks, deliver, drain } = setup({ ...scene, shardKeys: 100, budget: 8 });
+    const started = await startVerifyJob(request(), deps);
+    await deliver(sent.shift() as JobMessage);
+    // Run 0 verifies a few keys, records where it stopped, and queues run 1.
+    expect(await deliver(sent.shift() as JobMessage)).toBe('done');
+    const run1 = sent.shift() as JobMessage;
+    expect(run1).toMatchObject({ kind: 'shard', shard: 0, run: 1 });
+    // Run 1 dies before it records anything (here: its cursor write fails, as a kill would leave it).
+    world.beforeOp = async (op) => {
+      if (op.op === 'putText' && op.key.includes('/range-') && !op.key.includes('/ledger/')) {
+        world.beforeOp = undefined;
+        throw new Error('the worker was killed here');
+      }
+    };
+    await expect(deliver(run1, 1)).rejects.toThrow('the worker was killed here');
+    // Its redelivery goes on from run 0's position; the job ends with every key counted once.
+    expect(await deliver(run1, 2)).toBe('done');
+    await drain();
+    const status = await verifyStatus(started.job, deps);
     expect(status.state).toBe('complete');
-    expect(status.report).toMatchObject({ counts: { missing: 1, ok: 2 }, repairsQueued: 1 });
+    expect((status.report as VerifyReport).counts).toEqual({
+      ok: 37,
+      missing: 3,
+      mismatched: 0,
+      orphaned: 2,
+      pending: 0,
+      unreplicable: 0,
+    });
+    // Every drift found has its repair task (a repair repeated by the redone run is a hint replicate
+    // checks against both buckets: docs/design.md, invariant 1).
+    expect(new Set(tasks.map((t) => t.key))).toEqual(new Set(['k/03', 'k/17', 'k/31', 'k/99', 'z']));
   });
 
   it('answer an identical start with the running job, and start another for another request', async () => {
@@ -195,7 +341,7 @@ describe('verify jobs', () => {
     release();
     const answered = await first;
     expect(answered).toMatchObject({ job: second.job, alreadyRunning: true });
-    expect(sent).toEqual([{ v: 1, kind: 'run', job: second.job, run: 0 }]);
+    expect(sent).toEqual([{ v: 1, kind: 'plan', job: second.job, step: 0 }]);
     const jobs = [...world.bucket('dr-bucket').objects.keys()].filter((k) => k.endsWith('/job.json'));
     expect(jobs).toHaveLength(2);
     const loser = jobs.find((k) => !k.includes(second.job)) as string;
@@ -203,7 +349,7 @@ describe('verify jobs', () => {
     await expect(verifyStatus(id, deps)).resolves.toMatchObject({ state: 'cancelled' });
   });
 
-  it('stop at a cancel: a queued run does nothing, the report is written, a second cancel is refused', async () => {
+  it('stop at a cancel before planning: the queued step does nothing, the report is written, a second cancel is refused', async () => {
     const { deps, sent, sourceLists, drain, clock } = setup({ keys });
     const started = await startVerifyJob(request(), deps);
     clock.advance(1000);
@@ -216,6 +362,51 @@ describe('verify jobs', () => {
     await expect(cancelVerifyJob(started.job, deps)).rejects.toThrow(JobFinishedError);
     // The request is free again: a new start is a new job.
     expect((await startVerifyJob(request(), deps)).job).not.toBe(started.job);
+  });
+
+  it('cancel mid-way: a shard run in progress is recorded, the others never run, and the report covers what ran', async () => {
+    const { world, deps, sent, deliver, drain, sourceLists } = setup({ ...scene, shardKeys: 20 });
+    const started = await startVerifyJob(request({ repair: false }), deps);
+    await deliver(sent.shift() as JobMessage);
+    const [first, ...others] = sent.splice(0);
+    // Shard 0's run stops inside its source listing (a gate the test opens).
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let paused!: () => void;
+    const inside = new Promise<void>((resolve) => {
+      paused = resolve;
+    });
+    world.beforeOp = async (op) => {
+      if (op.bucket === 'source-bucket' && op.op === 'list') {
+        world.beforeOp = undefined;
+        paused();
+        await gate;
+      }
+    };
+    const running = deliver(first as JobMessage);
+    await inside;
+    const listedBefore = sourceLists();
+
+    // Act: cancel while shard 0 runs.
+    const cancelled = await cancelVerifyJob(started.job, deps);
+    expect(cancelled.state).toBe('cancelled');
+    // No report yet: shard 0's run is not recorded.
+    expect(cancelled.report).toBeUndefined();
+    open();
+    expect(await running).toBe('done');
+    sent.push(...others);
+    await drain();
+
+    // Assess: the report counts shard 0's keys (k/00–k/19: two missing), and nothing else ran.
+    const status = await verifyStatus(started.job, deps);
+    // Shard 0's run finished its range (done); the other two ended cancelled without a run.
+    expect(status).toMatchObject({ state: 'cancelled', shards: { planned: 3, done: 1, cancelled: 2 } });
+    const report = status.report as VerifyReport;
+    expect(report.pass.complete).toBe(false);
+    expect(report.counts).toMatchObject({ ok: 18, missing: 2, orphaned: 0 });
+    expect(sourceLists()).toBe(listedBefore + 1);
   });
 
   it('refuse by name an unknown id, another stage’s job and a restore job’s id', async () => {
@@ -235,11 +426,16 @@ describe('verify jobs', () => {
     );
   });
 
-  it('never run two verify runs of one job at once: a second delivery meets the run lease (a conditional write, S3 User Guide) and is busy', async () => {
-    const { world, deps, sent, sourceLists } = setup({ keys });
-    await startVerifyJob(request(), deps);
-    const message = sent.shift() as RunMessage;
-    // Worker A stops inside its first source listing (a gate the test opens).
+  it('never run one range twice at once — a second delivery, or another job over the same scope, meets the range’s lease (a conditional write, S3 User Guide) and is busy', async () => {
+    const { world, deps, sent, deliver, sourceLists } = setup({ ...scene, shardKeys: 100 });
+    // Two different requests over the same bucket and scope: two jobs, the same key range.
+    const a = await startVerifyJob(request({ repair: false }), deps);
+    const b = await startVerifyJob(request({ repair: true }), deps);
+    expect(b.job).not.toBe(a.job);
+    for (const step of sent.splice(0)) await deliver(step);
+    const [shardA, shardB] = sent.splice(0) as JobMessage[];
+    expect([shardA, shardB].map((m) => m?.job)).toEqual([a.job, b.job]);
+    // Job A's shard stops inside its first source listing (a gate the test opens).
     let open!: () => void;
     const gate = new Promise<void>((resolve) => {
       open = resolve;
@@ -255,52 +451,83 @@ describe('verify jobs', () => {
         await gate;
       }
     };
-    const a = runVerifyMessage(message, 1, 'worker-a', deps);
-    await inside;
-    // (A's listing is logged once it passes the gate.)
-    expect(await runVerifyMessage(message, 2, 'worker-b', deps)).toBe('busy');
-    expect(sourceLists()).toBe(0);
-    open();
-    expect(await a).toBe('done');
     const listed = sourceLists();
-    expect(listed).toBeGreaterThan(0);
-    // B's redelivery, after A recorded the run: a no-op (A queued the next run; B queues nothing).
-    const before = sent.length;
-    expect(await runVerifyMessage(message, 3, 'worker-b', deps)).toBe('done');
+    const running = deliver(shardA as JobMessage, 1, 'worker-a');
+    await inside;
+    expect(await deliver(shardA as JobMessage, 2, 'worker-b')).toBe('busy');
+    expect(await deliver(shardB as JobMessage, 1, 'worker-c')).toBe('busy');
     expect(sourceLists()).toBe(listed);
-    expect(sent.length).toBe(before);
+    open();
+    expect(await running).toBe('done');
+    // A's redelivery, after A recorded the run: a no-op. B now runs (a new pass of the range).
+    const afterA = sourceLists();
+    expect(await deliver(shardA as JobMessage, 3, 'worker-b')).toBe('done');
+    expect(sourceLists()).toBe(afterA);
+    expect(await deliver(shardB as JobMessage, 2, 'worker-c')).toBe('done');
+    expect(sourceLists()).toBeGreaterThan(afterA);
+    expect((await verifyStatus(a.job, deps)).state).toBe('complete');
+    expect((await verifyStatus(b.job, deps)).report).toMatchObject({ counts: { ok: 37, missing: 3 } });
   });
 
-  it('re-queue the next run once when the worker that recorded a run died before queuing it', async () => {
-    const { deps, sent, clock, drain } = setup({ keys, budget: 10 });
+  it('re-queue a shard’s next run once when the worker that recorded a run died before queuing it', async () => {
+    const { deps, sent, deliver, drain } = setup({ keys, budget: 10, shardKeys: 100 });
     const started = await startVerifyJob(request(), deps);
-    const first = sent.shift() as RunMessage;
+    await deliver(sent.shift() as JobMessage);
+    const first = sent.shift() as JobMessage;
     // The job queue fails the send of run 1 (the worker dies there): run 0 is recorded, nothing queued.
     const send = deps.jobQueue.send;
     deps.jobQueue.send = async () => {
       throw new Error('the worker died here');
     };
-    clock.invocation();
-    await expect(runVerifyMessage(first, 1, 'worker-a', deps)).rejects.toThrow('the worker died here');
+    await expect(deliver(first, 1, 'worker-a')).rejects.toThrow('the worker died here');
     deps.jobQueue.send = send;
     expect(sent).toEqual([]);
     // Its redelivery queues run 1; another duplicate of run 0 queues nothing more.
-    expect(await runVerifyMessage(first, 2, 'worker-b', deps)).toBe('done');
-    expect(await runVerifyMessage(first, 3, 'worker-c', deps)).toBe('done');
-    expect(sent).toEqual([{ v: 1, kind: 'run', job: started.job, run: 1 }]);
+    expect(await deliver(first, 2, 'worker-b')).toBe('done');
+    expect(await deliver(first, 3, 'worker-c')).toBe('done');
+    expect(sent).toEqual([{ v: 1, kind: 'shard', job: started.job, shard: 0, run: 1 }]);
     await drain();
     expect((await verifyStatus(started.job, deps)).state).toBe('complete');
   });
 
-  it('fail on the last try of a run (maxReceiveCount, then the job DLQ: "Handling errors for an SQS event source in Lambda"), saying why, with the report of what the runs found', async () => {
-    const { deps, sent } = setup({ keys });
+  it('fail a shard on its last try (maxReceiveCount, then the job DLQ), naming it; the job ends failed with the report of the others', async () => {
+    const { world, deps, sent, deliver, drain } = setup({ ...scene, shardKeys: 20 });
+    const started = await startVerifyJob(request({ repair: false }), deps);
+    await deliver(sent.shift() as JobMessage);
+    // Shard 1 (k/19, k/39] can never save its cursor.
+    const cursor = cursorKey('source-bucket', { prefix: '', deep: 0 }, { after: 'k/19', through: 'k/39' });
+    world.beforeOp = async (op) => {
+      if (op.key === cursor && op.op === 'putText')
+        throw new Error('AccessDenied: the cursor cannot be written');
+    };
+    const shard1 = shardsOf(sent).find((m) => m.kind === 'shard' && m.shard === 1) as JobMessage;
+    sent.splice(sent.indexOf(shard1), 1);
+    for (let receive = 1; receive <= 4; receive++)
+      await expect(deliver(shard1, receive)).rejects.toThrow(/AccessDenied/);
+    expect((await verifyStatus(started.job, deps)).state).toBe('running');
+    await expect(deliver(shard1, 5)).rejects.toThrow(/AccessDenied/);
+    await drain();
+    const status = await verifyStatus(started.job, deps);
+    expect(status).toMatchObject({ state: 'failed', shards: { planned: 3, done: 2, failed: 1 } });
+    expect(status.failedShards).toEqual([
+      {
+        shard: 1,
+        error: expect.stringMatching(
+          /^shard 1 \(source-bucket, keys after "k\/19" through "k\/39"\) failed: .*AccessDenied.*after 5 tries; the message is in the job DLQ/,
+        ),
+      },
+    ]);
+    expect(status.report).toMatchObject({ pass: { complete: false } });
+  });
+
+  it('fail the job when planning fails its last try, saying why', async () => {
+    const { deps, sent, deliver } = setup({ keys });
     const started = await startVerifyJob(request(), deps);
-    const message = sent.shift() as RunMessage;
-    deps.sourceStore = () => undefined; // every run fails
-    await expect(runVerifyMessage(message, 5, 'worker-a', deps)).rejects.toThrow(/not a configured source/);
+    deps.sourceStore = () => undefined;
+    await expect(deliver(sent.shift() as JobMessage, 5)).rejects.toThrow(/not a configured source/);
     const status = await verifyStatus(started.job, deps);
     expect(status.state).toBe('failed');
-    expect(status.error).toMatch(/run 0 failed: .*after 5 tries; the message is in the job DLQ/);
+    expect(status.error).toMatch(/planning failed: .*after 5 tries; the message is in the job DLQ/);
     expect(status.report).toBeDefined();
   });
 });
