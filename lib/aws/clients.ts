@@ -50,6 +50,12 @@ function commonSettings(config: Config) {
   return {
     maxAttempts: config.maxAttempts,
     retryMode: config.retryMode,
+    // Resolve each command's middleware stack once per client, not on every send (SmithyConfiguration
+    // `cacheMiddleware`; the SDK's own estimate: 0-1 ms per request). Per object, replicate sends one
+    // CopyObject and ingest a tenth of a SendMessageBatch, so this is a share of the CPU each object
+    // costs (docs/performance.md#replication-throughput). Its condition: no middleware is added to a
+    // client after its first request — s3-dr adds none.
+    cacheMiddleware: true,
     requestHandler,
     ...(config.endpointUrl ? { endpoint: config.endpointUrl } : {}),
   };
