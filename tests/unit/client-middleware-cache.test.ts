@@ -27,7 +27,8 @@ function atTheWire(
   answer: (body: string) => { headers: Record<string, string>; body: string },
 ): { path: string; headers: Record<string, string>; body: string }[] {
   const sent: { path: string; headers: Record<string, string>; body: string }[] = [];
-  client.middlewareStack.add(
+  // Typed as the S3 client's stack: the SQS client's takes the same middleware.
+  (client as S3Client).middlewareStack.add(
     () => async (args) => {
       const request = args.request as { path: string; headers: Record<string, string>; body?: unknown };
       const body =
