@@ -3,18 +3,19 @@
  *
  * 1. s3-dr end to end: N objects (default 10,000 × 1 KiB) written at concurrency 32 through a fresh local
  *    runtime (bench/replicate.ts `benchReplicate`): objects/s from first write to last DR copy, put→DR p50/p99.
+ *    CPU ms per replicated object by process: ours (ingest + replicate + poller), the emulator, the writer.
  * 2. Peers copying the same N objects (same keys, same sizes) between two emulated buckets:
  *    `rclone sync --transfers 32` and `aws s3 sync` (Debian's `rclone` and `awscli`; installed with apt-get
- *    when missing and running as root). Ratios s3-dr / peer.
+ *    when missing and running as root). Ratios s3-dr / peer, and "write, then rclone sync" (the same writer
+ *    alone, then rclone) ÷ s3-dr's write → DR complete: ≥ 1 means DR is complete no later (issue #16).
  * 3. One change among the N: the S3 requests each tool needs to propagate it (emulator request counts),
  *    after a settling second sync. s3-dr is event-driven; a sync tool has to list (and maybe HEAD) everything.
  * 4. put→DR p50/p99 at 100 objects/s offered load (BENCH_RATE, BENCH_RATE_N objects).
  *
  * Prints a table and writes bench/results/bench.json. Env: BENCH_N, BENCH_BYTES, BENCH_CONCURRENCY,
- * BENCH_RATE, BENCH_RATE_N, BENCH_REPEAT (runs of the whole thing, default 1), BENCH_PEERS (rclone,aws),
- * BENCH_ONLY (comma list of
- * ours,peers,change,rate: a partial run, not recorded), BENCH_CPU_PROF=<dir> (CPU profiles of the
- * handler processes, node --cpu-prof).
+ * BENCH_RATE, BENCH_RATE_N, BENCH_REPEAT (runs of the whole thing, default 1), BENCH_PEERS (comma list
+ * of rclone,aws), BENCH_ONLY (comma list of ours,peers,change,rate: a partial run, not recorded),
+ * BENCH_CPU_PROF=<dir> (CPU profiles of the handler processes, node --cpu-prof).
  */
 
 import { execFile, spawn } from 'node:child_process';
