@@ -20,7 +20,7 @@
 
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -416,6 +416,7 @@ if (import.meta.url === `file://${process.argv[1]}` && process.env.BENCH_PHASE) 
   const result = await runPhase(process.env.BENCH_PHASE);
   process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
 } else if (import.meta.url === `file://${process.argv[1]}`) {
+  const loadAverageAtStart = loadavg();
   const runs: (BenchRun & { ratios: unknown; targets: unknown })[] = [];
   for (let i = 0; i < REPEAT; i++) {
     const r: BenchRun = { startedAt: new Date().toISOString() };
@@ -432,6 +433,6 @@ if (import.meta.url === `file://${process.argv[1]}` && process.env.BENCH_PHASE) 
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   await writeFile(
     new URL('./results/bench.json', import.meta.url),
-    `${JSON.stringify({ machine: { cpus: cpus().length, node: process.version }, n: N, bytes: BYTES, runs }, null, 2)}\n`,
+    `${JSON.stringify({ machine: { cpus: cpus().length, node: process.version, loadAverageAtStart }, n: N, bytes: BYTES, runs }, null, 2)}\n`,
   );
 }

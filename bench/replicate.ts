@@ -8,6 +8,7 @@
  */
 
 import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
 import { writeObjects } from './write-objects.ts';
 
@@ -31,6 +32,8 @@ export interface ReplicateBenchResult {
    * generator's. On a busy machine wall-clock figures swing; CPU per object is the steadier cost.
    */
   cpuMsPerObject: { ours: number; emulator: number; writer: number };
+  /** The machine's load average (1, 5, 15 min) when the run started: on 2 shared cores it moves every time. */
+  loadAverageAtStart: number[];
   requests: Record<string, number>;
 }
 
@@ -70,6 +73,7 @@ export async function benchReplicate(options: {
   rate?: number;
   prefix?: string;
 }): Promise<ReplicateBenchResult> {
+  const loadAverageAtStart = loadavg();
   const rt = await startReplicationRuntime();
   try {
     const source = rt.config.sourceBuckets[0]!;
@@ -131,6 +135,7 @@ export async function benchReplicate(options: {
       s3RequestsPerObject: s3Requests / options.n,
       sqsRequestsPerObject: sqsRequests / options.n,
       cpuMsPerObject: cpu,
+      loadAverageAtStart,
       requests,
     };
   } finally {
