@@ -72,6 +72,29 @@ describe('SDK clients resolve their middleware once per command (cacheMiddleware
     resolve.mockRestore();
   });
 
+  it('sends concurrent requests of one command class each to its own bucket and key', async () => {
+    // A cached handler shares one execution context among all requests of its command class (the SDK
+    // resolves it once, context included), and the endpoint middleware writes the request's endpoint —
+    // the bucket — into it. The serializer reads it back before anything else can run, so interleaved
+    // requests to the source and the DR bucket (one client serves both in one region) must not mix.
+    const client = clients.s3('ap-south-1');
+    const sent = atTheWire(client, () => ({ headers: { etag: '"e"', 'content-length': '0' }, body: '' }));
+    const store = {
+      src: new S3ObjectStore(client, 'src-bucket'),
+      dr: new S3ObjectStore(client, 'dr-bucket'),
+    };
+
+    await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? store.src : store.dr).head(`k${i}`)));
+
+    expect(sent).toHaveLength(60);
+    const wrong = sent.filter((r) => {
+      const i = Number(/k(\d+)$/.exec(r.path)?.[1]);
+      // Path-style or virtual-hosted, whichever the configuration chose: the bucket is in one of them.
+      return !`${r.headers.host}${r.path}`.includes(i % 2 ? 'src-bucket' : 'dr-bucket');
+    });
+    expect(wrong).toEqual([]);
+  });
+
   it('resolves SendMessageBatch once for two batches of tasks, each sent with its own entries', async () => {
     const client = clients.sqs();
     // SQS answers with each entry's MD5OfMessageBody, which the SDK checks: answer as SQS does.
