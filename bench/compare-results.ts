@@ -87,7 +87,18 @@ function replicateFigures(r: Json, prefix = ''): Figure[] {
   push(out, `${prefix}put→DR p99 ms (no peer: absolute)`, num(r.lagP99Ms), 'lower');
   push(out, `${prefix}S3 requests per object`, num(r.s3RequestsPerObject), 'lower');
   push(out, `${prefix}SQS requests per object`, num(r.sqsRequestsPerObject), 'lower');
+  push(out, `${prefix}CPU per object ÷ the writer's`, cpuRatio(r), 'lower');
   return out;
+}
+
+/**
+ * s3-dr's CPU ms per replicated object (ingest + replicate + poller) as a ratio to the load writer's per
+ * object in the same run: the writer (plain signed PUTs) is a fixed amount of work, so a slower or busier
+ * machine moves both alike.
+ */
+function cpuRatio(r: Json): number | undefined {
+  const cpu = isRecord(r.cpuMsPerObject) ? r.cpuMsPerObject : {};
+  return ratio(num(cpu.ours), num(cpu.writer));
 }
 
 /** `npm run bench`: s3-dr's objects/s as ratios to the peers of the same run; medians over its runs. */
@@ -104,6 +115,20 @@ function benchFigures(r: Json): Figure[] {
       );
     }
     push(figures, 'S3 requests per object', num(ours.s3RequestsPerObject), 'lower');
+    push(figures, "CPU per object ÷ the writer's", cpuRatio(ours), 'lower');
+    // "Write, then rclone sync" against s3-dr's write → DR complete (issue #16): ≥ 1 is the target.
+    const rclone = records(run.peers).find((p) => String(p.tool).startsWith('rclone'));
+    const peerWrite = isRecord(run.peerWrite) ? num(run.peerWrite.seconds) : undefined;
+    const writeThenRclone =
+      peerWrite === undefined || rclone === undefined
+        ? undefined
+        : peerWrite + (num(rclone.seconds) ?? Number.NaN);
+    push(
+      figures,
+      'write, then rclone sync ÷ s3-dr end to end',
+      ratio(writeThenRclone, num(ours.endToEndSeconds)),
+      'higher',
+    );
     const change = isRecord(run.oneChange) ? run.oneChange : {};
     push(figures, '1 change: s3-dr S3 requests', num(change.total), 'lower');
     const atRate = isRecord(run.atRate) ? run.atRate : {};

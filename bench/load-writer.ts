@@ -3,7 +3,8 @@
  * does not share a core with the pipeline it measures). It speaks plain HTTP PUT, signed with the SDK's
  * own SigV4 signer (the emulator refuses unsigned requests, as S3 does) but without the rest of the SDK's
  * middleware: a full client costs ~0.5 ms of CPU per request, and on a 2-core machine the generator would
- * otherwise take the CPU the pipeline needs. Prints one JSON line: { written, ms }.
+ * otherwise take the CPU the pipeline needs. Prints one JSON line: { written, ms, cpuMs } (cpuMs: this
+ * process's user + system CPU time, so a benchmark can tell the writer's share of the CPU from the rest).
  * Usage: node bench/load-writer.ts <endpoint> <bucket> <prefix> <count> <bytes> <concurrency> [ratePerSecond]
  */
 import { Agent, request } from 'node:http';
@@ -53,5 +54,8 @@ await mapConcurrent(
     await put(`${prefix}${String(i).padStart(6, '0')}`);
   },
 );
-process.stdout.write(`${JSON.stringify({ written: Number(count), ms: Date.now() - started })}\n`);
+const cpu = process.cpuUsage();
+process.stdout.write(
+  `${JSON.stringify({ written: Number(count), ms: Date.now() - started, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`,
+);
 agent.destroy();

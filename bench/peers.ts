@@ -3,28 +3,30 @@
  *
  * 1. s3-dr end to end: N objects (default 10,000 × 1 KiB) written at concurrency 32 through a fresh local
  *    runtime (bench/replicate.ts `benchReplicate`): objects/s from first write to last DR copy, put→DR p50/p99.
+ *    CPU ms per replicated object by process: ours (ingest + replicate + poller), the emulator, the writer.
  * 2. Peers copying the same N objects (same keys, same sizes) between two emulated buckets:
  *    `rclone sync --transfers 32` and `aws s3 sync` (Debian's `rclone` and `awscli`; installed with apt-get
- *    when missing and running as root). Ratios s3-dr / peer.
+ *    when missing and running as root). Ratios s3-dr / peer, and "write, then rclone sync" (the same writer
+ *    alone, then rclone) ÷ s3-dr's write → DR complete: ≥ 1 means DR is complete no later (issue #16).
  * 3. One change among the N: the S3 requests each tool needs to propagate it (emulator request counts),
  *    after a settling second sync. s3-dr is event-driven; a sync tool has to list (and maybe HEAD) everything.
  * 4. put→DR p50/p99 at 100 objects/s offered load (BENCH_RATE, BENCH_RATE_N objects).
  *
  * Prints a table and writes bench/results/bench.json. Env: BENCH_N, BENCH_BYTES, BENCH_CONCURRENCY,
- * BENCH_RATE, BENCH_RATE_N, BENCH_REPEAT (runs of the whole thing, default 1), BENCH_ONLY (comma list of
- * ours,peers,change,rate: a partial run, not recorded), BENCH_CPU_PROF=<dir> (CPU profiles of the
- * handler processes, node --cpu-prof).
+ * BENCH_RATE, BENCH_RATE_N, BENCH_REPEAT (runs of the whole thing, default 1), BENCH_PEERS (comma list
+ * of rclone,aws), BENCH_ONLY (comma list of ours,peers,change,rate: a partial run, not recorded),
+ * BENCH_CPU_PROF=<dir> (CPU profiles of the handler processes, node --cpu-prof).
  */
 
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type Emulator, startEmulatorProcess } from '../local/emulator.ts';
 import { findTool, tools } from '../tests/helpers/tools.ts';
-import { benchReplicate, type ReplicateBenchResult, startReplicationRuntime } from './replicate.ts';
+import { benchReplicate, cpuLine, type ReplicateBenchResult, startReplicationRuntime } from './replicate.ts';
 import { writeObjects } from './write-objects.ts';
 
 const run = promisify(execFile);
@@ -35,6 +37,8 @@ const RATE = Number(process.env.BENCH_RATE ?? 100);
 const RATE_N = Number(process.env.BENCH_RATE_N ?? 3000);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 1);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'ours,peers,change,rate').split(','));
+/** The peers to run (BENCH_PEERS: comma list of tool names, `rclone,aws` by default). */
+const PEERS = (process.env.BENCH_PEERS ?? 'rclone,aws').split(',');
 const PREFIX = 'bench/';
 /** The AWS CLI v2 found on PATH (pyenv may put a v1 first); set by ensureTools. */
 let AWS = 'aws';
@@ -116,6 +120,8 @@ interface PeerResult {
   seconds: number;
   objectsPerSecond: number;
   requests: Record<string, number>;
+  /** CPU ms per object the emulator spent serving the sync (the tool's own CPU is not measured). */
+  emulatorCpuMsPerObject?: number;
   /** Requests of a second sync with nothing changed. */
   settle?: Record<string, number>;
   oneChange: { requests: Record<string, number>; total: number; seconds: number };
@@ -144,7 +150,7 @@ function peerEnv(dir: string, endpoint: string): NodeJS.ProcessEnv {
 
 /** The sync tools s3-dr is compared with, each copying one bucket to another on the emulator. */
 function peerTools(endpoint: string): Tool[] {
-  return [
+  const all: Tool[] = [
     {
       name: 'rclone sync --transfers 32',
       command: (from, to) => ['rclone', ['sync', `emu:${from}`, `emu:${to}`, '--transfers', '32', '-q']],
@@ -157,6 +163,7 @@ function peerTools(endpoint: string): Tool[] {
       ],
     },
   ];
+  return all.filter((t) => PEERS.some((p) => t.name.startsWith(p)));
 }
 
 /** Runs one sync, timed, with the S3 requests the emulator served it. */
@@ -165,13 +172,22 @@ async function measuredSync(
   file: string,
   args: string[],
   env: NodeJS.ProcessEnv,
-): Promise<{ seconds: number; requests: Record<string, number> }> {
+): Promise<{ seconds: number; requests: Record<string, number>; emulatorCpuMs: number }> {
   const before = await emulator.requestCounts();
+  const cpuBefore = await emulator.cpuUsage();
   const seconds = await timed(file, args, env);
-  return { seconds, requests: s3Delta(before, await emulator.requestCounts()) };
+  const cpu = await emulator.cpuUsage();
+  const emulatorCpuMs = (cpu.user + cpu.system - cpuBefore.user - cpuBefore.system) / 1000;
+  return { seconds, requests: s3Delta(before, await emulator.requestCounts()), emulatorCpuMs };
 }
 
-async function benchPeers(): Promise<PeerResult[]> {
+/** The peers' source written by the same writer, alone: the "write" of "write, then sync". */
+interface PeerWrite {
+  seconds: number;
+  writerCpuMsPerObject: number;
+}
+
+async function benchPeers(): Promise<{ write: PeerWrite; tools: PeerResult[] }> {
   await ensureTools();
   const emulator: Emulator = await startEmulatorProcess({ port: 0, statusSnapshot: () => ({}) });
   const dir = await mkdtemp(join(tmpdir(), 's3dr-bench-'));
@@ -191,7 +207,7 @@ async function benchPeers(): Promise<PeerResult[]> {
     const source = 'peer-source';
     const targets = ['peer-rclone', 'peer-awscli'];
     for (const bucket of [source, ...targets]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    await writeObjects({
+    const written = await writeObjects({
       endpoint: emulator.endpoint,
       bucket: source,
       prefix: PREFIX,
@@ -199,12 +215,13 @@ async function benchPeers(): Promise<PeerResult[]> {
       bytes: BYTES,
       concurrency: CONCURRENCY,
     });
+    const write = { seconds: written.ms / 1000, writerCpuMsPerObject: written.cpuMs / N };
 
     const results: PeerResult[] = [];
     for (const [i, tool] of tools.entries()) {
       const target = targets[i]!;
       const [file, args] = tool.command(source, target);
-      const { seconds, requests } = await measuredSync(emulator, file, args, env);
+      const { seconds, requests, emulatorCpuMs } = await measuredSync(emulator, file, args, env);
       const copied = await countObjects(s3, target);
       if (copied !== N) throw new Error(`${tool.name} left ${copied} of ${N} objects in ${target}`);
       results.push({
@@ -213,6 +230,7 @@ async function benchPeers(): Promise<PeerResult[]> {
         seconds,
         objectsPerSecond: N / seconds,
         requests,
+        emulatorCpuMsPerObject: emulatorCpuMs / N,
         oneChange: { requests: {}, total: 0, seconds: 0 },
       });
     }
@@ -231,7 +249,7 @@ async function benchPeers(): Promise<PeerResult[]> {
       const { seconds, requests } = await measuredSync(emulator, file, args, env);
       results[i]!.oneChange = { requests, total: total(requests), seconds };
     }
-    return results;
+    return { write, tools: results };
   } finally {
     s3.destroy();
     await emulator.stop();
@@ -283,6 +301,7 @@ interface BenchRun {
   startedAt: string;
   ours?: ReplicateBenchResult;
   peers?: PeerResult[];
+  peerWrite?: PeerWrite;
   oneChange?: Awaited<ReturnType<typeof benchOneChange>>;
   atRate?: ReplicateBenchResult;
 }
@@ -294,13 +313,20 @@ function report(r: BenchRun) {
   const rclone = r.peers?.find((p) => p.tool.startsWith('rclone'));
   const aws = r.peers?.find((p) => p.tool.startsWith('aws'));
   const ours = r.ours?.objectsPerSecond;
+  // "Write, then rclone sync": when a batch user writing the same objects, then syncing them, would
+  // have DR complete; ≥ 1 means s3-dr's DR is complete no later (issue #16).
+  const writeThenRclone = rclone && r.peerWrite ? r.peerWrite.seconds + rclone.seconds : undefined;
   const ratios = {
     vsAwsS3Sync: ours && aws ? ours / aws.objectsPerSecond : undefined,
     vsRclone32: ours && rclone ? ours / rclone.objectsPerSecond : undefined,
+    vsWriteThenRclone32: writeThenRclone && r.ours ? writeThenRclone / r.ours.endToEndSeconds : undefined,
   };
   const targets = {
     endToEndAtLeastAwsS3Sync: ratios.vsAwsS3Sync === undefined ? undefined : ratios.vsAwsS3Sync >= 1,
     endToEndAtLeastQuarterOfRclone32: ratios.vsRclone32 === undefined ? undefined : ratios.vsRclone32 >= 0.25,
+    endToEndNoLaterThanWriteThenRclone32:
+      ratios.vsWriteThenRclone32 === undefined ? undefined : ratios.vsWriteThenRclone32 >= 1,
+    p99Under2sAsFastAsPossible: r.ours ? r.ours.lagP99Ms < 2000 : undefined,
     oneChangeAtMost3S3Requests: r.oneChange ? r.oneChange.total <= 3 : undefined,
     p99Under1sAt100PerSecond: r.atRate ? r.atRate.lagP99Ms < 1000 : undefined,
   };
@@ -313,6 +339,10 @@ function report(r: BenchRun) {
   for (const p of r.peers ?? []) {
     row([p.tool, fmt(p.objectsPerSecond), fmt(p.seconds, 1), ours ? fmt(ours / p.objectsPerSecond, 2) : '-']);
   }
+  if (writeThenRclone && r.peerWrite)
+    lines.push(
+      `write alone ${fmt(r.peerWrite.seconds, 1)} s, then rclone sync: ${fmt(writeThenRclone, 1)} s; ÷ s3-dr end to end: ${fmt(ratios.vsWriteThenRclone32, 2)} (target ≥ 1)`,
+    );
   if (r.ours) {
     lines.push(
       `(s3-dr's time includes writing the ${N} objects, ${fmt(r.ours.writeSeconds, 1)} s, on the same cores; the peers copy objects already written)`,
@@ -320,11 +350,13 @@ function report(r: BenchRun) {
     lines.push(
       `put→DR latency, as fast as possible: p50 ${r.ours.lagP50Ms} ms, p99 ${r.ours.lagP99Ms} ms, max ${r.ours.lagMaxMs} ms; ${fmt(r.ours.s3RequestsPerObject, 2)} S3 requests/object besides the PUT`,
     );
+    lines.push(`CPU ms per replicated object: ${cpuLine(r.ours.cpuMsPerObject)}`);
   }
   if (r.atRate) {
     lines.push(
       `put→DR latency at ${r.atRate.offeredRate} objects/s offered (${r.atRate.objects} objects): p50 ${r.atRate.lagP50Ms} ms, p99 ${r.atRate.lagP99Ms} ms, max ${r.atRate.lagMaxMs} ms`,
     );
+    lines.push(`  CPU ms per object at that rate: ${cpuLine(r.atRate.cpuMsPerObject)}`);
   }
   const show = (req: Record<string, number>) =>
     Object.entries(req)
@@ -384,11 +416,12 @@ if (import.meta.url === `file://${process.argv[1]}` && process.env.BENCH_PHASE) 
   const result = await runPhase(process.env.BENCH_PHASE);
   process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
 } else if (import.meta.url === `file://${process.argv[1]}`) {
+  const loadAverageAtStart = loadavg();
   const runs: (BenchRun & { ratios: unknown; targets: unknown })[] = [];
   for (let i = 0; i < REPEAT; i++) {
     const r: BenchRun = { startedAt: new Date().toISOString() };
     if (ONLY.has('ours')) r.ours = await inChild<ReplicateBenchResult>('ours');
-    if (ONLY.has('peers')) r.peers = await benchPeers();
+    if (ONLY.has('peers')) ({ tools: r.peers, write: r.peerWrite } = await benchPeers());
     if (ONLY.has('change')) r.oneChange = await inChild<BenchRun['oneChange']>('change');
     if (ONLY.has('rate')) r.atRate = await inChild<ReplicateBenchResult>('rate');
     const { text, ratios, targets } = report(r);
@@ -400,6 +433,6 @@ if (import.meta.url === `file://${process.argv[1]}` && process.env.BENCH_PHASE) 
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   await writeFile(
     new URL('./results/bench.json', import.meta.url),
-    `${JSON.stringify({ machine: { cpus: cpus().length, node: process.version }, n: N, bytes: BYTES, runs }, null, 2)}\n`,
+    `${JSON.stringify({ machine: { cpus: cpus().length, node: process.version, loadAverageAtStart }, n: N, bytes: BYTES, runs }, null, 2)}\n`,
   );
 }

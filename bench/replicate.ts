@@ -8,6 +8,7 @@
  */
 
 import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
 import { writeObjects } from './write-objects.ts';
 
@@ -24,8 +25,19 @@ export interface ReplicateBenchResult {
   lagMaxMs: number;
   s3RequestsPerObject: number;
   sqsRequestsPerObject: number;
+  /**
+   * CPU milliseconds per replicated object, from the first write until DR is complete, by process:
+   * `ours` is the local runtime's process (ingest + replicate handlers, the S3-notification stand-in and
+   * the SQS poller), `emulator` the S3 + SQS emulator's (it serves the writer too), `writer` the load
+   * generator's. On a busy machine wall-clock figures swing; CPU per object is the steadier cost.
+   */
+  cpuMsPerObject: { ours: number; emulator: number; writer: number };
+  /** The machine's load average (1, 5, 15 min) when the run started: on 2 shared cores it moves every time. */
+  loadAverageAtStart: number[];
   requests: Record<string, number>;
 }
+
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
 function pct(sorted: number[], p: number): number {
   return (
@@ -48,6 +60,11 @@ export function startReplicationRuntime(): Promise<LocalRuntime> {
   });
 }
 
+/** CPU ms per object by process, for people. */
+export function cpuLine(cpu: ReplicateBenchResult['cpuMsPerObject']): string {
+  return `ours (ingest + replicate + poller) ${cpu.ours.toFixed(2)}, emulator ${cpu.emulator.toFixed(2)}, writer ${cpu.writer.toFixed(2)}`;
+}
+
 /** Runs one replication benchmark on a fresh local runtime. */
 export async function benchReplicate(options: {
   n: number;
@@ -56,6 +73,7 @@ export async function benchReplicate(options: {
   rate?: number;
   prefix?: string;
 }): Promise<ReplicateBenchResult> {
+  const loadAverageAtStart = loadavg();
   const rt = await startReplicationRuntime();
   try {
     const source = rt.config.sourceBuckets[0]!;
@@ -69,7 +87,9 @@ export async function benchReplicate(options: {
         replicated.set(e.key, e.time.getTime());
     });
     const before = await rt.emulator.requestCounts();
-    await writeObjects({
+    const emulatorCpu = await rt.emulator.cpuUsage();
+    const oursCpu = process.cpuUsage();
+    const writer = await writeObjects({
       endpoint: rt.endpoint,
       bucket: source,
       prefix,
@@ -79,6 +99,11 @@ export async function benchReplicate(options: {
       rate: options.rate ?? 0,
     });
     await rt.drain(600_000);
+    const cpu = {
+      ours: cpuMs(process.cpuUsage(oursCpu)) / options.n,
+      emulator: (cpuMs(await rt.emulator.cpuUsage()) - cpuMs(emulatorCpu)) / options.n,
+      writer: writer.cpuMs / options.n,
+    };
     const after = await rt.emulator.requestCounts();
     const requests: Record<string, number> = {};
     for (const [k, v] of Object.entries(after))
@@ -109,6 +134,8 @@ export async function benchReplicate(options: {
       lagMaxMs: lags[lags.length - 1] ?? Number.NaN,
       s3RequestsPerObject: s3Requests / options.n,
       sqsRequestsPerObject: sqsRequests / options.n,
+      cpuMsPerObject: cpu,
+      loadAverageAtStart,
       requests,
     };
   } finally {
@@ -134,6 +161,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     ['put→DR latency', `p50 ${result.lagP50Ms} ms, p99 ${result.lagP99Ms} ms, max ${result.lagMaxMs} ms`],
     ['S3 requests per object', `${result.s3RequestsPerObject.toFixed(2)} (besides the PUT itself)`],
     ['SQS requests per object', result.sqsRequestsPerObject.toFixed(2)],
+    ['CPU ms per object', cpuLine(result.cpuMsPerObject)],
   ];
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(24)} ${v}\n`);
   process.stdout.write(`requests: ${JSON.stringify(result.requests)}\n`);

@@ -10,6 +10,7 @@ import { registerStatusPage } from './status-page.ts';
 type ParentMessage =
   | { type: 'status'; id: number; snapshot: StatusSnapshot }
   | { type: 'request-counts'; id: number }
+  | { type: 'cpu-usage'; id: number }
   | { type: 'stop' };
 
 const send = (message: unknown) => process.send?.(message);
@@ -46,7 +47,9 @@ process.on('message', async (message: ParentMessage) => {
     waiting.get(message.id)?.(message.snapshot);
     waiting.delete(message.id);
   } else if (message.type === 'request-counts') {
-    send({ type: 'request-counts', id: message.id, counts: await emulator.requestCounts() });
+    send({ type: 'request-counts', id: message.id, answer: await emulator.requestCounts() });
+  } else if (message.type === 'cpu-usage') {
+    send({ type: 'cpu-usage', id: message.id, answer: process.cpuUsage() });
   } else if (message.type === 'stop') {
     await emulator.stop();
     process.disconnect();

@@ -195,6 +195,11 @@ export interface Emulator {
   onObjectEvent(listener: (event: ObjectEvent) => void): () => void;
   /** Counts of HTTP requests served, by S3 operation or SQS action (for benchmarks). */
   requestCounts(): Promise<Record<string, number>>;
+  /**
+   * CPU time the emulator's process has used (process.cpuUsage(), µs), so a benchmark can tell the
+   * emulator's share of the CPU from the handlers'. In-process, it is the whole process's.
+   */
+  cpuUsage(): Promise<NodeJS.CpuUsage>;
   stop(): Promise<void>;
 }
 
@@ -647,6 +652,7 @@ export async function startEmulator(options: {
     endpoint: `http://127.0.0.1:${port}`,
     onObjectEvent: events.subscribe,
     requestCounts: async () => ({ ...counts }),
+    cpuUsage: async () => process.cpuUsage(),
     async stop() {
       events.clear();
       await app.close();
@@ -680,7 +686,15 @@ export async function startEmulatorProcess(options: {
     detached: true,
   });
   const events = eventHub();
-  const pending = new Map<number, (counts: Record<string, number>) => void>();
+  const pending = new Map<number, (answer: never) => void>();
+  /** Asks the child for its request counts or CPU usage; it answers with the same type and id. */
+  const ask = <T>(type: 'request-counts' | 'cpu-usage'): Promise<T> => {
+    const id = nextId++;
+    return new Promise<T>((resolve) => {
+      pending.set(id, resolve as (answer: never) => void);
+      child.send({ type, id });
+    });
+  };
   let nextId = 0;
   const port = await new Promise<number>((resolve, reject) => {
     child.once('error', reject);
@@ -697,8 +711,8 @@ export async function startEmulatorProcess(options: {
         void Promise.resolve(options.statusSnapshot()).then((snapshot) =>
           child.send({ type: 'status', id: message.id, snapshot }),
         );
-      } else if (message.type === 'request-counts') {
-        pending.get(Number(message.id))?.(message.counts as Record<string, number>);
+      } else if (message.type === 'request-counts' || message.type === 'cpu-usage') {
+        pending.get(Number(message.id))?.(message.answer as never);
         pending.delete(Number(message.id));
       }
     });
@@ -708,13 +722,8 @@ export async function startEmulatorProcess(options: {
     port,
     endpoint: `http://127.0.0.1:${port}`,
     onObjectEvent: events.subscribe,
-    requestCounts() {
-      const id = nextId++;
-      return new Promise((resolve) => {
-        pending.set(id, resolve);
-        child.send({ type: 'request-counts', id });
-      });
-    },
+    requestCounts: () => ask<Record<string, number>>('request-counts'),
+    cpuUsage: () => ask<NodeJS.CpuUsage>('cpu-usage'),
     async stop() {
       events.clear();
       if (!child.connected) return;

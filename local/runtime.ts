@@ -567,7 +567,9 @@ async function wire(
   recordFunctionCalls();
   const clientOptions = { endpoint: emulator.endpoint, credentials, region: config.sourceRegion };
   const s3 = new S3Client({ ...clientOptions, forcePathStyle: true });
-  const sqs = new SQSClient(clientOptions);
+  // The poller's client stands for Lambda's event source mapping, whose CPU is not the functions'; it
+  // resolves its middleware once, as the handlers' clients do (lib/aws/clients.ts).
+  const sqs = new SQSClient({ ...clientOptions, cacheMiddleware: true });
   await createBuckets(s3, config, options.extraBuckets);
   const queues = await createQueues(sqs, emulator, settings, options, env);
 

@@ -50,6 +50,16 @@ function commonSettings(config: Config) {
   return {
     maxAttempts: config.maxAttempts,
     retryMode: config.retryMode,
+    // Resolve each command's middleware stack once per client, not on every send (SmithyConfiguration
+    // `cacheMiddleware`; the SDK's own estimate: 0-1 ms per request). Per object, replicate sends one
+    // CopyObject and ingest a tenth of a SendMessageBatch, so this is a share of the CPU each object
+    // costs (docs/performance.md#replication-throughput). Its conditions: no middleware is added to a
+    // client after its first request — s3-dr adds none; and, since the requests of one command class then
+    // share one execution context, nothing per request may be read from it after an await. The endpoint
+    // (the bucket) is read back at once; what is read later (signing name and region) is the same for
+    // every bucket of a client's region as long as no client follows region redirects, uses
+    // bucketEndpoint or S3 Express buckets (tests/unit/client-middleware-cache.test.ts).
+    cacheMiddleware: true,
     requestHandler,
     ...(config.endpointUrl ? { endpoint: config.endpointUrl } : {}),
   };

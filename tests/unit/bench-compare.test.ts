@@ -98,6 +98,29 @@ describe('bench:compare — comparing a fresh run with the recorded one', () => 
     ]);
   });
 
+  it("judges s3-dr's CPU per object against the writer's of the same run, and DR complete against write, then rclone", () => {
+    const run = (oursCpu: number, writerCpu: number, endToEnd: number, write: number, rclone: number) => ({
+      ...benchRun(800, 2400, 320),
+      ours: {
+        objectsPerSecond: 800,
+        s3RequestsPerObject: 1,
+        endToEndSeconds: endToEnd,
+        cpuMsPerObject: { ours: oursCpu, emulator: 0.8, writer: writerCpu },
+      },
+      peers: [{ tool: 'rclone sync --transfers 32', objectsPerSecond: 2400, seconds: rclone }],
+      peerWrite: { seconds: write },
+    });
+    const recorded = extractFigures('bench', { runs: [run(1.5, 0.4, 10, 5, 4)] });
+    expect(recorded.find((f) => f.name === 'write, then rclone sync ÷ s3-dr end to end')?.value).toBe(0.9);
+    // A machine twice as slow: every process's CPU and every time doubles alike; no regression.
+    expect(regressed(recorded, extractFigures('bench', { runs: [run(3, 0.8, 20, 10, 8)] }))).toEqual([]);
+    // s3-dr's own CPU per object 20 % higher, and DR complete 20 % later.
+    expect(regressed(recorded, extractFigures('bench', { runs: [run(1.8, 0.4, 12, 5, 4)] }))).toEqual([
+      "CPU per object ÷ the writer's",
+      'write, then rclone sync ÷ s3-dr end to end',
+    ]);
+  });
+
   it('takes the median over the runs of one bench.json', () => {
     const figures = extractFigures('bench', {
       runs: [benchRun(800, 1000, 400), benchRun(900, 1000, 400), benchRun(100, 1000, 400)],
