@@ -2,6 +2,11 @@
  * The fault proxy's `exhaust` plan (tests/helpers/fault-proxy.ts), which the faults suites rely on to
  * make the SDK give up on an operation whatever the size of their workload: an operation it claims fails
  * on every attempt, and nothing else does.
+ *
+ * What it leans on is the SDK's documented retry behaviour (AWS SDKs and Tools Reference Guide, "Retry
+ * behavior", https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html): in standard
+ * mode a transient error (a 500 or 503 answer, a dropped connection) is retried up to max_attempts
+ * attempts in all, then surfaces — here, a 503 after exactly the three attempts the client allows.
  */
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
