@@ -9,6 +9,10 @@
  * - `timeout`: the request is forwarded and executed, and the answer is held for `holdMs`, past the
  *   SDK's request timeout.
  *
+ * Besides the random share, `exhaust` names operations to fail on every attempt, so that the SDK gives up
+ * and the error reaches our code: at 10 % a random fault hits all three attempts of one operation about
+ * once in a thousand operations, so only a very large workload would hit that path by chance.
+ *
  * Every request is recorded with the SDK's retry headers (`amz-sdk-invocation-id`, the same for every
  * attempt of one operation, and `amz-sdk-request: attempt=N; max=M`), so {@link FaultProxy.accounting}
  * can say of every injected fault whether the SDK retried that very operation or gave up on it (the error
@@ -68,6 +72,13 @@ export interface FaultAccounting {
   retries: number;
 }
 
+/** An operation failed on every attempt (see {@link FaultProxyOptions.exhaust}). */
+export interface ExhaustFault {
+  /** S3 operation or `SQS:<Action>`, as {@link ProxiedRequest.operation}. */
+  operation: string;
+  kind: FaultKind;
+}
+
 export interface FaultProxyOptions {
   /** Base URL of the emulator, e.g. http://127.0.0.1:4566. */
   target: string;
@@ -82,6 +93,13 @@ export interface FaultProxyOptions {
   eligible?: (request: ProxiedRequest) => boolean;
   /** Milliseconds to wait before forwarding a request (slow operations); undefined: none. */
   delayMs?: (request: ProxiedRequest) => number | undefined;
+  /**
+   * Operations to fail on every attempt. Each entry claims the first eligible request of its operation
+   * that is a first attempt (`amz-sdk-request: attempt=1`) and arrives while the rate is above 0; every
+   * attempt of that operation (the same `amz-sdk-invocation-id`) then gets the entry's fault, so the SDK
+   * retries it until it gives up. Claimed and unclaimed entries: {@link FaultProxy.exhausted}.
+   */
+  exhaust?: readonly ExhaustFault[];
 }
 
 export interface FaultProxy {
@@ -94,6 +112,8 @@ export interface FaultProxy {
   /** Requests seen so far, by operation. */
   operations(): Record<string, number>;
   accounting(): FaultAccounting;
+  /** The `exhaust` entries, each with the operation that claimed it (its invocation id), if any yet. */
+  exhausted(): readonly (ExhaustFault & { invocationId?: string })[];
   /** Changes the fault rate from now on (0 stops injecting). */
   setRate(rate: number): void;
   close(): Promise<void>;
@@ -157,6 +177,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const holdMs = options.holdMs ?? 5_000;
   const random = seededRandom(options.seed);
   let rate = options.rate;
+  const plan: (ExhaustFault & { invocationId?: string })[] = (options.exhaust ?? []).map((e) => ({ ...e }));
   const seen: ProxiedRequest[] = [];
   const injected: InjectedFault[] = [];
   const agent = new Agent({ keepAlive: true, maxSockets: 512 });
@@ -227,6 +248,17 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     res.end(answer.body);
   };
 
+  /** The `exhaust` entry this request belongs to: claimed by an earlier attempt, or claimed now. */
+  const exhaustedBy = (request: ProxiedRequest, mayClaim: boolean) => {
+    const id = request.invocationId;
+    if (id === undefined) return undefined;
+    const claimed = plan.find((e) => e.invocationId === id);
+    if (claimed || !mayClaim || request.attempt !== 1) return claimed;
+    const entry = plan.find((e) => e.invocationId === undefined && e.operation === request.operation);
+    if (entry) entry.invocationId = id;
+    return entry;
+  };
+
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -246,13 +278,15 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       // One draw per request, whether or not it is eligible, so the sequence depends on the seed only.
       const draw = random();
       const pick = random();
-      const faulty = draw < rate && (options.eligible?.(request) ?? true);
+      const eligible = options.eligible?.(request) ?? true;
+      const exhausting = exhaustedBy(request, eligible && rate > 0);
+      const faulty = exhausting !== undefined || (draw < rate && eligible);
       const run = () => {
         if (!faulty) {
           forward(req, body, (answer) => reply(req, res, answer));
           return;
         }
-        const kind = kinds[Math.min(kinds.length - 1, Math.floor(pick * kinds.length))]!;
+        const kind = exhausting?.kind ?? kinds[Math.min(kinds.length - 1, Math.floor(pick * kinds.length))]!;
         const fault: InjectedFault = {
           id: injected.length + 1,
           kind,
@@ -329,6 +363,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         retries: seen.filter((r) => (r.attempt ?? 1) > 1).length,
       };
     },
+    exhausted: () => plan,
     setRate(next) {
       rate = next;
     },

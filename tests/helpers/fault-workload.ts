@@ -12,6 +12,8 @@ import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
 import type { OutcomeEvent } from '../../lib/core/telemetry.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import {
+  type ExhaustFault,
+  FAULT_KINDS,
   type FaultProxy,
   type FaultProxyOptions,
   type InjectedFault,
@@ -45,6 +47,11 @@ export interface FaultScenario {
   deleted: Set<string>;
   /** Replicate failures by error name (the `Failures` metric's events). */
   replicateFailures: Record<string, number>;
+  /**
+   * Objects replicated (copied) when the overwrites and deletes began: fewer than were written means
+   * those changes raced replication still in flight, as the workload intends.
+   */
+  copiedWhenRewritesBegan: number;
   /** Verify runs that failed (their error names), and the last report. */
   verifyFailures: string[];
   verifyReport: unknown;
@@ -76,6 +83,21 @@ export async function queueMessages(rt: LocalRuntime, url: string): Promise<stri
   );
   return (r.Messages ?? []).map((m) => m.Body ?? '');
 }
+
+/**
+ * Operations failed on every attempt: every kind of fault on a copy, the two error answers on a HEAD
+ * (which has no body, so the SDK names them differently), a held part copy (executed each time, never
+ * answered in time), and ingest's SendMessageBatch (its invocation fails and Lambda's async retry sends
+ * the tasks again).
+ */
+export const EXHAUST_EVERY_PATH: readonly ExhaustFault[] = [
+  ...FAULT_KINDS.map((kind) => ({ operation: 'CopyObject', kind })),
+  { operation: 'HeadObject', kind: 'slowdown' },
+  { operation: 'HeadObject', kind: 'internal' },
+  { operation: 'UploadPartCopy', kind: 'timeout' },
+  { operation: 'SQS:SendMessageBatch', kind: 'slowdown' },
+  { operation: 'SQS:SendMessageBatch', kind: 'reset' },
+];
 
 /** Keys of plain ASCII only: fauxqs pages listings of mixed-case or punctuated keys wrongly past 1,000. */
 const keyOf = (i: number) => `faults/d${String(i % 16).padStart(2, '0')}/o${String(i).padStart(5, '0')}`;
@@ -150,6 +172,7 @@ export async function runFaultScenario(options: FaultScenarioOptions): Promise<F
   ]);
   // While that is still replicating: overwrites, deletes, deletes followed by a rewrite, and a
   // multipart object replaced by another.
+  const copiedWhenRewritesBegan = rt.status.snapshot().objectsCopied;
   await mapConcurrent(
     Array.from({ length: n }, (_, i) => i),
     16,
@@ -184,7 +207,18 @@ export async function runFaultScenario(options: FaultScenarioOptions): Promise<F
   proxy.setRate(options.rate);
   await rt.drain(scaled(120_000));
   channel('s3dr:outcome').unsubscribe(onOutcome);
-  return { rt, proxy, source, dr, live, deleted, replicateFailures, verifyFailures, verifyReport };
+  return {
+    rt,
+    proxy,
+    source,
+    dr,
+    live,
+    deleted,
+    replicateFailures,
+    copiedWhenRewritesBegan,
+    verifyFailures,
+    verifyReport,
+  };
 }
 
 /** Stops the runtime, then the proxy. */
@@ -217,7 +251,11 @@ export interface FaultLedger {
   byKind: Record<string, number>;
   retriedBySdk: number;
   sdkRetries: number;
-  surfaced: { s3: number; s3Keys: number; sqs: number };
+  /**
+   * Faults the SDK gave up on; `quota`: of those, the ones it gave up on before its last attempt (its
+   * retry quota had run dry).
+   */
+  surfaced: { s3: number; s3Keys: number; sqs: number; quota: number };
   counted: { replicate: Record<string, number>; ingestInvocations: number; verify: Record<string, number> };
   /**
    * Failures missing for surfaced faults (all must be zero). S3 faults are grouped by object key: the
@@ -271,7 +309,12 @@ export function faultLedger(s: FaultScenario): FaultLedger {
     byKind: a.byKind,
     retriedBySdk: a.retried.length,
     sdkRetries: a.retries,
-    surfaced: { s3: surfacedS3, s3Keys: namesByKey.size, sqs: surfacedSqs },
+    surfaced: {
+      s3: surfacedS3,
+      s3Keys: namesByKey.size,
+      sqs: surfacedSqs,
+      quota: a.surfaced.filter((f) => (f.attempt ?? 0) < (f.maxAttempts ?? 0)).length,
+    },
     counted: { replicate: { ...s.replicateFailures }, ingestInvocations, verify },
     unaccounted: {
       s3Keys: Math.max(0, namesByKey.size - counted()),

@@ -84,8 +84,10 @@ async function cachedStackPair(
   try {
     return JSON.parse(await readFile(cached, 'utf8')) as StackPair;
   } catch {
-    const primary = await packageTemplate('dev', primaryParams);
-    const dr = await packageTemplate('dev', drParams);
+    const [primary, dr] = await Promise.all([
+      packageTemplate('dev', primaryParams),
+      packageTemplate('dev', drParams),
+    ]);
     await mkdir(dir, { recursive: true });
     const tmp = `${cached}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify({ primary, dr }));

@@ -61,24 +61,48 @@ function offlineEnv(): NodeJS.ProcessEnv {
 export const SLS_TIMEOUT_MS = scaled(8 * 60_000);
 
 /**
+ * How many `sls` runs of one jest process go at once (S3DR_SLS_CONCURRENCY, default 2). A run is a few
+ * seconds of CPU — resolving serverless.yml, then bundling — in one process, so a file that starts all
+ * its runs together keeps both cores of a 2-core CI machine busy; more at once would only share them.
+ */
+const SLS_CONCURRENCY = Math.max(1, Number(process.env.S3DR_SLS_CONCURRENCY ?? 2) || 1);
+let slsRunning = 0;
+const slsWaiting: (() => void)[] = [];
+
+/** Runs `run` when one of the SLS_CONCURRENCY slots is free; a finished run hands its slot on. */
+async function inSlsSlot<T>(run: () => Promise<T>): Promise<T> {
+  if (slsRunning < SLS_CONCURRENCY) slsRunning += 1;
+  else await new Promise<void>((resolve) => slsWaiting.push(resolve));
+  try {
+    return await run();
+  } finally {
+    const next = slsWaiting.shift();
+    if (next) next();
+    else slsRunning -= 1;
+  }
+}
+
+/**
  * Runs `sls <args>` with the Node that runs the tests (v22 under npm), from the project root, and resolves
  * with its exit code and output. A run killed at the bound rejects with "… timed out after N s" and the
  * output so far (tests/helpers/run-process.ts), rather than passing for a framework error with an empty
- * message.
+ * message. The bound counts from the start of the run, not from the wait for a slot (SLS_CONCURRENCY).
  */
-export async function runSls(
+export function runSls(
   args: string[],
   timeoutMs = SLS_TIMEOUT_MS,
   extraEnv: Record<string, string> = {},
   cwd = root,
 ): Promise<SlsResult> {
-  const result = await runProcess(process.execPath, [slsBin, ...args], {
-    cwd,
-    env: { ...offlineEnv(), ...extraEnv },
-    timeoutMs,
-    check: false,
+  return inSlsSlot(async () => {
+    const result = await runProcess(process.execPath, [slsBin, ...args], {
+      cwd,
+      env: { ...offlineEnv(), ...extraEnv },
+      timeoutMs,
+      check: false,
+    });
+    return { code: result.code ?? 1, stdout: result.stdout, stderr: result.stderr };
   });
-  return { code: result.code ?? 1, stdout: result.stdout, stderr: result.stderr };
 }
 
 const paramArgs = (params: Record<string, string>) =>

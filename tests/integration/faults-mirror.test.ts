@@ -3,10 +3,14 @@
  * the source — deletes included — not merely a superset. (Locally the DR bucket is not versioned, so a
  * mirrored delete really removes the copy; on AWS it leaves a delete marker.)
  *
- * Size and seed: S3DR_FAULTS_MIRROR_OBJECTS (default 600), S3DR_FAULTS_SEED (default 7).
+ * As there, some operations fail on every attempt (EXHAUST_EVERY_PATH), so that errors reach our code on
+ * every path whatever the workload's size.
+ *
+ * Size and seed: S3DR_FAULTS_MIRROR_OBJECTS (default 150), S3DR_FAULTS_SEED (default 7).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
+  EXHAUST_EVERY_PATH,
   type FaultScenario,
   faultLedger,
   listing,
@@ -15,7 +19,7 @@ import {
   stopFaultScenario,
 } from '../helpers/fault-workload.ts';
 
-const objects = Number(process.env.S3DR_FAULTS_MIRROR_OBJECTS ?? 600);
+const objects = Number(process.env.S3DR_FAULTS_MIRROR_OBJECTS ?? 150);
 const seed = Number(process.env.S3DR_FAULTS_SEED ?? 7);
 let s: FaultScenario;
 
@@ -30,6 +34,7 @@ beforeAll(async () => {
     // Far above a request's latency on a busy machine (at 2 s, CPU starvation beside three busy
     // processes timed out good requests); `timeout` faults hold their answer 1.5 × this.
     requestTimeoutMs: 5000,
+    proxy: { exhaust: EXHAUST_EVERY_PATH },
   });
 }, 300_000);
 
@@ -50,6 +55,9 @@ describe(`the pipeline with 10 % of handler requests failing (mirror, ${objects}
     expect(await queueMessages(s.rt, s.rt.dlqUrl)).toEqual([]);
     const ledger = faultLedger(s);
     expect(ledger.injected).toBeGreaterThan(0);
+    expect(s.proxy.exhausted().filter((e) => e.invocationId === undefined)).toEqual([]);
+    expect(ledger.surfaced.s3Keys).toBeGreaterThan(0);
+    expect(ledger.surfaced.sqs).toBeGreaterThan(0);
     expect(ledger.untraceable).toBe(0);
     expect(ledger.unaccounted).toEqual({ s3Keys: 0, byName: {}, sqs: 0 });
   });

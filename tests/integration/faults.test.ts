@@ -5,13 +5,19 @@
  * and every injected fault must be accounted for: retried by the SDK, or surfaced to our code and
  * counted as a failure (then retried by SQS or Lambda's async retry).
  *
- * Size and seed: S3DR_FAULTS_OBJECTS (default 2000), S3DR_FAULTS_SEED (default 7); S3DR_FAULTS_SUMMARY=<file>
+ * Besides the random share, some operations fail on every attempt (EXHAUST_EVERY_PATH), so that the SDK gives up on
+ * each kind of fault and the error reaches our code: a random 10 % does that to about one operation in a
+ * thousand, which took a workload of 2,000 objects to hit at all, and then not every kind. With the paths
+ * forced, a few hundred objects exercise them all, and the tests assert that they did.
+ *
+ * Size and seed: S3DR_FAULTS_OBJECTS (default 300), S3DR_FAULTS_SEED (default 7); S3DR_FAULTS_SUMMARY=<file>
  * writes the fault accounting there.
  */
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FAULT_KINDS } from '../helpers/fault-proxy.ts';
 import {
+  EXHAUST_EVERY_PATH,
   type FaultScenario,
   faultLedger,
   listing,
@@ -21,7 +27,7 @@ import {
 } from '../helpers/fault-workload.ts';
 import { snapshots } from '../helpers/objects.ts';
 
-const objects = Number(process.env.S3DR_FAULTS_OBJECTS ?? 2000);
+const objects = Number(process.env.S3DR_FAULTS_OBJECTS ?? 300);
 const seed = Number(process.env.S3DR_FAULTS_SEED ?? 7);
 let s: FaultScenario;
 
@@ -36,6 +42,7 @@ beforeAll(async () => {
     // Far above a request's latency on a busy machine (at 2 s, CPU starvation beside three busy
     // processes timed out good requests); `timeout` faults hold their answer 1.5 × this.
     requestTimeoutMs: 5000,
+    proxy: { exhaust: EXHAUST_EVERY_PATH },
   });
 }, 420_000);
 
@@ -51,6 +58,23 @@ describe(`the pipeline with 10 % of handler requests failing (retain, ${objects}
     expect(ops.CopyObject).toBeGreaterThan(0);
     expect(ops.UploadPartCopy).toBeGreaterThan(0);
     for (const kind of FAULT_KINDS) expect(s.proxy.counts()[kind]).toBeGreaterThan(0);
+  });
+
+  it('overwrites and deletes objects while their replication is still in flight', () => {
+    expect(s.copiedWhenRewritesBegan).toBeLessThan(objects);
+    expect(s.deleted.size).toBeGreaterThan(0);
+  });
+
+  it('has the SDK retry every kind of fault, and give up on each operation failed on every attempt', () => {
+    const { retried, surfaced } = s.proxy.accounting();
+    expect(new Set(retried.map((f) => f.kind))).toEqual(new Set(FAULT_KINDS));
+    const exhausted = s.proxy.exhausted();
+    expect(exhausted.filter((e) => e.invocationId === undefined)).toEqual([]);
+    for (const e of exhausted) {
+      // The last attempt the SDK made of that operation got the fault: it gave up on it.
+      const last = surfaced.find((f) => f.invocationId === e.invocationId);
+      expect({ ...e, surfaced: last?.kind }).toEqual({ ...e, surfaced: e.kind });
+    }
   });
 
   it('leaves every live source object in DR with the same ETag and size, and only deleted keys extra', async () => {
@@ -86,6 +110,9 @@ describe(`the pipeline with 10 % of handler requests failing (retain, ${objects}
     expect(ledger.untraceable).toBe(0);
     expect(ledger.retriedBySdk).toBeGreaterThan(0);
     expect(ledger.sdkRetries).toBeGreaterThanOrEqual(ledger.retriedBySdk);
+    // Faults reached our code on both paths (EXHAUST makes sure), so the checks below are not vacuous.
+    expect(ledger.surfaced.s3Keys).toBeGreaterThan(0);
+    expect(ledger.surfaced.sqs).toBeGreaterThan(0);
     // Every fault the SDK gave up on failed one replicate record (counted by error name), one ingest
     // invocation or one verify run: none vanished.
     expect(ledger.unaccounted).toEqual({ s3Keys: 0, byName: {}, sqs: 0 });

@@ -66,6 +66,7 @@ import {
   DR_ACCOUNT_KEY,
   DR_KEY,
   describeCall,
+  drAccountTemplates,
   drAccountWorld,
   type Evaluated,
   evaluateCalls,
@@ -193,7 +194,9 @@ const restore = (payload: Record<string, unknown>) => runJob<{ failures: unknown
 const verify = (payload: Record<string, unknown>) => runJob<unknown>('verify', payload);
 
 beforeAll(async () => {
-  world = await iamWorld();
+  // The dr-account stage's templates too (its describe block reads them from the cache): four
+  // `sls package` runs at once, two at a time (tests/helpers/template.ts), not two and then two.
+  [world] = await Promise.all([iamWorld(), drAccountTemplates()]);
   ({ stacks, roles, policies, encryption } = world);
   const { primary } = world;
   const atRest = keysAtRest(stacks);
@@ -409,7 +412,8 @@ beforeAll(async () => {
     recorder.calls.push({ ...c, input: { ...c.input, QueueUrl: drUrl } });
   }
   for (const stack of stacks) recorder.calls.push(...platformCalls(stack));
-  // Two `sls package` runs (unless cached) take 5 s on an idle machine, over a minute each on a busy one.
+  // Four `sls package` runs (unless cached), two at a time, take 5 s on an idle machine and over a
+  // minute each on a busy one.
 }, 400_000);
 
 describe('IAM, evaluated against the packaged templates', () => {

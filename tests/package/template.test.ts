@@ -26,6 +26,7 @@ import {
   root,
   runSls,
   SLS_TIMEOUT_MS,
+  type SlsResult,
 } from '../helpers/template.ts';
 
 const ADMIN = 'arn:aws:iam::123456789012:role/s3dr-admin';
@@ -52,35 +53,70 @@ let eb: CfnTemplate;
 let local: Record<string, unknown>;
 const DR_ACCOUNT = '444455556666';
 
+/** `sls print --stage local --param=copyTags=false`. */
+let localWithoutTags: Record<string, unknown>;
+/**
+ * `sls package --stage dev --param=<one bad parameter>`, each of which must be refused: run with the
+ * packages above rather than one at a time in their tests.
+ */
+const REFUSED = [
+  'replicateReservedConcurrency=10',
+  'replicateMaxConcurrency=1',
+  'jobMaxConcurrency=1',
+  'thawArchivedSources=yes',
+  'sourceBuckets=a-bucket,b-bucket',
+  'stackRole=dr',
+  'eventSource=sns',
+] as const;
+let refusals: Map<string, SlsResult>;
+const refused = (param: (typeof REFUSED)[number]): SlsResult => {
+  const result = refusals.get(param);
+  if (!result) throw new Error(`no sls run with --param=${param}`);
+  return result;
+};
+
+// Every `sls` run of this file at once (tests/helpers/template.ts runs two at a time).
 beforeAll(async () => {
-  dev = await packageTemplate('dev');
-  dr = await packageTemplate('dev', {
-    stackRole: 'dr',
-    adminPrincipalArn: `${ADMIN},${BREAK_GLASS}`,
-    kmsKeyArn: DR_KEY,
-    objectLockMode: 'COMPLIANCE',
-    objectLockDays: '7',
-  });
-  two = await packageTemplate('dev', {
-    sourceBuckets: 'a-bucket,b-bucket',
-    keyLayout: 'bucket-prefixed',
-    restoreTargets: 'restore-target',
-    kmsKeyArn: DR_KEY,
-    queueKmsKeyArn: QUEUE_KEY,
-    sourceKmsKeyArns: SOURCE_KEY,
-    alarmEmail: 'oncall@example.com',
-    thawArchivedSources: 'true',
-  });
-  eb = await packageTemplate('dev', {
-    eventSource: 'eventbridge',
-    sourceBuckets: 'a-bucket,b-bucket',
-    keyLayout: 'bucket-prefixed',
-    replicateMaxConcurrency: '5',
-    drAccountId: DR_ACCOUNT,
-  });
-  local = await printConfig('local');
-  // Five packages and a print, each bounded by SLS_TIMEOUT_MS: a busy machine is slow, not wrong.
-}, 6 * SLS_TIMEOUT_MS);
+  const packaging = Promise.all([
+    packageTemplate('dev'),
+    packageTemplate('dev', {
+      stackRole: 'dr',
+      adminPrincipalArn: `${ADMIN},${BREAK_GLASS}`,
+      kmsKeyArn: DR_KEY,
+      objectLockMode: 'COMPLIANCE',
+      objectLockDays: '7',
+    }),
+    packageTemplate('dev', {
+      sourceBuckets: 'a-bucket,b-bucket',
+      keyLayout: 'bucket-prefixed',
+      restoreTargets: 'restore-target',
+      kmsKeyArn: DR_KEY,
+      queueKmsKeyArn: QUEUE_KEY,
+      sourceKmsKeyArns: SOURCE_KEY,
+      alarmEmail: 'oncall@example.com',
+      thawArchivedSources: 'true',
+    }),
+    packageTemplate('dev', {
+      eventSource: 'eventbridge',
+      sourceBuckets: 'a-bucket,b-bucket',
+      keyLayout: 'bucket-prefixed',
+      replicateMaxConcurrency: '5',
+      drAccountId: DR_ACCOUNT,
+    }),
+    printConfig('local'),
+    printConfig('local', { copyTags: 'false' }),
+  ]);
+  const refusing = Promise.all(
+    REFUSED.map(async (param) => {
+      const result = await runSls(['package', '--stage', 'dev', `--param=${param}`]);
+      return [param, result] as const;
+    }),
+  );
+  let refusedRuns: (readonly [string, SlsResult])[];
+  [[dev, dr, two, eb, local, localWithoutTags], refusedRuns] = await Promise.all([packaging, refusing]);
+  refusals = new Map(refusedRuns);
+  // Thirteen runs, each bounded by SLS_TIMEOUT_MS, two at a time: a busy machine is slow, not wrong.
+}, 7 * SLS_TIMEOUT_MS);
 
 const props = (t: CfnTemplate, id: string) => effective(t, resource(t, id).Properties ?? {});
 const fnProps = (t: CfnTemplate, fn: string) =>
@@ -191,22 +227,18 @@ describe('functions', () => {
     }
   });
 
-  it(
-    'refuses replicateReservedConcurrency, and a maximum concurrency below 2, naming the parameter',
-    async () => {
-      const reserved = await runSls(['package', '--stage', 'dev', '--param=replicateReservedConcurrency=10']);
-      expect(reserved.code).not.toBe(0);
-      expect(reserved.stdout + reserved.stderr).toContain(
-        'parameter "replicateReservedConcurrency" is no longer used',
-      );
-      const low = await runSls(['package', '--stage', 'dev', '--param=replicateMaxConcurrency=1']);
-      expect(low.code).not.toBe(0);
-      expect(low.stdout + low.stderr).toContain(
-        'parameter "replicateMaxConcurrency" must be a whole number from 2 to 1000',
-      );
-    },
-    2 * SLS_TIMEOUT_MS,
-  );
+  it('refuses replicateReservedConcurrency, and a maximum concurrency below 2, naming the parameter', () => {
+    const reserved = refused('replicateReservedConcurrency=10');
+    expect(reserved.code).not.toBe(0);
+    expect(reserved.stdout + reserved.stderr).toContain(
+      'parameter "replicateReservedConcurrency" is no longer used',
+    );
+    const low = refused('replicateMaxConcurrency=1');
+    expect(low.code).not.toBe(0);
+    expect(low.stdout + low.stderr).toContain(
+      'parameter "replicateMaxConcurrency" must be a whole number from 2 to 1000',
+    );
+  });
 
   it('names the DR bucket’s owner for ExpectedBucketOwner: this account, or drAccountId', () => {
     const owner = (t: CfnTemplate, fn: string) =>
@@ -263,17 +295,13 @@ describe('functions', () => {
     }
   });
 
-  it(
-    'refuses a jobMaxConcurrency below 2, the least an SQS event source takes',
-    async () => {
-      const result = await runSls(['package', '--stage', 'dev', '--param=jobMaxConcurrency=1']);
-      expect(result.code).not.toBe(0);
-      expect(result.stdout + result.stderr).toContain(
-        'parameter "jobMaxConcurrency" must be a whole number from 2 to 1000',
-      );
-    },
-    SLS_TIMEOUT_MS,
-  );
+  it('refuses a jobMaxConcurrency below 2, the least an SQS event source takes', () => {
+    const result = refused('jobMaxConcurrency=1');
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain(
+      'parameter "jobMaxConcurrency" must be a whole number from 2 to 1000',
+    );
+  });
 
   it('runs verify on the schedule parameter', () => {
     const rules = resourcesOfType(dev, 'AWS::Events::Rule');
@@ -317,18 +345,13 @@ describe('S3 notifications', () => {
     expect(ingestEvents(local)).toEqual(allEvents);
   });
 
-  it(
-    'leaves tag changes unsubscribed when tags are not replicated (copyTags off)',
-    async () => {
-      const off = await printConfig('local', { copyTags: 'false' });
-      expect(ingestEvents(off)).toEqual([
-        's3:LifecycleExpiration:*',
-        's3:ObjectCreated:*',
-        's3:ObjectRemoved:*',
-      ]);
-    },
-    SLS_TIMEOUT_MS,
-  );
+  it('leaves tag changes unsubscribed when tags are not replicated (copyTags off)', () => {
+    expect(ingestEvents(localWithoutTags)).toEqual([
+      's3:LifecycleExpiration:*',
+      's3:ObjectCreated:*',
+      's3:ObjectRemoved:*',
+    ]);
+  });
 
   it('re-applies the notifications on every deploy, repairing a configuration someone overwrote', () => {
     for (const [, r] of resourcesOfType(two, 'Custom::S3')) {
@@ -359,17 +382,11 @@ describe('S3 notifications', () => {
     });
   });
 
-  it(
-    'refuses a thawArchivedSources that is not true or false, naming the parameter',
-    async () => {
-      const result = await runSls(['package', '--stage', 'dev', '--param=thawArchivedSources=yes']);
-      expect(result.code).not.toBe(0);
-      expect(result.stdout + result.stderr).toContain(
-        'parameter "thawArchivedSources" must be true or false',
-      );
-    },
-    SLS_TIMEOUT_MS,
-  );
+  it('refuses a thawArchivedSources that is not true or false, naming the parameter', () => {
+    const result = refused('thawArchivedSources=yes');
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain('parameter "thawArchivedSources" must be true or false');
+  });
 
   it('lets the notification handler edit exactly the source buckets, one bucket after the other', () => {
     expect(resource(two, 'IngestCustomS3Bucket2').DependsOn).toEqual(
@@ -415,15 +432,11 @@ describe('S3 notifications', () => {
     }
   });
 
-  it(
-    'refuses to package two source buckets with the flat key layout, naming the parameter',
-    async () => {
-      const result = await runSls(['package', '--stage', 'dev', '--param=sourceBuckets=a-bucket,b-bucket']);
-      expect(result.code).not.toBe(0);
-      expect(result.stdout + result.stderr).toContain('parameter "keyLayout" is "flat"');
-    },
-    SLS_TIMEOUT_MS,
-  );
+  it('refuses to package two source buckets with the flat key layout, naming the parameter', () => {
+    const result = refused('sourceBuckets=a-bucket,b-bucket');
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain('parameter "keyLayout" is "flat"');
+  });
 });
 
 describe('queues', () => {
@@ -744,15 +757,11 @@ describe('stack roles', () => {
     expect(get(fnProps(dr, 'restore'), 'Environment', 'Variables', 'S3DR_QUEUE_URL')).toBeUndefined();
   });
 
-  it(
-    'refuses a dr stack that would create the DR bucket without an admin principal',
-    async () => {
-      const result = await runSls(['package', '--stage', 'dev', '--param=stackRole=dr']);
-      expect(result.code).not.toBe(0);
-      expect(result.stdout + result.stderr).toContain('parameter "adminPrincipalArn" must be set');
-    },
-    SLS_TIMEOUT_MS,
-  );
+  it('refuses a dr stack that would create the DR bucket without an admin principal', () => {
+    const result = refused('stackRole=dr');
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain('parameter "adminPrincipalArn" must be set');
+  });
 
   it('creates no role that no function uses (the framework shared role)', () => {
     for (const t of [dev, dr, two]) {
@@ -1275,15 +1284,11 @@ describe('eventSource: eventbridge', () => {
     expect(condition(eb, 'UsesEventBridge')).toBe(true);
   });
 
-  it(
-    'refuses an unknown eventSource, naming the parameter',
-    async () => {
-      const result = await runSls(['package', '--stage', 'dev', '--param=eventSource=sns']);
-      expect(result.code).not.toBe(0);
-      expect(result.stdout + result.stderr).toContain(
-        'parameter "eventSource" must be "notifications" or "eventbridge"',
-      );
-    },
-    2 * SLS_TIMEOUT_MS,
-  );
+  it('refuses an unknown eventSource, naming the parameter', () => {
+    const result = refused('eventSource=sns');
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain(
+      'parameter "eventSource" must be "notifications" or "eventbridge"',
+    );
+  });
 });
