@@ -158,21 +158,16 @@ export function cancelVerifyJob(id: string, deps: VerifyJobControlDeps): Promise
 }
 
 /**
- * Handles one run message of a verify job; throws to have SQS deliver it again (and, at last, to the
- * DLQ, recording why the job failed).
+ * Handles one run message of a verify job; throws (or answers `busy`) to have SQS deliver it again. At
+ * its last try the job worker calls {@link failJob} (lib/jobs/batch.ts).
  */
-export async function runVerifyMessage(
+export function runVerifyMessage(
   message: RunMessage,
-  receiveCount: number,
+  _receiveCount: number,
   runId: string,
   deps: VerifyJobDeps,
 ): Promise<'done' | 'busy'> {
-  try {
-    return await runStep(message.job, message.run, runId, deps);
-  } catch (error) {
-    if (receiveCount >= deps.maxReceiveCount) await failJob(message, error, deps);
-    throw error;
-  }
+  return runStep(message.job, message.run, runId, deps);
 }
 
 async function runStep(
@@ -384,16 +379,10 @@ async function finishIfDone(id: string, deps: Pick<VerifyJobDeps, 'dr' | 'clock'
 }
 
 /** The try that sends a run message to the DLQ fails the job, saying why, and writes its report. */
-async function failJob(message: RunMessage, error: unknown, deps: VerifyJobDeps): Promise<void> {
+export async function failJob(message: RunMessage, error: unknown, deps: VerifyJobDeps): Promise<void> {
   const store = new JobStore(deps.dr);
   const { name, message: text } = describeError(error);
   const reason = `run ${message.run} failed: ${name}: ${text} (after ${deps.maxReceiveCount} tries; the message is in the job DLQ)`;
-  deps.logger.error('a job message failed its last try and moves to the DLQ', {
-    action: 'job-dlq',
-    job: message.job,
-    run: message.run,
-    error: { name, message: text },
-  });
   await failActiveJob(store, message.job, reason, deps.clock.now());
   await finishIfDone(message.job, deps);
 }

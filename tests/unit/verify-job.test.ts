@@ -36,6 +36,7 @@ import {
 import { parseVerifyRequest } from '../../lib/verify/payload.ts';
 import type { VerifyReport } from '../../lib/verify/report.ts';
 import { verifySources } from '../../lib/verify/run.ts';
+import { delivery, jobWorker } from '../helpers/job-worker.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
 import { noOutcomes, silentLog } from '../helpers/telemetry.ts';
 
@@ -292,12 +293,35 @@ describe('verify jobs', () => {
     expect((await verifyStatus(started.job, deps)).state).toBe('complete');
   });
 
+  it('fail when a run is still busy at its last try (maxReceiveCount, then the job DLQ: "Using dead-letter queues in Amazon SQS"), instead of waiting for a message that is gone', async () => {
+    const { deps, sent } = setup({ keys });
+    const started = await startVerifyJob(request(), deps);
+    sent.length = 0;
+    // Run 1 delivered while run 0 is not recorded: busy at every try.
+    const early: RunMessage = { v: 1, kind: 'run', job: started.job, run: 1 };
+    for (const receiveCount of [1, 2, 3, 4]) {
+      await expect(jobWorker({ verify: deps })(delivery(early, receiveCount))).rejects.toThrow(
+        /another delivery/,
+      );
+      expect((await verifyStatus(started.job, deps)).state).not.toBe('failed');
+    }
+    await expect(jobWorker({ verify: deps })(delivery(early, 5))).rejects.toThrow(/another delivery/);
+    const status = await verifyStatus(started.job, deps);
+    expect(status.state).toBe('failed');
+    expect(status.error).toMatch(
+      /run 1 failed: ShardBusyError: another delivery held run 1 .* at each of its 5 tries/,
+    );
+  });
+
   it('fail on the last try of a run (maxReceiveCount, then the job DLQ: "Handling errors for an SQS event source in Lambda"), saying why, with the report of what the runs found', async () => {
     const { deps, sent } = setup({ keys });
     const started = await startVerifyJob(request(), deps);
     const message = sent.shift() as RunMessage;
     deps.sourceStore = () => undefined; // every run fails
-    await expect(runVerifyMessage(message, 5, 'worker-a', deps)).rejects.toThrow(/not a configured source/);
+    // As the job worker hands it over (lib/jobs/batch.ts): its 5th receive is the queue's maxReceiveCount.
+    await expect(jobWorker({ verify: deps })(delivery(message, 5))).rejects.toThrow(
+      /not a configured source/,
+    );
     const status = await verifyStatus(started.job, deps);
     expect(status.state).toBe('failed');
     expect(status.error).toMatch(/run 0 failed: .*after 5 tries; the message is in the job DLQ/);
