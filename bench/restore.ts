@@ -57,8 +57,12 @@ export interface RestoreBenchResult {
     bytesEach: number;
     runs: RestoreRun[];
     replicationOfRestoredWrites: string;
-    /** Peak RSS of this process, which hosts every function locally (and the SQS pollers), MiB. */
+    /**
+     * Peak RSS (MiB) of this process, which hosts the runtime, ingest, replicate, restore's handler and
+     * the one-invocation restore, and of the job worker processes (the largest, and each).
+     */
     peakRssMiB?: number;
+    jobWorkerPeakRssMiB?: { max: number; each: number[] };
   };
   large?: { bytes: number; parts: number; runs: RestoreRun[] };
 }
@@ -168,7 +172,7 @@ interface RestoreBenchOptions {
   bytes: number;
   largeMiB: number;
   partMiB: number;
-  /** Keys per job shard (default: n / 16, so the job has 16 shards for its workers). */
+  /** Keys per job shard (default: n / 20, so the local stage's 10 workers each run 2 shards). */
   shardKeys?: number;
 }
 
@@ -258,6 +262,9 @@ async function benchSmallObjects(
     }),
   );
   small.peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+  await rt.pauseJobWorkers(); // each worker process answers with its peak RSS
+  small.jobWorkerPeakRssMiB = rt.jobWorkerPeakRssMiB();
+  rt.resumeJobWorkers();
   const skipped = rt.status.snapshot().objectsSkipped;
   const copied = rt.status.snapshot().objectsCopied;
   small.runs.push(
@@ -322,6 +329,9 @@ export async function benchRestore(options: RestoreBenchOptions): Promise<Restor
     port: 0,
     quiet: true,
     pollers: 8,
+    // Each concurrent job worker in its own process, as each concurrent invocation has its own
+    // execution environment on Lambda (docs/performance.md#restore-jobs).
+    jobWorkerProcesses: true,
     env: {
       S3DR_DELETE_POLICY: 'retain',
       S3DR_RESTORE_TARGETS: TARGET,
@@ -330,7 +340,7 @@ export async function benchRestore(options: RestoreBenchOptions): Promise<Restor
       S3DR_MULTIPART_THRESHOLD: String(64 * MiB),
       S3DR_PART_SIZE: String(options.partMiB * MiB),
       S3DR_PART_CONCURRENCY: String(partConcurrency),
-      S3DR_JOB_SHARD_KEYS: String(options.shardKeys ?? Math.max(100, Math.ceil(options.n / 16))),
+      S3DR_JOB_SHARD_KEYS: String(options.shardKeys ?? Math.max(100, Math.ceil(options.n / 20))),
     },
     extraBuckets: [TARGET],
   });
