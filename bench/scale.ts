@@ -131,10 +131,30 @@ async function scaleRun(n: number): Promise<ScaleRun> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/**
+ * Each size runs in a fresh process of its own: the handlers read the runtime's endpoint when first
+ * imported, and the runtime process's peak RSS must be that size's alone for the flat-in-N comparison.
+ */
+async function scaleRunInChild(n: number): Promise<ScaleRun> {
+  const { fork } = await import('node:child_process');
+  const child = fork(new URL(import.meta.url).pathname, [], {
+    env: { ...process.env, BENCH_SCALE_ONE: String(n) },
+    execArgv: ['--no-warnings'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (result) => resolve(result as ScaleRun));
+    child.once('exit', (code) => reject(new Error(`the N = ${n} run exited (code ${code})`)));
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}` && process.env.BENCH_SCALE_ONE) {
+  process.send?.(await scaleRun(Number(process.env.BENCH_SCALE_ONE)));
+  process.disconnect?.();
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const sizes = (process.env.BENCH_SCALE_NS ?? '20000,200000').split(',').map(Number);
   const runs: ScaleRun[] = [];
-  for (const n of sizes) runs.push(await scaleRun(n));
+  for (const n of sizes) runs.push(await scaleRunInChild(n));
   const result = {
     machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version },
     runs,
