@@ -57,12 +57,8 @@ export interface RestoreBenchResult {
     bytesEach: number;
     runs: RestoreRun[];
     replicationOfRestoredWrites: string;
-    /**
-     * Peak RSS (MiB) of this process, which hosts the runtime, ingest, replicate, restore's handler and
-     * the one-invocation restore, and of the job worker processes (the largest, and each).
-     */
+    /** Peak RSS of this process, which hosts every function locally (and the SQS pollers), MiB. */
     peakRssMiB?: number;
-    jobWorkerPeakRssMiB?: { max: number; each: number[] };
   };
   large?: { bytes: number; parts: number; runs: RestoreRun[] };
 }
@@ -262,9 +258,6 @@ async function benchSmallObjects(
     }),
   );
   small.peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
-  await rt.pauseJobWorkers(); // each worker process answers with its peak RSS
-  small.jobWorkerPeakRssMiB = rt.jobWorkerPeakRssMiB();
-  rt.resumeJobWorkers();
   const skipped = rt.status.snapshot().objectsSkipped;
   const copied = rt.status.snapshot().objectsCopied;
   small.runs.push(
@@ -329,9 +322,8 @@ export async function benchRestore(options: RestoreBenchOptions): Promise<Restor
     port: 0,
     quiet: true,
     pollers: 8,
-    // Each concurrent job worker in its own process, as each concurrent invocation has its own
-    // execution environment on Lambda (docs/performance.md#restore-jobs).
-    jobWorkerProcesses: true,
+    // The job workers stay in this process: on 2 cores, ten worker processes starve the emulator, which
+    // serves every request, and the job ran slower than in-process (docs/performance.md#restore-jobs).
     env: {
       S3DR_DELETE_POLICY: 'retain',
       S3DR_RESTORE_TARGETS: TARGET,
