@@ -168,7 +168,7 @@ interface RestoreBenchOptions {
   bytes: number;
   largeMiB: number;
   partMiB: number;
-  /** Keys per job shard (default: n / 16, so the job has 16 shards for its workers). */
+  /** Keys per job shard (default: n / 20, so the local stage's 10 workers each run 2 shards). */
   shardKeys?: number;
 }
 
@@ -322,6 +322,8 @@ export async function benchRestore(options: RestoreBenchOptions): Promise<Restor
     port: 0,
     quiet: true,
     pollers: 8,
+    // The job workers stay in this process: on 2 cores, ten worker processes starve the emulator, which
+    // serves every request, and the job ran slower than in-process (docs/performance.md#restore-jobs).
     env: {
       S3DR_DELETE_POLICY: 'retain',
       S3DR_RESTORE_TARGETS: TARGET,
@@ -330,7 +332,7 @@ export async function benchRestore(options: RestoreBenchOptions): Promise<Restor
       S3DR_MULTIPART_THRESHOLD: String(64 * MiB),
       S3DR_PART_SIZE: String(options.partMiB * MiB),
       S3DR_PART_CONCURRENCY: String(partConcurrency),
-      S3DR_JOB_SHARD_KEYS: String(options.shardKeys ?? Math.max(100, Math.ceil(options.n / 16))),
+      S3DR_JOB_SHARD_KEYS: String(options.shardKeys ?? Math.max(100, Math.ceil(options.n / 20))),
     },
     extraBuckets: [TARGET],
   });

@@ -27,6 +27,7 @@ import { type AsyncFailure, AsyncInvoker } from './async-invoker.ts';
 import { recordFunctionCalls } from './call-recorder.ts';
 import { type Emulator, startEmulator, startEmulatorProcess } from './emulator.ts';
 import { localEnv } from './env.ts';
+import { type FunctionProcesses, startFunctionProcesses } from './function-processes.ts';
 import type { Handler } from './lambda-context.ts';
 import { invokeHandler, lambdaContext } from './lambda-context.ts';
 import { S3Notifier } from './s3-notifier.ts';
@@ -52,6 +53,13 @@ export interface LocalRuntimeOptions {
   jobMaxReceiveCount?: number;
   /** Concurrent job workers (default: the stage's jobMaxConcurrency, as the event source caps it). */
   jobWorkers?: number;
+  /**
+   * Run each concurrent job worker in a process of its own (local/function-processes.ts), as Lambda runs
+   * each concurrent invocation in its own execution environment: the job's shards then run in parallel
+   * on the machine's cores, and each worker's memory is measured apart. Off by default: tests that
+   * inject faults into the job worker need it in this process.
+   */
+  jobWorkerProcesses?: boolean;
   /** Delay before ingest retries (Lambda: about a minute). */
   ingestRetryDelayMs?: number;
   /** Run the verifier every N ms (0: never). */
@@ -99,6 +107,8 @@ export interface LocalRuntime {
   jobsIdle(timeoutMs?: number): Promise<void>;
   /** Stops the job workers taking messages (resolves once running ones finished), and starts them again. */
   pauseJobWorkers(): Promise<void>;
+  /** With `jobWorkerProcesses`: the peak RSS (MiB) of each job worker process, as of its last pause. */
+  jobWorkerPeakRssMiB(): { max: number; each: number[] } | undefined;
   resumeJobWorkers(): void;
   /** Starts a verify job as the schedule would, waits for the job worker to finish it: its report. */
   verifyNow(payload?: unknown): Promise<unknown>;
@@ -348,7 +358,7 @@ async function startJobs(
   status: StatusBoard,
   options: LocalRuntimeOptions,
   queues: Queues,
-): Promise<SqsEventSource> {
+): Promise<SqsEventSource | FunctionProcesses> {
   const { recentJobs } = await import('../lib/jobs/lifecycle.ts');
   const { restoreJobStatus } = await import('../lib/restore/job.ts');
   const { verifyJobStatus } = await import('../lib/verify/job.ts');
@@ -364,9 +374,7 @@ async function startJobs(
     ).map((j) => ({ job: j.job, state: j.state, summary: j.summary })),
   );
 
-  const jobWorker = (await import('../functions/job-worker.ts')).handler as unknown as SqsHandler;
-  // One poller per concurrent worker: maximumConcurrency caps the batches in flight, as on AWS.
-  const jobSource = new SqsEventSource(sqs, jobWorker, {
+  const eventSource = {
     queueUrl: queues.jobQueueUrl,
     queueArn: queues.jobQueueArn,
     region: config.sourceRegion,
@@ -374,8 +382,21 @@ async function startJobs(
     batchSize: settings.jobWorker.batchSize,
     batchWindowMs: 0,
     timeoutMs: settings.jobWorker.timeoutSeconds * 1000,
-    pollers: options.jobWorkers ?? settings.jobWorker.maxConcurrency,
-  });
+  };
+  // One poller per concurrent worker: maximumConcurrency caps the batches in flight, as on AWS.
+  const workers = options.jobWorkers ?? settings.jobWorker.maxConcurrency;
+  if (options.jobWorkerProcesses) {
+    return startFunctionProcesses(
+      workers,
+      // The event source stands for AWS's side: it talks to the emulator itself, never a test's proxy.
+      { ...eventSource, endpoint: new URL(queues.jobQueueUrl).origin },
+      (error) => {
+        if (!options.quiet) process.stderr.write(`job worker process: ${String(error)}\n`);
+      },
+    );
+  }
+  const jobWorker = (await import('../functions/job-worker.ts')).handler as unknown as SqsHandler;
+  const jobSource = new SqsEventSource(sqs, jobWorker, { ...eventSource, pollers: workers });
   jobSource.start();
   return jobSource;
 }
@@ -507,7 +528,7 @@ async function drainPipeline(
 async function jobsIdle(
   sqs: SQSClient,
   jobQueueUrl: string,
-  jobSource: SqsEventSource,
+  jobSource: { inFlight: number },
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -538,7 +559,7 @@ async function jobsIdle(
 async function finishInFlight(
   invoker: AsyncInvoker<unknown>,
   eventSource: SqsEventSource,
-  jobSource: SqsEventSource,
+  jobSource: { stop(): Promise<void> },
   graceMs: number,
 ): Promise<{ ingest: number; batches: number }> {
   const until = Date.now() + graceMs;
@@ -614,6 +635,7 @@ async function wire(
     jobsIdle: (timeoutMs = 120_000) => jobsIdle(sqs, queues.jobQueueUrl, jobSource, timeoutMs),
     pauseJobWorkers: () => jobSource.stop(),
     resumeJobWorkers: () => jobSource.start(),
+    jobWorkerPeakRssMiB: () => ('peakRssMiB' in jobSource ? jobSource.peakRssMiB() : undefined),
     verifyNow: verifier.verifyNow,
     async stop(graceMs = 30_000) {
       sampling = false;
@@ -621,6 +643,7 @@ async function wire(
       ingest.unsubscribe();
       ingest.notifier.flush();
       const left = await finishInFlight(ingest.invoker, eventSource, jobSource, graceMs);
+      if ('close' in jobSource) await jobSource.close();
       await sampler;
       status.close();
       s3.destroy();

@@ -11,6 +11,7 @@ import { describeError, ShardFailedError } from '../core/errors.ts';
 import { compareKeys } from '../core/key-order.ts';
 import { mapConcurrent } from '../core/map-concurrent.ts';
 import type { Clock } from '../core/ports.ts';
+import type { JobMessageHandler } from '../jobs/batch.ts';
 import {
   cancelJobOf,
   failActiveJob,
@@ -345,26 +346,35 @@ async function finishIfDone(id: string, deps: RestoreJobDeps): Promise<void> {
 /** The job-queue messages of restore jobs: planning steps and shards. */
 export type RestoreMessage = Extract<JobMessage, { kind: 'plan' | 'shard' }>;
 
-/** Handles one job-queue message; throws to have SQS deliver it again (and, at last, to the DLQ). */
+/**
+ * How the job worker runs restore's job messages (lib/jobs/batch.ts): a planning step or a shard, and —
+ * at a message's last try — the failure recorded on the job.
+ */
+export function restoreMessageHandler(
+  runId: string,
+  deps: RestoreJobDeps,
+): JobMessageHandler<RestoreMessage> {
+  return {
+    run: (message, receiveCount) => runJobMessage(message, receiveCount, runId, deps),
+    onLastFailure: (message, error) => recordLastFailure(message, error, deps),
+  };
+}
+
+/** Handles one planning step or shard; throws (or answers `busy`) to have SQS deliver it again. */
 export async function runJobMessage(
-  message: JobMessage,
-  receiveCount: number,
+  message: RestoreMessage,
+  _receiveCount: number,
   runId: string,
   deps: RestoreJobDeps,
 ): Promise<'done' | 'busy'> {
-  // The job worker hands verify's runs to lib/verify/job.ts; one here can never succeed.
-  if (message.kind === 'run')
-    throw new ShardFailedError(`job ${message.job}: a run message is not a restore job's`);
-  try {
-    if (message.kind === 'plan') return await planStep(message.job, message.step, deps);
-    return await runShard(message.job, message.shard, runId, deps);
-  } catch (error) {
-    if (receiveCount >= deps.maxReceiveCount) await recordLastFailure(message, error, deps);
-    throw error;
-  }
+  if (message.kind === 'plan') return planStep(message.job, message.step, deps);
+  return runShard(message.job, message.shard, runId, deps);
 }
 
-/** The try that sends a message to the DLQ records why, so the job reports it. */
+/**
+ * The try that sends a message to the job DLQ records why, so the job reports it: a planning step fails
+ * the job; a shard is recorded failed, and the job ends failed naming it once the other shards finish.
+ */
 async function recordLastFailure(
   message: RestoreMessage,
   error: unknown,
@@ -373,12 +383,6 @@ async function recordLastFailure(
   const store = new JobStore(deps.dr);
   const { name, message: text } = describeError(error);
   const reason = `${name}: ${text} (after ${deps.maxReceiveCount} tries; the message is in the job DLQ)`;
-  deps.logger.error('a job message failed its last try and moves to the DLQ', {
-    action: 'job-dlq',
-    job: message.job,
-    ...(message.kind === 'shard' ? { shard: message.shard } : { step: message.step }),
-    error: { name, message: text },
-  });
   if (message.kind === 'plan') {
     await failActiveJob(store, message.job, `planning failed: ${reason}`, deps.clock.now());
   } else {

@@ -315,12 +315,7 @@ export async function recordLastFailure(
 ): Promise<void> {
   const { name, message: text } = describeError(error);
   const reason = `${name}: ${text} (after ${deps.maxReceiveCount} tries; the message is in the job DLQ)`;
-  deps.logger.error('a job message failed its last try and moves to the DLQ', {
-    action: 'job-dlq',
-    job: message.job,
-    ...(message.kind === 'shard' ? { shard: message.shard } : { step: message.step }),
-    error: { name, message: text },
-  });
+  // jobMessages (lib/jobs/batch.ts) has logged the move to the DLQ; this records it on the job.
   if (message.kind === 'plan') {
     await failActiveJob(new JobStore(deps.dr), message.job, `planning failed: ${reason}`, deps.clock.now());
     await finishIfDone(message.job, deps);

@@ -16,6 +16,7 @@ import {
   jobStatusOf,
   startJob,
 } from '../jobs/lifecycle.ts';
+import type { JobMessageHandler } from '../jobs/batch.ts';
 import type { JobMessage, JobStatus } from '../jobs/model.ts';
 import { JobStore } from '../jobs/store.ts';
 import { computeStatus, finishIfDone } from './job-report.ts';
@@ -93,24 +94,30 @@ export function cancelVerifyJob(id: string, deps: VerifyJobControlDeps): Promise
   );
 }
 
+/** How the job worker runs a verify job's messages, and records a message's last failed try. */
+export function verifyMessageHandler(runId: string, deps: VerifyJobDeps): JobMessageHandler<JobMessage> {
+  return {
+    run: (message) => runVerifyMessage(message, runId, deps),
+    onLastFailure: (message, error) =>
+      message.kind === 'run'
+        ? endChainedJob(message.job, deps).then(() => undefined)
+        : recordLastFailure(message, error, deps),
+  };
+}
+
 /**
- * Handles one job-queue message of a verify job (a planning step or a shard); throws to have SQS
- * deliver it again — and, on the last try, records why in the job before it moves to the job DLQ.
+ * Handles one job-queue message of a verify job (a planning step or a shard); throws (or answers `busy`)
+ * to have SQS deliver it again. At its last try the job worker calls the handler's `onLastFailure`
+ * (lib/jobs/batch.ts), which records why in the job before the message moves to the job DLQ.
  */
-export async function runVerifyMessage(
+export function runVerifyMessage(
   message: JobMessage,
-  receiveCount: number,
   runId: string,
   deps: VerifyJobDeps,
 ): Promise<'done' | 'busy'> {
   if (message.kind === 'run') return endChainedJob(message.job, deps);
-  try {
-    if (message.kind === 'plan') return await planStep(message.job, message.step, deps);
-    return await runShard(message, runId, deps);
-  } catch (error) {
-    if (receiveCount >= deps.maxReceiveCount) await recordLastFailure(message, error, deps);
-    throw error;
-  }
+  if (message.kind === 'plan') return planStep(message.job, message.step, deps);
+  return runShard(message, runId, deps);
 }
 
 /**

@@ -8,7 +8,13 @@ import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../lib/core/config.ts';
 import type { Clock } from '../../lib/core/ports.ts';
 import type { JobMessage } from '../../lib/jobs/model.ts';
-import { jobStatus, type RestoreJobDeps, runJobMessage, startRestoreJob } from '../../lib/restore/job.ts';
+import {
+  jobStatus,
+  type RestoreJobDeps,
+  type RestoreMessage,
+  runJobMessage,
+  startRestoreJob,
+} from '../../lib/restore/job.ts';
 import { parseRestorePayload } from '../../lib/restore/payload.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
 import { silentTelemetry } from '../helpers/telemetry.ts';
@@ -47,7 +53,7 @@ function setup(keys: string[], remainingMs: number) {
     const delivered: JobMessage[] = [];
     for (let m = sent.shift(); m !== undefined; m = sent.shift()) {
       delivered.push(m);
-      await runJobMessage(m, 1, 'worker', deps);
+      await runJobMessage(m as RestoreMessage, 1, 'worker', deps);
     }
     return delivered;
   };

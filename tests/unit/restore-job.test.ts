@@ -8,8 +8,15 @@ import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../lib/core/config.ts';
 import type { Clock } from '../../lib/core/ports.ts';
 import type { JobMessage } from '../../lib/jobs/model.ts';
-import { jobStatus, type RestoreJobDeps, runJobMessage, startRestoreJob } from '../../lib/restore/job.ts';
+import {
+  jobStatus,
+  type RestoreJobDeps,
+  type RestoreMessage,
+  runJobMessage,
+  startRestoreJob,
+} from '../../lib/restore/job.ts';
 import { parseRestorePayload } from '../../lib/restore/payload.ts';
+import { delivery, jobWorker } from '../helpers/job-worker.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
 import { noOutcomes, silentLog } from '../helpers/telemetry.ts';
 
@@ -61,8 +68,8 @@ describe('restore job shards', () => {
     const keys = Array.from({ length: 30 }, (_, i) => `k/${String(i).padStart(2, '0')}`);
     const { world, deps, sent, clock, copiesOf } = setup(keys);
     const started = await startRestoreJob(parseRestorePayload({ prefix: 'k/', dryRun: false }), deps);
-    await runJobMessage(sent.shift() as JobMessage, 1, 'planner', deps);
-    const shardMessage = sent.shift() as JobMessage;
+    await runJobMessage(sent.shift() as RestoreMessage, 1, 'planner', deps);
+    const shardMessage = sent.shift() as RestoreMessage;
     expect(shardMessage).toMatchObject({ kind: 'shard', shard: 0 });
 
     // Act 1: worker A is killed on its 16th copy (the 6th of its second chunk): that call never returns.
@@ -98,12 +105,53 @@ describe('restore job shards', () => {
     expect(status.counts).toMatchObject({ restore: 25, 'skip-identical': 5, restored: 25 });
   });
 
+  it('fails the job, naming the shard, when another delivery held the shard at every try up to maxReceiveCount (the last before the job DLQ: "Using dead-letter queues in Amazon SQS")', async () => {
+    // Prepare: one shard, claimed by worker A, which dies mid-shard; its lease outlives every redelivery.
+    const keys = Array.from({ length: 30 }, (_, i) => `k/${String(i).padStart(2, '0')}`);
+    const { world, deps, sent } = setup(keys);
+    const started = await startRestoreJob(parseRestorePayload({ prefix: 'k/', dryRun: false }), deps);
+    await runJobMessage(sent.shift() as RestoreMessage, 1, 'planner', deps);
+    const shardMessage = sent.shift() as RestoreMessage;
+    let killed!: () => void;
+    const killedAt = new Promise<void>((resolve) => {
+      killed = resolve;
+    });
+    world.beforeOp = async (op) => {
+      if (op.op !== 'copy') return;
+      killed();
+      await new Promise<never>(() => {}); // the process is gone
+    };
+    void runJobMessage(shardMessage, 1, 'worker-a', deps);
+    await killedAt;
+    world.beforeOp = undefined;
+
+    // Act: tries 2 to 5 meet A's lease; the 5th is the last before the job DLQ.
+    for (const receiveCount of [2, 3, 4, 5]) {
+      await expect(
+        jobWorker({ restore: deps }, `worker-${receiveCount}`)(delivery(shardMessage, receiveCount)),
+      ).rejects.toThrow(/another delivery/);
+    }
+
+    // Assess: the job does not wait for a message that is gone: it ended failed, and says why.
+    const status = await jobStatus(started.job, deps);
+    expect(status.state).toBe('failed');
+    expect(status.failedShards).toEqual([
+      {
+        shard: 0,
+        error: expect.stringMatching(
+          /ShardBusyError: another delivery held shard 0 .* at each of its 5 tries \(after 5 tries; the message is in the job DLQ\)/,
+        ),
+      },
+    ]);
+    expect((status.report as { complete?: boolean } | undefined)?.complete).toBe(false);
+  });
+
   it('treats a redelivered message of a finished shard as done, without reading or copying anything', async () => {
     const keys = ['a/1', 'a/2'];
     const { world, deps, sent } = setup(keys);
     await startRestoreJob(parseRestorePayload({ prefix: 'a/', dryRun: false }), deps);
-    await runJobMessage(sent.shift() as JobMessage, 1, 'planner', deps);
-    const shard = sent.shift() as JobMessage;
+    await runJobMessage(sent.shift() as RestoreMessage, 1, 'planner', deps);
+    const shard = sent.shift() as RestoreMessage;
     await runJobMessage(shard, 1, 'worker-a', deps);
     const before = world.log.length;
     expect(await runJobMessage(shard, 1, 'worker-b', deps)).toBe('done');

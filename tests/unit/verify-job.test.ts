@@ -44,6 +44,7 @@ import {
 import { parseVerifyRequest } from '../../lib/verify/payload.ts';
 import type { VerifyReport } from '../../lib/verify/report.ts';
 import { verifySources } from '../../lib/verify/run.ts';
+import { delivery, jobWorker } from '../helpers/job-worker.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
 import { noOutcomes, silentLog } from '../helpers/telemetry.ts';
 
@@ -113,11 +114,16 @@ function setup(opts: {
     shardKeys: opts.shardKeys ?? 10,
   };
   /** One invocation of one message. */
-  const deliver = (message: JobMessage, receiveCount = 1, worker = 'worker') =>
-    runVerifyMessage(message, receiveCount, worker, {
+  const deliver = async (message: JobMessage, receiveCount = 1, worker = 'worker') => {
+    const invocation: VerifyJobDeps = {
       ...deps,
       clock: invocationClock(message.kind === 'plan' ? (opts.planBudget ?? opts.budget) : opts.budget),
-    });
+    };
+    if (receiveCount < deps.maxReceiveCount) return runVerifyMessage(message, worker, invocation);
+    // The last try goes through the job worker (lib/jobs/batch.ts), which records a failure on the job.
+    await jobWorker({ verify: invocation }, worker)(delivery(message, receiveCount));
+    return 'done' as const;
+  };
   /**
    * Runs the queued messages in rounds — every message queued when a round starts, at once, as the
    * event source's concurrent batches — until the queue is empty; returns the deliveries.
@@ -518,6 +524,27 @@ describe('verify jobs', () => {
       },
     ]);
     expect(status.report).toMatchObject({ pass: { complete: false } });
+  });
+
+  it('fail a shard still busy at its last try (maxReceiveCount, then the job DLQ: "Using dead-letter queues in Amazon SQS") instead of waiting for a message that is gone', async () => {
+    const { deps, sent, deliver, drain } = setup({ keys, shardKeys: 100 });
+    const started = await startVerifyJob(request(), deps);
+    await deliver(sent.shift() as JobMessage);
+    const first = sent.shift() as Extract<JobMessage, { kind: 'shard' }>;
+    // Run 1 of the shard delivered while its run 0 is not recorded: busy at every try.
+    const early: JobMessage = { ...first, run: 1 };
+    for (const receiveCount of [1, 2, 3, 4]) expect(await deliver(early, receiveCount)).toBe('busy');
+    expect((await verifyStatus(started.job, deps)).state).toBe('running');
+    await expect(deliver(early, 5)).rejects.toThrow(
+      /another delivery held shard 0 .* at each of its 5 tries/,
+    );
+    await deliver(first);
+    await drain();
+    const status = await verifyStatus(started.job, deps);
+    expect(status.state).toBe('failed');
+    expect(status.failedShards).toEqual([
+      { shard: 0, error: expect.stringMatching(/ShardBusyError: another delivery held shard 0/) },
+    ]);
   });
 
   it('fail the job when planning fails its last try, saying why', async () => {

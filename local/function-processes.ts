@@ -1,0 +1,89 @@
+/**
+ * The job worker's concurrent execution environments as processes (local/function-process.ts): as many
+ * as the event source's maximumConcurrency, each taking one batch at a time from the job queue. Lambda
+ * runs each concurrent invocation in its own execution environment; run in the runtime's one thread,
+ * every job worker shared one core, so a job's shards could not run any faster than one invocation
+ * (docs/performance.md#restore-jobs). Each process reports its peak RSS when stopped: the job worker's
+ * memory, measured apart from the runtime and the other functions.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import type { EventSourceOptions } from './sqs-event-source.ts';
+
+export interface FunctionProcesses {
+  /** Batches being handled now, over every process. */
+  readonly inFlight: number;
+  start(): void;
+  /** Stops taking messages; resolves once running batches finished. */
+  stop(): Promise<void>;
+  /** The highest peak RSS (MiB) any of the processes reported when last stopped, and each one's. */
+  peakRssMiB(): { max: number; each: number[] };
+  /** Ends the processes (after stop). */
+  close(): Promise<void>;
+}
+
+type ChildMessage =
+  | { type: 'ready' | 'started' | 'batch-start' | 'batch-end' }
+  | { type: 'stopped'; peakRssMiB: number }
+  | { type: 'error'; error: string };
+
+/** Forks `count` job worker processes polling `options.queueUrl`; resolves once every one is ready. */
+export async function startFunctionProcesses(
+  count: number,
+  options: Omit<EventSourceOptions, 'pollers' | 'onError'> & { endpoint: string },
+  onError: (error: unknown) => void,
+): Promise<FunctionProcesses> {
+  let inFlight = 0;
+  const peaks: number[] = Array.from({ length: count }, () => 0);
+  const stopped: (() => void)[] = [];
+  const children: ChildProcess[] = await Promise.all(Array.from({ length: count }, (_, i) => forkOne(i)));
+
+  function forkOne(i: number): Promise<ChildProcess> {
+    const child = fork(new URL('./function-process.ts', import.meta.url), [], {
+      env: { ...process.env, S3DR_FUNCTION_PROCESS: JSON.stringify(options), NODE_OPTIONS: '' },
+      execArgv: ['--no-warnings'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    return new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`job worker process ${i} exited (code ${code})`)));
+      child.on('message', (message: ChildMessage) => {
+        if (message.type === 'ready') resolve(child);
+        else if (message.type === 'batch-start') inFlight += 1;
+        else if (message.type === 'batch-end') inFlight -= 1;
+        else if (message.type === 'error') onError(new Error(message.error));
+        else if (message.type === 'stopped') {
+          peaks[i] = Math.max(peaks[i] ?? 0, message.peakRssMiB);
+          stopped.shift()?.();
+        }
+      });
+    });
+  }
+
+  const start = () => {
+    for (const child of children) child.send({ type: 'start' });
+  };
+  start();
+  return {
+    get inFlight() {
+      return inFlight;
+    },
+    start,
+    async stop() {
+      const all = children.map(() => new Promise<void>((resolve) => stopped.push(resolve)));
+      for (const child of children) if (child.connected) child.send({ type: 'stop' });
+      await Promise.all(all);
+    },
+    peakRssMiB: () => ({ max: Math.max(0, ...peaks), each: [...peaks] }),
+    async close() {
+      await Promise.all(
+        children.map((child) => {
+          child.removeAllListeners('exit');
+          if (!child.connected) return undefined;
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          child.disconnect();
+          return exited;
+        }),
+      );
+    },
+  };
+}
