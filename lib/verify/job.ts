@@ -8,6 +8,7 @@
  */
 import { describeError } from '../core/errors.ts';
 import type { Clock } from '../core/ports.ts';
+import type { JobMessageHandler } from '../jobs/batch.ts';
 import {
   cancelJobOf,
   failActiveJob,
@@ -16,7 +17,6 @@ import {
   jobStatusOf,
   startJob,
 } from '../jobs/lifecycle.ts';
-import type { JobMessageHandler } from '../jobs/batch.ts';
 import type { JobMessage, JobStatus } from '../jobs/model.ts';
 import { JobStore } from '../jobs/store.ts';
 import { computeStatus, finishIfDone } from './job-report.ts';
