@@ -430,6 +430,11 @@ async function queueDepths(sqs: SQSClient, queues: Queues, status: StatusBoard) 
   return { visible, inFlight };
 }
 
+/** How long `verifyNow` waits for its pass (and for a running pass over the scope before it). */
+const VERIFY_NOW_MS = 300_000;
+
+const isJobConflict = (error: unknown) => error instanceof Error && error.name === 'JobConflictError';
+
 /**
  * The verify handler, invoked as the schedule would every `verifyIntervalMs` and once per source bucket
  * at once when the runtime resumed from a data folder: each invocation starts a verify job (or answers
@@ -458,20 +463,38 @@ function startVerifier(
       lambdaContext('verify', settings.verify.timeoutSeconds * 1000),
     );
   };
-  /** Starts a verify job, waits for the job worker to finish it, and returns its report. */
+  /**
+   * Starts a verify job, waits for the job worker to finish it, and returns its report. A start refused
+   * because another pass over the scope runs (the timer's, as the schedule's would) is tried again once
+   * that one has finished.
+   */
   const verifyNow = async (payload: unknown = {}) => {
-    const started = await invokeVerify(payload);
-    await jobsDone(300_000);
-    const status = await invokeVerify({ job: started.job });
-    if (!status.report) throw new Error(`verify job ${status.job} has no report: ${status.summary}`);
-    return status.report;
+    const deadline = Date.now() + VERIFY_NOW_MS;
+    let started: JobStatus | undefined;
+    while (!started) {
+      started = await invokeVerify(payload).catch(async (error: unknown) => {
+        if (!isJobConflict(error) || Date.now() > deadline) throw error;
+        await jobsDone(Math.max(1, deadline - Date.now())).catch(() => undefined);
+        return undefined;
+      });
+    }
+    for (;;) {
+      const status = await invokeVerify({ job: started.job });
+      if (status.report) return status.report;
+      if (Date.now() > deadline)
+        throw new Error(
+          `verify job ${status.job} did not finish in ${VERIFY_NOW_MS / 1000} s: ${status.summary}`,
+        );
+      await jobsDone(Math.max(1, deadline - Date.now())).catch(() => undefined);
+    }
   };
   let verifyTimer: NodeJS.Timeout | undefined;
   if (options.verifyIntervalMs) {
     const every = options.verifyIntervalMs;
     const tick = () => {
       invokeVerify({ source: config.sourceBuckets[0] })
-        .catch(() => status.recordIngestFailure())
+        // Another pass over the scope runs (verifyNow's): the schedule has nothing to start.
+        .catch((error: unknown) => isJobConflict(error) || status.recordIngestFailure())
         .finally(() => {
           if (running()) verifyTimer = setTimeout(tick, every);
         });

@@ -15,6 +15,7 @@ import { mapConcurrent } from '../core/map-concurrent.ts';
 import type { Clock, ObjectStore } from '../core/ports.ts';
 import type { Log } from '../core/telemetry.ts';
 import {
+  canonicalJson,
   JOB_PREFIX,
   type JobKind,
   type JobMessage,
@@ -49,6 +50,11 @@ export interface JobKindOps {
 /** A new job's request, as its kind validated and normalized it. */
 export interface NewJob {
   request: Record<string, unknown>;
+  /**
+   * What a job holds its slot for, when it is less than the whole request: verify holds a scope (its
+   * sources and prefix), so one pass over a scope runs at a time whatever its options. Unset: the request.
+   */
+  slot?: Record<string, unknown>;
   dryRun: boolean;
   /** Where the job reads and writes, resolved when it is recorded (for the report). */
   context: () => Promise<Record<string, unknown>>;
@@ -69,7 +75,7 @@ const capitalized = (text: string) => `${text[0]?.toUpperCase() ?? ''}${text.sli
  */
 export async function startJob(job: NewJob, ops: JobKindOps, deps: JobLifecycleDeps): Promise<JobStatus> {
   const { kind } = ops;
-  const identity = jobIdentity(deps.stage, kind, job.request);
+  const identity = jobIdentity(deps.stage, kind, job.slot ?? job.request);
   const store = new JobStore(deps.dr);
   const activeKey = jobKeys.active(kind, identity);
 
@@ -87,12 +93,14 @@ export async function startJob(job: NewJob, ops: JobKindOps, deps: JobLifecycleD
             `${capitalized(kind)} refused: job ${status.job} runs this same request with dryRun ${status.dryRun} (${status.state}); a dry run and a real run of one request never run at once. Wait for it, or cancel it with {"job":"${status.job}","cancel":true}. Nothing was written`,
           );
         }
+        await refuseOtherRequest(status.job, job, kind, store);
         await job.onRunning?.(status, store);
         return { ...status, alreadyRunning: true };
       }
     }
     const now = deps.clock.now();
-    const id = newJobId(deps.stage, kind, identity, now);
+    // Named by the whole request: two requests over one slot (a verify scope) never share an id.
+    const id = newJobId(deps.stage, kind, jobIdentity(deps.stage, kind, job.request), now);
     const record: JobRecord = {
       v: 1,
       id,
@@ -126,6 +134,27 @@ export async function startJob(job: NewJob, ops: JobKindOps, deps: JobLifecycleD
   }
   throw new JobConflictError(
     `${capitalized(kind)} refused: other starts of this same request kept taking its job slot; poll the job they started`,
+  );
+}
+
+/**
+ * A job that holds its slot for less than its request (`slot`) may be running another request over the
+ * same slot: that is refused, naming it, rather than answered as if it were this one.
+ *
+ * @throws JobConflictError
+ */
+async function refuseOtherRequest(
+  running: string,
+  job: NewJob,
+  kind: JobKind,
+  store: JobStore,
+): Promise<void> {
+  if (!job.slot) return;
+  const { dryRun: _a, ...theirs } = (await store.job(running))?.value.request ?? {};
+  const { dryRun: _b, ...ours } = job.request;
+  if (canonicalJson(theirs) === canonicalJson(ours)) return;
+  throw new JobConflictError(
+    `${capitalized(kind)} refused: job ${running} runs over the same ${Object.keys(job.slot).join(' and ')} with other options (${canonicalJson(theirs)}); one ${kind} job per scope at a time. Wait for it, or cancel it with {"job":"${running}","cancel":true}. Nothing was written`,
   );
 }
 

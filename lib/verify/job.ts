@@ -55,6 +55,10 @@ export function startVerifyJob(request: VerifyRequest, deps: VerifyJobControlDep
   return startJob(
     {
       request: normalized as unknown as Record<string, unknown>,
+      // One pass over a scope at a time: two jobs with other options would contend for each range's
+      // cursor (each range's lease keeps them apart, but the loser's message waits out the visibility
+      // timeout), so a second request over the scope is refused, naming the running job.
+      slot: { sources: normalized.sources, prefix: normalized.prefix },
       // A verify never writes to a bucket it compares: `repair` (which only queues tasks) is part of its request.
       dryRun: false,
       context: async () => ({ dr: deps.dr.bucket }),

@@ -23,6 +23,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../lib/core/config.ts';
 import {
+  JobConflictError,
   JobFinishedError,
   OtherKindJobError,
   OtherStageJobError,
@@ -322,6 +323,21 @@ describe('verify jobs', () => {
     expect(sent).toHaveLength(2);
   });
 
+  it('refuse a start over the same scope with other options while a pass runs, naming the running job, writing nothing', async () => {
+    const { world, deps, sent } = setup({ keys });
+    const first = await startVerifyJob(request(), deps);
+    const writes = () => world.log.filter((op) => op.op === 'putText' || op.op === 'putTextIf').length;
+    const before = writes();
+    await expect(startVerifyJob(request({ repair: false, graceSeconds: 0 }), deps)).rejects.toThrow(
+      new RegExp(
+        `^Verify refused: job ${first.job} runs over the same sources and prefix with other options`,
+      ),
+    );
+    await expect(startVerifyJob(request({ repair: false }), deps)).rejects.toBeInstanceOf(JobConflictError);
+    expect(writes()).toBe(before);
+    expect(sent).toHaveLength(1);
+  });
+
   it('answer two identical starts at once with one job; the loser’s record says it never ran', async () => {
     const { world, deps, sent, clock } = setup({ keys });
     // The first start is held just before it takes the request's job slot; the second takes it first.
@@ -432,15 +448,11 @@ describe('verify jobs', () => {
     );
   });
 
-  it('never run one range twice at once — a second delivery, or another job over the same scope, meets the range’s lease (a conditional write, S3 User Guide) and is busy', async () => {
+  it('never run one range twice at once — a second delivery, or the next job over the scope while a cancelled job’s run is still in progress, meets the range’s lease (a conditional write, S3 User Guide) and is busy', async () => {
     const { world, deps, sent, deliver, sourceLists } = setup({ ...scene, shardKeys: 100 });
-    // Two different requests over the same bucket and scope: two jobs, the same key range.
     const a = await startVerifyJob(request({ repair: false }), deps);
-    const b = await startVerifyJob(request({ repair: true }), deps);
-    expect(b.job).not.toBe(a.job);
     for (const step of sent.splice(0)) await deliver(step);
-    const [shardA, shardB] = sent.splice(0) as JobMessage[];
-    expect([shardA, shardB].map((m) => m?.job)).toEqual([a.job, b.job]);
+    const [shardA] = sent.splice(0) as JobMessage[];
     // Job A's shard stops inside its first source listing (a gate the test opens).
     let open!: () => void;
     const gate = new Promise<void>((resolve) => {
@@ -457,10 +469,17 @@ describe('verify jobs', () => {
         await gate;
       }
     };
-    const listed = sourceLists();
     const running = deliver(shardA as JobMessage, 1, 'worker-a');
     await inside;
     expect(await deliver(shardA as JobMessage, 2, 'worker-b')).toBe('busy');
+    // A is cancelled while its run goes on: the next job over the scope starts, on the same key range.
+    await cancelVerifyJob(a.job, deps);
+    const b = await startVerifyJob(request({ repair: true }), deps);
+    expect(b.job).not.toBe(a.job);
+    for (const step of sent.splice(0)) await deliver(step);
+    const [shardB] = sent.splice(0) as JobMessage[];
+    expect(shardB?.job).toBe(b.job);
+    const listed = sourceLists();
     expect(await deliver(shardB as JobMessage, 1, 'worker-c')).toBe('busy');
     expect(sourceLists()).toBe(listed);
     open();
@@ -471,7 +490,7 @@ describe('verify jobs', () => {
     expect(sourceLists()).toBe(afterA);
     expect(await deliver(shardB as JobMessage, 2, 'worker-c')).toBe('done');
     expect(sourceLists()).toBeGreaterThan(afterA);
-    expect((await verifyStatus(a.job, deps)).state).toBe('complete');
+    expect((await verifyStatus(a.job, deps)).state).toBe('cancelled');
     expect((await verifyStatus(b.job, deps)).report).toMatchObject({ counts: { ok: 37, missing: 3 } });
   });
 
