@@ -138,6 +138,39 @@ export async function startJob(job: NewJob, ops: JobKindOps, deps: JobLifecycleD
 }
 
 /**
+ * Writes a sharded job's final report once nothing of it runs any more: every planned shard finished
+ * (each marks itself done before it calls this, so the last one to finish sees all of them), or the job
+ * failed as a whole (its planning), which finishes it at once. A cancelled job waits for the shards
+ * already planned, which stop at their next checkpoint, so the report covers what they did. The report
+ * is written once (If-None-Match) and logged; returns the job and its final status when this call wrote
+ * it, for what a kind does once per job (verify: the pass metrics).
+ */
+export async function finishShardedJob(
+  id: string,
+  store: JobStore,
+  plan: () => Promise<{ done: boolean; shards: number } | undefined>,
+  status: (job: JobRecord) => Promise<JobStatus>,
+  logger: Log,
+): Promise<{ job: JobRecord; status: JobStatus } | undefined> {
+  const job = await store.job(id);
+  if (!job) return undefined;
+  const planned = await plan();
+  if (job.value.state !== 'failed' && planned) {
+    if (job.value.state === 'active' && !planned.done) return undefined;
+    if ((await store.countDone(id)) < planned.shards) return undefined;
+  } else if (job.value.state === 'active') {
+    return undefined;
+  }
+  const final = await status(job.value);
+  if (!TERMINAL_STATES.includes(final.state)) return undefined;
+  if (!(await store.putReport(id, final))) return undefined;
+  const extra = { action: 'job-finish', job: id, state: final.state };
+  if (final.state === 'complete') logger.info(final.summary, extra);
+  else logger.error(final.summary, extra);
+  return { job: job.value, status: final };
+}
+
+/**
  * A job that holds its slot for less than its request (`slot`) may be running another request over the
  * same slot: that is refused, naming it, rather than answered as if it were this one.
  *

@@ -15,20 +15,20 @@ import type { JobMessageHandler } from '../jobs/batch.ts';
 import {
   cancelJobOf,
   failActiveJob,
+  finishShardedJob,
   type JobKindOps,
   type JobLifecycleDeps,
   jobStatusOf,
   startJob,
 } from '../jobs/lifecycle.ts';
-import {
-  type JobMessage,
-  type JobQueue,
-  type JobRecord,
-  type JobState,
-  type JobStatus,
-  type PlanProgress,
-  type ShardState,
-  TERMINAL_STATES,
+import type {
+  JobMessage,
+  JobQueue,
+  JobRecord,
+  JobState,
+  JobStatus,
+  PlanProgress,
+  ShardState,
 } from '../jobs/model.ts';
 import { JobStore } from '../jobs/store.ts';
 import { decodeCursor, encodeCursor, requestFingerprint } from './cursor.ts';
@@ -323,24 +323,13 @@ function finalReport(
  */
 async function finishIfDone(id: string, deps: RestoreJobDeps): Promise<void> {
   const store = new JobStore(deps.dr);
-  const job = await store.job(id);
-  if (!job) return;
-  const plan = (await store.plan(id))?.value;
-  // A job that failed as a whole (its planning) finishes at once; running shards see it and stop. A
-  // cancelled one waits for the shards already planned, which stop at their next checkpoint.
-  if (job.value.state !== 'failed' && plan) {
-    if (job.value.state === 'active' && !plan.done) return;
-    if ((await store.countDone(id)) < plan.shards) return;
-  } else if (job.value.state === 'active') {
-    return;
-  }
-  const status = await computeStatus(job.value, store, deps.clock);
-  if (!TERMINAL_STATES.includes(status.state)) return;
-  if (await store.putReport(id, status)) {
-    const extra = { action: 'job-finish', job: id, state: status.state };
-    if (status.state === 'complete') deps.logger.info(status.summary, extra);
-    else deps.logger.error(status.summary, extra);
-  }
+  await finishShardedJob(
+    id,
+    store,
+    async () => (await store.plan(id))?.value,
+    (job) => computeStatus(job, store, deps.clock),
+    deps.logger,
+  );
 }
 
 /** The job-queue messages of restore jobs: planning steps and shards. */

@@ -6,6 +6,7 @@ import * as z from 'zod';
 import { mapConcurrent } from '../core/map-concurrent.ts';
 import type { Clock, ObjectStore } from '../core/ports.ts';
 import type { Log, Telemetry } from '../core/telemetry.ts';
+import { finishShardedJob } from '../jobs/lifecycle.ts';
 import { type JobRecord, type JobState, type JobStatus, jobKeys, TERMINAL_STATES } from '../jobs/model.ts';
 import { JobStore } from '../jobs/store.ts';
 import { CLASSES, type Counts, cursorKey, zeroCounts } from './cursor.ts';
@@ -179,38 +180,26 @@ export type FinishDeps = { dr: ObjectStore; clock: Clock; logger: Log } & Partia
 >;
 
 /**
- * Writes the final report once nothing of the job runs any more: every planned shard finished (done,
- * failed or cancelled — each marks itself before it calls this, so the last one sees all of them), or
- * the job failed as a whole. A cancelled job waits for its shards, which stop after their run in hand,
- * so the report covers what they did. The report is written once (If-None-Match); the writer of a
- * complete pass also writes it under `.s3dr/reports/verify/` and publishes the pass metrics — once per
- * pass, the heartbeat of the "verifier silent" alarm.
+ * Writes the job's final report once nothing of it runs any more (finishShardedJob, lib/jobs/lifecycle.ts);
+ * the writer of a complete pass also writes it under `.s3dr/reports/verify/` and publishes the pass
+ * metrics — once per pass, the heartbeat of the "verifier silent" alarm.
  */
 export async function finishIfDone(id: string, deps: FinishDeps): Promise<void> {
   const store = new JobStore(deps.dr);
-  const job = await store.job(id);
-  if (!job) return;
-  const plan = (await readPlan(deps.dr, id))?.value;
-  if (job.value.state !== 'failed' && plan) {
-    if (job.value.state === 'active' && !plan.done) return;
-    if ((await store.countDone(id)) < plan.shards) return;
-  } else if (job.value.state === 'active') {
-    return;
-  }
-  const status = await computeStatus(job.value, store, deps.clock);
-  if (!TERMINAL_STATES.includes(status.state)) return;
-  if (!(await store.putReport(id, status))) return;
-  const extra = { action: 'job-finish', job: id, state: status.state };
-  if (status.state !== 'complete') {
-    deps.logger.error(status.summary, extra);
-    return;
-  }
-  deps.logger.info(status.summary, extra);
+  const finished = await finishShardedJob(
+    id,
+    store,
+    async () => (await readPlan(deps.dr, id))?.value,
+    (job) => computeStatus(job, store, deps.clock),
+    deps.logger,
+  );
+  if (finished?.status.state !== 'complete') return;
+  const { job, status } = finished;
   const report = status.report as VerifyReport;
-  const key = reportKey(new Date(job.value.createdAt), id.slice(-12));
+  const key = reportKey(new Date(job.createdAt), id.slice(-12));
   await deps.dr.putText(key, `${JSON.stringify({ ...report, reportKey: key }, null, 2)}\n`);
   if (deps.metrics && deps.outcomes) {
     publishVerifyMetrics(report, { metrics: deps.metrics, outcomes: deps.outcomes });
-    logVerifyRun(report, requestOf(job.value), deps.logger);
+    logVerifyRun(report, requestOf(job), deps.logger);
   }
 }
