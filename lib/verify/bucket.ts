@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { RESERVED_PREFIX } from '../core/config.ts';
 import { DrError, SseCustomerKeyRequiredError } from '../core/errors.ts';
@@ -151,6 +152,12 @@ class BucketVerification {
   private readonly settings: VerifyBucketSettings;
   private readonly limits: ShardLimits;
   private readonly tally = new Tally();
+  /**
+   * The running work item's own tally (items run concurrently): added to the run's once the item ended
+   * or stopped where it resumes, dropped when it failed — a failed item starts over from its start, so
+   * the keys it had counted would be counted again in the pass.
+   */
+  private readonly itemTally = new AsyncLocalStorage<Tally>();
   private readonly requests: RequestCounts = zeroRequests();
   private readonly deep: DeepReport = { methods: {}, samples: {} };
   private readonly disorder: DisorderReport = { count: 0, samples: [] };
@@ -343,7 +350,9 @@ class BucketVerification {
         }
         active += 1;
         try {
-          const outcome = await this.runItem(item);
+          const tally = new Tally();
+          const outcome = await this.itemTally.run(tally, () => this.runItem(item));
+          this.tally.add(tally);
           if (outcome.done) {
             done += 1;
             if (outcome.children.length > 0) {
@@ -635,7 +644,7 @@ class BucketVerification {
       reason = 'sse-c';
     }
     if (!reason) return this.record('missing', key, source);
-    this.tally.recordUnreplicable(key, reason);
+    (this.itemTally.getStore() ?? this.tally).recordUnreplicable(key, reason);
     // Only a thaw can change an archived object's state; without one a repair would change nothing.
     if (this.settings.repair && this.settings.thawArchivedSources && isArchivedReason(reason)) {
       this.queueRepair(key, source);
@@ -649,7 +658,7 @@ class BucketVerification {
     condemnedDrEtag?: string,
     deletePolicy = this.settings.deletePolicy,
   ): void {
-    this.tally.record(cls, key);
+    (this.itemTally.getStore() ?? this.tally).record(cls, key);
     if (!this.settings.repair) return;
     const repair =
       cls === 'missing' || cls === 'mismatched' || (cls === 'orphaned' && deletePolicy === 'mirror');

@@ -139,6 +139,19 @@ export class Tally {
     this.unreplicable.byReason[reason] = (this.unreplicable.byReason[reason] ?? 0) + 1;
     if (this.unreplicable.samples.length < MAX_SAMPLES) this.unreplicable.samples.push({ key, reason });
   }
+
+  /** Adds another tally's counts and samples (up to the limit). */
+  add(other: Tally): void {
+    for (const cls of CLASSES) {
+      this.counts[cls] += other.counts[cls];
+      const samples = this.samples[cls];
+      samples.push(...other.samples[cls].slice(0, MAX_SAMPLES - samples.length));
+    }
+    for (const [reason, n] of Object.entries(other.unreplicable.byReason) as [UnreplicableReason, number][])
+      this.unreplicable.byReason[reason] = (this.unreplicable.byReason[reason] ?? 0) + n;
+    const room = MAX_SAMPLES - this.unreplicable.samples.length;
+    this.unreplicable.samples.push(...other.unreplicable.samples.slice(0, Math.max(0, room)));
+  }
 }
 
 /** Key of a run's report: sorted by time, so the newest lists last. */

@@ -11,6 +11,7 @@ import {
   NotFound,
   PutObjectCommand,
   S3Client,
+  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
@@ -68,6 +69,8 @@ let pageCap: number;
  * it). fauxqs, patched, skips it; the verifier must be right either way.
  */
 let repeatPrefixAtStartAfter = false;
+/** An error the fake S3 answers a source listing's continuation page with, once (a throttled page). */
+let sourceContinuationFault: Error | undefined;
 /**
  * An endpoint that ignores `EncodingType=url` and writes keys raw into the XML, where XML 1.0 end-of-line
  * handling turns CRLF and CR into LF (what S3 itself does for a request without the parameter).
@@ -124,6 +127,7 @@ function emptyBuckets(): void {
   repeatPrefixAtStartAfter = false;
   ignoreEncodingType = false;
   sourceListOrder = undefined;
+  sourceContinuationFault = undefined;
 }
 
 function installFakeS3(): void {
@@ -141,6 +145,11 @@ function installFakeS3(): void {
       CommonPrefixes: page.CommonPrefixes.map((p) => ({ Prefix: wire(p.Prefix) })),
       ...(encoded ? { EncodingType: 'url' as const } : {}),
     });
+    if (input.Bucket === SOURCE && input.ContinuationToken && sourceContinuationFault) {
+      const fault = sourceContinuationFault;
+      sourceContinuationFault = undefined;
+      throw fault;
+    }
     const prefix = input.Prefix ?? '';
     const from = input.ContinuationToken
       ? Buffer.from(input.ContinuationToken, 'base64url').toString('utf8')
@@ -817,6 +826,29 @@ describe('verifyBucket', () => {
     const retain = await verifyBucket(deps(retained), settings({ deletePolicy: 'retain' }));
     expect(retain.counts.orphaned).toBe(1);
     expect(retained).toEqual([]);
+  });
+
+  // "Amazon S3 error best practices" (docs.aws.amazon.com/AmazonS3/latest/userguide/ErrorBestPractices.html):
+  // a high request rate can draw 503 SlowDown on any request, a listing's later page included.
+  it('counts each key once in a pass when a listing page is throttled (503 SlowDown) and the run retried', async () => {
+    const keys = Array.from({ length: 30 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+    for (const key of keys) replicated(key);
+    pageCap = 10;
+    sourceContinuationFault = new S3ServiceException({
+      name: 'SlowDown',
+      $fault: 'server',
+      message: 'Please reduce your request rate.',
+      $metadata: { httpStatusCode: 503 },
+    });
+
+    await expect(verifyBucket(deps([]), settings({ repair: false }))).rejects.toThrow(
+      'reduce your request rate',
+    );
+    const retried = await verifyBucket(deps([]), settings({ repair: false }));
+
+    expect(retried.pass.complete).toBe(true);
+    expect(retried.pass.counts).toMatchObject({ ok: 30, missing: 0, orphaned: 0 });
+    expect(retried.counts.ok).toBe(30);
   });
 
   it('maps keys under the bucket-prefixed layout and ignores other buckets’ copies in DR', async () => {
