@@ -21,6 +21,7 @@ import {
   type VerifyShard,
 } from './job-state.ts';
 import type { VerifyRequest } from './payload.ts';
+import { expireSupersededRangesLogged } from './range-cleanup.ts';
 import { type BucketReport, reportKey, runReport, type VerifyReport } from './report.ts';
 import { logVerifyRun, publishVerifyMetrics } from './run.ts';
 
@@ -193,13 +194,19 @@ export async function finishIfDone(id: string, deps: FinishDeps): Promise<void> 
     (job) => computeStatus(job, store, deps.clock),
     deps.logger,
   );
-  if (finished?.status.state !== 'complete') return;
+  if (!finished) return;
   const { job, status } = finished;
-  const report = status.report as VerifyReport;
-  const key = reportKey(new Date(job.createdAt), id.slice(-12));
-  await deps.dr.putText(key, `${JSON.stringify({ ...report, reportKey: key }, null, 2)}\n`);
-  if (deps.metrics && deps.outcomes) {
-    publishVerifyMetrics(report, { metrics: deps.metrics, outcomes: deps.outcomes });
-    logVerifyRun(report, requestOf(job), deps.logger);
+  if (status.state === 'complete') {
+    const report = status.report as VerifyReport;
+    const key = reportKey(new Date(job.createdAt), id.slice(-12));
+    await deps.dr.putText(key, `${JSON.stringify({ ...report, reportKey: key }, null, 2)}\n`);
+    if (deps.metrics && deps.outcomes) {
+      publishVerifyMetrics(report, { metrics: deps.metrics, outcomes: deps.outcomes });
+      logVerifyRun(report, requestOf(job), deps.logger);
+    }
   }
+  // Last, once per job: the ranges its scope no longer uses (lib/verify/range-cleanup.ts).
+  const request = requestOf(job);
+  const shards = await readShards(deps.dr, id, status.planning?.shards ?? 0);
+  await expireSupersededRangesLogged(job, { prefix: request.prefix, deep: request.deep }, shards, deps);
 }

@@ -162,6 +162,31 @@ describe('verify jobs on the local runtime', () => {
     expect(again.report).toMatchObject({ counts: { ok: keys.length, missing: 0 }, repairsQueued: 0 });
   }, 180_000);
 
+  it('expires the range state a finished job’s scope no longer uses: after the keys change, only the last job’s ranges stay', async () => {
+    const rangeCursors = async () =>
+      new Set((await keysUnder(`.s3dr/verify/${source}/range-`)).filter((k) => k.endsWith('.json')));
+    const put = (names: string[]) =>
+      mapConcurrent(names, 8, (key) => putObject(rt.s3, source, key, bodyFor(key, 1, 100)));
+    await put(Array.from({ length: 12 }, (_, i) => `vexp/${String(i + 10).padStart(3, '0')}.txt`));
+    await rt.drain(60_000);
+    const before = await rangeCursors();
+    expect((await runVerifyJob(rt, verify, { prefix: 'vexp/', graceSeconds: 0 })).state).toBe('complete');
+    const first = [...(await rangeCursors())].filter((k) => !before.has(k));
+    expect(first.length).toBe(3); // 12 keys in ranges of 5: two full, the open-ended last
+    // Keys in front of the others move every boundary: the next job cuts other ranges.
+    await put(['vexp/000.txt', 'vexp/001.txt']);
+    await rt.drain(60_000);
+
+    expect((await runVerifyJob(rt, verify, { prefix: 'vexp/', graceSeconds: 0 })).state).toBe('complete');
+
+    const after = await rangeCursors();
+    const second = [...after].filter((k) => !before.has(k) && !first.includes(k));
+    expect(second.length).toBe(3);
+    for (const cursor of first) expect(after.has(cursor)).toBe(false);
+    // Other scopes' ranges (the jobs over vjobs/ above) are not this scope's to expire.
+    for (const cursor of before) expect(after.has(cursor)).toBe(true);
+  }, 180_000);
+
   it('cancels a job cleanly: no verify run after it, and a second cancel is refused', async () => {
     await rt.pauseJobWorkers();
     const runReports = await keysUnder('.s3dr/reports/verify/');

@@ -42,9 +42,11 @@ import {
   type VerifyJobDeps,
   verifyStatus,
 } from '../../lib/verify/job.ts';
+import { readShard } from '../../lib/verify/job-state.ts';
 import { parseVerifyRequest } from '../../lib/verify/payload.ts';
 import type { VerifyReport } from '../../lib/verify/report.ts';
 import { verifySources } from '../../lib/verify/run.ts';
+import { leaseKey } from '../../lib/verify/run-lease.ts';
 import { delivery, jobWorker } from '../helpers/job-worker.ts';
 import { MemoryWorld } from '../helpers/memory-store.ts';
 import { noOutcomes, silentLog } from '../helpers/telemetry.ts';
@@ -263,6 +265,70 @@ describe('verify jobs', () => {
     await drain();
     expect(await verifyStatus(second.job, deps)).toMatchObject({ state: 'complete', counts: { ok: 40 } });
     expect(drHeads()).toBe(40);
+  });
+
+  it('expire the range state (cursor and ETag ledger) of ranges the scope no longer uses when the next job finishes; never its own, another scope’s, or a range under its run lease', async () => {
+    const { world, deps, drain, clock } = setup({ keys, kms: true, shardKeys: 10 });
+    const state = async () =>
+      (await deps.dr.list({ prefix: '.s3dr/verify/source-bucket/', maxKeys: 1000 })).objects.map(
+        (o) => o.key,
+      );
+    const rangesOf = async (id: string, prefix = '') => {
+      const plan = await verifyStatus(id, deps);
+      const shards = await Promise.all(
+        Array.from({ length: plan.shards.planned }, (_, n) => readShard(deps.dr, id, n)),
+      );
+      return shards.map((s) => cursorKey('source-bucket', { prefix, deep: 0 }, s?.value.range ?? {}));
+    };
+    const under = (cursor: string, keys: string[]) =>
+      keys.filter((k) => k === cursor || k.startsWith(cursor.replace(/\.json$/, '/')));
+    // Job 1 over the bucket, and a job over another scope (prefix k/1), each leave their ranges' state.
+    const first = await startVerifyJob(request({ repair: false }), deps);
+    await drain();
+    const other = await startVerifyJob(request({ repair: false, prefix: 'k/1' }), deps);
+    await drain();
+    const firstRanges = await rangesOf(first.job);
+    const otherRanges = await rangesOf(other.job, 'k/1');
+    const before = await state();
+    for (const cursor of [...firstRanges, ...otherRanges]) expect(before).toContain(cursor);
+    expect(before.some((k) => k.includes('/ledger/'))).toBe(true);
+    // New keys at the front shift every boundary: the next job cuts other ranges (its last one, open
+    // from the last key cut through, is the first job's too only by chance — here it is not).
+    for (const key of ['a/1', 'a/2', 'a/3', 'a/4', 'a/5']) {
+      const { etag } = world.bucket('source-bucket').put(key, `body of ${key}`);
+      world.bucket('dr-bucket').put(DR_PREFIX + key, `body of ${key}`, {
+        kms: true,
+        metadata: { [META_SOURCE_ETAG]: etag },
+      });
+    }
+    // One superseded range is being run right now (its run lease is held): it is left alone.
+    const leased = firstRanges[1] as string;
+    await deps.dr.putText(
+      leaseKey({ name: 'verify', request: { cursor: leased } }),
+      JSON.stringify({
+        v: 1,
+        function: 'verify',
+        runId: 'another-run',
+        startedAt: clock.now().toISOString(),
+        expiresAt: new Date(clock.now().getTime() + 3_600_000).toISOString(),
+        request: { cursor: leased },
+      }),
+    );
+    clock.advance(60_000);
+
+    const second = await startVerifyJob(request({ repair: false }), deps);
+    await drain();
+
+    expect(await verifyStatus(second.job, deps)).toMatchObject({ state: 'complete', counts: { ok: 45 } });
+    const secondRanges = await rangesOf(second.job);
+    const after = await state();
+    for (const cursor of [...secondRanges, ...otherRanges, leased]) expect(after).toContain(cursor);
+    const superseded = firstRanges.filter((c) => !secondRanges.includes(c) && c !== leased);
+    expect(superseded.length).toBeGreaterThan(0);
+    for (const cursor of superseded) expect(under(cursor, after)).toEqual([]);
+    // The other scope's ledgers and the leased range's stay whole.
+    for (const cursor of [...otherRanges, leased])
+      expect(under(cursor, after)).toEqual(under(cursor, before));
   });
 
   it('repairs drift per shard: repair tasks for what is missing, the report says so', async () => {
