@@ -7,10 +7,16 @@
  *     replicated by the pipeline;
  *  2. a restore job of the whole prefix into another allowed bucket — one start, then the job runs;
  *  3. a verify job of the source bucket (as the schedule starts one) to its report.
- * Prints objects/s, S3 requests per object by operation (the emulator's counts) and peak RSS: of the
- * runtime process (ingest, replicate, the restore and verify handlers that start and answer jobs, the
- * pollers) and of each job worker process (restore shards and verify runs). Writes
- * bench/results/scale.json. It reports; the targets are judged by people. Not part of npm test.
+ * Prints objects/s, S3 requests per object by operation (the emulator's counts) and memory per process.
+ * The emulator, which holds every object of every bucket, runs in a process of its own and is not
+ * measured. The runtime process hosts several functions at once — ingest, up to `pollers` concurrent
+ * replicate invocations, the restore and verify handlers that start and answer jobs — and AWS's side
+ * (the SQS pollers, the S3 notifier): its peak RSS and sampled V8 heap are given per phase, so each
+ * figure belongs to the functions that phase runs (write + replicate: ingest and replicate; the jobs:
+ * the restore and verify handlers). Each job worker process is one execution environment of the job
+ * worker, run with the function's V8 heap limits from serverless.yml as Lambda runs it: its peak RSS
+ * and V8 heap. Writes bench/results/scale.json. It reports; the targets are judged by people. Not part
+ * of npm test.
  *
  * Env: BENCH_SCALE_NS ("20000,200000"), BENCH_SHARD_KEYS (default N / 20: two shards per worker).
  */
@@ -18,6 +24,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import type { Context } from 'aws-lambda';
 import type { JobStatus } from '../lib/jobs/model.ts';
 import type { RestoreReport } from '../lib/restore/objects.ts';
+import type { ProcessMemory } from '../local/function-processes.ts';
 import { invokeHandler, lambdaContext } from '../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
 import { writeObjects } from './write-objects.ts';
@@ -27,6 +34,8 @@ const HOUR = 3_600_000;
 
 interface Phase {
   what: string;
+  /** The runtime process meanwhile: its peak RSS so far, and the largest V8 heap and external memory sampled. */
+  runtimeMiB: MemoryPeaks;
   objects: number;
   seconds: number;
   objectsPerSecond: number;
@@ -38,14 +47,43 @@ export interface ScaleRun {
   shardKeys: number;
   workers: number;
   phases: Phase[];
-  peakRssMiB: { runtime: number; jobWorkers: { max: number; each: number[] } | undefined };
+  peakRssMiB: { runtime: number; jobWorkers: ProcessMemory | undefined };
+}
+
+interface MemoryPeaks {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+const mib = (bytes: number) => Math.round(bytes / 1_048_576);
+
+/** Samples this process's memory every 250 ms while `work` runs: the peaks. */
+async function sampled<T>(work: () => Promise<T>): Promise<[T, MemoryPeaks]> {
+  const peaks: MemoryPeaks = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0 };
+  const sample = () => {
+    const m = process.memoryUsage();
+    peaks.heapUsed = Math.max(peaks.heapUsed, mib(m.heapUsed));
+    peaks.heapTotal = Math.max(peaks.heapTotal, mib(m.heapTotal));
+    peaks.external = Math.max(peaks.external, mib(m.external));
+  };
+  const timer = setInterval(sample, 250);
+  try {
+    const result = await work();
+    sample();
+    peaks.rss = Math.round(process.resourceUsage().maxRSS / 1024);
+    return [result, peaks];
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** Times `work`, and counts the S3 requests the emulator served meanwhile, per object. */
 async function phase(rt: LocalRuntime, what: string, work: () => Promise<number>): Promise<Phase> {
   const before = await rt.emulator.requestCounts();
   const started = performance.now();
-  const objects = await work();
+  const [objects, runtimeMiB] = await sampled(work);
   const seconds = (performance.now() - started) / 1000;
   const after = await rt.emulator.requestCounts();
   const requestsPerObject: Record<string, number> = {};
@@ -56,13 +94,14 @@ async function phase(rt: LocalRuntime, what: string, work: () => Promise<number>
   }
   const result = {
     what,
+    runtimeMiB,
     objects,
     seconds: Number(seconds.toFixed(2)),
     objectsPerSecond: Math.round(objects / seconds),
     requestsPerObject,
   };
   process.stdout.write(
-    `  ${what.padEnd(40)} ${String(objects).padStart(7)} objects in ${seconds.toFixed(1).padStart(7)} s → ${String(result.objectsPerSecond).padStart(5)} objects/s; requests/object ${JSON.stringify(requestsPerObject)}\n`,
+    `  ${what.padEnd(40)} ${String(objects).padStart(7)} objects in ${seconds.toFixed(1).padStart(7)} s → ${String(result.objectsPerSecond).padStart(5)} objects/s; requests/object ${JSON.stringify(requestsPerObject)}; runtime MiB ${JSON.stringify(runtimeMiB)}\n`,
   );
   return result;
 }
@@ -106,16 +145,19 @@ async function scaleRun(n: number): Promise<ScaleRun> {
   try {
     const source = rt.config.sourceBuckets[0] ?? '';
     process.stdout.write(`N = ${n}: writing and replicating ${n} × 1 KiB…\n`);
-    await writeObjects({
-      endpoint: rt.endpoint,
-      bucket: source,
-      prefix: 'scale/',
-      count: n,
-      bytes: 1024,
-      concurrency: 32,
-    });
-    await rt.drain(4 * HOUR);
     const phases = [
+      await phase(rt, 'write + replicate', async () => {
+        await writeObjects({
+          endpoint: rt.endpoint,
+          bucket: source,
+          prefix: 'scale/',
+          count: n,
+          bytes: 1024,
+          concurrency: 32,
+        });
+        await rt.drain(4 * HOUR);
+        return n;
+      }),
       await phase(rt, 'restore job (one command)', () => restoreJob(rt, 'scale/')),
       await phase(rt, 'verify job (one command)', () => verifyJob(rt)),
     ];

@@ -9,38 +9,64 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type { EventSourceOptions } from './sqs-event-source.ts';
 
+/** Peak memory of the processes, as of their last stop. */
+export interface ProcessMemory {
+  /** The highest peak RSS (MiB) of any process, and each one's. */
+  max: number;
+  each: number[];
+  /** Each process's peak V8 heap in use (MiB, sampled). */
+  heapUsedEach: number[];
+  /** The V8 flags the processes ran with (the function's heap limits). */
+  v8Flags: string[];
+}
+
+/**
+ * The V8 heap limits in a function's NODE_OPTIONS (serverless.yml): Lambda's Node.js runtime keeps
+ * them when NODE_OPTIONS names them (else it sizes the heap from memorySize), so a local execution
+ * environment runs with them too. Other options (source maps for the bundles) are Lambda's only.
+ */
+export function v8HeapFlags(nodeOptions: string | undefined): string[] {
+  return (nodeOptions ?? '').split(/\s+/).filter((o) => /^--max[-_](semi|old)[-_]space[-_]size=\d+$/.test(o));
+}
+
 export interface FunctionProcesses {
   /** Batches being handled now, over every process. */
   readonly inFlight: number;
   start(): void;
   /** Stops taking messages; resolves once running batches finished. */
   stop(): Promise<void>;
-  /** The highest peak RSS (MiB) any of the processes reported when last stopped, and each one's. */
-  peakRssMiB(): { max: number; each: number[] };
+  /** The peak memory the processes reported when last stopped. */
+  peakRssMiB(): ProcessMemory;
   /** Ends the processes (after stop). */
   close(): Promise<void>;
 }
 
 type ChildMessage =
   | { type: 'ready' | 'started' | 'batch-start' | 'batch-end' }
-  | { type: 'stopped'; peakRssMiB: number }
+  | { type: 'stopped'; peakRssMiB: number; peakHeapUsedMiB: number; v8Flags: string[] }
   | { type: 'error'; error: string };
 
-/** Forks `count` job worker processes polling `options.queueUrl`; resolves once every one is ready. */
+/**
+ * Forks `count` job worker processes polling `options.queueUrl`, with the V8 flags `v8Flags` (the
+ * function's heap limits, {@link v8HeapFlags}); resolves once every one is ready.
+ */
 export async function startFunctionProcesses(
   count: number,
   options: Omit<EventSourceOptions, 'pollers' | 'onError'> & { endpoint: string },
   onError: (error: unknown) => void,
+  v8Flags: string[] = [],
 ): Promise<FunctionProcesses> {
   let inFlight = 0;
   const peaks: number[] = Array.from({ length: count }, () => 0);
+  const heapPeaks: number[] = Array.from({ length: count }, () => 0);
+  let flagsSeen: string[] = [];
   const stopped: (() => void)[] = [];
   const children: ChildProcess[] = await Promise.all(Array.from({ length: count }, (_, i) => forkOne(i)));
 
   function forkOne(i: number): Promise<ChildProcess> {
     const child = fork(new URL('./function-process.ts', import.meta.url), [], {
       env: { ...process.env, S3DR_FUNCTION_PROCESS: JSON.stringify(options), NODE_OPTIONS: '' },
-      execArgv: ['--no-warnings'],
+      execArgv: ['--no-warnings', ...v8Flags],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     return new Promise((resolve, reject) => {
@@ -53,6 +79,8 @@ export async function startFunctionProcesses(
         else if (message.type === 'error') onError(new Error(message.error));
         else if (message.type === 'stopped') {
           peaks[i] = Math.max(peaks[i] ?? 0, message.peakRssMiB);
+          heapPeaks[i] = Math.max(heapPeaks[i] ?? 0, message.peakHeapUsedMiB);
+          flagsSeen = message.v8Flags.filter((f) => f !== '--no-warnings');
           stopped.shift()?.();
         }
       });
@@ -73,7 +101,12 @@ export async function startFunctionProcesses(
       for (const child of children) if (child.connected) child.send({ type: 'stop' });
       await Promise.all(all);
     },
-    peakRssMiB: () => ({ max: Math.max(0, ...peaks), each: [...peaks] }),
+    peakRssMiB: () => ({
+      max: Math.max(0, ...peaks),
+      each: [...peaks],
+      heapUsedEach: [...heapPeaks],
+      v8Flags: flagsSeen,
+    }),
     async close() {
       await Promise.all(
         children.map((child) => {

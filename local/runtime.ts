@@ -27,7 +27,12 @@ import { type AsyncFailure, AsyncInvoker } from './async-invoker.ts';
 import { recordFunctionCalls } from './call-recorder.ts';
 import { type Emulator, startEmulator, startEmulatorProcess } from './emulator.ts';
 import { localEnv } from './env.ts';
-import { type FunctionProcesses, startFunctionProcesses } from './function-processes.ts';
+import {
+  type FunctionProcesses,
+  type ProcessMemory,
+  startFunctionProcesses,
+  v8HeapFlags,
+} from './function-processes.ts';
 import type { Handler } from './lambda-context.ts';
 import { invokeHandler, lambdaContext } from './lambda-context.ts';
 import { S3Notifier } from './s3-notifier.ts';
@@ -108,7 +113,7 @@ export interface LocalRuntime {
   /** Stops the job workers taking messages (resolves once running ones finished), and starts them again. */
   pauseJobWorkers(): Promise<void>;
   /** With `jobWorkerProcesses`: the peak RSS (MiB) of each job worker process, as of its last pause. */
-  jobWorkerPeakRssMiB(): { max: number; each: number[] } | undefined;
+  jobWorkerPeakRssMiB(): ProcessMemory | undefined;
   resumeJobWorkers(): void;
   /** Starts a verify job as the schedule would, waits for the job worker to finish it: its report. */
   verifyNow(payload?: unknown): Promise<unknown>;
@@ -393,6 +398,7 @@ async function startJobs(
       (error) => {
         if (!options.quiet) process.stderr.write(`job worker process: ${String(error)}\n`);
       },
+      v8HeapFlags(settings.functionEnv.jobWorker?.NODE_OPTIONS),
     );
   }
   const jobWorker = (await import('../functions/job-worker.ts')).handler as unknown as SqsHandler;

@@ -8,7 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
+import { v8HeapFlags } from '../../local/function-processes.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+import { loadLocalSettings } from '../../local/settings.ts';
 import { type RestoreHandler, runRestoreJob } from '../helpers/jobs.ts';
 import { bodyFor, listKeys, putObject } from '../helpers/objects.ts';
 import { scaled } from '../helpers/time-scale.ts';
@@ -56,6 +58,19 @@ describe('job workers in processes of their own', () => {
     const rss = rt.jobWorkerPeakRssMiB();
     expect(rss?.each).toHaveLength(WORKERS);
     for (const mib of rss?.each ?? []) expect(mib).toBeGreaterThan(20);
+    for (const mib of rss?.heapUsedEach ?? []) expect(mib).toBeGreaterThan(0);
     rt.resumeJobWorkers();
   }, 300_000);
+
+  // Lambda's Node.js runtime sizes V8's heap from memorySize unless NODE_OPTIONS names the limits (its
+  // bootstrap script, /var/runtime/bootstrap in the Lambda base image, keeps --max-semi-space-size and
+  // --max-old-space-size when they are given): serverless.yml gives the job worker its own.
+  it('run each job worker with the V8 heap limits serverless.yml gives the function', async () => {
+    const settings = await loadLocalSettings();
+    const flags = v8HeapFlags(settings.functionEnv.jobWorker?.NODE_OPTIONS);
+    expect(flags.map((f) => f.split('=')[0])).toEqual(['--max-semi-space-size', '--max-old-space-size']);
+    await rt.pauseJobWorkers();
+    expect(rt.jobWorkerPeakRssMiB()?.v8Flags).toEqual(flags);
+    rt.resumeJobWorkers();
+  }, 120_000);
 });
