@@ -30,6 +30,7 @@ import type {
   PlanProgress,
   ShardState,
 } from '../jobs/model.ts';
+import { readShardOfJob } from '../jobs/shard-reader.ts';
 import { JobStore } from '../jobs/store.ts';
 import { decodeCursor, encodeCursor, requestFingerprint } from './cursor.ts';
 import {
@@ -561,17 +562,13 @@ async function runShard(
   deps: RestoreJobDeps,
 ): Promise<'done' | 'busy'> {
   const store = new JobStore(deps.dr);
-  const job = await store.job(id);
-  if (!job) {
-    deps.logger.warn('a job message names a job that does not exist; dropped', {
-      action: 'job-shard',
-      job: id,
-      shard: n,
-    });
-    return 'done';
-  }
-  const stored = await store.shard(id, n);
-  if (!stored) throw new ShardFailedError(`job ${id} has no shard ${n} recorded`);
+  const read = await readShardOfJob(id, n, {
+    store,
+    readShard: (job, shard) => store.shard(job, shard),
+    logger: deps.logger,
+  });
+  if (!read) return 'done';
+  const { job, shard: stored } = read;
   let shard = stored.value;
   if (shard.state === 'done' || shard.state === 'failed' || shard.state === 'cancelled') return 'done';
   const now = deps.clock.now();

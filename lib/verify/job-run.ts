@@ -13,10 +13,11 @@
  * resumes from the last run's stop and a repeat repairs nothing twice (a repair is a hint replicate
  * checks against both buckets anyway: invariant 1).
  */
-import { ConcurrentRunError, describeError, RejectedTaskError, ShardFailedError } from '../core/errors.ts';
+import { ConcurrentRunError, describeError, RejectedTaskError } from '../core/errors.ts';
 import { mapConcurrent } from '../core/map-concurrent.ts';
 import { failActiveJob } from '../jobs/lifecycle.ts';
 import type { JobMessage } from '../jobs/model.ts';
+import { readShardOfJob } from '../jobs/shard-reader.ts';
 import { JobStore } from '../jobs/store.ts';
 import { verifyBucket } from './bucket.ts';
 import { CLASSES, cursorKey } from './cursor.ts';
@@ -160,17 +161,13 @@ export async function runShard(
   const { job: id, shard: n } = message;
   const run = message.run ?? 0;
   const store = new JobStore(deps.dr);
-  const job = await store.job(id);
-  if (!job) {
-    deps.logger.warn('a job message names a job that does not exist; dropped', {
-      action: 'job-shard',
-      job: id,
-      shard: n,
-    });
-    return 'done';
-  }
-  const stored = await readShard(deps.dr, id, n);
-  if (!stored) throw new ShardFailedError(`job ${id} has no shard ${n} recorded`);
+  const read = await readShardOfJob(id, n, {
+    store,
+    readShard: (job, shard) => readShard(deps.dr, job, shard),
+    logger: deps.logger,
+  });
+  if (!read) return 'done';
+  const { job, shard: stored } = read;
   const shard = stored.value;
   if (shard.state !== 'pending') return 'done';
   if (run < shard.runs) return resendNext(id, stored, run, deps);
