@@ -1,15 +1,18 @@
 /**
  * What the Lambda bundles leave out, because a module in them costs cold-start time whether it runs or
  * not (docs/performance.md#cold-starts): each handler is built with serverless.yml's own esbuild options
- * and plugins, and the build's metafile says which source files reached the bundle.
+ * and plugins, and the build's metafile says which source files reached the bundle. And the lint rule
+ * that keeps `zod/mini` behind lib/core/zod.ts, shown by linting probe files with the project's biome.json.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type BuildOptions, build, type Plugin } from 'esbuild';
+import { runProcess } from '../helpers/run-process.ts';
 import { get, printConfig, root, SLS_TIMEOUT_MS } from '../helpers/template.ts';
+import { scaled } from '../helpers/time-scale.ts';
 
 const require = createRequire(import.meta.url);
 const plugins = require('../../scripts/esbuild-plugins.cjs') as Plugin[];
@@ -66,4 +69,34 @@ describe('the Lambda bundles', () => {
       expect(filesOf('job-worker')).toContain(worker);
     }
   });
+});
+
+describe('the lint rule on zod/mini (biome.json noRestrictedImports)', () => {
+  it(
+    'refuses `zod/mini` everywhere but lib/core/zod.ts',
+    async () => {
+      const probe = join(dir, 'lint');
+      const source = "import * as z from 'zod/mini';\n\nexport const name = z.string();\n";
+      const files = ['lib/core/zod.ts', 'lib/verify/probe.ts', 'functions/probe.ts', 'tests/unit/probe.ts'];
+      for (const file of files) {
+        await mkdir(dirname(join(probe, file)), { recursive: true });
+        await writeFile(join(probe, file), source);
+      }
+      await copyFile(join(root, 'biome.json'), join(probe, 'biome.json'));
+      const linted = await runProcess(
+        join(root, 'node_modules/.bin/biome'),
+        ['lint', '--reporter=json', '.'],
+        { cwd: probe, timeoutMs: scaled(60_000), check: false },
+      );
+      const report = JSON.parse(linted.stdout) as {
+        diagnostics: { category: string; location: { path: string } }[];
+      };
+      const refused = report.diagnostics
+        .filter((d) => d.category === 'lint/style/noRestrictedImports')
+        .map((d) => d.location.path)
+        .sort();
+      expect(refused).toEqual(['functions/probe.ts', 'lib/verify/probe.ts', 'tests/unit/probe.ts']);
+    },
+    scaled(60_000),
+  );
 });
