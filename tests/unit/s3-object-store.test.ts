@@ -97,6 +97,10 @@ describe('DR writes with the bucket owner condition', () => {
     runtime.destroy();
   });
 
+  // Lambda runs a function's static code in the Init phase, before the first invocation (Lambda Developer
+  // Guide, "Understand the Lambda execution environment lifecycle",
+  // https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html): a client built at module
+  // scope is init time, so one a function never uses is cold-start time spent for nothing.
   it('builds a source store, and the source region client, only when a source store is first asked for', () => {
     const config = loadConfig({
       ...process.env,
