@@ -1,4 +1,4 @@
-import { createS3Clients, createSqsClients } from '../lib/aws/clients.ts';
+import { createS3Clients, createSqsClients, type S3Clients } from '../lib/aws/clients.ts';
 import { S3ObjectStore } from '../lib/aws/s3-object-store.ts';
 import { SqsJobQueue, SqsTaskQueue } from '../lib/aws/sqs-task-queue.ts';
 import { type Config, loadConfig, requireJobQueueUrl, requireQueueUrl } from '../lib/core/config.ts';
@@ -42,13 +42,24 @@ export interface QueueRuntime {
   destroy(): void;
 }
 
-export function storesRuntime(config: Config): StoresRuntime {
-  const clients = createS3Clients(config);
-  const sources = new Map(
-    config.sourceBuckets.map((b) => [b, new S3ObjectStore(clients.s3(config.sourceRegion), b)] as const),
-  );
+/**
+ * Each source store, and the source region's S3 client, is built on first use: the verify and restore
+ * functions start, poll and cancel jobs with the DR store alone, and an S3 client built at init is
+ * cold-start time spent for nothing there (docs/performance.md#cold-starts). The DR store is built here:
+ * every function that composes stores uses it.
+ */
+export function storesRuntime(config: Config, clients: S3Clients = createS3Clients(config)): StoresRuntime {
+  const sources = new Map<string, ObjectStore>();
   return {
-    sourceStore: (bucket) => sources.get(bucket),
+    sourceStore(bucket) {
+      if (!config.sourceBuckets.includes(bucket)) return undefined;
+      let store = sources.get(bucket);
+      if (!store) {
+        store = new S3ObjectStore(clients.s3(config.sourceRegion), bucket);
+        sources.set(bucket, store);
+      }
+      return store;
+    },
     dr: new S3ObjectStore(clients.s3(config.drRegion), config.drBucket, {
       expectedOwner: config.drBucketOwner,
     }),

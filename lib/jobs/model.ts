@@ -13,9 +13,9 @@
  *   .s3dr/jobs/<id>/report.json                the final report, written once
  */
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
 import { RESERVED_PREFIX } from '../core/config.ts';
 import { InvalidPayloadError } from '../core/errors.ts';
+import * as z from '../core/zod.ts';
 import { zodProblems } from '../core/zod-problems.ts';
 
 export const JOB_PREFIX = `${RESERVED_PREFIX}jobs/`;
@@ -90,19 +90,19 @@ export const jobRecordSchema = z.object({
   context: z.record(z.string(), z.unknown()),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
-  error: z.string().optional(),
+  error: z.optional(z.string()),
 });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 
 export const planProgressSchema = z.object({
   v: z.literal(1),
   /** Planning steps done; a redelivered message of an earlier step is a no-op. */
-  step: z.number().int().nonnegative(),
+  step: z.number().check(z.int(), z.nonnegative()),
   /** The last source key planned (exclusive start of the next step). */
-  after: z.string().optional(),
-  shards: z.number().int().nonnegative(),
-  objects: z.number().int().nonnegative(),
-  bytes: z.number().nonnegative(),
+  after: z.optional(z.string()),
+  shards: z.number().check(z.int(), z.nonnegative()),
+  objects: z.number().check(z.int(), z.nonnegative()),
+  bytes: z.number().check(z.nonnegative()),
   done: z.boolean(),
 });
 export type PlanProgress = z.infer<typeof planProgressSchema>;
@@ -111,27 +111,27 @@ const tallySchema = z.object({ objects: z.number(), bytes: z.number(), sample: z
 
 export const shardStateSchema = z.object({
   v: z.literal(1),
-  shard: z.number().int().nonnegative(),
+  shard: z.number().check(z.int(), z.nonnegative()),
   /** A key range (after, through] of source keys, or an explicit list of keys. */
   scope: z.union([
-    z.object({ after: z.string().optional(), through: z.string() }),
+    z.object({ after: z.optional(z.string()), through: z.string() }),
     z.object({ keys: z.array(z.string()) }),
   ]),
-  objects: z.number().int().nonnegative(),
-  bytes: z.number().nonnegative(),
+  objects: z.number().check(z.int(), z.nonnegative()),
+  bytes: z.number().check(z.nonnegative()),
   state: z.enum(['pending', 'running', 'done', 'failed', 'cancelled']),
   /** Checkpoint: every key up to and including this one is handled. */
-  cursor: z.string().optional(),
+  cursor: z.optional(z.string()),
   /** A worker holds the shard until then (its Lambda deadline); another receive of it waits. */
-  lease: z.object({ owner: z.string(), until: z.iso.datetime() }).optional(),
-  attempts: z.number().int().nonnegative(),
-  examined: z.number().int().nonnegative(),
+  lease: z.optional(z.object({ owner: z.string(), until: z.iso.datetime() })),
+  attempts: z.number().check(z.int(), z.nonnegative()),
+  examined: z.number().check(z.int(), z.nonnegative()),
   plan: z.record(z.string(), tallySchema),
   results: z.object({ restored: tallySchema, thawing: tallySchema, failed: tallySchema }),
   failures: z.array(z.object({ key: z.string(), error: z.string() })),
   thawing: z.array(z.record(z.string(), z.unknown())),
   warnings: z.array(z.string()),
-  error: z.string().optional(),
+  error: z.optional(z.string()),
   updatedAt: z.iso.datetime(),
 });
 export type ShardState = z.infer<typeof shardStateSchema>;
@@ -144,9 +144,9 @@ export type ShardState = z.infer<typeof shardStateSchema>;
  */
 export const chainStateSchema = z.object({
   v: z.literal(1),
-  runs: z.number().int().nonnegative(),
+  runs: z.number().check(z.int(), z.nonnegative()),
   /** The highest run whose message was sent: a redelivery of an older run re-sends the next one only below it. */
-  queued: z.number().int().nonnegative(),
+  queued: z.number().check(z.int(), z.nonnegative()),
   done: z.boolean(),
   data: z.record(z.string(), z.unknown()),
   updatedAt: z.iso.datetime(),
@@ -154,16 +154,21 @@ export const chainStateSchema = z.object({
 export type ChainState = z.infer<typeof chainStateSchema>;
 
 export const jobMessageSchema = z.discriminatedUnion('kind', [
-  z.object({ v: z.literal(1), kind: z.literal('plan'), job: z.string(), step: z.number().int() }),
+  z.object({ v: z.literal(1), kind: z.literal('plan'), job: z.string(), step: z.number().check(z.int()) }),
   z.object({
     v: z.literal(1),
     kind: z.literal('shard'),
     job: z.string(),
-    shard: z.number().int(),
+    shard: z.number().check(z.int()),
     /** Verify shards: which run of the shard this is (a redelivery of a recorded run is a no-op). */
-    run: z.number().int().nonnegative().optional(),
+    run: z.optional(z.number().check(z.int(), z.nonnegative())),
   }),
-  z.object({ v: z.literal(1), kind: z.literal('run'), job: z.string(), run: z.number().int().nonnegative() }),
+  z.object({
+    v: z.literal(1),
+    kind: z.literal('run'),
+    job: z.string(),
+    run: z.number().check(z.int(), z.nonnegative()),
+  }),
 ]);
 export type JobMessage = z.infer<typeof jobMessageSchema>;
 
@@ -206,8 +211,10 @@ export interface JobStatus {
 /** `{"job": "<id>"}` (status) or `{"job": "<id>", "cancel": true}`: a request about a job, not a new one. */
 export const jobControlSchema = z.strictObject(
   {
-    job: z.string({ error: 'must be a job id (a string), as a start returned it' }).min(1).max(200),
-    cancel: z.boolean({ error: 'must be true or false' }).default(false),
+    job: z
+      .string({ error: 'must be a job id (a string), as a start returned it' })
+      .check(z.minLength(1), z.maxLength(200)),
+    cancel: z._default(z.boolean({ error: 'must be true or false' }), false),
   },
   { error: 'must be a JSON object' },
 );

@@ -1,5 +1,5 @@
-import type * as z from 'zod';
 import type { ObjectStore } from '../core/ports.ts';
+import type * as z from '../core/zod.ts';
 import {
   activeSchema,
   type ChainState,
@@ -31,7 +31,7 @@ export class JobStore {
     this.dr = dr;
   }
 
-  private async read<T>(key: string, schema: z.ZodType<T>): Promise<Stored<T> | undefined> {
+  private async read<T>(key: string, schema: z.ZodMiniType<T>): Promise<Stored<T> | undefined> {
     const text = await this.dr.readText(key);
     if (text === undefined) return undefined;
     return { value: schema.parse(JSON.parse(text.body)), etag: text.etag };

@@ -1,9 +1,9 @@
-import * as z from 'zod';
 import { RESERVED_PREFIX } from '../core/config.ts';
 import { InvalidPayloadError } from '../core/errors.ts';
 import { MAX_KEY_BYTES } from '../core/key-mapping.ts';
 import { bucketName, region } from '../core/names.ts';
 import { THAW_TIERS } from '../core/storage-classes.ts';
+import * as z from '../core/zod.ts';
 import { zodProblems } from '../core/zod-problems.ts';
 
 /** A restore payload is not what `sls invoke -f restore` accepts; the message names every bad field. */
@@ -21,25 +21,27 @@ function keyLike(what: 'key' | 'prefix', allowEmpty: boolean) {
     .string({
       error: `must be a string (${what === 'key' ? 'an object key' : 'a key prefix, "" for everything'})`,
     })
-    .min(allowEmpty ? 0 : 1, 'must not be empty')
-    .refine(
-      (k) => Buffer.byteLength(k, 'utf8') <= MAX_KEY_BYTES,
-      `must be at most ${MAX_KEY_BYTES} UTF-8 bytes`,
-    )
-    .refine((k) => !DOT_SEGMENT.test(k), 'must not contain "." or ".." path segments (such as "../")')
-    .refine(
-      (k) => !k.startsWith(RESERVED_PREFIX),
-      `must not start with ${RESERVED_PREFIX} (s3-dr's own state)`,
+    .check(
+      z.minLength(allowEmpty ? 0 : 1, 'must not be empty'),
+      z.refine(
+        (k) => Buffer.byteLength(k, 'utf8') <= MAX_KEY_BYTES,
+        `must be at most ${MAX_KEY_BYTES} UTF-8 bytes`,
+      ),
+      z.refine((k) => !DOT_SEGMENT.test(k), 'must not contain "." or ".." path segments (such as "../")'),
+      z.refine(
+        (k) => !k.startsWith(RESERVED_PREFIX),
+        `must not start with ${RESERVED_PREFIX} (s3-dr's own state)`,
+      ),
     );
 }
 
 const boolean = (dflt: boolean) =>
-  z.boolean({ error: 'must be true or false (a JSON boolean, not a string)' }).default(dflt);
+  z._default(z.boolean({ error: 'must be true or false (a JSON boolean, not a string)' }), dflt);
 
 const targetSchema = z.strictObject(
   {
     bucket: bucketName,
-    prefix: keyLike('prefix', true).default(''),
+    prefix: z._default(keyLike('prefix', true), ''),
     region: z.optional(region),
   },
   { error: 'must be an object: { "bucket": "...", "prefix"?: "...", "region"?: "..." }' },
@@ -54,63 +56,87 @@ export const restorePayloadSchema = z
     {
       /** Which protected bucket; optional when the stage protects exactly one. */
       source: z.optional(bucketName),
-      keys: z
-        .array(keyLike('key', false), { error: 'must be a list of object keys' })
-        .min(1, 'must name at least one key')
-        .max(MAX_KEYS_PER_REQUEST, `must name at most ${MAX_KEYS_PER_REQUEST} keys (use prefix for more)`)
-        .optional(),
-      prefix: keyLike('prefix', true).optional(),
+      keys: z.optional(
+        z
+          .array(keyLike('key', false), { error: 'must be a list of object keys' })
+          .check(
+            z.minLength(1, 'must name at least one key'),
+            z.maxLength(
+              MAX_KEYS_PER_REQUEST,
+              `must name at most ${MAX_KEYS_PER_REQUEST} keys (use prefix for more)`,
+            ),
+          ),
+      ),
+      prefix: z.optional(keyLike('prefix', true)),
       /** Restore each key's newest DR version at or before this time. */
-      asOf: z
-        .string({ error: 'must be an ISO 8601 date-time string such as 2026-11-24T18:00:00Z' })
-        .pipe(
-          z.iso.datetime({
-            offset: true,
-            error: 'must be an ISO 8601 date-time with a time zone, such as 2026-11-24T18:00:00Z',
-          }),
-        )
-        .refine((s) => isRealDate(s), 'is not a real date and time (check month, day and hour)')
-        .optional(),
+      asOf: z.optional(
+        z
+          .pipe(
+            z.string({ error: 'must be an ISO 8601 date-time string such as 2026-11-24T18:00:00Z' }),
+            z.iso.datetime({
+              offset: true,
+              error: 'must be an ISO 8601 date-time with a time zone, such as 2026-11-24T18:00:00Z',
+            }),
+          )
+          .check(z.refine((s) => isRealDate(s), 'is not a real date and time (check month, day and hour)')),
+      ),
       includeDeleted: boolean(true),
-      target: targetSchema.optional(),
-      overwrite: z
-        .enum(OVERWRITE_MODES, { error: `must be one of ${OVERWRITE_MODES.join(', ')}` })
-        .default('ifDifferent'),
+      target: z.optional(targetSchema),
+      overwrite: z._default(
+        z.enum(OVERWRITE_MODES, { error: `must be one of ${OVERWRITE_MODES.join(', ')}` }),
+        'ifDifferent',
+      ),
       dryRun: boolean(true),
-      maxObjects: z
-        .number({ error: 'must be a whole number' })
-        .int('must be a whole number')
-        .min(1, 'must be at least 1')
-        .max(10_000_000, 'must be at most 10000000')
-        .optional(),
-      cursor: z
-        .string({ error: 'must be the cursor string a previous restore returned' })
-        .min(1)
-        .max(8192)
-        .optional(),
+      maxObjects: z.optional(
+        z
+          .number({ error: 'must be a whole number' })
+          .check(
+            z.int('must be a whole number'),
+            z.gte(1, 'must be at least 1'),
+            z.lte(10_000_000, 'must be at most 10000000'),
+          ),
+      ),
+      cursor: z.optional(
+        z
+          .string({ error: 'must be the cursor string a previous restore returned' })
+          .check(z.minLength(1), z.maxLength(8192)),
+      ),
       /** Retrieval tier for archived (GLACIER / DEEP_ARCHIVE) DR copies. */
-      thawTier: z.enum(THAW_TIERS, { error: `must be one of ${THAW_TIERS.join(', ')}` }).default('Standard'),
+      thawTier: z._default(
+        z.enum(THAW_TIERS, { error: `must be one of ${THAW_TIERS.join(', ')}` }),
+        'Standard',
+      ),
       /** Days a thawed copy stays readable; the restore must be rerun within them. */
-      thawDays: z
-        .number({ error: 'must be a whole number of days' })
-        .int('must be a whole number of days')
-        .min(1, 'must be at least 1 day')
-        .max(30, 'must be at most 30 days')
-        .default(7),
+      thawDays: z._default(
+        z
+          .number({ error: 'must be a whole number of days' })
+          .check(
+            z.int('must be a whole number of days'),
+            z.gte(1, 'must be at least 1 day'),
+            z.lte(30, 'must be at most 30 days'),
+          ),
+        7,
+      ),
     },
     { error: 'must be a JSON object' },
   )
-  .superRefine((p, ctx) => {
-    if (p.keys !== undefined && p.prefix !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['keys'], message: 'and prefix are both set; give one of them' });
-    } else if (p.keys === undefined && p.prefix === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['keys'],
-        message: 'or prefix is required: a list of keys, or a prefix ("" restores the whole bucket)',
-      });
-    }
-  });
+  .check(
+    z.superRefine((p, ctx) => {
+      if (p.keys !== undefined && p.prefix !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['keys'],
+          message: 'and prefix are both set; give one of them',
+        });
+      } else if (p.keys === undefined && p.prefix === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['keys'],
+          message: 'or prefix is required: a list of keys, or a prefix ("" restores the whole bucket)',
+        });
+      }
+    }),
+  );
 
 export type RestorePayload = z.infer<typeof restorePayloadSchema>;
 export type OverwriteMode = (typeof OVERWRITE_MODES)[number];

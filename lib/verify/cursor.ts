@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
 import { RESERVED_PREFIX } from '../core/config.ts';
 import { describeError } from '../core/errors.ts';
 import type { ObjectStore } from '../core/ports.ts';
+import * as z from '../core/zod.ts';
 import { zodProblems } from '../core/zod-problems.ts';
 import { workItemSchema } from './shards.ts';
 
@@ -14,13 +14,13 @@ export const CLASSES = ['ok', 'missing', 'mismatched', 'orphaned', 'pending', 'u
 export type VerifyClass = (typeof CLASSES)[number];
 
 const countsSchema = z.object({
-  ok: z.number().int().nonnegative(),
-  missing: z.number().int().nonnegative(),
-  mismatched: z.number().int().nonnegative(),
-  orphaned: z.number().int().nonnegative(),
-  pending: z.number().int().nonnegative(),
+  ok: z.number().check(z.int(), z.nonnegative()),
+  missing: z.number().check(z.int(), z.nonnegative()),
+  mismatched: z.number().check(z.int(), z.nonnegative()),
+  orphaned: z.number().check(z.int(), z.nonnegative()),
+  pending: z.number().check(z.int(), z.nonnegative()),
   // Absent from cursors written before the class existed: such a pass resumes with none counted.
-  unreplicable: z.number().int().nonnegative().default(0),
+  unreplicable: z._default(z.number().check(z.int(), z.nonnegative()), 0),
 });
 export type Counts = z.infer<typeof countsSchema>;
 
@@ -41,21 +41,21 @@ export function addCounts(into: Counts, more: Counts): Counts {
 }
 
 /** What a pass covers: a cursor only resumes a run with the same scope. */
-const scopeSchema = z.object({ prefix: z.string(), deep: z.number().min(0).max(1) });
+const scopeSchema = z.object({ prefix: z.string(), deep: z.number().check(z.gte(0), z.lte(1)) });
 export type VerifyScope = z.infer<typeof scopeSchema>;
 
 const passSchema = z.object({
   id: z.string(),
   startedAt: z.string(),
-  completedAt: z.string().optional(),
+  completedAt: z.optional(z.string()),
   /** Runs that worked on this pass so far. */
-  runs: z.number().int().nonnegative(),
+  runs: z.number().check(z.int(), z.nonnegative()),
   counts: countsSchema,
-  itemsDone: z.number().int().nonnegative(),
+  itemsDone: z.number().check(z.int(), z.nonnegative()),
   /** Nodes created so far (discovery budget). */
-  nodes: z.number().int().nonnegative(),
+  nodes: z.number().check(z.int(), z.nonnegative()),
   /** ETag ledger pieces written so far (verify-ledger.ts); none means the next pass has none to read. */
-  ledgerPieces: z.number().int().nonnegative().optional(),
+  ledgerPieces: z.optional(z.number().check(z.int(), z.nonnegative())),
 });
 export type PassState = z.infer<typeof passSchema>;
 
@@ -71,7 +71,7 @@ export const cursorSchema = z.object({
   pass: passSchema,
   work: z.array(workItemSchema),
   /** The last completed pass, for the report and for people reading the cursor. */
-  lastCompleted: passSchema.optional(),
+  lastCompleted: z.optional(passSchema),
 });
 export type VerifyCursor = z.infer<typeof cursorSchema>;
 

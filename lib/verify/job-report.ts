@@ -2,10 +2,11 @@
  * A verify job's status and final report, summed over its shards (lib/verify/job-state.ts), and the
  * one place a finished job's report is written — and, for a complete pass, its metrics published.
  */
-import * as z from 'zod';
+
 import { mapConcurrent } from '../core/map-concurrent.ts';
 import type { Clock, ObjectStore } from '../core/ports.ts';
 import type { Log, Telemetry } from '../core/telemetry.ts';
+import * as z from '../core/zod.ts';
 import { finishShardedJob } from '../jobs/lifecycle.ts';
 import { type JobRecord, type JobState, type JobStatus, jobKeys, TERMINAL_STATES } from '../jobs/model.ts';
 import { JobStore } from '../jobs/store.ts';

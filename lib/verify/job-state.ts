@@ -9,8 +9,9 @@
  * (`cursorKey(bucket, scope, range)`, with its ETag ledger beside it), so a shard killed mid-way
  * resumes where its last run stopped, and the same range of the next job reads the ledger this one wrote.
  */
-import * as z from 'zod';
+
 import type { UnreplicableReason } from '../core/unreplicable.ts';
+import * as z from '../core/zod.ts';
 import { jobKeys } from '../jobs/model.ts';
 import { CLASSES, zeroCounts } from './cursor.ts';
 import {
@@ -23,7 +24,7 @@ import {
 } from './report.ts';
 import type { RulesReport } from './rules.ts';
 
-const int = () => z.number().int().nonnegative();
+const int = () => z.number().check(z.int(), z.nonnegative());
 
 export const verifyPlanSchema = z.object({
   v: z.literal(1),
@@ -32,7 +33,7 @@ export const verifyPlanSchema = z.object({
   /** The source bucket being cut (index into the request's sorted sources). */
   bucket: int(),
   /** The last source key cut through in that bucket (exclusive start of the next shard). */
-  after: z.string().optional(),
+  after: z.optional(z.string()),
   shards: int(),
   /** Source keys counted while cutting (in scope; DR-only keys are found by the shards). */
   objects: int(),
@@ -45,7 +46,7 @@ export const verifyShardSchema = z.object({
   shard: int(),
   bucket: z.string(),
   /** Source keys after `after` through `through`; either end open at the scope's start or end. */
-  range: z.object({ after: z.string().optional(), through: z.string().optional() }),
+  range: z.object({ after: z.optional(z.string()), through: z.optional(z.string()) }),
   /** Source keys counted in the range when it was cut. */
   objects: int(),
   state: z.enum(['pending', 'done', 'failed', 'cancelled']),
@@ -56,8 +57,8 @@ export const verifyShardSchema = z.object({
   /** Keys this job's runs of the shard classified. */
   checked: int(),
   /** This job's runs summed (counts are the runs'; `pass` is the latest run's, with the pass totals). */
-  found: z.record(z.string(), z.unknown()).optional(),
-  error: z.string().optional(),
+  found: z.optional(z.record(z.string(), z.unknown())),
+  error: z.optional(z.string()),
   updatedAt: z.iso.datetime(),
 });
 export type VerifyShard = z.infer<typeof verifyShardSchema>;
@@ -74,7 +75,7 @@ interface TextStore {
   putTextIf(key: string, body: string, condition: Condition): Promise<boolean>;
 }
 
-async function read<T>(dr: TextStore, key: string, schema: z.ZodType<T>): Promise<Stored<T> | undefined> {
+async function read<T>(dr: TextStore, key: string, schema: z.ZodMiniType<T>): Promise<Stored<T> | undefined> {
   const text = await dr.readText(key);
   return text === undefined ? undefined : { value: schema.parse(JSON.parse(text.body)), etag: text.etag };
 }

@@ -12,10 +12,10 @@
  * (docs/design.md, invariant 8).
  */
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
 import { describeError } from '../core/errors.ts';
 import { compareKeys } from '../core/key-order.ts';
 import type { ObjectStore } from '../core/ports.ts';
+import * as z from '../core/zod.ts';
 import type { WorkItem } from './shards.ts';
 
 /** Pairs per piece: one small object (about 100 KB for typical keys) read or written whole. */
@@ -29,8 +29,8 @@ type Pair = [key: string, sourceEtag: string, drEtag: string];
 
 /** Where a shard resumes reading the previous ledger and writing the new one. */
 export const ledgerPositionSchema = z.object({
-  read: z.number().int().nonnegative(),
-  write: z.number().int().nonnegative(),
+  read: z.number().check(z.int(), z.nonnegative()),
+  write: z.number().check(z.int(), z.nonnegative()),
 });
 export type LedgerPosition = z.infer<typeof ledgerPositionSchema>;
 
@@ -108,7 +108,7 @@ export class LedgerReader {
       this.ended = true;
       return;
     }
-    let parsed: z.ZodSafeParseResult<z.infer<typeof pieceSchema>>;
+    let parsed: z.core.util.SafeParseResult<z.infer<typeof pieceSchema>>;
     try {
       parsed = pieceSchema.safeParse(JSON.parse(text));
     } catch (error) {

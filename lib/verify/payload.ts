@@ -1,14 +1,14 @@
-import * as z from 'zod';
 import type { Config } from '../core/config.ts';
 import { InvalidPayloadError } from '../core/errors.ts';
 import { MAX_KEY_BYTES } from '../core/key-mapping.ts';
+import * as z from '../core/zod.ts';
 import { zodProblems } from '../core/zod-problems.ts';
 
 /** A verify payload is not what `sls invoke -f verify` accepts; the message names every bad field. */
 export class InvalidVerifyPayloadError extends InvalidPayloadError {}
 
 const boolean = (dflt: boolean) =>
-  z.boolean({ error: 'must be true or false (a JSON boolean, not a string)' }).default(dflt);
+  z._default(z.boolean({ error: 'must be true or false (a JSON boolean, not a string)' }), dflt);
 
 const DEEP_VALUES = 'must be true, false, or a sample rate greater than 0 and at most 1';
 
@@ -16,26 +16,36 @@ const DEEP_VALUES = 'must be true, false, or a sample rate greater than 0 and at
 export const verifyPayloadSchema = z.strictObject(
   {
     /** Which protected bucket; omitted = every configured source bucket. */
-    source: z.string({ error: 'must be the name of a protected source bucket' }).optional(),
+    source: z.optional(z.string({ error: 'must be the name of a protected source bucket' })),
     /** Only keys starting with this (source key space). */
-    prefix: z
-      .string({ error: 'must be a string (a key prefix, "" for everything)' })
-      .refine(
-        (p) => Buffer.byteLength(p, 'utf8') <= MAX_KEY_BYTES,
-        `must be at most ${MAX_KEY_BYTES} UTF-8 bytes`,
-      )
-      .default(''),
+    prefix: z._default(
+      z
+        .string({ error: 'must be a string (a key prefix, "" for everything)' })
+        .check(
+          z.refine(
+            (p) => Buffer.byteLength(p, 'utf8') <= MAX_KEY_BYTES,
+            `must be at most ${MAX_KEY_BYTES} UTF-8 bytes`,
+          ),
+        ),
+      '',
+    ),
     repair: boolean(true),
     /** Compare content too: true (every key), false, or the share of keys to sample (0–1). */
-    deep: z
-      .union([z.boolean(), z.number().gt(0, DEEP_VALUES).max(1, DEEP_VALUES)], { error: DEEP_VALUES })
-      .default(false),
-    graceSeconds: z
-      .number({ error: 'must be a whole number of seconds' })
-      .int('must be a whole number of seconds')
-      .min(0, 'must be at least 0')
-      .max(7 * 86_400, 'must be at most 604800 (7 days)')
-      .optional(),
+    deep: z._default(
+      z.union([z.boolean(), z.number().check(z.gt(0, DEEP_VALUES), z.lte(1, DEEP_VALUES))], {
+        error: DEEP_VALUES,
+      }),
+      false,
+    ),
+    graceSeconds: z.optional(
+      z
+        .number({ error: 'must be a whole number of seconds' })
+        .check(
+          z.int('must be a whole number of seconds'),
+          z.gte(0, 'must be at least 0'),
+          z.lte(7 * 86_400, 'must be at most 604800 (7 days)'),
+        ),
+    ),
   },
   { error: 'must be a JSON object' },
 );

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
 import { RESERVED_PREFIX } from '../core/config.ts';
 import { ConcurrentRunError, describeError } from '../core/errors.ts';
 import type { Clock, ObjectStore } from '../core/ports.ts';
 import type { Log } from '../core/telemetry.ts';
+import * as z from '../core/zod.ts';
 
 /** Where run leases live in the DR bucket: `.s3dr/leases/<function>/<request hash>.json`. */
 export const LEASE_PREFIX = `${RESERVED_PREFIX}leases/`;

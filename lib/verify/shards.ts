@@ -12,16 +12,17 @@
  *
  * Work items are plain JSON: the cursor stores the unfinished ones, each with its resume position.
  */
-import * as z from 'zod';
+
 import { commonPrefix, compareKeys, keyBefore } from '../core/key-order.ts';
+import * as z from '../core/zod.ts';
 import { ledgerPositionSchema } from './ledger.ts';
 
 export const DELIMITER = '/';
 
 const collectorStateSchema = z.object({
   kept: z.array(z.string()),
-  seen: z.number().int().nonnegative(),
-  stride: z.number().int().positive(),
+  seen: z.number().check(z.int(), z.nonnegative()),
+  stride: z.number().check(z.int(), z.positive()),
 });
 export type CollectorState = z.infer<typeof collectorStateSchema>;
 
@@ -29,28 +30,28 @@ export const workItemSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('node'),
     prefix: z.string(),
-    depth: z.number().int().nonnegative(),
-    after: z.string().optional(),
-    collector: collectorStateSchema.optional(),
+    depth: z.number().check(z.int(), z.nonnegative()),
+    after: z.optional(z.string()),
+    collector: z.optional(collectorStateSchema),
     /** Where the interrupted item stands in the ETag ledgers (verify-ledger.ts). */
-    ledger: ledgerPositionSchema.optional(),
+    ledger: z.optional(ledgerPositionSchema),
   }),
   z.object({
     kind: z.literal('prefix'),
     prefix: z.string(),
-    after: z.string().optional(),
-    ledger: ledgerPositionSchema.optional(),
+    after: z.optional(z.string()),
+    ledger: z.optional(ledgerPositionSchema),
   }),
   z.object({
     kind: z.literal('range'),
     /** The node whose sub-prefixes this range covers (its direct objects belong to the node). */
     within: z.string(),
     /** Inclusive lower bound; undefined = from the start of `within`. */
-    from: z.string().optional(),
+    from: z.optional(z.string()),
     /** Exclusive upper bound; undefined = to the end of `within`. */
-    until: z.string().optional(),
-    after: z.string().optional(),
-    ledger: ledgerPositionSchema.optional(),
+    until: z.optional(z.string()),
+    after: z.optional(z.string()),
+    ledger: z.optional(ledgerPositionSchema),
   }),
 ]);
 export type WorkItem = z.infer<typeof workItemSchema>;

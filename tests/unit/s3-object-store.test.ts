@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createRuntime } from '../../functions/runtime.ts';
+import { createRuntime, storesRuntime } from '../../functions/runtime.ts';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { loadConfig } from '../../lib/core/config.ts';
 
@@ -95,6 +95,33 @@ describe('DR writes with the bucket owner condition', () => {
     expect(drHead).toMatchObject({ Bucket: 'dr-bucket', ExpectedBucketOwner: OWNER });
     expect(sourceHead).not.toHaveProperty('ExpectedBucketOwner');
     runtime.destroy();
+  });
+
+  // Lambda runs a function's static code in the Init phase, before the first invocation (Lambda Developer
+  // Guide, "Understand the Lambda execution environment lifecycle",
+  // https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html): a client built at module
+  // scope is init time, so one a function never uses is cold-start time spent for nothing.
+  it('builds a source store, and the source region client, only when a source store is first asked for', () => {
+    const config = loadConfig({
+      ...process.env,
+      S3DR_SOURCE_REGION: 'eu-west-1',
+      S3DR_DR_REGION: 'eu-central-1',
+    });
+    const regions: string[] = [];
+    const stores = storesRuntime(config, {
+      s3: (region) => {
+        regions.push(region);
+        return client;
+      },
+      destroy: () => undefined,
+    });
+    // What the verify and restore functions build at init: the DR store, no source-region client.
+    expect(regions).toEqual(['eu-central-1']);
+    const first = stores.sourceStore('source-bucket');
+    expect(first?.bucket).toBe('source-bucket');
+    expect(stores.sourceStore('source-bucket')).toBe(first);
+    expect(stores.sourceStore('not-a-source')).toBeUndefined();
+    expect(regions).toEqual(['eu-central-1', 'eu-west-1']);
   });
 
   it('refuses an owner that is not a 12-digit account id, naming the variable', () => {
