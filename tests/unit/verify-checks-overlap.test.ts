@@ -5,9 +5,13 @@ import { MemoryWorld, type StoreOp } from '../helpers/memory-store.ts';
 import { silentLog } from '../helpers/telemetry.ts';
 
 /**
- * A job's shard lists its key range flat, one page after another (a ListObjectsV2 continuation token
- * comes with the page before it), so any wait between pages is wall time the pass loses. The deferred
- * checks (HEADs, checksums) of one batch of keys run while the listing goes on.
+ * A job's shard lists its key range flat, one page after another, so any wait between pages is wall
+ * time the pass loses: "NextContinuationToken is sent when isTruncated is true … The next list requests
+ * to Amazon S3 can be continued with this NextContinuationToken" (Amazon S3 API Reference,
+ * ListObjectsV2, docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html; the same text in the
+ * AWS SDK for Kotlin reference, ListObjectsV2Response.nextContinuationToken): a page's request needs
+ * the page before it. The deferred checks (HEADs, checksums) of one batch of keys run while the listing
+ * goes on.
  */
 const KEYS = 2_500; // three pages of 1,000 keys per side
 const key = (i: number) => `k-${String(i).padStart(5, '0')}`;
