@@ -7,9 +7,15 @@
  * Three kinds of process, so each measurement is of one thing only, on this 2-core machine:
  *  - the emulator (fauxqs, patched; `--emulator`), which holds the buckets — filled directly through its
  *    store, with a few hundred planted differences — and counts the requests it serves;
- *  - one fresh verifier process per pass (`--verifier`) running one verify run as a verify job's run
- *    makes it in the job worker (`lib/verify/run.ts` verifySources), which reports its own peak RSS and
- *    CPU time. It runs with the job worker's NODE_OPTIONS (verify jobs run there) from
+ *  - one fresh verifier process per pass (`--verifier`), which reports its own peak RSS and CPU time.
+ *    A pass is one unsharded verify run over the whole scope (`lib/verify/run.ts` verifySources: its
+ *    shards listed 8 at a time in one process), as verify ran before it became a job — no function runs
+ *    it any more, but earlier results were measured on it — or, with BENCH_VERIFY_MODE=job, a whole
+ *    verify job as deployed: start, the planning step's listing of the source, then the key-range
+ *    shards (`lib/verify/job.ts`, results in bench/results/verify-job.json). Either way the timed span
+ *    starts after the process has loaded its modules and built its clients: the first requests'
+ *    set-up (credentials, signing keys) and the JIT's warm-up are in it, as in a Lambda's first
+ *    invocation, module loading is not (it is Lambda's INIT phase, which bench:cold measures). It runs with the job worker's NODE_OPTIONS (verify jobs run there) from
  *    serverless.yml — the V8 heap limits it has on Lambda — unless BENCH_VERIFY_NODE_OPTIONS says
  *    otherwise (set it empty for V8's defaults on this host);
  *  - `rclone check` (Debian's rclone; installed with apt-get if missing).
@@ -22,7 +28,8 @@
  * verifier process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), BENCH_EMULATOR_FLAGS (the same for
  * the emulator process), BENCH_VERIFY_BASELINE (another checkout, e.g. of main, sharing this one's
  * node_modules: its verifier runs in the same rounds, for a before/after under the same load),
- * BENCH_VERIFY_OUT (another result file; `-`: none), S3DR_VERIFY_CONCURRENCY (8).
+ * BENCH_VERIFY_OUT (another result file; `-`: none), S3DR_VERIFY_CONCURRENCY (8), BENCH_VERIFY_MODE
+ * (`run` or `job`, see above), BENCH_JOB_CONCURRENCY (10: job messages at once), S3DR_VERIFY_SHARD_KEYS.
  * Writes bench/results/verify.json. No assertions: it reports, and the targets are judged by people.
  */
 import { type ChildProcess, execFile, fork, spawnSync } from 'node:child_process';
@@ -199,9 +206,67 @@ async function emulatorRole(): Promise<void> {
 
 // ---------------------------------------------------------------- role: verifier
 
+/**
+ * A whole verify job as the deployed functions run it (BENCH_VERIFY_MODE=job): the verify function
+ * starts it, then the job worker takes its messages — a planning step that lists the source to cut
+ * shards of `verifyShardKeys` keys, then one message per shard, each a range with its own cursor,
+ * ledger and lease — from an in-memory queue in place of SQS, as many at once as the job worker's
+ * event source lets in (BENCH_JOB_CONCURRENCY, serverless.yml's jobMaxConcurrency: 10). Its report is
+ * the job's final report.
+ */
+async function verifyJob(
+  runtime: import('../functions/runtime.ts').Runtime,
+  run: ReturnType<typeof import('../functions/handler.ts').invocation>,
+  request: import('../lib/verify/payload.ts').VerifyRequest,
+): Promise<unknown> {
+  const { verifyJobDeps } = await import('../functions/runtime.ts');
+  const { runVerifyMessage, startVerifyJob, verifyStatus } = await import('../lib/verify/job.ts');
+  type Message = import('../lib/jobs/model.ts').JobMessage;
+  const pending: Message[] = [];
+  let waiters: (() => void)[] = [];
+  const wakeAll = () => {
+    const w = waiters;
+    waiters = [];
+    for (const wake of w) wake();
+  };
+  const jobQueue = {
+    send: async (messages: Message[]) => {
+      pending.push(...messages);
+      wakeAll();
+    },
+  };
+  const deps = verifyJobDeps({ ...runtime, jobQueue: () => jobQueue }, run);
+  const { job } = await startVerifyJob(request, deps);
+  let active = 0;
+  const worker = async () => {
+    for (;;) {
+      const message = pending.shift();
+      if (!message) {
+        if (active === 0) return;
+        await new Promise<void>((resolve) => waiters.push(resolve));
+        continue;
+      }
+      active += 1;
+      try {
+        // `busy` (another run holds the range): SQS would deliver it again later.
+        if ((await runVerifyMessage(message, run.requestId, deps)) === 'busy') pending.push(message);
+      } finally {
+        active -= 1;
+        wakeAll();
+      }
+    }
+  };
+  const workers = Number(process.env.BENCH_JOB_CONCURRENCY ?? 10);
+  await Promise.all(Array.from({ length: workers }, worker));
+  const status = await verifyStatus(job, deps);
+  if (!status.report) throw new Error(`the verify job did not finish: ${status.summary}`);
+  return status.report;
+}
+
 async function verifierRole(): Promise<void> {
-  // One verify run as a verify job's run message makes it in the job worker (lib/verify/job.ts): the
-  // handler of the verify function only starts the job.
+  // BENCH_VERIFY_MODE=run (the default): one verify run over the whole scope (lib/verify/run.ts
+  // verifySources), unsharded, as verify ran before it became a job: no function calls it any more, but
+  // it is the figure the earlier results were measured on. `job`: the job, as deployed (verifyJob).
   const { createRuntime } = await import('../functions/runtime.ts');
   const { invocation } = await import('../functions/handler.ts');
   const { parseVerifyRequest } = await import('../lib/verify/payload.ts');
@@ -220,13 +285,17 @@ async function verifierRole(): Promise<void> {
     peakExternal = Math.max(peakExternal, m.external);
   }, 20);
   const started = performance.now();
-  const report = await verifySources(parseVerifyRequest({ repair: false, graceSeconds: 0 }, runtime.config), {
-    ...run,
-    sourceStore: runtime.sourceStore,
-    dr: runtime.dr,
-    queue: () => runtime.queue(),
-    settings: runtime.config,
-  });
+  const request = parseVerifyRequest({ repair: false, graceSeconds: 0 }, runtime.config);
+  const report =
+    process.env.BENCH_VERIFY_MODE === 'job'
+      ? await verifyJob(runtime, run, request)
+      : await verifySources(request, {
+          ...run,
+          sourceStore: runtime.sourceStore,
+          dr: runtime.dr,
+          queue: () => runtime.queue(),
+          settings: runtime.config,
+        });
   const passMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   clearInterval(sampler);
@@ -325,6 +394,8 @@ interface BenchSettings {
   smallN: number;
   repeat: number;
   concurrency: string;
+  /** What a verifier pass is: one unsharded run, or a whole verify job as deployed (BENCH_VERIFY_MODE). */
+  mode: 'run' | 'job';
   verifyNodeOptions: string;
   endpoint: string;
   /** bench/verify.ts of another checkout whose verifier runs in the same rounds (BENCH_VERIFY_BASELINE). */
@@ -342,6 +413,12 @@ const verifierEnv = (settings: BenchSettings, c: BenchCase): NodeJS.ProcessEnv =
   S3DR_ENDPOINT_URL: settings.endpoint,
   S3DR_FORCE_PATH_STYLE: 'true',
   S3DR_VERIFY_CONCURRENCY: settings.concurrency,
+  BENCH_VERIFY_MODE: settings.mode,
+  ...Object.fromEntries(
+    ['BENCH_JOB_CONCURRENCY', 'S3DR_VERIFY_SHARD_KEYS'].flatMap((name) =>
+      process.env[name] === undefined ? [] : [[name, process.env[name]]],
+    ),
+  ),
   AWS_ACCESS_KEY_ID: CREDENTIALS.id,
   AWS_SECRET_ACCESS_KEY: CREDENTIALS.secret,
   POWERTOOLS_METRICS_DISABLED: 'true',
@@ -387,7 +464,8 @@ async function verifierPass(
     peakExternalMiB: out.peakExternalMiB,
     heapAfterGcMiB: out.heapAfterGcMiB,
     counts: out.report.counts,
-    requests: { list: out.report.requests.list, head: out.report.requests.head },
+    // As the emulator counted them: a job's report leaves out its planning step's LISTs.
+    requests: { list: emulatorRequests.LIST ?? 0, head: emulatorRequests.HEAD ?? 0 },
     emulatorRequests,
     emulatorCpuMs,
   };
@@ -555,6 +633,7 @@ async function benchResult(settings: BenchSettings, all: SizeSummary[], rcloneVe
     layout: `grid: N / ${KEYS_PER_PREFIX} prefixes of ${KEYS_PER_PREFIX} keys (tenant-000/ …), keys spread round-robin; flat: all N keys under tenant-000/; bodies 48 B`,
     planted: PLAN,
     concurrency: Number(settings.concurrency),
+    mode: settings.mode,
     verifierNodeOptions: settings.verifyNodeOptions,
     repeat: settings.repeat,
     ...(settings.baseline ? { baseline: settings.baseline } : {}),
@@ -594,7 +673,7 @@ function report(
   const { targets } = result;
   return [
     '',
-    `verify bench — concurrency ${settings.concurrency}, NODE_OPTIONS "${settings.verifyNodeOptions}", medians of ${settings.repeat} rounds, ${rcloneVersion}`,
+    `verify bench — ${settings.mode === 'job' ? 'a verify job as deployed' : 'one unsharded run'}, concurrency ${settings.concurrency}, NODE_OPTIONS "${settings.verifyNodeOptions}", medians of ${settings.repeat} rounds, ${rcloneVersion}`,
     '|            N | verify ms | rclone ms | ratio  | baseline (ratio) | RSS MiB | heap/ext/GC  | CPU ms/1k | LIST/bkt | HEAD | miss/mis/orp |',
     '|--------------|-----------|-----------|--------|------------------|---------|--------------|-----------|----------|------|--------------|',
     ...rows,
@@ -628,6 +707,7 @@ async function main(): Promise<void> {
     smallN: Number(process.env.BENCH_SMALL_N ?? Math.round(n / 10)),
     repeat: Number(process.env.BENCH_REPEAT ?? 5),
     concurrency: process.env.S3DR_VERIFY_CONCURRENCY ?? '8',
+    mode: process.env.BENCH_VERIFY_MODE === 'job' ? 'job' : 'run',
     verifyNodeOptions,
     endpoint: `http://127.0.0.1:${port}`,
     ...(baseline
@@ -653,7 +733,10 @@ async function main(): Promise<void> {
     const result = await benchResult(settings, all, rcloneVersion);
     process.stdout.write(report(settings, result, rcloneVersion));
     const out =
-      process.env.BENCH_VERIFY_OUT ?? fileURLToPath(new URL('results/verify.json', import.meta.url));
+      process.env.BENCH_VERIFY_OUT ??
+      fileURLToPath(
+        new URL(settings.mode === 'job' ? 'results/verify-job.json' : 'results/verify.json', import.meta.url),
+      );
     if (out !== '-') {
       await mkdir(dirname(out), { recursive: true });
       await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);

@@ -121,6 +121,11 @@ interface ShardLedger {
   writer: LedgerWriter;
 }
 
+/** The deferred checks of a work item still running while its listing goes on. */
+interface Checks {
+  pending: Promise<void>;
+}
+
 type ItemOutcome = { done: true; children: WorkItem[] } | { done: false; item: WorkItem };
 
 /**
@@ -434,6 +439,29 @@ class BucketVerification {
   }
 
   private async runItem(item: WorkItem): Promise<ItemOutcome> {
+    const checks: Checks = { pending: Promise.resolve() };
+    try {
+      return await this.listItem(item, checks);
+    } catch (error) {
+      // No check may record after its item is handed back to be retried: a failure waits for them.
+      await checks.pending.catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * A batch of deferred keys is checked while the listing goes on: a flat listing (a job's shard) is one
+   * page after another, and waiting for the HEADs stalled it. One batch at a time, so the ledgers are
+   * read and written in key order and memory stays two batches (docs/verification.md#cost-and-speed).
+   */
+  private async checkInBackground(checks: Checks, deferred: Deferred[], ledger: ShardLedger): Promise<void> {
+    await checks.pending;
+    checks.pending = this.resolve(deferred.splice(0), ledger);
+    // Awaited before the item ends; its failure must not surface as unhandled meanwhile.
+    checks.pending.catch(() => undefined);
+  }
+
+  private async listItem(item: WorkItem, checks: Checks): Promise<ItemOutcome> {
     const plan = this.bounded(listingPlan(item));
     const { sourceEntries, drEntries } = this.itemListings(plan);
     const collector =
@@ -475,10 +503,11 @@ class BucketVerification {
         }
         after = joined.key;
       }
-      if (deferred.length >= CHECK_BATCH) await this.resolve(deferred, ledger);
+      if (deferred.length >= CHECK_BATCH) await this.checkInBackground(checks, deferred, ledger);
       if (this.repairs.length >= REPAIR_BATCH) await this.flushRepairs();
       if (stopped || finished) break;
     }
+    await checks.pending;
     await this.resolve(deferred, ledger);
     await ledger.writer.flush(true);
     return this.itemOutcome(item, stopped, after, ledger, collector);
