@@ -323,10 +323,14 @@ function finalReport(
  */
 async function finishIfDone(id: string, deps: RestoreJobDeps): Promise<void> {
   const store = new JobStore(deps.dr);
+  // The plan is read alongside the job, not after it: a plan read early and not yet done only defers
+  // the finish to the planning step, which calls this itself once it records the plan done.
+  const plan = store.plan(id);
+  plan.catch(() => undefined); // read when the job exists; its error surfaces there, not unhandled
   await finishShardedJob(
     id,
     store,
-    async () => (await store.plan(id))?.value,
+    async () => (await plan)?.value,
     (job) => computeStatus(job, store, deps.clock),
     deps.logger,
   );
@@ -561,7 +565,9 @@ async function runShard(
   deps: RestoreJobDeps,
 ): Promise<'done' | 'busy'> {
   const store = new JobStore(deps.dr);
-  const job = await store.job(id);
+  // Both reads at once: with S3 answering in tens of ms, each round trip a shard waits on is time
+  // none of its copies run (docs/performance.md#restore-jobs).
+  const [job, stored] = await Promise.all([store.job(id), store.shard(id, n)]);
   if (!job) {
     deps.logger.warn('a job message names a job that does not exist; dropped', {
       action: 'job-shard',
@@ -570,7 +576,6 @@ async function runShard(
     });
     return 'done';
   }
-  const stored = await store.shard(id, n);
   if (!stored) throw new ShardFailedError(`job ${id} has no shard ${n} recorded`);
   let shard = stored.value;
   if (shard.state === 'done' || shard.state === 'failed' || shard.state === 'cancelled') return 'done';
@@ -624,7 +629,9 @@ async function runShard(
         );
       }
       if (report.complete) return finishShard(id, shard, 'done', deps);
-      const latest = await store.job(id);
+      // The checkpoint (a worker killed now resumes from here) is written while the job is read for a
+      // cancel: one round trip between chunks, not two. What follows writes the shard again, after it.
+      const [latest] = await Promise.all([store.job(id), store.putShard(id, shard)]);
       if (latest?.value.state !== 'active') return finishShard(id, shard, 'cancelled', deps);
       if (report.stoppedBy === 'deadline' || deps.clock.remainingMs() < deps.settings.safetyMarginMs * 2) {
         const { lease: _lease, ...released } = shard;
@@ -632,7 +639,6 @@ async function runShard(
         await deps.queue.send([{ v: 1, kind: 'shard', job: id, shard: n }]);
         return 'done';
       }
-      await store.putShard(id, shard); // checkpoint: a worker killed now resumes from here
     }
   }
 }
