@@ -437,17 +437,17 @@ export async function benchRestore(options: RestoreBenchOptions): Promise<Restor
 }
 
 /**
- * How the job's workers run. By default one per core, each in a process of its own: Lambda runs every
- * concurrent invocation in an execution environment of its own, so a job's workers do not share one
- * thread and one heap as they would in this process; more processes than cores only take turns on them,
- * and starve the emulator that serves every request (docs/performance.md#restore-jobs).
- * BENCH_JOB_WORKER_PROCESSES=0 runs them in this process (then BENCH_JOB_WORKERS defaults to the local
- * stage's jobMaxConcurrency).
+ * How the job's workers run. By default in this process, the local stage's jobMaxConcurrency of them,
+ * as before. BENCH_JOB_WORKER_PROCESSES=1 gives each a process of its own, as Lambda gives each
+ * concurrent invocation an execution environment of its own, one per core by default: more processes
+ * than cores only take turns on them and starve the emulator that serves every request. Each starts
+ * with a cold JIT, which the one invocation, run in this process after the preparation warmed the SDK's
+ * request paths, does not (docs/performance.md#restore-jobs).
  */
 function jobWorkerOptions(
   env: NodeJS.ProcessEnv,
 ): Pick<RestoreBenchOptions, 'jobWorkers' | 'jobWorkerProcesses'> {
-  const jobWorkerProcesses = env.BENCH_JOB_WORKER_PROCESSES !== '0';
+  const jobWorkerProcesses = env.BENCH_JOB_WORKER_PROCESSES === '1';
   const count = env.BENCH_JOB_WORKERS ? Number(env.BENCH_JOB_WORKERS) : undefined;
   const jobWorkers = count ?? (jobWorkerProcesses ? availableParallelism() : undefined);
   return { jobWorkerProcesses, ...(jobWorkers === undefined ? {} : { jobWorkers }) };
