@@ -13,11 +13,20 @@
  * The small restore runs twice into another bucket: once as one synchronous invocation of restoreObjects
  * (the restore before jobs) and once as a job (what `sls invoke -f restore` starts now), in the same run.
  *
+ * With BENCH_S3_LATENCY_MS, both run again with every S3 request of theirs held that long by the emulator
+ * (Emulator.setS3LatencyMs): the emulator answers in microseconds, so at latency 0 both are CPU-bound on
+ * this machine, while real S3 answers a small request in tens of milliseconds (AWS whitepaper "Best
+ * Practices Design Patterns: Optimizing Amazon S3 Performance", "Timeouts and Retries for
+ * Latency-Sensitive Applications"), where one invocation is bound by its concurrency and a job
+ * multiplies the requests in flight by its workers.
+ *
  * Env: BENCH_N, BENCH_BYTES, BENCH_LARGE_MIB (0 skips it), BENCH_PART_MIB, BENCH_SHARD_KEYS,
+ * BENCH_S3_LATENCY_MS, BENCH_JOB_WORKERS, BENCH_JOB_WORKER_PROCESSES (see jobWorkerOptions),
  * S3DR_RESTORE_CONCURRENCY.
  */
 
 import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -33,6 +42,7 @@ import type { JobStatus } from '../lib/jobs/model.ts';
 import type { RestoreReport } from '../lib/restore/objects.ts';
 import { invokeHandler, lambdaContext } from '../local/lambda-context.ts';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.ts';
+import { loadLocalSettings } from '../local/settings.ts';
 import { writeObjects } from './write-objects.ts';
 
 const MiB = 1024 * 1024;
@@ -47,11 +57,27 @@ export interface RestoreRun {
   mibPerSecond: number;
   /** S3 requests the restore made per object, by operation (from the emulator's counts). */
   requestsPerObject: Record<string, number>;
+  /** The modelled latency of each S3 request during this run (0: the emulator's own, microseconds). */
+  s3LatencyMs: number;
+  /**
+   * CPU time per object (ms) of this process and of the emulator's: every CPU second the run cost, unless
+   * job workers ran in processes of their own (`settings.jobWorkerProcesses`), whose time is not in it.
+   */
+  cpuMsPerObject: { runtime: number; emulator: number };
 }
 
 export interface RestoreBenchResult {
   machine: { cpus: number; node: string };
-  settings: { restoreConcurrency: number; partConcurrency: number; partSizeMiB: number };
+  settings: {
+    restoreConcurrency: number;
+    partConcurrency: number;
+    partSizeMiB: number;
+    jobShardKeys: number;
+    jobWorkers: number;
+    /** Job workers in processes of their own (as Lambda runs each in its own environment), or in this one. */
+    jobWorkerProcesses: boolean;
+    s3LatencyMs: number;
+  };
   small: {
     objects: number;
     bytesEach: number;
@@ -71,11 +97,19 @@ async function timed(
   restore: Restore,
   what: string,
   payload: Record<string, unknown>,
+  s3LatencyMs = 0,
 ): Promise<RestoreRun> {
+  await rt.emulator.setS3LatencyMs(s3LatencyMs);
   const before = await rt.emulator.requestCounts();
+  const cpuBefore = { runtime: process.cpuUsage(), emulator: await rt.emulator.cpuUsage() };
   const started = performance.now();
   const report = await restore(payload);
   const seconds = (performance.now() - started) / 1000;
+  await rt.emulator.setS3LatencyMs(0);
+  const cpuMs = (u: NodeJS.CpuUsage, since: NodeJS.CpuUsage) =>
+    (u.user - since.user + u.system - since.system) / 1000;
+  const runtimeCpuMs = cpuMs(process.cpuUsage(), cpuBefore.runtime);
+  const emulatorCpuMs = cpuMs(await rt.emulator.cpuUsage(), cpuBefore.emulator);
   const after = await rt.emulator.requestCounts();
   if (!report.complete || (report.results?.failed.objects ?? 0) > 0) {
     throw new Error(`${what}: ${report.summary}`);
@@ -100,9 +134,14 @@ async function timed(
     objectsPerSecond: Number((objects / seconds).toFixed(3)),
     mibPerSecond: Number((bytes / MiB / seconds).toFixed(2)),
     requestsPerObject,
+    s3LatencyMs,
+    cpuMsPerObject: {
+      runtime: Number((runtimeCpuMs / Math.max(1, objects)).toFixed(3)),
+      emulator: Number((emulatorCpuMs / Math.max(1, objects)).toFixed(3)),
+    },
   };
   process.stdout.write(
-    `  ${what.padEnd(52)} ${String(objects).padStart(6)} objects ${(bytes / MiB).toFixed(1).padStart(8)} MiB in ${seconds.toFixed(2).padStart(6)} s → ${(objects < 100 ? run.objectsPerSecond.toFixed(2) : run.objectsPerSecond.toFixed(0)).padStart(5)} objects/s, ${run.mibPerSecond.toFixed(1).padStart(6)} MiB/s\n`,
+    `  ${what.padEnd(62)} ${String(objects).padStart(6)} objects ${(bytes / MiB).toFixed(1).padStart(8)} MiB in ${seconds.toFixed(2).padStart(6)} s → ${(objects < 100 ? run.objectsPerSecond.toFixed(2) : run.objectsPerSecond.toFixed(0)).padStart(5)} objects/s, ${run.mibPerSecond.toFixed(1).padStart(6)} MiB/s\n`,
   );
   return run;
 }
@@ -168,8 +207,13 @@ interface RestoreBenchOptions {
   bytes: number;
   largeMiB: number;
   partMiB: number;
-  /** Keys per job shard (default: n / 20, so the local stage's 10 workers each run 2 shards). */
+  /** Keys per job shard (default: n / (2 × workers), so each job worker runs 2 shards). */
   shardKeys?: number;
+  /** With a latency, one invocation and a job run again with every S3 request held this long. */
+  s3LatencyMs: number;
+  /** Job workers (default: the local stage's jobMaxConcurrency), and whether each has a process of its own. */
+  jobWorkers?: number;
+  jobWorkerProcesses: boolean;
 }
 
 /**
@@ -258,6 +302,7 @@ async function benchSmallObjects(
     }),
   );
   small.peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+  if (options.s3LatencyMs > 0) small.runs.push(...(await withLatency(rt, { restore, single }, options)));
   const skipped = rt.status.snapshot().objectsSkipped;
   const copied = rt.status.snapshot().objectsCopied;
   small.runs.push(
@@ -276,10 +321,39 @@ async function benchSmallObjects(
   await deleteAll(
     rt.s3,
     TARGET,
-    keys.flatMap((k) => [`copy/${k}`, `single/${k}`]),
+    keys.flatMap((k) => [`copy/${k}`, `single/${k}`, `copy-lat/${k}`, `single-lat/${k}`]),
   );
   await rt.drain(600_000);
   return small;
+}
+
+/**
+ * One invocation and a job again, into prefixes of their own, with every S3 request held for the
+ * modelled latency (the restore's requests only: preparing and cleaning up run without it).
+ */
+async function withLatency(
+  rt: LocalRuntime,
+  { restore, single }: { restore: Restore; single: Restore },
+  { s3LatencyMs }: RestoreBenchOptions,
+): Promise<RestoreRun[]> {
+  const prefix = 'bench/small/';
+  const at = `S3 latency ${s3LatencyMs} ms`;
+  return [
+    await timed(
+      rt,
+      single,
+      `one invocation, into another bucket, ${at}`,
+      { prefix, target: { bucket: TARGET, prefix: 'single-lat/' }, dryRun: false },
+      s3LatencyMs,
+    ),
+    await timed(
+      rt,
+      restore,
+      `job, into another allowed bucket, ${at}`,
+      { prefix, target: { bucket: TARGET, prefix: 'copy-lat/' }, dryRun: false },
+      s3LatencyMs,
+    ),
+  ];
 }
 
 /** One large multipart object, replicated and deleted, restored by a job into another bucket and back. */
@@ -318,12 +392,15 @@ async function benchLargeObject(
 export async function benchRestore(options: RestoreBenchOptions): Promise<RestoreBenchResult> {
   const restoreConcurrency = Number(process.env.S3DR_RESTORE_CONCURRENCY ?? 32); // the default
   const partConcurrency = 16;
+  // Two shards per worker by default, as with the local stage's ten workers and n / 20 before.
+  const workers = options.jobWorkers ?? (await loadLocalSettings()).jobWorker.maxConcurrency;
+  const jobShardKeys = options.shardKeys ?? Math.max(100, Math.ceil(options.n / (2 * workers)));
   const rt = await startLocalRuntime({
     port: 0,
     quiet: true,
     pollers: 8,
-    // The job workers stay in this process: on 2 cores, ten worker processes starve the emulator, which
-    // serves every request, and the job ran slower than in-process (docs/performance.md#restore-jobs).
+    jobWorkers: workers,
+    jobWorkerProcesses: options.jobWorkerProcesses,
     env: {
       S3DR_DELETE_POLICY: 'retain',
       S3DR_RESTORE_TARGETS: TARGET,
@@ -332,15 +409,23 @@ export async function benchRestore(options: RestoreBenchOptions): Promise<Restor
       S3DR_MULTIPART_THRESHOLD: String(64 * MiB),
       S3DR_PART_SIZE: String(options.partMiB * MiB),
       S3DR_PART_CONCURRENCY: String(partConcurrency),
-      S3DR_JOB_SHARD_KEYS: String(options.shardKeys ?? Math.max(100, Math.ceil(options.n / 20))),
+      S3DR_JOB_SHARD_KEYS: String(jobShardKeys),
     },
     extraBuckets: [TARGET],
   });
   try {
     const entryPoints = await restoreEntryPoints(rt);
     const result: RestoreBenchResult = {
-      machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version },
-      settings: { restoreConcurrency, partConcurrency, partSizeMiB: options.partMiB },
+      machine: { cpus: availableParallelism(), node: process.version },
+      settings: {
+        restoreConcurrency,
+        partConcurrency,
+        partSizeMiB: options.partMiB,
+        jobShardKeys,
+        jobWorkers: workers,
+        jobWorkerProcesses: options.jobWorkerProcesses,
+        s3LatencyMs: options.s3LatencyMs,
+      },
       small: await benchSmallObjects(rt, entryPoints, options),
     };
     entryPoints.destroy();
@@ -351,12 +436,31 @@ export async function benchRestore(options: RestoreBenchOptions): Promise<Restor
   }
 }
 
+/**
+ * How the job's workers run. By default in this process, the local stage's jobMaxConcurrency of them,
+ * as before. BENCH_JOB_WORKER_PROCESSES=1 gives each a process of its own, as Lambda gives each
+ * concurrent invocation an execution environment of its own, one per core by default: more processes
+ * than cores only take turns on them and starve the emulator that serves every request. Each starts
+ * with a cold JIT, which the one invocation, run in this process after the preparation warmed the SDK's
+ * request paths, does not (docs/performance.md#restore-jobs).
+ */
+function jobWorkerOptions(
+  env: NodeJS.ProcessEnv,
+): Pick<RestoreBenchOptions, 'jobWorkers' | 'jobWorkerProcesses'> {
+  const jobWorkerProcesses = env.BENCH_JOB_WORKER_PROCESSES === '1';
+  const count = env.BENCH_JOB_WORKERS ? Number(env.BENCH_JOB_WORKERS) : undefined;
+  const jobWorkers = count ?? (jobWorkerProcesses ? availableParallelism() : undefined);
+  return { jobWorkerProcesses, ...(jobWorkers === undefined ? {} : { jobWorkers }) };
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await benchRestore({
     n: Number(process.env.BENCH_N ?? 10_000),
     bytes: Number(process.env.BENCH_BYTES ?? 1024),
     largeMiB: Number(process.env.BENCH_LARGE_MIB ?? 1024),
     partMiB: Number(process.env.BENCH_PART_MIB ?? 8),
+    s3LatencyMs: Number(process.env.BENCH_S3_LATENCY_MS ?? 0),
+    ...jobWorkerOptions(process.env),
     ...(process.env.BENCH_SHARD_KEYS ? { shardKeys: Number(process.env.BENCH_SHARD_KEYS) } : {}),
   });
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });

@@ -11,6 +11,7 @@ type ParentMessage =
   | { type: 'status'; id: number; snapshot: StatusSnapshot }
   | { type: 'request-counts'; id: number }
   | { type: 'cpu-usage'; id: number }
+  | { type: 's3-latency'; id: number; ms: number }
   | { type: 'stop' };
 
 const send = (message: unknown) => process.send?.(message);
@@ -50,6 +51,9 @@ process.on('message', async (message: ParentMessage) => {
     send({ type: 'request-counts', id: message.id, answer: await emulator.requestCounts() });
   } else if (message.type === 'cpu-usage') {
     send({ type: 'cpu-usage', id: message.id, answer: process.cpuUsage() });
+  } else if (message.type === 's3-latency') {
+    await emulator.setS3LatencyMs(message.ms);
+    send({ type: 's3-latency', id: message.id });
   } else if (message.type === 'stop') {
     await emulator.stop();
     process.disconnect();

@@ -200,6 +200,12 @@ export interface Emulator {
    * emulator's share of the CPU from the handlers'. In-process, it is the whole process's.
    */
   cpuUsage(): Promise<NodeJS.CpuUsage>;
+  /**
+   * Holds every S3 request (not SQS, not the status page) for `ms` before serving it: a benchmark's model
+   * of real S3's latency, which the emulator, answering in microseconds, lacks (docs/performance.md).
+   * Requests held when it changes are released at once. Resolves once the new value applies.
+   */
+  setS3LatencyMs(ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -508,6 +514,35 @@ function installRequestHooks(
 }
 
 /**
+ * The modelled S3 latency (Emulator.setS3LatencyMs): an onRequest hook that holds S3 requests on a
+ * timer. SQS requests pass: the job and replication queues are not what the benchmark models, and the
+ * local pollers' long polls would only lose time. Changing the value releases what is held, so a
+ * benchmark that turns the latency off (or a stop) never waits out the old one.
+ */
+function installS3Latency(app: FastifyApp): (ms: number) => void {
+  let latencyMs = 0;
+  const held = new Map<NodeJS.Timeout, () => void>();
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (latencyMs <= 0 || request.url.startsWith('/_s3dr/')) return done();
+    if (classify(request.method, request.url, request.headers as Record<string, unknown>).startsWith('SQS:'))
+      return done();
+    const timer = setTimeout(() => {
+      held.delete(timer);
+      done();
+    }, latencyMs);
+    held.set(timer, done);
+  });
+  return (ms) => {
+    latencyMs = ms;
+    for (const [timer, release] of held) {
+      clearTimeout(timer);
+      held.delete(timer);
+      release();
+    }
+  };
+}
+
+/**
  * The layers that keep what S3 keeps beside an object, in the order they must wrap the store: tagging
  * first, so a write's tag set is in place by the time its event is emitted; storage classes next, so the
  * class a write asked for is on the object versioning keeps as a version; versioning last (it moves the
@@ -639,6 +674,7 @@ export async function startEmulator(options: {
     () => versioning,
     () => ownOrigin,
   );
+  const setS3Latency = installS3Latency(app);
   const versioning = installObjectLayers(app, s3Store, events.emit, S3Error, compareUtf8);
   announceWrites(s3Store, requestContext, S3Error, events.emit, versioning);
 
@@ -653,8 +689,10 @@ export async function startEmulator(options: {
     onObjectEvent: events.subscribe,
     requestCounts: async () => ({ ...counts }),
     cpuUsage: async () => process.cpuUsage(),
+    setS3LatencyMs: async (ms) => setS3Latency(ms),
     async stop() {
       events.clear();
+      setS3Latency(0);
       await app.close();
       persistence?.close();
     },
@@ -688,11 +726,11 @@ export async function startEmulatorProcess(options: {
   const events = eventHub();
   const pending = new Map<number, (answer: never) => void>();
   /** Asks the child for its request counts or CPU usage; it answers with the same type and id. */
-  const ask = <T>(type: 'request-counts' | 'cpu-usage'): Promise<T> => {
+  const ask = <T>(type: 'request-counts' | 'cpu-usage' | 's3-latency', ms?: number): Promise<T> => {
     const id = nextId++;
     return new Promise<T>((resolve) => {
       pending.set(id, resolve as (answer: never) => void);
-      child.send({ type, id });
+      child.send({ type, id, ms });
     });
   };
   let nextId = 0;
@@ -711,7 +749,7 @@ export async function startEmulatorProcess(options: {
         void Promise.resolve(options.statusSnapshot()).then((snapshot) =>
           child.send({ type: 'status', id: message.id, snapshot }),
         );
-      } else if (message.type === 'request-counts' || message.type === 'cpu-usage') {
+      } else if (['request-counts', 'cpu-usage', 's3-latency'].includes(message.type)) {
         pending.get(Number(message.id))?.(message.answer as never);
         pending.delete(Number(message.id));
       }
@@ -724,6 +762,7 @@ export async function startEmulatorProcess(options: {
     onObjectEvent: events.subscribe,
     requestCounts: () => ask<Record<string, number>>('request-counts'),
     cpuUsage: () => ask<NodeJS.CpuUsage>('cpu-usage'),
+    setS3LatencyMs: (ms) => ask<void>('s3-latency', ms),
     async stop() {
       events.clear();
       if (!child.connected) return;

@@ -1,7 +1,7 @@
 /**
  * The first step of every sharded job's shard message (restore and verify): the job and the shard it
  * names, read from the DR bucket. A message whose job is gone (its state deleted by hand, or another
- * stage's bucket) is dropped with a warning — nothing could ever run it; a shard the job never recorded
+ * stage's bucket) is dropped with a warning — nothing could ever run it (its shard was read alongside, for nothing); a shard the job never recorded
  * is an error, so the message is tried again and ends in the job DLQ, visible (docs/design.md,
  * invariant 3).
  */
@@ -23,7 +23,9 @@ export async function readShardOfJob<S>(
   n: number,
   deps: { store: JobStore; readShard: ShardRead<S>; logger: Pick<Log, 'warn'> },
 ): Promise<{ job: Stored<JobRecord>; shard: Stored<S> } | undefined> {
-  const job = await deps.store.job(id);
+  // Both reads at once: with S3 answering in tens of ms, each round trip a shard waits on is time none
+  // of its work runs (docs/performance.md#restore-jobs).
+  const [job, shard] = await Promise.all([deps.store.job(id), deps.readShard(id, n)]);
   if (!job) {
     deps.logger.warn('a job message names a job that does not exist; dropped', {
       action: 'job-shard',
@@ -32,7 +34,6 @@ export async function readShardOfJob<S>(
     });
     return undefined;
   }
-  const shard = await deps.readShard(id, n);
   if (!shard) throw new ShardFailedError(`job ${id} has no shard ${n} recorded`);
   return { job, shard };
 }

@@ -324,10 +324,14 @@ function finalReport(
  */
 async function finishIfDone(id: string, deps: RestoreJobDeps): Promise<void> {
   const store = new JobStore(deps.dr);
+  // The plan is read alongside the job, not after it: a plan read early and not yet done only defers
+  // the finish to the planning step, which calls this itself once it records the plan done.
+  const plan = store.plan(id);
+  plan.catch(() => undefined); // read when the job exists; its error surfaces there, not unhandled
   await finishShardedJob(
     id,
     store,
-    async () => (await store.plan(id))?.value,
+    async () => (await plan)?.value,
     (job) => computeStatus(job, store, deps.clock),
     deps.logger,
   );
@@ -621,7 +625,9 @@ async function runShard(
         );
       }
       if (report.complete) return finishShard(id, shard, 'done', deps);
-      const latest = await store.job(id);
+      // The checkpoint (a worker killed now resumes from here) is written while the job is read for a
+      // cancel: one round trip between chunks, not two. What follows writes the shard again, after it.
+      const [latest] = await Promise.all([store.job(id), store.putShard(id, shard)]);
       if (latest?.value.state !== 'active') return finishShard(id, shard, 'cancelled', deps);
       if (report.stoppedBy === 'deadline' || deps.clock.remainingMs() < deps.settings.safetyMarginMs * 2) {
         const { lease: _lease, ...released } = shard;
@@ -629,7 +635,6 @@ async function runShard(
         await deps.queue.send([{ v: 1, kind: 'shard', job: id, shard: n }]);
         return 'done';
       }
-      await store.putShard(id, shard); // checkpoint: a worker killed now resumes from here
     }
   }
 }

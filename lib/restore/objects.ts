@@ -206,8 +206,12 @@ async function prepareRestore(
   const after = payload.cursor ? decodeCursor(payload.cursor, fingerprint).after || undefined : undefined;
   const target = deps.storeFor(resolved.target.bucket, resolved.target.region);
 
+  // Read alongside the target check (one round trip less per invocation, and per job chunk); a refusal
+  // still wins over whatever the versioning read says.
+  const versioning = dr.versioning();
+  versioning.catch(() => undefined);
   await assertTargetListable(target, resolved);
-  const versioned = (await dr.versioning()) !== 'unversioned';
+  const versioned = (await versioning) !== 'unversioned';
   const warnings = requestWarnings(payload, settings, versioned);
   const ctx: PlanContext = {
     dr,

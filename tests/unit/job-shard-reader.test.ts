@@ -50,18 +50,36 @@ describe('reading the shard a job message names', () => {
     expect(read?.shard).toEqual({ value: { n: 2 }, etag: 'etag-2' });
   });
 
-  it('drops the message of a job that does not exist, saying so, and reads no shard', async () => {
-    const { deps, warnings } = setup();
-    let shardReads = 0;
+  it('reads the job and the shard at once: the shard read starts before the job read answers', async () => {
+    const { store, shards, deps } = setup();
+    await store.putJob(record);
+    shards.set(2, { n: 2 });
+    let shardRequested!: () => void;
+    const shardRead = new Promise<void>((done) => {
+      shardRequested = done;
+    });
+    // The job read answers only once the shard read was asked for: read one after the other, this
+    // would never settle (jest's timeout would say so).
+    const heldStore = Object.create(store) as JobStore;
+    heldStore.job = async (id: string) => {
+      await shardRead;
+      return store.job(id);
+    };
     const read = await readShardOfJob(ID, 2, {
       ...deps,
-      readShard: async () => {
-        shardReads += 1;
-        return undefined;
+      store: heldStore,
+      readShard: async (id, n) => {
+        shardRequested();
+        return deps.readShard(id, n);
       },
     });
+    expect(read?.shard.etag).toBe('etag-2');
+  });
+
+  it('drops the message of a job that does not exist, saying so', async () => {
+    const { deps, warnings } = setup();
+    const read = await readShardOfJob(ID, 2, { ...deps, readShard: async () => undefined });
     expect(read).toBeUndefined();
-    expect(shardReads).toBe(0);
     expect(warnings).toEqual([
       {
         message: 'a job message names a job that does not exist; dropped',
