@@ -1,12 +1,13 @@
 /**
  * The local runtime's replicate function in processes of its own (`replicateProcesses`), as Lambda runs
- * concurrent invocations of a function in separate execution environments ("Lambda execution
- * environment": each environment handles one invocation at a time, and concurrent invocations get
- * separate environments, https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html;
- * the SQS event source mapping invokes the function concurrently, "Scaling and processing", AWS Lambda
- * Developer Guide, Using Lambda with Amazon SQS). Replication then runs on more than one core
- * (docs/performance.md#replication-throughput) and stays what it is in one process: every object reaches
- * the DR bucket with its bytes, and the status line counts what the processes copied.
+ * concurrent invocations of a function: "For each concurrent request, Lambda provisions a separate
+ * instance of your execution environment" ("Understanding Lambda function scaling",
+ * https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html), and an SQS event source mapping
+ * "starts processing five batches at a time with five concurrent invocations of your function", scaling
+ * up while messages remain ("Configuring scaling behavior for SQS event source mappings",
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html). Replication then runs on more
+ * than one core (docs/performance.md#replication-throughput) and stays what it is in one process: every
+ * object reaches the DR bucket with its bytes, and the status line counts what the processes copied.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { toDrKey } from '../../lib/core/key-mapping.ts';
