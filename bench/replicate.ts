@@ -4,7 +4,10 @@
  *
  * Timestamps come from the emulator's own process (the moment each source write and each DR write is
  * stored), so put→DR latency is measured on one clock. Request counts come from the emulator too.
- * Env: BENCH_N, BENCH_BYTES, BENCH_CONCURRENCY, BENCH_RATE (objects/s offered; 0 = as fast as possible).
+ * Env: BENCH_N, BENCH_BYTES, BENCH_CONCURRENCY, BENCH_RATE (objects/s offered; 0 = as fast as possible),
+ * BENCH_REPLICATE_PROCESSES (the replicate function in that many processes of its own, as Lambda runs
+ * concurrent invocations in separate environments; 0 = in the runtime's process; default
+ * {@link DEFAULT_REPLICATE_PROCESSES}).
  */
 
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -25,10 +28,12 @@ export interface ReplicateBenchResult {
   lagMaxMs: number;
   s3RequestsPerObject: number;
   sqsRequestsPerObject: number;
+  /** Processes the replicate function ran in (0: in the runtime's process). */
+  replicateProcesses?: number;
   /**
    * CPU milliseconds per replicated object, from the first write until DR is complete, by process:
    * `ours` is the local runtime's process (ingest + replicate handlers, the S3-notification stand-in and
-   * the SQS poller), `emulator` the S3 + SQS emulator's (it serves the writer too), `writer` the load
+   * the SQS poller) plus, with `replicateProcesses`, the replicate processes', `emulator` the S3 + SQS emulator's (it serves the writer too), `writer` the load
    * generator's. On a busy machine wall-clock figures swing; CPU per object is the steadier cost.
    */
   cpuMsPerObject: { ours: number; emulator: number; writer: number };
@@ -45,6 +50,10 @@ function pct(sorted: number[], p: number): number {
   );
 }
 
+/** See docs/performance.md#replication-throughput for the measurement that chose it. */
+export const DEFAULT_REPLICATE_PROCESSES = 0;
+const REPLICATE_PROCESSES = Number(process.env.BENCH_REPLICATE_PROCESSES ?? DEFAULT_REPLICATE_PROCESSES);
+
 /**
  * A fresh local runtime for replication benchmarks. The fast path as measured since the first
  * benchmark: under `retain` a fresh small object is one conditional COPY. The local default is now
@@ -56,6 +65,7 @@ export function startReplicationRuntime(): Promise<LocalRuntime> {
     port: 0,
     quiet: true,
     pollers: 8,
+    replicateProcesses: REPLICATE_PROCESSES,
     env: { S3DR_DELETE_POLICY: process.env.S3DR_DELETE_POLICY ?? 'retain' },
   });
 }
@@ -89,6 +99,7 @@ export async function benchReplicate(options: {
     const before = await rt.emulator.requestCounts();
     const emulatorCpu = await rt.emulator.cpuUsage();
     const oursCpu = process.cpuUsage();
+    const processesCpu = await rt.functionProcessesCpuUsage();
     const writer = await writeObjects({
       endpoint: rt.endpoint,
       bucket: source,
@@ -100,7 +111,11 @@ export async function benchReplicate(options: {
     });
     await rt.drain(600_000);
     const cpu = {
-      ours: cpuMs(process.cpuUsage(oursCpu)) / options.n,
+      ours:
+        (cpuMs(process.cpuUsage(oursCpu)) +
+          cpuMs(await rt.functionProcessesCpuUsage()) -
+          cpuMs(processesCpu)) /
+        options.n,
       emulator: (cpuMs(await rt.emulator.cpuUsage()) - cpuMs(emulatorCpu)) / options.n,
       writer: writer.cpuMs / options.n,
     };
@@ -126,6 +141,7 @@ export async function benchReplicate(options: {
       bytesEach: options.bytes,
       concurrency: options.concurrency,
       offeredRate: options.rate ?? 0,
+      replicateProcesses: REPLICATE_PROCESSES,
       writeSeconds: (lastWrite - firstWrite) / 1000,
       endToEndSeconds: (lastReplicated - firstWrite) / 1000,
       objectsPerSecond: options.n / ((lastReplicated - firstWrite) / 1000),

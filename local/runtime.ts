@@ -65,6 +65,13 @@ export interface LocalRuntimeOptions {
    * inject faults into the job worker need it in this process.
    */
   jobWorkerProcesses?: boolean;
+  /**
+   * Run the replicate function's invocations in this many processes of their own (default 0: in this
+   * process), the `pollers` shared among them, as Lambda runs concurrent invocations in separate
+   * execution environments: replication can then use more than one core. Off by default: tests that
+   * inject faults into the replicate handler or count its calls need it in this process.
+   */
+  replicateProcesses?: number;
   /** Delay before ingest retries (Lambda: about a minute). */
   ingestRetryDelayMs?: number;
   /** Run the verifier every N ms (0: never). */
@@ -112,6 +119,8 @@ export interface LocalRuntime {
   jobsIdle(timeoutMs?: number): Promise<void>;
   /** Stops the job workers taking messages (resolves once running ones finished), and starts them again. */
   pauseJobWorkers(): Promise<void>;
+  /** CPU time of the function processes (`replicateProcesses`, `jobWorkerProcesses`); zero without. */
+  functionProcessesCpuUsage(): Promise<NodeJS.CpuUsage>;
   /** With `jobWorkerProcesses`: the peak RSS (MiB) of each job worker process, as of its last pause. */
   jobWorkerPeakRssMiB(): ProcessMemory | undefined;
   resumeJobWorkers(): void;
@@ -327,16 +336,18 @@ async function startIngest(
 
 type SqsHandler = Handler<SQSEvent, SQSBatchResponse | undefined>;
 
-/** The replication queue drained into the real `replicate` handler, as Lambda's event source mapping does. */
+/**
+ * The replication queue drained into the real `replicate` handler, as Lambda's event source mapping does:
+ * in this process, or in `replicateProcesses` processes of their own.
+ */
 async function startReplicate(
   sqs: SQSClient,
   config: Config,
   settings: LocalSettings,
   options: LocalRuntimeOptions,
   queues: Queues,
-): Promise<SqsEventSource> {
-  const replicate = (await import('../functions/replicate.ts')).handler as unknown as SqsHandler;
-  const eventSource = new SqsEventSource(sqs, replicate, {
+): Promise<SqsEventSource | FunctionProcesses> {
+  const eventSource = {
     queueUrl: queues.queueUrl,
     queueArn: queues.queueArn,
     region: config.sourceRegion,
@@ -344,10 +355,28 @@ async function startReplicate(
     batchSize: settings.replicate.batchSize,
     batchWindowMs: settings.replicate.batchWindowSeconds * 1000,
     timeoutMs: settings.replicate.timeoutSeconds * 1000,
-    pollers: options.pollers ?? 4,
-  });
-  eventSource.start();
-  return eventSource;
+  };
+  const pollers = options.pollers ?? 4;
+  const processes = options.replicateProcesses ?? 0;
+  if (processes > 0) {
+    return startFunctionProcesses(
+      processes,
+      // As for the job workers: the event source talks to the emulator itself, never a test's proxy.
+      {
+        ...eventSource,
+        endpoint: new URL(queues.queueUrl).origin,
+        pollers: Math.max(1, Math.ceil(pollers / processes)),
+      },
+      (error) => {
+        if (!options.quiet) process.stderr.write(`replicate process: ${String(error)}\n`);
+      },
+      v8HeapFlags(settings.functionEnv.replicate?.NODE_OPTIONS),
+    );
+  }
+  const replicate = (await import('../functions/replicate.ts')).handler as unknown as SqsHandler;
+  const source = new SqsEventSource(sqs, replicate, { ...eventSource, pollers });
+  source.start();
+  return source;
 }
 
 /**
@@ -526,7 +555,7 @@ function startVerifier(
  */
 async function drainPipeline(
   ingest: { invoker: AsyncInvoker<unknown>; notifier: S3Notifier },
-  eventSource: SqsEventSource,
+  eventSource: { readonly inFlight: number },
   depths: () => Promise<{ visible: number; inFlight: number }>,
   timeoutMs: number,
 ): Promise<void> {
@@ -599,7 +628,7 @@ async function jobsIdle(
  */
 async function finishInFlight(
   invoker: AsyncInvoker<unknown>,
-  eventSource: SqsEventSource,
+  eventSource: { readonly inFlight: number; stop(): Promise<void> },
   jobSource: { stop(): Promise<void> },
   graceMs: number,
 ): Promise<{ ingest: number; batches: number }> {
@@ -614,6 +643,16 @@ async function finishInFlight(
   ]);
   clearTimeout(graceTimer);
   return { ingest: invoker.pending, batches: drained ? 0 : eventSource.inFlight };
+}
+
+/** CPU time of whichever event sources run their function in processes of their own. */
+async function functionProcessesCpu(
+  ...sources: (SqsEventSource | FunctionProcesses)[]
+): Promise<NodeJS.CpuUsage> {
+  const each = await Promise.all(
+    sources.map((s) => ('cpuUsage' in s ? s.cpuUsage() : Promise.resolve({ user: 0, system: 0 }))),
+  );
+  return each.reduce((a, b) => ({ user: a.user + b.user, system: a.system + b.system }));
 }
 
 /** Creates the stage's buckets and queues on the emulator and starts the handlers around them. */
@@ -677,6 +716,7 @@ async function wire(
     pauseJobWorkers: () => jobSource.stop(),
     resumeJobWorkers: () => jobSource.start(),
     jobWorkerPeakRssMiB: () => ('peakRssMiB' in jobSource ? jobSource.peakRssMiB() : undefined),
+    functionProcessesCpuUsage: () => functionProcessesCpu(eventSource, jobSource),
     verifyNow: verifier.verifyNow,
     async stop(graceMs = 30_000) {
       sampling = false;
@@ -685,6 +725,7 @@ async function wire(
       ingest.notifier.flush();
       const left = await finishInFlight(ingest.invoker, eventSource, jobSource, graceMs);
       if ('close' in jobSource) await jobSource.close();
+      if ('close' in eventSource) await eventSource.close();
       await sampler;
       status.close();
       s3.destroy();

@@ -1,0 +1,57 @@
+/**
+ * The local runtime's replicate function in processes of its own (`replicateProcesses`), as Lambda runs
+ * concurrent invocations of a function: "For each concurrent request, Lambda provisions a separate
+ * instance of your execution environment" ("Understanding Lambda function scaling",
+ * https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html), and an SQS event source mapping
+ * "starts processing five batches at a time with five concurrent invocations of your function", scaling
+ * up while messages remain ("Configuring scaling behavior for SQS event source mappings",
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html). Replication then runs on more
+ * than one core (docs/performance.md#replication-throughput) and stays what it is in one process: every
+ * object reaches the DR bucket with its bytes, and the status line counts what the processes copied.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { toDrKey } from '../../lib/core/key-mapping.ts';
+import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+import { bodyFor, putObject, snapshot } from '../helpers/objects.ts';
+import { scaled } from '../helpers/time-scale.ts';
+
+let rt: LocalRuntime;
+
+beforeAll(async () => {
+  rt = await startLocalRuntime({
+    port: 0,
+    quiet: true,
+    pollers: 4,
+    replicateProcesses: 2,
+    env: { S3DR_DELETE_POLICY: 'retain' },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await rt?.stop();
+});
+
+describe('replicate in processes of its own', () => {
+  it('copies every object to DR, and the runtime counts what the processes copied', async () => {
+    const source = rt.config.sourceBuckets[0]!;
+    const keys = Array.from({ length: 60 }, (_, i) => `procs/${String(i).padStart(3, '0')}.bin`);
+    const cpuBefore = await rt.functionProcessesCpuUsage();
+
+    await mapConcurrent(keys, 8, (key) => putObject(rt.s3, source, key, bodyFor(key, 1, 300)));
+    await rt.drain(scaled(120_000));
+
+    for (const key of keys) {
+      const [src, dr] = await Promise.all([
+        snapshot(rt.s3, source, key),
+        snapshot(rt.s3, rt.config.drBucket, toDrKey(rt.config.keyLayout, source, key)),
+      ]);
+      expect(dr?.sha256).toBe(src?.sha256);
+    }
+    // The outcomes each process's handler published reached the runtime's status board.
+    expect(rt.status.snapshot().objectsCopied).toBe(keys.length);
+    // The copies were made in the function processes: they spent CPU, which this process cannot see.
+    const cpu = await rt.functionProcessesCpuUsage();
+    expect(cpu.user + cpu.system).toBeGreaterThan(cpuBefore.user + cpuBefore.system);
+  }, 300_000);
+});
