@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { RESERVED_PREFIX } from '../core/config.ts';
 import { DrError, SseCustomerKeyRequiredError } from '../core/errors.ts';
@@ -121,9 +120,14 @@ interface ShardLedger {
   writer: LedgerWriter;
 }
 
-/** The deferred checks of a work item still running while its listing goes on. */
+/** A running work item's own: its deferred checks still running while its listing goes on, and its tally. */
 interface Checks {
   pending: Promise<void>;
+  /**
+   * Added to the run's tally once the item ended or stopped where it resumes, dropped when it failed —
+   * a failed item starts over from its start, so the keys it had counted would be counted again.
+   */
+  tally: Tally;
 }
 
 type ItemOutcome = { done: true; children: WorkItem[] } | { done: false; item: WorkItem };
@@ -157,12 +161,6 @@ class BucketVerification {
   private readonly settings: VerifyBucketSettings;
   private readonly limits: ShardLimits;
   private readonly tally = new Tally();
-  /**
-   * The running work item's own tally (items run concurrently): added to the run's once the item ended
-   * or stopped where it resumes, dropped when it failed — a failed item starts over from its start, so
-   * the keys it had counted would be counted again in the pass.
-   */
-  private readonly itemTally = new AsyncLocalStorage<Tally>();
   private readonly requests: RequestCounts = zeroRequests();
   private readonly deep: DeepReport = { methods: {}, samples: {} };
   private readonly disorder: DisorderReport = { count: 0, samples: [] };
@@ -356,7 +354,7 @@ class BucketVerification {
         active += 1;
         try {
           const tally = new Tally();
-          const outcome = await this.itemTally.run(tally, () => this.runItem(item));
+          const outcome = await this.runItem(item, tally);
           this.tally.add(tally);
           if (outcome.done) {
             done += 1;
@@ -438,8 +436,8 @@ class BucketVerification {
     };
   }
 
-  private async runItem(item: WorkItem): Promise<ItemOutcome> {
-    const checks: Checks = { pending: Promise.resolve() };
+  private async runItem(item: WorkItem, tally: Tally): Promise<ItemOutcome> {
+    const checks: Checks = { pending: Promise.resolve(), tally };
     try {
       return await this.listItem(item, checks);
     } catch (error) {
@@ -456,7 +454,7 @@ class BucketVerification {
    */
   private async checkInBackground(checks: Checks, deferred: Deferred[], ledger: ShardLedger): Promise<void> {
     await checks.pending;
-    checks.pending = this.resolve(deferred.splice(0), ledger);
+    checks.pending = this.resolve(deferred.splice(0), ledger, checks.tally);
     // Awaited before the item ends; its failure must not surface as unhandled meanwhile.
     checks.pending.catch(() => undefined);
   }
@@ -499,7 +497,7 @@ class BucketVerification {
           if ((joined.source && !s) || (joined.dr && !d)) collector?.add(joined.key);
           const partnerUnplaced = !(s && d) && unplaced.has(joined.key);
           if ((s || d) && !partnerUnplaced)
-            this.classify(joined.key, s, d, deferred, decisions?.get(joined.key));
+            this.classify(checks.tally, joined.key, s, d, deferred, decisions?.get(joined.key));
         }
         after = joined.key;
       }
@@ -508,7 +506,7 @@ class BucketVerification {
       if (stopped || finished) break;
     }
     await checks.pending;
-    await this.resolve(deferred, ledger);
+    await this.resolve(deferred, ledger, checks.tally);
     await ledger.writer.flush(true);
     return this.itemOutcome(item, stopped, after, ledger, collector);
   }
@@ -548,6 +546,7 @@ class BucketVerification {
 
   /** Classifies what the listings alone can decide; defers what needs a HEAD or a content check. */
   private classify(
+    tally: Tally,
     key: string,
     s: ListedObject | undefined,
     d: ListedObject | undefined,
@@ -559,21 +558,21 @@ class BucketVerification {
       return;
     }
     if (!d) {
-      if (s && this.isRecent(s)) this.record('pending', key, s);
+      if (s && this.isRecent(s)) this.record(tally, 'pending', key, s);
       // Missing, or a source S3 cannot copy: its HEAD says which (listings show no SSE-C, no archive tier).
       else if (s) deferred.push({ key, source: s, drEtag: undefined, head: false });
     } else if (!s) {
-      this.record('orphaned', key, undefined, undefined, rule?.deletePolicy);
+      this.record(tally, 'orphaned', key, undefined, undefined, rule?.deletePolicy);
     } else if (rule && this.rules?.wrongStorageClass(key, d, rule)) {
       // A recent write may be on its way in the right class; otherwise the repair copies it again.
-      this.record(this.isRecent(s) ? 'pending' : 'mismatched', key, s);
+      this.record(tally, this.isRecent(s) ? 'pending' : 'mismatched', key, s);
     } else if (s.size === d.size && s.etag === d.etag) {
       if (isSampled(key, this.settings.deep)) deferred.push({ key, source: s, drEtag: d.etag, head: false });
-      else this.record('ok', key, s);
+      else this.record(tally, 'ok', key, s);
     } else if (this.isRecent(s)) {
-      this.record('pending', key, s);
+      this.record(tally, 'pending', key, s);
     } else if (s.size !== d.size) {
-      this.record('mismatched', key, s);
+      this.record(tally, 'mismatched', key, s);
     } else {
       // Same size, other ETag: SSE-KMS or another part layout, or other bytes. The DR copy says which.
       deferred.push({ key, source: s, drEtag: d.etag, head: true });
@@ -585,7 +584,7 @@ class BucketVerification {
    * sorted stream), then with HEADs and content checks. Keys whose differing ETags were confirmed go into
    * the new ledger.
    */
-  private async resolve(deferred: Deferred[], ledger: ShardLedger): Promise<void> {
+  private async resolve(deferred: Deferred[], ledger: ShardLedger, tally: Tally): Promise<void> {
     const batch = deferred.splice(0);
     if (batch.length === 0) return;
     const known = new Set<string>();
@@ -596,23 +595,23 @@ class BucketVerification {
     }
     await mapConcurrent(batch, CHECK_CONCURRENCY, async ({ key, source, drEtag, head }) => {
       const drKey = this.drPrefix + key;
-      if (drEtag === undefined) return this.missingOrUnreplicable(key, source);
+      if (drEtag === undefined) return this.missingOrUnreplicable(tally, key, source);
       let drEtagNow = drEtag;
       if (head && !known.has(key)) {
         this.requests.head += 1;
         const drHead = await this.deps.dr.head(drKey);
         if (!drHead) {
-          if (this.isRecent(source)) return this.record('pending', key, source);
-          return this.missingOrUnreplicable(key, source);
+          if (this.isRecent(source)) return this.record(tally, 'pending', key, source);
+          return this.missingOrUnreplicable(tally, key, source);
         }
-        if (drHead.size !== source.size) return this.record('mismatched', key, source);
+        if (drHead.size !== source.size) return this.record(tally, 'mismatched', key, source);
         const recorded = drHead.metadata[META_SOURCE_ETAG];
         if ((recorded ?? drHead.etag) !== source.etag) {
           // A recorded ETag decides. Without one (KMS copies are not rewritten to record it, and it is not
           // written where metadata is at S3's limit), S3's full-object checksums — computed on the
           // plaintext — do; checksums that differ or cannot be compared mean the copy is redone.
           if (recorded !== undefined || !(await this.sameChecksums(key, drKey))) {
-            return this.record('mismatched', key, source);
+            return this.record(tally, 'mismatched', key, source);
           }
         }
         drEtagNow = drHead.etag;
@@ -625,11 +624,11 @@ class BucketVerification {
         if (samples.length < MAX_SAMPLES) samples.push(key);
         // The DR copy's metadata vouches for the source ETag, so replicate would trust it: the repair
         // names the copy (by its ETag) to be rewritten.
-        if (!result.same) return this.record('mismatched', key, source, drEtagNow);
+        if (!result.same) return this.record(tally, 'mismatched', key, source, drEtagNow);
         if (this.settings.copyTags) await this.checkTags(key, drKey, source);
       }
       if (head) ledger.writer.add(key, source.etag, drEtagNow);
-      return this.record('ok', key, source);
+      return this.record(tally, 'ok', key, source);
     });
     // Every key up to the batch's last is settled: full pieces can be written in order.
     await ledger.writer.flush();
@@ -662,7 +661,7 @@ class BucketVerification {
    * an archived object without a restored copy or an SSE-C one. Costs one HEAD, only for keys that would
    * otherwise be missing, so a clean pass costs none.
    */
-  private async missingOrUnreplicable(key: string, source: ListedObject): Promise<void> {
+  private async missingOrUnreplicable(tally: Tally, key: string, source: ListedObject): Promise<void> {
     this.requests.head += 1;
     let reason: UnreplicableReason | undefined;
     try {
@@ -672,8 +671,8 @@ class BucketVerification {
       if (!(error instanceof SseCustomerKeyRequiredError)) throw error;
       reason = 'sse-c';
     }
-    if (!reason) return this.record('missing', key, source);
-    (this.itemTally.getStore() ?? this.tally).recordUnreplicable(key, reason);
+    if (!reason) return this.record(tally, 'missing', key, source);
+    tally.recordUnreplicable(key, reason);
     // Only a thaw can change an archived object's state; without one a repair would change nothing.
     if (this.settings.repair && this.settings.thawArchivedSources && isArchivedReason(reason)) {
       this.queueRepair(key, source);
@@ -681,13 +680,14 @@ class BucketVerification {
   }
 
   private record(
+    tally: Tally,
     cls: VerifyClass,
     key: string,
     source: ListedObject | undefined,
     condemnedDrEtag?: string,
     deletePolicy = this.settings.deletePolicy,
   ): void {
-    (this.itemTally.getStore() ?? this.tally).record(cls, key);
+    tally.record(cls, key);
     if (!this.settings.repair) return;
     const repair =
       cls === 'missing' || cls === 'mismatched' || (cls === 'orphaned' && deletePolicy === 'mirror');
