@@ -34,8 +34,10 @@ beforeAll(async () => {
     quiet: true,
     env: { S3DR_RESTORE_TARGETS: `${TARGET},${DOOMED}`, S3DR_JOB_SHARD_KEYS: String(SHARD_KEYS) },
     extraBuckets: [TARGET, DOOMED],
-    // A redelivery in a second, not 6 × 15 minutes; two tries before the job DLQ.
-    jobVisibilityTimeoutSeconds: 1,
+    // A redelivery in seconds, not 6 × 15 minutes; two tries before the job DLQ. Scaled with the
+    // machine's slowness: a shard still running when its message becomes visible again meets its own
+    // lease on the redelivery, and at the last try that fails the job (seen at 1 s under load 19).
+    jobVisibilityTimeoutSeconds: Math.max(2, Math.round(scaled(2_000) / 1000)),
     jobMaxReceiveCount: 2,
   });
   source = rt.config.sourceBuckets[0]!;
