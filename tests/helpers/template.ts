@@ -3,8 +3,7 @@
  * without AWS credentials — and loads what it produced, plus a small evaluator for the template's
  * Conditions and Fn::If so tests can assert what CloudFormation would actually create.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,21 +108,35 @@ const paramArgs = (params: Record<string, string>) =>
   Object.entries(params).map(([k, v]) => `--param=${k}=${v}`);
 
 /**
- * `sls package --stage <stage>` into a temporary directory; returns the CloudFormation template.
- * serverless-esbuild bundles in a work folder of its own per run (S3DR_ESBUILD_WORK_FOLDER, see
- * serverless.yml), so test files packaging at the same time do not delete each other's bundles.
+ * A service folder of its own for one `sls package` run: the configuration copied (osls wants the file
+ * itself), the sources and node_modules linked. osls deletes `<service>/.serverless/` when a package run
+ * starts and writes its state there whatever `--package` says, so runs sharing the checkout (two at a
+ * time here, and `npm run lint:cfn` beside the tests in .ci/run) deleted each other's state mid-write.
+ */
+async function serviceFolder(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 's3dr-service-'));
+  for (const f of ['serverless.yml', 'package.json', 'tsconfig.json'])
+    await copyFile(join(root, f), join(dir, f));
+  for (const f of ['node_modules', 'functions', 'lib', 'scripts']) await symlink(join(root, f), join(dir, f));
+  return dir;
+}
+
+/**
+ * `sls package --stage <stage>` into a temporary directory, from a service folder of its own
+ * ({@link serviceFolder}); returns the CloudFormation template.
  */
 export async function packageTemplate(
   stage: string,
   params: Record<string, string> = {},
 ): Promise<CfnTemplate> {
   const dir = await mkdtemp(join(tmpdir(), 's3dr-package-'));
-  const workFolder = `.esbuild/package-${process.pid}-${randomUUID()}`;
+  const service = await serviceFolder();
   try {
     const result = await runSls(
       ['package', '--stage', stage, '--package', dir, ...paramArgs(params)],
       SLS_TIMEOUT_MS,
-      { S3DR_ESBUILD_WORK_FOLDER: workFolder },
+      {},
+      service,
     );
     if (result.code !== 0) {
       throw new Error(
@@ -135,7 +148,7 @@ export async function packageTemplate(
     ) as CfnTemplate;
   } finally {
     await rm(dir, { recursive: true, force: true });
-    await rm(join(root, workFolder), { recursive: true, force: true });
+    await rm(service, { recursive: true, force: true });
   }
 }
 
