@@ -48,7 +48,7 @@ import type { VerifyReport } from '../../lib/verify/report.ts';
 import { verifySources } from '../../lib/verify/run.ts';
 import { leaseKey } from '../../lib/verify/run-lease.ts';
 import { delivery, jobWorker } from '../helpers/job-worker.ts';
-import { MemoryWorld } from '../helpers/memory-store.ts';
+import { MemoryWorld, type StoreOp } from '../helpers/memory-store.ts';
 import { noOutcomes, silentLog } from '../helpers/telemetry.ts';
 
 const settings = loadConfig({
@@ -155,6 +155,29 @@ const scene = { keys, missing: ['k/03', 'k/17', 'k/31'], orphans: ['k/99', 'z'] 
 const shardsOf = (sent: JobMessage[]) => sent.filter((m) => m.kind === 'shard');
 const metricValues = (metrics: { name: string; value: number }[], name: string) =>
   metrics.filter((m) => m.name === name).map((m) => m.value);
+
+/**
+ * Holds the first store operation `matches` accepts until the test calls `release`; `reached` resolves
+ * once it is held. Later operations pass.
+ */
+function holdFirst(world: MemoryWorld, matches: (op: StoreOp) => boolean) {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let arrived!: () => void;
+  const reached = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
+  world.beforeOp = async (op) => {
+    if (!matches(op)) return;
+    world.beforeOp = undefined;
+    arrived();
+    await held;
+  };
+  return { reached, release };
+}
+const sourceList = (op: StoreOp) => op.bucket === 'source-bucket' && op.op === 'list';
 
 describe('verify jobs', () => {
   it('answer a start at once with the job, verifying nothing until the job worker runs it', async () => {
@@ -407,26 +430,12 @@ describe('verify jobs', () => {
   it('answer two identical starts at once with one job; the loser’s record says it never ran', async () => {
     const { world, deps, sent, clock } = setup({ keys });
     // The first start is held just before it takes the request's job slot; the second takes it first.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let reached!: () => void;
-    const atSlot = new Promise<void>((resolve) => {
-      reached = resolve;
-    });
-    world.beforeOp = async (op) => {
-      if (op.op === 'putTextIf' && op.key.includes('/active/')) {
-        world.beforeOp = undefined;
-        reached();
-        await held;
-      }
-    };
+    const slot = holdFirst(world, (op) => op.op === 'putTextIf' && op.key.includes('/active/'));
     const first = startVerifyJob(request(), deps);
-    await atSlot;
+    await slot.reached;
     clock.advance(5);
     const second = await startVerifyJob(request(), deps);
-    release();
+    slot.release();
     const answered = await first;
     expect(answered).toMatchObject({ job: second.job, alreadyRunning: true });
     expect(sent).toEqual([{ v: 1, kind: 'plan', job: second.job, step: 0 }]);
@@ -458,23 +467,9 @@ describe('verify jobs', () => {
     await deliver(sent.shift() as JobMessage);
     const [first, ...others] = sent.splice(0);
     // Shard 0's run stops inside its source listing (a gate the test opens).
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    let paused!: () => void;
-    const inside = new Promise<void>((resolve) => {
-      paused = resolve;
-    });
-    world.beforeOp = async (op) => {
-      if (op.bucket === 'source-bucket' && op.op === 'list') {
-        world.beforeOp = undefined;
-        paused();
-        await gate;
-      }
-    };
+    const listing = holdFirst(world, sourceList);
     const running = deliver(first as JobMessage);
-    await inside;
+    await listing.reached;
     const listedBefore = sourceLists();
 
     // Act: cancel while shard 0 runs.
@@ -482,7 +477,7 @@ describe('verify jobs', () => {
     expect(cancelled.state).toBe('cancelled');
     // No report yet: shard 0's run is not recorded.
     expect(cancelled.report).toBeUndefined();
-    open();
+    listing.release();
     expect(await running).toBe('done');
     sent.push(...others);
     await drain();
@@ -520,23 +515,9 @@ describe('verify jobs', () => {
     for (const step of sent.splice(0)) await deliver(step);
     const [shardA] = sent.splice(0) as JobMessage[];
     // Job A's shard stops inside its first source listing (a gate the test opens).
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    let paused!: () => void;
-    const inside = new Promise<void>((resolve) => {
-      paused = resolve;
-    });
-    world.beforeOp = async (op) => {
-      if (op.bucket === 'source-bucket' && op.op === 'list') {
-        world.beforeOp = undefined;
-        paused();
-        await gate;
-      }
-    };
+    const listing = holdFirst(world, sourceList);
     const running = deliver(shardA as JobMessage, 1, 'worker-a');
-    await inside;
+    await listing.reached;
     expect(await deliver(shardA as JobMessage, 2, 'worker-b')).toBe('busy');
     // A is cancelled while its run goes on: the next job over the scope starts, on the same key range.
     await cancelVerifyJob(a.job, deps);
@@ -548,7 +529,7 @@ describe('verify jobs', () => {
     const listed = sourceLists();
     expect(await deliver(shardB as JobMessage, 1, 'worker-c')).toBe('busy');
     expect(sourceLists()).toBe(listed);
-    open();
+    listing.release();
     expect(await running).toBe('done');
     // A's redelivery, after A recorded the run: a no-op. B now runs (a new pass of the range).
     const afterA = sourceLists();
