@@ -499,11 +499,25 @@ function startVerifier(
     );
   };
   /**
+   * Requests waiting in `verifyNow`. While there is one, the timer starts nothing: else, when a pass
+   * ends, the timer's next start and the request's retry race, and a timer firing soon after each
+   * pass (a short interval, a busy machine) can win every round and starve the request.
+   */
+  let requested = 0;
+  /**
    * Starts a verify job, waits for the job worker to finish it, and returns its report. A start refused
    * because another pass over the scope runs (the timer's, as the schedule's would) is tried again once
    * that one has finished.
    */
   const verifyNow = async (payload: unknown = {}) => {
+    requested += 1;
+    try {
+      return await requestedPass(payload);
+    } finally {
+      requested -= 1;
+    }
+  };
+  const requestedPass = async (payload: unknown) => {
     const deadline = Date.now() + VERIFY_NOW_MS;
     let started: JobStatus | undefined;
     while (!started) {
@@ -527,7 +541,9 @@ function startVerifier(
   if (options.verifyIntervalMs) {
     const every = options.verifyIntervalMs;
     const tick = () => {
-      invokeVerify({ source: config.sourceBuckets[0] })
+      const started =
+        requested > 0 ? Promise.resolve(undefined) : invokeVerify({ source: config.sourceBuckets[0] });
+      started
         // Another pass over the scope runs (verifyNow's): the schedule has nothing to start.
         .catch((error: unknown) => isJobConflict(error) || status.recordIngestFailure())
         .finally(() => {
