@@ -13,6 +13,7 @@
  * the report. Keys are only counted.
  */
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { decodeListedKey } from '../lib/aws/s3-object-store.ts';
 import { RESERVED_PREFIX } from '../lib/core/config.ts';
 import { compareKeys } from '../lib/core/key-order.ts';
 import { PAGE_SIZE } from '../lib/verify/listing.ts';
@@ -79,14 +80,14 @@ async function listSide(
     // Keys stay encoded: only a range (not met in the bench's layouts) looks at them, to end on time.
     keys += plan.endBefore === undefined ? contents.length : countInRange(plan, contents);
     for (const p of r.CommonPrefixes ?? []) {
-      const prefix = decodeURIComponent(p.Prefix ?? '').slice(into.length);
+      const prefix = decodeListedKey(p.Prefix ?? '').slice(into.length);
       if (!prefix.startsWith(RESERVED_PREFIX)) prefixes?.add(prefix);
     }
     const last = contents.at(-1)?.Key;
     const past =
       plan.endBefore !== undefined &&
       last !== undefined &&
-      compareKeys(decodeURIComponent(last), into + plan.endBefore) >= 0;
+      compareKeys(decodeListedKey(last), into + plan.endBefore) >= 0;
     token = r.IsTruncated && !past ? r.NextContinuationToken : undefined;
   } while (token);
   return keys;
@@ -94,7 +95,7 @@ async function listSide(
 
 function countInRange(plan: ListingPlan, contents: { Key?: string }[]): number {
   let n = 0;
-  for (const o of contents) if (plan.accept(decodeURIComponent(o.Key ?? '')) === 'take') n += 1;
+  for (const o of contents) if (plan.accept(decodeListedKey(o.Key ?? '')) === 'take') n += 1;
   return n;
 }
 
