@@ -46,7 +46,7 @@ export interface CopyFloorResult {
   requests: Record<string, number>;
 }
 
-interface CopyRequest {
+export interface CopyRequest {
   client: S3Client;
   dr: string;
   drKey: string;
@@ -54,11 +54,15 @@ interface CopyRequest {
   /** The stage's settings the fast path's copy carries. */
   storageClass: string;
   copyTags: boolean;
+  kmsKeyId: string | undefined;
   expectedOwner: string | undefined;
 }
 
-/** The fast path's request, as lib/aws/s3-object-store.ts copyFrom builds it for a fresh small object. */
-function copy(r: CopyRequest): Promise<unknown> {
+/**
+ * The fast path's request, as lib/aws/s3-object-store.ts copyFrom builds it for a fresh small object
+ * (tests/unit/bench-replicate-floor.test.ts holds the two equal).
+ */
+export function fastPathCopy(r: CopyRequest): Promise<unknown> {
   return r.client.send(
     new CopyObjectCommand({
       Bucket: r.dr,
@@ -69,6 +73,7 @@ function copy(r: CopyRequest): Promise<unknown> {
       MetadataDirective: 'COPY',
       TaggingDirective: r.copyTags ? 'COPY' : 'REPLACE',
       StorageClass: r.storageClass as never,
+      ...(r.kmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: r.kmsKeyId } : {}),
     }),
   );
 }
@@ -160,7 +165,7 @@ async function measureFloor(
   });
   // Awaited once the writer is done; a copy failing before then must not surface as unhandled.
   allCopied.catch(() => undefined);
-  const copies = boundedQueue(options.copyConcurrency, copy, (error) => fail(error));
+  const copies = boundedQueue(options.copyConcurrency, fastPathCopy, (error) => fail(error));
   emulator.onObjectEvent((e) => {
     if (!e.key.startsWith(prefix) || !e.eventName.startsWith('ObjectCreated')) return;
     if (e.bucket === source) {
@@ -172,6 +177,7 @@ async function measureFloor(
         source: { bucket: source, key: e.key, etag: e.etag ?? '' },
         storageClass: config.drStorageClass,
         copyTags: config.copyTags,
+        kmsKeyId: config.drKmsKeyId,
         expectedOwner: config.drBucketOwner,
       });
     } else if (e.bucket === config.drBucket && !replicated.has(e.key.slice(drPrefix.length))) {
