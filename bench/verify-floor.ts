@@ -1,8 +1,8 @@
 /**
  * The floor under `npm run bench:verify`: what listing both buckets costs with the AWS SDK alone, the
- * way the verifier cuts the key space, and nothing else. The design mandates the SDK for every S3
- * request (docs/design.md, invariant 6: the same code everywhere; no hand-written S3 client), so no
- * verifier built on it can finish a pass faster than these listings do: verifier ÷ floor is what is left
+ * way the verifier cuts the key space, and nothing else. The project makes every S3 request through
+ * the AWS SDK v3 (no hand-written S3 client) and verifies by listings (docs/design.md, invariant 5), so
+ * no verifier built on it can finish a pass faster than these listings do: verifier ÷ floor is what is left
  * to cut in s3-dr's own code, and floor ÷ rclone check tells whether a target is reachable at all.
  *
  * Same work as a verifier pass's listings: the same work items (lib/verify/shards.ts: a delimited
