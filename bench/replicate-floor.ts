@@ -7,7 +7,7 @@
  * configuration), as many at once as the pipeline has in flight. No ingest, no SQS, no poller, no
  * handler: the copy starts when the emulator reports the write, where the pipeline's ingest starts.
  *
- * The design mandates the AWS SDK for every S3 and SQS request, so no SDK-based replicator can bring DR
+ * The project makes every S3 and SQS request through the AWS SDK v3, and no SDK-based replicator can bring DR
  * up to date faster on this machine: "write, then rclone sync" ÷ this floor is the best ratio issue #16's
  * target could see, and s3-dr ÷ floor is what its pipeline (ingest, SQS, handlers) costs on top.
  */
