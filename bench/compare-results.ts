@@ -129,6 +129,16 @@ function benchFigures(r: Json): Figure[] {
       ratio(writeThenRclone, num(ours.endToEndSeconds)),
       'higher',
     );
+    // The floor (the SDK's copies alone, same writer, same run): what the pipeline adds on top of it.
+    const floor = isRecord(run.floor) ? run.floor : undefined;
+    if (floor) {
+      push(
+        figures,
+        's3-dr end to end ÷ floor (SDK CopyObject alone)',
+        ratio(num(ours.endToEndSeconds), num(floor.endToEndSeconds)),
+        'lower',
+      );
+    }
     const change = isRecord(run.oneChange) ? run.oneChange : {};
     push(figures, '1 change: s3-dr S3 requests', num(change.total), 'lower');
     const atRate = isRecord(run.atRate) ? run.atRate : {};
@@ -150,6 +160,15 @@ function verifyFigures(r: Json): Figure[] {
       ratio(num(s.verifyPassMs), num(s.rcloneCheckMs)),
       'lower',
     );
+    // The floor (the SDK's listings alone, same rounds): what s3-dr's own code adds on top of it.
+    const floor = isRecord(s.floor) ? s.floor : undefined;
+    if (floor)
+      push(
+        out,
+        `N=${n}: verify pass ÷ floor (SDK listings alone)`,
+        num(floor.verifierOverFloorMedian),
+        'lower',
+      );
     push(out, `N=${n}: verifier peak RSS MiB`, num(s.verifierPeakRssMiB), 'lower');
     push(
       out,

@@ -11,10 +11,15 @@
  * 3. One change among the N: the S3 requests each tool needs to propagate it (emulator request counts),
  *    after a settling second sync. s3-dr is event-driven; a sync tool has to list (and maybe HEAD) everything.
  * 4. put→DR p50/p99 at 100 objects/s offered load (BENCH_RATE, BENCH_RATE_N objects).
+ * 5. The floor (bench/replicate-floor.ts): the same writer, and while it writes, the SDK's conditional
+ *    CopyObject per written object from s3-dr's client, as many at once as the pipeline has in flight
+ *    (BENCH_FLOOR_COPIES, default 8 pollers × 10 per batch), with no ingest, SQS or poller: what any
+ *    SDK-based replicator could reach here. "Write, then rclone sync" ÷ floor is the best issue #16's
+ *    ratio could be; s3-dr ÷ floor is what the pipeline costs on top.
  *
  * Prints a table and writes bench/results/bench.json. Env: BENCH_N, BENCH_BYTES, BENCH_CONCURRENCY,
  * BENCH_RATE, BENCH_RATE_N, BENCH_REPEAT (runs of the whole thing, default 1), BENCH_PEERS (comma list
- * of rclone,aws), BENCH_ONLY (comma list of ours,peers,change,rate: a partial run, not recorded),
+ * of rclone,aws), BENCH_ONLY (comma list of ours,floor,peers,change,rate: a partial run, not recorded),
  * BENCH_CPU_PROF=<dir> (CPU profiles of the handler processes, node --cpu-prof).
  */
 
@@ -27,6 +32,7 @@ import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client }
 import { type Emulator, startEmulatorProcess } from '../local/emulator.ts';
 import { findTool, tools } from '../tests/helpers/tools.ts';
 import { benchReplicate, cpuLine, type ReplicateBenchResult, startReplicationRuntime } from './replicate.ts';
+import { benchCopyFloor, type CopyFloorResult } from './replicate-floor.ts';
 import { writeObjects } from './write-objects.ts';
 
 const run = promisify(execFile);
@@ -36,7 +42,13 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const RATE = Number(process.env.BENCH_RATE ?? 100);
 const RATE_N = Number(process.env.BENCH_RATE_N ?? 3000);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 1);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'ours,peers,change,rate').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'ours,floor,peers,change,rate').split(','));
+/**
+ * CopyObject requests the floor keeps in flight: as many as the pipeline can — the local runtime's
+ * pollers (bench/replicate.ts startReplicationRuntime: 8) × the replicate batch size (serverless.yml
+ * replicateBatchSize: 10), whose messages the handler runs in parallel.
+ */
+const FLOOR_COPIES = Number(process.env.BENCH_FLOOR_COPIES ?? 80);
 /** The peers to run (BENCH_PEERS: comma list of tool names, `rclone,aws` by default). */
 const PEERS = (process.env.BENCH_PEERS ?? 'rclone,aws').split(',');
 const PREFIX = 'bench/';
@@ -300,6 +312,8 @@ async function benchOneChange(): Promise<{
 interface BenchRun {
   startedAt: string;
   ours?: ReplicateBenchResult;
+  /** The SDK's CopyObject alone while the same writer writes (bench/replicate-floor.ts). */
+  floor?: CopyFloorResult;
   peers?: PeerResult[];
   peerWrite?: PeerWrite;
   oneChange?: Awaited<ReturnType<typeof benchOneChange>>;
@@ -320,6 +334,11 @@ function report(r: BenchRun) {
     vsAwsS3Sync: ours && aws ? ours / aws.objectsPerSecond : undefined,
     vsRclone32: ours && rclone ? ours / rclone.objectsPerSecond : undefined,
     vsWriteThenRclone32: writeThenRclone && r.ours ? writeThenRclone / r.ours.endToEndSeconds : undefined,
+    // The same ratio for the floor: the best an SDK-based replicator could show here.
+    floorVsWriteThenRclone32:
+      writeThenRclone && r.floor ? writeThenRclone / r.floor.endToEndSeconds : undefined,
+    /** s3-dr's write → DR complete ÷ the floor's: what the pipeline adds to the SDK's copies. */
+    oursOverFloor: r.ours && r.floor ? r.ours.endToEndSeconds / r.floor.endToEndSeconds : undefined,
   };
   const targets = {
     endToEndAtLeastAwsS3Sync: ratios.vsAwsS3Sync === undefined ? undefined : ratios.vsAwsS3Sync >= 1,
@@ -329,6 +348,10 @@ function report(r: BenchRun) {
     p99Under2sAsFastAsPossible: r.ours ? r.ours.lagP99Ms < 2000 : undefined,
     oneChangeAtMost3S3Requests: r.oneChange ? r.oneChange.total <= 3 : undefined,
     p99Under1sAt100PerSecond: r.atRate ? r.atRate.lagP99Ms < 1000 : undefined,
+    // The same two targets for the floor: one it misses is out of reach of any SDK-based replicator here.
+    floorNoLaterThanWriteThenRclone32:
+      ratios.floorVsWriteThenRclone32 === undefined ? undefined : ratios.floorVsWriteThenRclone32 >= 1,
+    floorP99Under2sAsFastAsPossible: r.floor ? r.floor.lagP99Ms < 2000 : undefined,
   };
   const lines: string[] = [];
   const row = (cells: string[]) =>
@@ -336,6 +359,13 @@ function report(r: BenchRun) {
   lines.push(`N = ${N} objects × ${BYTES} B; ${cpus().length} CPUs; node ${process.version}`);
   row(['', 'objects/s', 'seconds', 'ours ÷ this']);
   if (r.ours) row(['s3-dr end to end (write→DR)', fmt(ours), fmt(r.ours.endToEndSeconds, 1), '1.00']);
+  if (r.floor)
+    row([
+      'floor: SDK CopyObject alone',
+      fmt(r.floor.objectsPerSecond),
+      fmt(r.floor.endToEndSeconds, 1),
+      ours ? fmt(ours / r.floor.objectsPerSecond, 2) : '-',
+    ]);
   for (const p of r.peers ?? []) {
     row([p.tool, fmt(p.objectsPerSecond), fmt(p.seconds, 1), ours ? fmt(ours / p.objectsPerSecond, 2) : '-']);
   }
@@ -352,6 +382,7 @@ function report(r: BenchRun) {
     );
     lines.push(`CPU ms per replicated object: ${cpuLine(r.ours.cpuMsPerObject)}`);
   }
+  if (r.floor) lines.push(...floorLines(r.floor, ratios.floorVsWriteThenRclone32));
   if (r.atRate) {
     lines.push(
       `put→DR latency at ${r.atRate.offeredRate} objects/s offered (${r.atRate.objects} objects): p50 ${r.atRate.lagP50Ms} ms, p99 ${r.atRate.lagP99Ms} ms, max ${r.atRate.lagMaxMs} ms`,
@@ -375,6 +406,15 @@ function report(r: BenchRun) {
       .join('; ')}`,
   );
   return { text: lines.join('\n'), ratios, targets };
+}
+
+/** The floor's lines: its latency, its CPU per object, and the issue's ratio it would reach. */
+function floorLines(floor: CopyFloorResult, vsWriteThenRclone: number | undefined): string[] {
+  const cpu = floor.cpuMsPerObject;
+  return [
+    `floor (writer + SDK CopyObject × ${floor.copyConcurrency} at once, no ingest/SQS/poller): write → DR complete ${fmt(floor.endToEndSeconds, 1)} s (writes ${fmt(floor.writeSeconds, 1)} s); put→DR p50 ${floor.lagP50Ms} ms, p99 ${floor.lagP99Ms} ms`,
+    `  floor CPU ms per object: copier ${cpu.copier.toFixed(2)}, emulator ${cpu.emulator.toFixed(2)}, writer ${cpu.writer.toFixed(2)}; write, then rclone sync ÷ floor: ${fmt(vsWriteThenRclone, 2)}`,
+  ];
 }
 
 /**
@@ -407,6 +447,8 @@ async function runPhase(phase: string): Promise<unknown> {
       return benchOneChange();
     case 'rate':
       return benchReplicate({ n: RATE_N, bytes: BYTES, concurrency: CONCURRENCY, rate: RATE });
+    case 'floor':
+      return benchCopyFloor({ n: N, bytes: BYTES, concurrency: CONCURRENCY, copyConcurrency: FLOOR_COPIES });
     default:
       throw new Error(`unknown bench phase ${phase}`);
   }
@@ -421,6 +463,7 @@ if (import.meta.url === `file://${process.argv[1]}` && process.env.BENCH_PHASE) 
   for (let i = 0; i < REPEAT; i++) {
     const r: BenchRun = { startedAt: new Date().toISOString() };
     if (ONLY.has('ours')) r.ours = await inChild<ReplicateBenchResult>('ours');
+    if (ONLY.has('floor')) r.floor = await inChild<CopyFloorResult>('floor');
     if (ONLY.has('peers')) ({ tools: r.peers, write: r.peerWrite } = await benchPeers());
     if (ONLY.has('change')) r.oneChange = await inChild<BenchRun['oneChange']>('change');
     if (ONLY.has('rate')) r.atRate = await inChild<ReplicateBenchResult>('rate');

@@ -44,7 +44,8 @@ export interface ReplicateBenchResult {
 
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
-function pct(sorted: number[], p: number): number {
+/** The p-th percentile of sorted values (nearest rank). */
+export function percentile(sorted: number[], p: number): number {
   return (
     sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
   );
@@ -145,8 +146,8 @@ export async function benchReplicate(options: {
       writeSeconds: (lastWrite - firstWrite) / 1000,
       endToEndSeconds: (lastReplicated - firstWrite) / 1000,
       objectsPerSecond: options.n / ((lastReplicated - firstWrite) / 1000),
-      lagP50Ms: pct(lags, 50),
-      lagP99Ms: pct(lags, 99),
+      lagP50Ms: percentile(lags, 50),
+      lagP99Ms: percentile(lags, 99),
       lagMaxMs: lags[lags.length - 1] ?? Number.NaN,
       s3RequestsPerObject: s3Requests / options.n,
       sqsRequestsPerObject: sqsRequests / options.n,

@@ -29,7 +29,11 @@
  * the emulator process), BENCH_VERIFY_BASELINE (another checkout, e.g. of main, sharing this one's
  * node_modules: its verifier runs in the same rounds, for a before/after under the same load),
  * BENCH_VERIFY_OUT (another result file; `-`: none), S3DR_VERIFY_CONCURRENCY (8), BENCH_VERIFY_MODE
- * (`run` or `job`, see above), BENCH_JOB_CONCURRENCY (10: job messages at once), S3DR_VERIFY_SHARD_KEYS.
+ * (`run` or `job`, see above), BENCH_JOB_CONCURRENCY (10: job messages at once), S3DR_VERIFY_SHARD_KEYS,
+ * BENCH_FLOOR=0 (skip the floor: each round also runs, in a fresh process, the SDK's listings of both
+ * buckets cut as an unsharded verify run cuts them and nothing else — bench/verify-floor.ts — so
+ * floor ÷ rclone says what any verifier bound to the AWS SDK could reach here, and ours ÷ floor what is
+ * left in s3-dr's own code; in job mode too it is the unsharded run's cut).
  * Writes bench/results/verify.json. No assertions: it reports, and the targets are judged by people.
  */
 import { type ChildProcess, execFile, fork, spawnSync } from 'node:child_process';
@@ -315,6 +319,46 @@ async function verifierRole(): Promise<void> {
   process.exit(0);
 }
 
+// ---------------------------------------------------------------- role: floor
+
+/**
+ * The floor (bench/verify-floor.ts): the verifier's listings and nothing else, with the clients the
+ * verifier gets (lib/aws/clients.ts, from the same environment), timed from the same point: after
+ * modules and clients are made, the first request's set-up inside.
+ */
+async function floorRole(): Promise<void> {
+  const { loadConfig } = await import('../lib/core/config.ts');
+  const { createS3Clients } = await import('../lib/aws/clients.ts');
+  const { drPrefixFor } = await import('../lib/core/key-mapping.ts');
+  const { floorListing } = await import('./verify-floor.ts');
+  const config = loadConfig();
+  const clients = createS3Clients(config);
+  const source = config.sourceBuckets[0] ?? '';
+  // The verifier's pass is timed with a memory sampler running (process.memoryUsage every 20 ms, about
+  // 1 % of its CPU in a profile): the floor runs the same one, so the difference is not the bench's.
+  let peakHeap = 0;
+  const sampler = setInterval(() => {
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  }, 20);
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const counts = await floorListing({
+    client: clients.s3(config.sourceRegion),
+    drClient: clients.s3(config.drRegion),
+    source,
+    dr: config.drBucket,
+    drPrefix: drPrefixFor(config.keyLayout, source),
+    concurrency: config.verifyConcurrency,
+  });
+  const passMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  clearInterval(sampler);
+  process.stdout.write(
+    `${JSON.stringify({ counts, passMs, cpuMs: (cpu.user + cpu.system) / 1000, peakHeapMiB: peakHeap / 2 ** 20 })}\n`,
+  );
+  process.exit(0);
+}
+
 // ---------------------------------------------------------------- role: main
 
 interface VerifierRun {
@@ -331,6 +375,15 @@ interface VerifierRun {
   requests: { list: number; head: number };
   emulatorRequests: Record<string, number>;
   /** CPU time the emulator spent serving this run (listing cost both tools share). */
+  emulatorCpuMs: number;
+}
+
+/** One floor pass (bench/verify-floor.ts): the SDK listing both buckets as the verifier cuts them. */
+interface FloorRun {
+  passMs: number;
+  cpuMs: number;
+  keys: { source: number; dr: number };
+  list: number;
   emulatorCpuMs: number;
 }
 
@@ -471,6 +524,26 @@ async function verifierPass(
   };
 }
 
+/** One floor pass in a fresh process, with the verifier's environment and Node options. */
+async function floorPass(emulator: ChildProcess, settings: BenchSettings, c: BenchCase): Promise<FloorRun> {
+  await ask(emulator, { cmd: 'reset' });
+  const r = await run(
+    process.execPath,
+    ['--no-warnings', ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), self, '--floor'],
+    verifierEnv(settings, c),
+  );
+  if (r.code !== 0) throw new Error(`floor failed (${r.code}): ${r.stderr}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
+  const { cpuMs: emulatorCpuMs } = await ask<{ cpuMs: number }>(emulator, { cmd: 'counts' });
+  return {
+    passMs: out.passMs,
+    cpuMs: out.cpuMs,
+    keys: { source: out.counts.sourceKeys, dr: out.counts.drKeys },
+    list: out.counts.lists,
+    emulatorCpuMs,
+  };
+}
+
 /** One `rclone check` of the same pair of buckets, with the requests the emulator served it. */
 async function rcloneCheck(emulator: ChildProcess, endpoint: string, c: BenchCase): Promise<RcloneRun> {
   const rcloneEnv: NodeJS.ProcessEnv = {
@@ -509,6 +582,8 @@ interface Runs {
   rclone: RcloneRun[];
   /** The BENCH_VERIFY_BASELINE checkout's verifier, run in the same rounds. */
   baseline: VerifierRun[];
+  /** The SDK's listings alone, in the same rounds (BENCH_FLOOR=0: none). */
+  floor: FloorRun[];
 }
 
 /**
@@ -523,7 +598,7 @@ async function measure(
 ): Promise<Runs[]> {
   const results: Runs[] = [];
   for (const c of cases) {
-    const runs: Runs = { verifier: [], rclone: [], baseline: [] };
+    const runs: Runs = { verifier: [], rclone: [], baseline: [], floor: [] };
     results.push(runs);
     const name = caseName(c);
     for (let i = 0; i < settings.repeat; i++) {
@@ -537,6 +612,13 @@ async function measure(
         runs.rclone.push(r);
         log(
           `${name} rclone check ${i + 1}: ${r.ms.toFixed(0)} ms, emulator CPU ${r.emulatorCpuMs.toFixed(0)} ms (exit ${r.exitCode}) ${r.summary.join('; ')}`,
+        );
+      }
+      if (process.env.BENCH_FLOOR !== '0') {
+        const f = await floorPass(emulator, settings, c);
+        runs.floor.push(f);
+        log(
+          `${name} floor (SDK listings only) ${i + 1}: ${f.passMs.toFixed(0)} ms, CPU ${f.cpuMs.toFixed(0)} ms, emulator CPU ${f.emulatorCpuMs.toFixed(0)} ms, ${f.list} LIST, ${f.keys.source}/${f.keys.dr} keys`,
         );
       }
       if (settings.baseline) {
@@ -553,7 +635,7 @@ async function measure(
  * One case's figures: best times (other work on a shared machine only adds time) and medians — of the
  * times, and of each round's verifier ÷ rclone ratio — and median memory and CPU.
  */
-function summarise(c: BenchCase, { verifier, rclone, baseline }: Runs) {
+function summarise(c: BenchCase, { verifier, rclone, baseline, floor }: Runs) {
   const size = c.n;
   const first = verifier[0]!;
   const verifyMs = Math.min(...verifier.map((v) => v.passMs));
@@ -587,6 +669,7 @@ function summarise(c: BenchCase, { verifier, rclone, baseline }: Runs) {
           },
         }
       : {}),
+    ...(floor.length > 0 ? { floor: floorSummary(size, floor, verifier, rclone) } : {}),
     verifierPeakRssMiB: Number(median(verifier.map((v) => v.maxRssMiB)).toFixed(1)),
     verifierPeakHeapMiB: Number(median(verifier.map((v) => v.peakHeapMiB)).toFixed(1)),
     verifierPeakExternalMiB: Number(median(verifier.map((v) => v.peakExternalMiB)).toFixed(1)),
@@ -607,6 +690,30 @@ function summarise(c: BenchCase, { verifier, rclone, baseline }: Runs) {
       verifyPassMs: verifier.map((v) => Math.round(v.passMs)),
       rcloneCheckMs: rclone.map((r) => Math.round(r.ms)),
     },
+  };
+}
+
+/**
+ * The floor's figures beside ours: its time and its ratio to rclone check (the best any SDK-based
+ * verifier could reach here), and ours ÷ floor (what is left in s3-dr's own code), each round's runs made
+ * back to back and the median taken, as for the verifier.
+ */
+function floorSummary(size: number, floor: FloorRun[], verifier: VerifierRun[], rclone: RcloneRun[]) {
+  return {
+    passMs: Math.round(Math.min(...floor.map((f) => f.passMs))),
+    passMedianMs: Math.round(median(floor.map((f) => f.passMs))),
+    speedupVsRcloneMedian: Number(
+      median(floor.map((f, i) => (rclone[i]?.ms ?? Number.NaN) / f.passMs)).toFixed(2),
+    ),
+    /** Our pass ÷ the floor's, per round: 1.15 means s3-dr's own code adds 15 % to the SDK's listings. */
+    verifierOverFloorMedian: Number(
+      median(floor.map((f, i) => (verifier[i]?.passMs ?? Number.NaN) / f.passMs)).toFixed(2),
+    ),
+    cpuMsPer1000Keys: Number(((1000 * median(floor.map((f) => f.cpuMs))) / size).toFixed(1)),
+    emulatorCpuMs: Math.round(median(floor.map((f) => f.emulatorCpuMs))),
+    listPerBucket: floor[0]!.list / 2,
+    keys: floor[0]!.keys,
+    runs: floor.map((f) => Math.round(f.passMs)),
   };
 }
 
@@ -644,6 +751,15 @@ async function benchResult(settings: BenchSettings, all: SizeSummary[], rcloneVe
       speedupMedianAtN: big.speedupVsRcloneMedian,
       ...(flat ? { speedupMedianAtNFlat: flat.speedupVsRcloneMedian } : {}),
       speedupMedianAtSmallN: small.speedupVsRcloneMedian,
+      // What the SDK's listings alone reach on the same cases: a target the floor misses is out of reach
+      // for any verifier bound to the SDK on this machine.
+      ...(big.floor
+        ? {
+            floorSpeedupMedianAtN: big.floor.speedupVsRcloneMedian,
+            ...(flat?.floor ? { floorSpeedupMedianAtNFlat: flat.floor.speedupVsRcloneMedian } : {}),
+            floorSpeedupMedianAtSmallN: small.floor?.speedupVsRcloneMedian,
+          }
+        : {}),
       peakRssRatioLargeToSmall: Number((big.verifierPeakRssMiB / small.verifierPeakRssMiB).toFixed(3)),
       peakRssWithin20Percent: big.verifierPeakRssMiB <= 1.2 * small.verifierPeakRssMiB,
       ...(largest.n > n
@@ -668,17 +784,18 @@ function report(
 ) {
   const rows = result.sizes.map(
     (s) =>
-      `| ${`${s.n}${s.layout === 'flat' ? ' flat' : ''}`.padStart(12)} | ${String(s.verifyPassMedianMs).padStart(9)} | ${String(s.rcloneCheckMedianMs).padStart(9)} | ${s.speedupVsRcloneMedian.toFixed(2).padStart(6)} | ${(s.baseline ? `${s.baseline.verifyPassMedianMs} (${s.baseline.speedupVsRcloneMedian.toFixed(2)})` : '-').padStart(13)} | ${s.verifierPeakRssMiB.toFixed(0).padStart(7)} | ${`${s.verifierPeakHeapMiB.toFixed(0)}/${s.verifierPeakExternalMiB.toFixed(0)}/${s.verifierHeapAfterGcMiB.toFixed(0)}`.padStart(12)} | ${s.verifierCpuMsPer1000Keys.toFixed(0).padStart(9)} | ${String(s.listPerBucket).padStart(8)} | ${String(s.heads).padStart(4)} | ${`${s.counts.missing}/${s.counts.mismatched}/${s.counts.orphaned}`.padStart(12)} |`,
+      `| ${`${s.n}${s.layout === 'flat' ? ' flat' : ''}`.padStart(12)} | ${String(s.verifyPassMedianMs).padStart(9)} | ${String(s.rcloneCheckMedianMs).padStart(9)} | ${s.speedupVsRcloneMedian.toFixed(2).padStart(6)} | ${(s.floor ? `${s.floor.passMedianMs} (${s.floor.speedupVsRcloneMedian.toFixed(2)})` : '-').padStart(16)} | ${(s.floor ? s.floor.verifierOverFloorMedian.toFixed(2) : '-').padStart(6)} | ${(s.baseline ? `${s.baseline.verifyPassMedianMs} (${s.baseline.speedupVsRcloneMedian.toFixed(2)})` : '-').padStart(16)} | ${s.verifierPeakRssMiB.toFixed(0).padStart(7)} | ${`${s.verifierPeakHeapMiB.toFixed(0)}/${s.verifierPeakExternalMiB.toFixed(0)}/${s.verifierHeapAfterGcMiB.toFixed(0)}`.padStart(12)} | ${s.verifierCpuMsPer1000Keys.toFixed(0).padStart(9)} | ${String(s.listPerBucket).padStart(8)} | ${String(s.heads).padStart(4)} | ${`${s.counts.missing}/${s.counts.mismatched}/${s.counts.orphaned}`.padStart(12)} |`,
   );
   const { targets } = result;
   return [
     '',
     `verify bench — ${settings.mode === 'job' ? 'a verify job as deployed' : 'one unsharded run'}, concurrency ${settings.concurrency}, NODE_OPTIONS "${settings.verifyNodeOptions}", medians of ${settings.repeat} rounds, ${rcloneVersion}`,
-    '|            N | verify ms | rclone ms | ratio  | baseline (ratio) | RSS MiB | heap/ext/GC  | CPU ms/1k | LIST/bkt | HEAD | miss/mis/orp |',
-    '|--------------|-----------|-----------|--------|------------------|---------|--------------|-----------|----------|------|--------------|',
+    '|            N | verify ms | rclone ms | ratio  | floor (ratio)    | ÷floor | baseline (ratio) | RSS MiB | heap/ext/GC  | CPU ms/1k | LIST/bkt | HEAD | miss/mis/orp |',
+    '|--------------|-----------|-----------|--------|------------------|--------|------------------|---------|--------------|-----------|----------|------|--------------|',
     ...rows,
     '',
     `targets: × rclone at N ${targets.speedupMedianAtN} (≥ 1.5), flat ${targets.speedupMedianAtNFlat ?? '-'} (≥ 1.5), at N/10 ${targets.speedupMedianAtSmallN} (≥ 1.0); ` +
+      `floor (SDK listings alone) × rclone at N ${targets.floorSpeedupMedianAtN ?? '-'}, flat ${targets.floorSpeedupMedianAtNFlat ?? '-'}, at N/10 ${targets.floorSpeedupMedianAtSmallN ?? '-'}; ` +
       `RSS ratio ${targets.peakRssRatioLargeToSmall} (≤ 1.2: ${targets.peakRssWithin20Percent ? 'yes' : 'NO'}); ` +
       `${targets.listPer1000KeysPerBucket} LIST per 1,000 keys per bucket; HEADs only for ETag differences: ${targets.headsOnlyForEtagDifferences ? 'yes' : 'NO'} (${targets.expectedHeads})`,
     '',
@@ -749,4 +866,5 @@ async function main(): Promise<void> {
 const role = process.argv[2];
 if (role === '--emulator') await emulatorRole();
 else if (role === '--verifier') await verifierRole();
+else if (role === '--floor') await floorRole();
 else await main();

@@ -121,6 +121,23 @@ describe('bench:compare — comparing a fresh run with the recorded one', () => 
     ]);
   });
 
+  it("judges s3-dr's write → DR complete against the floor's of the same run (the SDK's copies alone)", () => {
+    const run = (endToEnd: number, floorEndToEnd: number) => ({
+      ...benchRun(800, 2400, 320),
+      ours: { objectsPerSecond: 800, s3RequestsPerObject: 1, endToEndSeconds: endToEnd },
+      floor: { endToEndSeconds: floorEndToEnd },
+    });
+    const recorded = extractFigures('bench', { runs: [run(12, 8)] });
+    expect(recorded.find((f) => f.name === 's3-dr end to end ÷ floor (SDK CopyObject alone)')?.value).toBe(
+      1.5,
+    );
+    // Both slower alike: no regression; s3-dr alone 20 % slower: flagged.
+    expect(regressed(recorded, extractFigures('bench', { runs: [run(18, 12)] }))).toEqual([]);
+    expect(regressed(recorded, extractFigures('bench', { runs: [run(14.4, 8)] }))).toEqual([
+      's3-dr end to end ÷ floor (SDK CopyObject alone)',
+    ]);
+  });
+
   it('takes the median over the runs of one bench.json', () => {
     const figures = extractFigures('bench', {
       runs: [benchRun(800, 1000, 400), benchRun(900, 1000, 400), benchRun(100, 1000, 400)],
@@ -144,6 +161,27 @@ describe('bench:compare — comparing a fresh run with the recorded one', () => 
     expect(regressed(recorded, extractFigures('verify', size(800, 600)))).toEqual([
       'N=10000: verify pass ÷ rclone check',
     ]);
+  });
+
+  it('judges the verifier against the floor of the same rounds (the SDK listings alone), when there is one', () => {
+    const size = (verifierOverFloorMedian?: number) => ({
+      sizes: [
+        {
+          n: 10000,
+          verifyPassMs: 700,
+          rcloneCheckMs: 600,
+          ...(verifierOverFloorMedian === undefined ? {} : { floor: { verifierOverFloorMedian } }),
+        },
+      ],
+    });
+    const recorded = extractFigures('verify', size(1.2));
+    expect(recorded.find((f) => f.name.includes('floor'))?.value).toBe(1.2);
+    expect(regressed(recorded, extractFigures('verify', size(1.25)))).toEqual([]);
+    expect(regressed(recorded, extractFigures('verify', size(1.4)))).toEqual([
+      'N=10000: verify pass ÷ floor (SDK listings alone)',
+    ]);
+    // An older result without a floor is still read; the figure is on one side only.
+    expect(extractFigures('verify', size()).some((f) => f.name.includes('floor'))).toBe(false);
   });
 
   it('judges the flat layout apart from the grid layout of the same N', () => {
