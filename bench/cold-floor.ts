@@ -91,9 +91,16 @@ export function floorSource(parts: FloorParts): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Builds the floor bundle of `parts` at `outfile` (a `.cjs`), as `sls package` would build a function. */
-export async function buildFloor(options: BuildOptions, parts: FloorParts, outfile: string): Promise<void> {
-  await build({
+/**
+ * Builds the floor bundle of `parts` at `outfile` (a `.cjs`), as `sls package` would build a function;
+ * returns the source files that reached it.
+ */
+export async function buildFloor(
+  options: BuildOptions,
+  parts: FloorParts,
+  outfile: string,
+): Promise<string[]> {
+  const result = await build({
     ...options,
     stdin: {
       contents: floorSource(parts),
@@ -103,5 +110,10 @@ export async function buildFloor(options: BuildOptions, parts: FloorParts, outfi
       loader: 'js',
     },
     outfile,
+    metafile: true,
   });
+  const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint);
+  return Object.entries(output?.inputs ?? {})
+    .filter(([, input]) => input.bytesInOutput > 0)
+    .map(([file]) => file);
 }
