@@ -9,7 +9,12 @@
  *    22, under npm) with exactly that environment (NODE_OPTIONS included, as the Lambda runtime applies it)
  *    time `require(bundle)` — which runs the handler module's init: config, clients, logger, metrics —
  *    and check that it exports `handler`.
- * 4. The same number of fresh processes require a fixed synthetic module (`calibration`): a figure of the
+ * 4. Each function's floor (bench/cold-floor.ts): a bundle built with the same esbuild options and plugins
+ *    holding only the mandated dependencies the function uses (its SDK clients, Powertools Logger and
+ *    Metrics, Batch for SQS-invoked functions, middy), constructed at load, timed in the function's
+ *    environment in the same rounds. "ours = init − floor" is the part of the cold start s3-dr's own
+ *    code and choices add.
+ * 5. The same number of fresh processes require a fixed synthetic module (`calibration`): a figure of the
  *    machine, not of s3-dr, so that `npm run bench:compare` can judge init times as ratios to it.
  *
  * Why `require` is the figure: Lambda runs a function's module-level code in the INIT phase, before the
@@ -19,7 +24,8 @@
  * AWS re:Post Knowledge Center, "lambda-cold-start", repost.aws/knowledge-center/lambda-cold-start).
  * What this does not measure: the download and unzip of the artifact and the runtime's own bootstrap.
  *
- * Reports per function: init ms (median, min, max), the CPU ms of the same requires, zipped KB, unzipped KB (everything in the zip, the
+ * Reports per function: init ms (median, min, max), the CPU ms of the same requires, the floor's
+ * init and CPU ms and ours, zipped KB, unzipped KB (everything in the zip, the
  * bundle's source map included) and the bundle alone. Writes bench/results/cold.json unless
  * BENCH_COLD_OUT names another file ('-' = write nothing). 1 KB = 1,000 bytes (as Lambda's quotas count).
  *
@@ -34,6 +40,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runProcess } from '../tests/helpers/run-process.ts';
 import { root, runSls } from '../tests/helpers/template.ts';
+import { buildFloor, type FloorParts, floorPartsOf, slsBuildOptions } from './cold-floor.ts';
 import { median } from './compare-results.ts';
 
 const run = promisify(execFile);
@@ -151,6 +158,21 @@ export interface ColdFunction {
   zippedKB: number;
   unzippedKB: number;
   bundleKB: number;
+  /**
+   * The same figures for the function's floor (bench/cold-floor.ts): a bundle of only the mandated
+   * dependencies it uses, built and timed the same way in the same rounds; `oursMs` = initMs − floor.
+   */
+  floor?: FloorFigures;
+  oursMs?: number;
+  oursCpuMs?: number;
+}
+
+export interface FloorFigures extends FloorParts {
+  initMs: number;
+  initMsRuns: number[];
+  cpuMs: number;
+  cpuMsRuns: number[];
+  bundleKB: number;
 }
 
 export interface ColdResult {
@@ -168,9 +190,25 @@ const kb = (bytes: number) => Math.round(bytes / 100) / 10;
 
 interface Measured {
   name: string;
+  /** The handler's source, relative to the project (`functions/ingest.ts`). */
+  entry: string;
+  /** Whether an SQS event source mapping invokes it (with batches, which Powertools' Batch processes). */
+  sqsBatches?: boolean;
   bundle: string;
   env: Record<string, string>;
   figures: ColdFunction;
+}
+
+/** The logical ids of the functions an event source mapping invokes (all of s3-dr's read SQS queues). */
+function sqsTriggered(resources: Record<string, { Type: string; Properties: Record<string, unknown> }>) {
+  const ids = new Set<string>();
+  for (const r of Object.values(resources)) {
+    if (r.Type !== 'AWS::Lambda::EventSourceMapping') continue;
+    const target = r.Properties.FunctionName as { 'Fn::GetAtt'?: unknown } | undefined;
+    const getAtt = target?.['Fn::GetAtt'];
+    if (Array.isArray(getAtt)) ids.add(String(getAtt[0]));
+  }
+  return ids;
 }
 
 /** `sls package` of the project in `projectDir`, each function unzipped under `dir`; sizes measured. */
@@ -193,11 +231,12 @@ async function packageFunctions(projectDir: string, dir: string): Promise<Measur
     await readFile(join(dir, 'pkg/cloudformation-template-update-stack.json'), 'utf8'),
   ) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
   // s3-dr's own functions (functions/*.ts), not the framework's custom resource for existing buckets.
-  const lambdas = Object.values(template.Resources).filter(
-    (r) => r.Type === 'AWS::Lambda::Function' && String(r.Properties.Handler).startsWith('functions/'),
+  const lambdas = Object.entries(template.Resources).filter(
+    ([, r]) => r.Type === 'AWS::Lambda::Function' && String(r.Properties.Handler).startsWith('functions/'),
   );
+  const batches = sqsTriggered(template.Resources);
   const measured: Measured[] = [];
-  for (const lambda of lambdas) {
+  for (const [id, lambda] of lambdas) {
     const p = lambda.Properties;
     const fullName = String(p.FunctionName);
     const name = fullName.replace(/^s3-dr-dev-/, '');
@@ -218,6 +257,8 @@ async function packageFunctions(projectDir: string, dir: string): Promise<Measur
     for (const f of files) if (f.isFile()) unzipped += (await stat(join(f.parentPath, f.name))).size;
     measured.push({
       name,
+      entry: `${handlerPath}.ts`,
+      sqsBatches: batches.has(id),
       bundle,
       env,
       figures: {
@@ -246,21 +287,114 @@ async function checkoutBaseline(ref: string, dir: string): Promise<string> {
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
-const finish = (measured: Measured[]): Record<string, ColdFunction> => {
+const medians = (m: Measured) => {
+  const runs = m.figures.initMsRuns.map(round);
+  const cpu = (m.figures.cpuMsRuns ?? []).map(round);
+  return { initMsRuns: runs, initMs: round(median(runs)), cpuMsRuns: cpu, cpuMs: round(median(cpu)) };
+};
+const finish = (measured: Measured[], floors = new Map<string, Floor>()): Record<string, ColdFunction> => {
   const out: Record<string, ColdFunction> = {};
   for (const m of measured) {
-    const runs = m.figures.initMsRuns.map(round);
-    const cpu = (m.figures.cpuMsRuns ?? []).map(round);
-    out[m.name] = {
-      ...m.figures,
-      initMsRuns: runs,
-      initMs: round(median(runs)),
-      cpuMsRuns: cpu,
-      cpuMs: round(median(cpu)),
-    };
+    const f: ColdFunction = { ...m.figures, ...medians(m) };
+    const floor = floors.get(m.name);
+    if (floor) {
+      f.floor = { ...floor.parts, ...medians(floor.measured), bundleKB: floor.measured.figures.bundleKB };
+      f.oursMs = round(f.initMs - f.floor.initMs);
+      f.oursCpuMs = round((f.cpuMs ?? 0) - f.floor.cpuMs);
+    }
+    out[m.name] = f;
   }
   return out;
 };
+
+/** A function's floor bundle (bench/cold-floor.ts), measured like the function. */
+interface Floor {
+  parts: FloorParts;
+  measured: Measured;
+}
+
+/** Builds each packaged function's floor with the project's esbuild options, in the function's environment. */
+async function buildFloors(measured: Measured[], dir: string): Promise<Map<string, Floor>> {
+  const options = await slsBuildOptions(root);
+  const floors = new Map<string, Floor>();
+  for (const m of measured) {
+    const outfile = join(dir, 'metafile', m.name, 'entry.cjs');
+    const parts = await floorPartsOf(options, m.entry, outfile, m.sqsBatches === true);
+    const bundle = join(dir, 'floor', m.name, 'floor.cjs');
+    await buildFloor(options, parts, bundle);
+    const bundleKB = kb((await stat(bundle)).size);
+    const figures: ColdFunction = {
+      initMs: 0,
+      initMsRuns: [],
+      cpuMs: 0,
+      cpuMsRuns: [],
+      zippedKB: 0,
+      unzippedKB: 0,
+      bundleKB,
+    };
+    floors.set(m.name, { parts, measured: { name: m.name, entry: 'floor', bundle, env: m.env, figures } });
+  }
+  return floors;
+}
+
+/** The printed table: each function's init and CPU beside its floor's, sizes. */
+function table(result: ColdResult): string[] {
+  const rows = Object.entries(result.functions).map(([name, f]) => {
+    const floor = f.floor
+      ? `${f.floor.initMs} | ${f.oursMs} | ${f.floor.cpuMs} | ${f.oursCpuMs} | ${f.floor.bundleKB} (${[...f.floor.clients, ...(f.floor.batch ? ['batch'] : [])].join('+')})`
+      : '– | – | – | – | –';
+    return `| ${name} | ${f.initMs} (${Math.min(...f.initMsRuns)}–${Math.max(...f.initMsRuns)}) | ${f.cpuMs} | ${floor} | ${f.zippedKB} | ${f.unzippedKB} | ${f.bundleKB} |`;
+  });
+  return [
+    `\nNode ${result.machine.node}, ${result.machine.cpus} CPUs, load average at start ${result.machine.loadAverageAtStart.join(' ')}; median of ${result.runs} fresh processes`,
+    '| function | init ms, median (min–max) | CPU ms, median | floor init ms | ours = init − floor, ms | floor CPU ms | ours CPU ms | floor bundle KB (clients) | zipped KB | unzipped KB | bundle KB |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    `calibration (fixed synthetic module): ${result.calibrationMs} ms`,
+    '',
+  ];
+}
+
+/** The before → after table against BENCH_COLD_BASELINE. */
+function baselineTable(
+  ref: string,
+  before: Record<string, ColdFunction>,
+  after: Record<string, ColdFunction>,
+) {
+  return [
+    `baseline ${ref}, measured in the same rounds:`,
+    '| function | init ms before → after (median) | CPU ms before → after | zipped KB before → after | unzipped KB before → after |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...Object.entries(after).map(([name, f]) => {
+      const b = before[name];
+      return b
+        ? `| ${name} | ${b.initMs} → ${f.initMs} | ${b.cpuMs} → ${f.cpuMs} | ${b.zippedKB} → ${f.zippedKB} | ${b.unzippedKB} → ${f.unzippedKB} |`
+        : `| ${name} | (not in the baseline) → ${f.initMs} | → ${f.cpuMs} | → ${f.zippedKB} | → ${f.unzippedKB} |`;
+    }),
+    '',
+  ];
+}
+
+/**
+ * Interleaved rounds (function A, B, …, their floors, the baseline's, calibration, then again), so a burst
+ * of load elsewhere on the machine spreads over every figure instead of inflating one function's.
+ */
+async function measureRounds(all: Measured[], calibrationFile: string): Promise<number[]> {
+  const calibrationMsRuns: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    // Every other round in reverse order: a position in the round (first after the previous round's
+    // calibration, or last) is not always the same bundle's, so no function gains from where it stands.
+    for (const m of i % 2 === 0 ? all : [...all].reverse()) {
+      const timing = await timeRequire(m.bundle, m.env);
+      m.figures.initMsRuns.push(timing.ms);
+      m.figures.cpuMsRuns?.push(timing.cpuMs);
+    }
+    const calibration = await timeRequire(calibrationFile, { PATH: process.env.PATH ?? '' });
+    calibrationMsRuns.push(calibration.ms);
+    process.stdout.write(`run ${i + 1}/${RUNS}\n`);
+  }
+  return calibrationMsRuns;
+}
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 's3dr-cold-'));
@@ -268,6 +402,8 @@ async function main(): Promise<void> {
   try {
     process.stdout.write('sls package --stage dev …\n');
     const current = await packageFunctions(root, join(dir, 'current'));
+    process.stdout.write('floor bundles …\n');
+    const floors = await buildFloors(current, dir);
     let baseline: Measured[] = [];
     if (BASELINE) {
       process.stdout.write(`sls package --stage dev of ${BASELINE} (baseline) …\n`);
@@ -278,55 +414,23 @@ async function main(): Promise<void> {
     }
     const calibrationFile = join(dir, 'calibration.cjs');
     await writeFile(calibrationFile, calibrationModule());
-    const calibrationMsRuns: number[] = [];
-    // Interleaved (function A, B, …, the baseline's, calibration, then again), so a burst of load
-    // elsewhere on the machine spreads over every figure instead of inflating one function's.
-    for (let i = 0; i < RUNS; i++) {
-      for (const m of [...current, ...baseline]) {
-        const timing = await timeRequire(m.bundle, m.env);
-        m.figures.initMsRuns.push(timing.ms);
-        m.figures.cpuMsRuns?.push(timing.cpuMs);
-      }
-      const calibration = await timeRequire(calibrationFile, { PATH: process.env.PATH ?? '' });
-      calibrationMsRuns.push(calibration.ms);
-      process.stdout.write(`run ${i + 1}/${RUNS}\n`);
-    }
-    const functions = finish(current);
+    const floorBundles = [...floors.values()].map((f) => f.measured);
+    const calibrationMsRuns = await measureRounds(
+      [...current, ...floorBundles, ...baseline],
+      calibrationFile,
+    );
     const result: ColdResult = {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, node: process.version, loadAverageAtStart },
       runs: RUNS,
       calibrationMs: round(median(calibrationMsRuns)),
       calibrationMsRuns: calibrationMsRuns.map(round),
-      functions,
+      functions: finish(current, floors),
     };
-    const rows = Object.entries(functions).map(
-      ([name, f]) =>
-        `| ${name} | ${f.initMs} (${Math.min(...f.initMsRuns)}–${Math.max(...f.initMsRuns)}) | ${f.cpuMs} | ${f.zippedKB} | ${f.unzippedKB} | ${f.bundleKB} |`,
-    );
-    const lines = [
-      `\nNode ${process.version}, ${cpus().length} CPUs, load average at start ${loadAverageAtStart.join(' ')}; median of ${RUNS} fresh processes`,
-      '| function | init ms, median (min–max) | CPU ms, median | zipped KB | unzipped KB | bundle KB |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
-      ...rows,
-      `calibration (fixed synthetic module): ${result.calibrationMs} ms`,
-      '',
-    ];
+    const lines = table(result);
     if (BASELINE) {
-      const before = finish(baseline);
-      result.baseline = { ref: BASELINE, functions: before };
-      lines.push(
-        `baseline ${BASELINE}, measured in the same rounds:`,
-        '| function | init ms before → after (median) | CPU ms before → after | zipped KB before → after | unzipped KB before → after |',
-        '| --- | ---: | ---: | ---: | ---: |',
-        ...Object.entries(functions).map(([name, f]) => {
-          const b = before[name];
-          return b
-            ? `| ${name} | ${b.initMs} → ${f.initMs} | ${b.cpuMs} → ${f.cpuMs} | ${b.zippedKB} → ${f.zippedKB} | ${b.unzippedKB} → ${f.unzippedKB} |`
-            : `| ${name} | (not in the baseline) → ${f.initMs} | → ${f.cpuMs} | → ${f.zippedKB} | → ${f.unzippedKB} |`;
-        }),
-        '',
-      );
+      result.baseline = { ref: BASELINE, functions: finish(baseline) };
+      lines.push(...baselineTable(BASELINE, result.baseline.functions, result.functions));
     }
     process.stdout.write(lines.join('\n'));
     if (OUT !== '-') {

@@ -3,6 +3,7 @@ import { Agent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Config } from '../core/config.ts';
+import { logger } from './observability.ts';
 
 /**
  * The one place SDK clients are made. Clients are created lazily and kept at module scope, so a warm
@@ -44,6 +45,11 @@ function commonSettings(config: Config) {
     // Replicate copies parts and records in parallel: the SDK's default of 50 sockets would queue them.
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 256 }),
     httpsAgent: new Agent({ keepAlive: true, maxSockets: 256 }),
+    // The handler's own warnings ("socket usage at capacity") go to the structured log. Named here, not
+    // left to the SDK: a client without a logger hands its handler its NoOpLogger unless that class is
+    // literally named "NoOpLogger" (@smithy/core getHttpHandlerExtensionConfiguration), which it is not in
+    // a bundle minified without keepNames — the warnings would vanish (tests/package/bundle-errors.test.ts).
+    logger,
   };
   // No requestChecksumCalculation override: the SDK's default (a CRC32 checksum on every PutObject) is
   // what an Object Lock DR bucket requires of s3-dr's own writes (tests/unit/object-lock-writes.test.ts).

@@ -53,7 +53,9 @@ export function parseTask(body: string): Task {
   return parsed.data;
 }
 
-export class InvalidTaskBodyError extends InvalidPayloadError {}
+export class InvalidTaskBodyError extends InvalidPayloadError {
+  override name = 'InvalidTaskBodyError';
+}
 
 /** Normalises an S3 ETag: S3 returns it quoted in headers and unquoted in notifications. */
 export function normaliseEtag(etag: string | undefined): string | undefined {

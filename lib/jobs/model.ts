@@ -244,4 +244,6 @@ export function parseJobControl(input: unknown): JobControl | undefined {
   throw new InvalidJobRequestError(`Invalid job request: ${problems.join('; ')}`);
 }
 
-export class InvalidJobRequestError extends InvalidPayloadError {}
+export class InvalidJobRequestError extends InvalidPayloadError {
+  override name = 'InvalidJobRequestError';
+}

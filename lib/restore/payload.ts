@@ -7,7 +7,9 @@ import * as z from '../core/zod.ts';
 import { zodProblems } from '../core/zod-problems.ts';
 
 /** A restore payload is not what `sls invoke -f restore` accepts; the message names every bad field. */
-export class InvalidRestorePayloadError extends InvalidPayloadError {}
+export class InvalidRestorePayloadError extends InvalidPayloadError {
+  override name = 'InvalidRestorePayloadError';
+}
 
 export const OVERWRITE_MODES = ['never', 'ifDifferent', 'always'] as const;
 /** At most this many keys in one `keys` list (an invoke payload must stay far below Lambda's 6 MB). */

@@ -5,7 +5,9 @@ import * as z from '../core/zod.ts';
 import { zodProblems } from '../core/zod-problems.ts';
 
 /** A verify payload is not what `sls invoke -f verify` accepts; the message names every bad field. */
-export class InvalidVerifyPayloadError extends InvalidPayloadError {}
+export class InvalidVerifyPayloadError extends InvalidPayloadError {
+  override name = 'InvalidVerifyPayloadError';
+}
 
 const boolean = (dflt: boolean) =>
   z._default(z.boolean({ error: 'must be true or false (a JSON boolean, not a string)' }), dflt);

@@ -27,7 +27,7 @@ const plugins = require('../../scripts/esbuild-plugins.cjs') as Plugin[];
 const options: BuildOptions = {
   bundle: true,
   minify: true,
-  keepNames: true,
+  keepNames: false,
   format: 'cjs',
   platform: 'node',
   target: 'node22',

@@ -33,7 +33,7 @@ async function bundleWith(usePlugins: Plugin[], outfile: string): Promise<Source
     outfile,
     bundle: true,
     minify: true,
-    keepNames: true,
+    keepNames: false,
     sourcemap: 'linked',
     sourcesContent: false,
     format: 'cjs',

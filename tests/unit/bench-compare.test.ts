@@ -82,6 +82,23 @@ describe('bench:compare — comparing a fresh run with the recorded one', () => 
     });
   });
 
+  it('reads a cold.json with floor figures (bench/cold-floor.ts) as one without: the same figures', () => {
+    const withFloor = cold(50, 100);
+    const floor = {
+      clients: ['sqs'],
+      batch: false,
+      initMs: 90,
+      initMsRuns: [90],
+      cpuMs: 80,
+      cpuMsRuns: [80],
+      bundleKB: 230,
+    };
+    Object.assign(withFloor.functions.ingest, { floor, oursMs: 10, oursCpuMs: 5 });
+    const recorded = extractFigures('cold', cold(50, 100));
+    expect(extractFigures('cold', withFloor)).toEqual(recorded);
+    expect(regressed(recorded, extractFigures('cold', withFloor))).toEqual([]);
+  });
+
   it('judges bundle sizes as they are (they do not depend on the machine)', () => {
     const recorded = extractFigures('cold', cold(50, 100, 300));
     expect(regressed(recorded, extractFigures('cold', cold(50, 100, 340)))).toEqual(['ingest: zipped KB']);
