@@ -112,11 +112,14 @@ function handlerError(error: { name: string; message: string }): Error {
 
 /** The processes of one function, and the invocations they run or that wait for one. */
 class FunctionProcessGroup implements FunctionProcesses {
-  private batches = 0;
+  /** Batches running in each process (a process that dies takes its own with it). */
+  private readonly batches: number[];
+  private v8Flags: string[] = [];
+  private started = false;
   private nextId = 0;
   private children: ChildProcess[] = [];
   private readonly answers = new Map<number, (message: ChildMessage) => void>();
-  private readonly running = new Map<number, Waiting>();
+  private readonly running = new Map<number, Waiting & { child: number }>();
   private readonly waiting: Waiting[] = [];
   private readonly busy: boolean[];
   private readonly peaks: Memory[];
@@ -128,16 +131,55 @@ class FunctionProcessGroup implements FunctionProcesses {
     this.options = options;
     this.onError = onError;
     this.busy = Array.from({ length: count }, () => false);
+    this.batches = Array.from({ length: count }, () => 0);
     this.peaks = Array.from({ length: count }, () => ({ peakRssMiB: 0, peakHeapUsedMiB: 0, v8Flags: [] }));
   }
 
   get inFlight(): number {
-    return this.batches + this.running.size + this.waiting.length;
+    return this.batches.reduce((a, b) => a + b, 0) + this.running.size + this.waiting.length;
   }
 
   /** Forks the processes with the V8 flags `v8Flags`; resolves once every one is ready. */
   async fork(v8Flags: string[]): Promise<void> {
+    this.v8Flags = v8Flags;
     this.children = await Promise.all(this.busy.map((_, i) => this.forkOne(i, v8Flags)));
+    for (const [i, child] of this.children.entries()) this.watch(i, child);
+  }
+
+  /**
+   * A process that dies (killed, out of memory) fails the invocation it ran, as Lambda reports a runtime
+   * that exited (`Runtime.ExitError`): the caller retries an asynchronous one, and a batch's messages
+   * come back after their visibility timeout. A new process takes its place, as Lambda starts a new
+   * execution environment. `close` removes this watch before it ends the processes.
+   */
+  private watch(i: number, child: ChildProcess): void {
+    // A send racing the death is lost, not thrown; the exit below fails that invocation.
+    child.on('error', (error) => this.onError(error));
+    child.once('disconnect', () => {
+      this.busy[i] = true;
+    });
+    child.once('exit', (code, signal) => {
+      const why = `${this.options.functionName} process ${i} exited (${signal ?? `code ${code}`})`;
+      // Nothing more goes to it ('exit' can come before 'disconnect').
+      this.busy[i] = true;
+      for (const [id, invocation] of this.running) {
+        if (invocation.child !== i) continue;
+        this.running.delete(id);
+        invocation.reject(Object.assign(new Error(why), { name: 'Runtime.ExitError' }));
+      }
+      this.batches[i] = 0;
+      this.onError(new Error(why));
+      void this.forkOne(i, this.v8Flags).then(
+        (next) => {
+          this.children[i] = next;
+          this.watch(i, next);
+          this.busy[i] = false;
+          if (this.started) next.send({ type: 'start' });
+          this.dispatch();
+        },
+        (error: unknown) => this.onError(error),
+      );
+    });
   }
 
   private forkOne(i: number, v8Flags: string[]): Promise<ChildProcess> {
@@ -159,10 +201,10 @@ class FunctionProcessGroup implements FunctionProcesses {
   }
 
   private onMessage(i: number, message: ChildMessage): void {
-    if (message.type === 'batch-start') this.batches += 1;
+    if (message.type === 'batch-start') this.batches[i] = (this.batches[i] ?? 0) + 1;
     else if (message.type === 'batch-end') {
       for (const outcome of message.outcomes ?? []) outcomeChannel.publish(outcome);
-      this.batches -= 1;
+      this.batches[i] = (this.batches[i] ?? 1) - 1;
     } else if (message.type === 'invoke-end') this.invoked(i, message);
     else if (message.type === 'cpu-usage' || message.type === 'memory') {
       if (message.type === 'memory') this.notePeak(i, message);
@@ -189,11 +231,11 @@ class FunctionProcessGroup implements FunctionProcesses {
   /** Hands waiting invocations to idle processes. */
   private dispatch(): void {
     for (let i = 0; i < this.children.length && this.waiting.length > 0; i++) {
-      if (this.busy[i]) continue;
+      if (this.busy[i] || !this.children[i]?.connected) continue;
       const next = this.waiting.shift() as Waiting;
       const id = this.nextId++;
       this.busy[i] = true;
-      this.running.set(id, next);
+      this.running.set(id, { ...next, child: i });
       this.children[i]?.send({ type: 'invoke', id, event: next.event });
     }
   }
@@ -221,10 +263,12 @@ class FunctionProcessGroup implements FunctionProcesses {
   }
 
   start(): void {
+    this.started = true;
     for (const child of this.children) child.send({ type: 'start' });
   }
 
   async stop(): Promise<void> {
+    this.started = false;
     const all = this.children.map(() => new Promise<void>((resolve) => this.stopped.push(resolve)));
     for (const child of this.children) if (child.connected) child.send({ type: 'stop' });
     await Promise.all(all);
@@ -265,6 +309,7 @@ class FunctionProcessGroup implements FunctionProcesses {
     await Promise.all(
       this.children.map((child) => {
         child.removeAllListeners('exit');
+        child.removeAllListeners('disconnect');
         if (!child.connected) return undefined;
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.disconnect();

@@ -10,6 +10,7 @@
  * heap limits Lambda's Node.js runtime derives from its memorySize; a failed invocation is the handler's
  * error, which the runtime retries and sends on as it does in one process.
  */
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { toDrKey } from '../../lib/core/key-mapping.ts';
 import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
@@ -20,6 +21,15 @@ import { bodyFor, putObject, snapshot } from '../helpers/objects.ts';
 import { scaled } from '../helpers/time-scale.ts';
 
 let rt: LocalRuntime;
+
+/** This process's function processes: here, the runtime's ingest processes. */
+function ingestPids(): number[] {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((line) => line.includes('function-process.ts'))
+    .map((line) => Number.parseInt(line.trim(), 10));
+}
 
 beforeAll(async () => {
   rt = await startLocalRuntime({
@@ -68,6 +78,29 @@ describe('ingest in processes of its own', () => {
     expect(rt.settings.memorySizeMB.ingest).toBe(256);
     expect(memory.ingest?.v8Flags).toEqual(['--max-semi-space-size=12', '--max-old-space-size=230']);
   }, 120_000);
+
+  // Lambda reports an execution environment that died mid-invocation as a failed invocation
+  // (Runtime.ExitError), which an asynchronous invocation retries, and starts new environments.
+  it('replaces an ingest process that died, and the events it would have run are still ingested', async () => {
+    const killed = ingestPids();
+    expect(killed).toHaveLength(2);
+    for (const pid of killed) process.kill(pid, 'SIGKILL');
+    const source = rt.config.sourceBuckets[0]!;
+    const before = rt.status.snapshot().eventsIngested;
+    const keys = Array.from({ length: 20 }, (_, i) => `ingest-died/${String(i).padStart(3, '0')}.bin`);
+
+    await mapConcurrent(keys, 8, (key) => putObject(rt.s3, source, key, bodyFor(key, 1, 100)));
+    await rt.drain(scaled(120_000));
+
+    expect(rt.status.snapshot().eventsIngested - before).toBe(keys.length);
+    for (const key of keys) {
+      const dr = await snapshot(rt.s3, rt.config.drBucket, toDrKey(rt.config.keyLayout, source, key));
+      expect(dr).toBeDefined();
+    }
+    const now = ingestPids();
+    expect(now).toHaveLength(2);
+    for (const pid of now) expect(killed).not.toContain(pid);
+  }, 300_000);
 
   it("answers an invocation with the handler's result, and a failed one with the handler's error", async () => {
     // One more ingest environment beside the runtime's, with the handlers' environment it set.
