@@ -72,6 +72,14 @@ export interface LocalRuntimeOptions {
    * inject faults into the replicate handler or count its calls need it in this process.
    */
   replicateProcesses?: number;
+  /**
+   * Run the ingest function's invocations in this many processes of their own (default 0: in this
+   * process), each taking one asynchronous invocation at a time, as an execution environment does; the
+   * events waiting for one stay here, where on AWS they wait in Lambda's queue of asynchronous events.
+   * Its memory is then measured apart from this process (`npm run bench:scale`). Off by default: tests
+   * that inject faults into the ingest handler need it in this process.
+   */
+  ingestProcesses?: number;
   /** Delay before ingest retries (Lambda: about a minute). */
   ingestRetryDelayMs?: number;
   /** Run the verifier every N ms (0: never). */
@@ -119,10 +127,20 @@ export interface LocalRuntime {
   jobsIdle(timeoutMs?: number): Promise<void>;
   /** Stops the job workers taking messages (resolves once running ones finished), and starts them again. */
   pauseJobWorkers(): Promise<void>;
-  /** CPU time of the function processes (`replicateProcesses`, `jobWorkerProcesses`); zero without. */
+  /** CPU time of the function processes (`ingestProcesses`, `replicateProcesses`, `jobWorkerProcesses`); zero without. */
   functionProcessesCpuUsage(): Promise<NodeJS.CpuUsage>;
   /** With `jobWorkerProcesses`: the peak RSS (MiB) of each job worker process, as of its last pause. */
   jobWorkerPeakRssMiB(): ProcessMemory | undefined;
+  /**
+   * The peak memory so far of each function that runs in processes of its own (`ingestProcesses`,
+   * `replicateProcesses`, `jobWorkerProcesses`), by its serverless.yml name.
+   */
+  functionProcessesMemory(): Promise<Record<string, ProcessMemory>>;
+  /**
+   * What waits on AWS's side of the runtime now: S3 events not yet handed to ingest, and ingest's
+   * asynchronous invocations pending (running, waiting for an execution environment, or for a retry).
+   */
+  backlog(): { notifications: number; ingestInvocations: number };
   resumeJobWorkers(): void;
   /** Starts a verify job as the schedule would, waits for the job worker to finish it: its report. */
   verifyNow(payload?: unknown): Promise<unknown>;
@@ -299,6 +317,19 @@ function onFailureRecord(functionName: string, failure: AsyncFailure): string {
   });
 }
 
+/** V8's heap limits for a function's processes, as Lambda sets them (local/function-processes.ts). */
+function heapFlags(settings: LocalSettings, functionName: string): string[] {
+  return v8HeapFlags(settings.functionEnv[functionName]?.NODE_OPTIONS, settings.memorySizeMB[functionName]);
+}
+
+interface Ingest {
+  invoker: AsyncInvoker<unknown>;
+  notifier: S3Notifier;
+  unsubscribe: () => void;
+  /** With `ingestProcesses`: the processes the invocations run in. */
+  processes?: FunctionProcesses;
+}
+
 /**
  * S3 notifications of the source buckets, delivered to the real `ingest` handler as S3 invokes it:
  * asynchronously, with retries, and the on-failure record sent where serverless.yml sends it (the DLQ).
@@ -311,8 +342,20 @@ async function startIngest(
   status: StatusBoard,
   options: LocalRuntimeOptions,
   dlqUrl: string,
-): Promise<{ invoker: AsyncInvoker<unknown>; notifier: S3Notifier; unsubscribe: () => void }> {
-  const ingest = (await import('../functions/ingest.ts')).handler as unknown as Handler<unknown, unknown>;
+): Promise<Ingest> {
+  const processes = options.ingestProcesses
+    ? await startFunctionProcesses(
+        options.ingestProcesses,
+        { functionName: 'ingest', timeoutMs: settings.ingest.timeoutSeconds * 1000 },
+        (error) => {
+          if (!options.quiet) process.stderr.write(`ingest process: ${String(error)}\n`);
+        },
+        heapFlags(settings, 'ingest'),
+      )
+    : undefined;
+  const ingest: Handler<unknown, unknown> = processes
+    ? (event) => processes.invoke(event)
+    : ((await import('../functions/ingest.ts')).handler as unknown as Handler<unknown, unknown>);
   const invoker = new AsyncInvoker(ingest, {
     functionName: 'ingest',
     timeoutMs: settings.ingest.timeoutSeconds * 1000,
@@ -331,7 +374,7 @@ async function startIngest(
     deliver: (event) => invoker.invoke(event),
   });
   const unsubscribe = emulator.onObjectEvent((event) => notifier.notify(event));
-  return { invoker, notifier, unsubscribe };
+  return { invoker, notifier, unsubscribe, ...(processes ? { processes } : {}) };
 }
 
 type SqsHandler = Handler<SQSEvent, SQSBatchResponse | undefined>;
@@ -370,7 +413,7 @@ async function startReplicate(
       (error) => {
         if (!options.quiet) process.stderr.write(`replicate process: ${String(error)}\n`);
       },
-      v8HeapFlags(settings.functionEnv.replicate?.NODE_OPTIONS),
+      heapFlags(settings, 'replicate'),
     );
   }
   const replicate = (await import('../functions/replicate.ts')).handler as unknown as SqsHandler;
@@ -427,7 +470,7 @@ async function startJobs(
       (error) => {
         if (!options.quiet) process.stderr.write(`job worker process: ${String(error)}\n`);
       },
-      v8HeapFlags(settings.functionEnv.jobWorker?.NODE_OPTIONS),
+      heapFlags(settings, 'jobWorker'),
     );
   }
   const jobWorker = (await import('../functions/job-worker.ts')).handler as unknown as SqsHandler;
@@ -671,6 +714,18 @@ async function functionProcessesCpu(
   return each.reduce((a, b) => ({ user: a.user + b.user, system: a.system + b.system }));
 }
 
+/** The peak memory of whichever functions run in processes of their own, by function name. */
+async function functionProcessesMemory(
+  sources: Record<string, SqsEventSource | FunctionProcesses | undefined>,
+): Promise<Record<string, ProcessMemory>> {
+  const each = await Promise.all(
+    Object.entries(sources).map(async ([name, s]) =>
+      s && 'memory' in s ? ([[name, await s.memory()]] as const) : [],
+    ),
+  );
+  return Object.fromEntries(each.flat());
+}
+
 /** Creates the stage's buckets and queues on the emulator and starts the handlers around them. */
 async function wire(
   emulator: Emulator,
@@ -732,7 +787,14 @@ async function wire(
     pauseJobWorkers: () => jobSource.stop(),
     resumeJobWorkers: () => jobSource.start(),
     jobWorkerPeakRssMiB: () => ('peakRssMiB' in jobSource ? jobSource.peakRssMiB() : undefined),
-    functionProcessesCpuUsage: () => functionProcessesCpu(eventSource, jobSource),
+    backlog: () => ({
+      notifications: ingest.notifier.pendingCount,
+      ingestInvocations: ingest.invoker.pending,
+    }),
+    functionProcessesMemory: () =>
+      functionProcessesMemory({ ingest: ingest.processes, replicate: eventSource, jobWorker: jobSource }),
+    functionProcessesCpuUsage: () =>
+      functionProcessesCpu(eventSource, jobSource, ...(ingest.processes ? [ingest.processes] : [])),
     verifyNow: verifier.verifyNow,
     async stop(graceMs = 30_000) {
       sampling = false;
@@ -742,6 +804,7 @@ async function wire(
       const left = await finishInFlight(ingest.invoker, eventSource, jobSource, graceMs);
       if ('close' in jobSource) await jobSource.close();
       if ('close' in eventSource) await eventSource.close();
+      await ingest.processes?.close();
       await sampler;
       status.close();
       s3.destroy();

@@ -33,6 +33,8 @@ export interface LocalSettings {
   /** Environment of the replicate function (a superset of what every function reads). */
   env: Record<string, string>;
   functionEnv: Record<string, Record<string, string>>;
+  /** Each function's memorySize (MB; the provider's, else the framework's default of 1024). */
+  memorySizeMB: Record<string, number>;
   queue: QueueSettings;
   dlq: QueueSettings;
   replicate: { batchSize: number; batchWindowSeconds: number; timeoutSeconds: number };
@@ -96,8 +98,10 @@ export function settingsFromServerless(config: Json): LocalSettings {
   const resources = obj(obj(config.resources, 'resources').Resources, 'resources.Resources');
   const providerEnv = strings(provider.environment);
   const functionEnv: Record<string, Record<string, string>> = {};
+  const memorySizeMB: Record<string, number> = {};
   for (const [name, fn] of Object.entries(functions)) {
     functionEnv[name] = { ...providerEnv, ...strings((fn as Json).environment) };
+    memorySizeMB[name] = num((fn as Json).memorySize ?? provider.memorySize ?? 1024, `${name} memorySize`);
   }
   const replicate = obj(functions.replicate, 'functions.replicate');
   const ingest = obj(functions.ingest, 'functions.ingest');
@@ -110,6 +114,7 @@ export function settingsFromServerless(config: Json): LocalSettings {
   return {
     env: functionEnv.replicate ?? providerEnv,
     functionEnv,
+    memorySizeMB,
     queue: queueSettings(resources.ReplicationQueue, 'resources.ReplicationQueue'),
     dlq: queueSettings(resources.DeadLetterQueue, 'resources.DeadLetterQueue'),
     replicate: {

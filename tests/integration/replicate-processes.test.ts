@@ -54,4 +54,15 @@ describe('replicate in processes of its own', () => {
     const cpu = await rt.functionProcessesCpuUsage();
     expect(cpu.user + cpu.system).toBeGreaterThan(cpuBefore.user + cpuBefore.system);
   }, 300_000);
+
+  // serverless.yml names no heap limits in replicate's NODE_OPTIONS (only --enable-source-maps): Lambda's
+  // Node.js runtime then sizes V8's heap from memorySize (its bootstrap script: semi-spaces 5 %, old
+  // space 90 % of it), so each replicate process runs with those, and reports its own peak RSS.
+  it('runs each replicate process with the V8 heap limits Lambda derives from its memorySize', async () => {
+    const memory = await rt.functionProcessesMemory();
+    expect(memory.replicate?.each).toHaveLength(2);
+    for (const mib of memory.replicate?.each ?? []) expect(mib).toBeGreaterThan(20);
+    expect(rt.settings.memorySizeMB.replicate).toBe(512);
+    expect(memory.replicate?.v8Flags).toEqual(['--max-semi-space-size=25', '--max-old-space-size=460']);
+  }, 120_000);
 });
