@@ -18,6 +18,7 @@ import { startFunctionProcesses, v8HeapFlags } from '../../local/function-proces
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { S3Notifier } from '../../local/s3-notifier.ts';
 import { bodyFor, putObject, snapshot } from '../helpers/objects.ts';
+import { writeAndExpectReplicated } from '../helpers/replicated.ts';
 import { scaled } from '../helpers/time-scale.ts';
 
 let rt: LocalRuntime;
@@ -46,20 +47,10 @@ afterAll(async () => {
 
 describe('ingest in processes of its own', () => {
   it('queues every event for replication, and the runtime counts what the processes ingested', async () => {
-    const source = rt.config.sourceBuckets[0]!;
     const keys = Array.from({ length: 40 }, (_, i) => `ingest-procs/${String(i).padStart(3, '0')}.bin`);
     const cpuBefore = await rt.functionProcessesCpuUsage();
 
-    await mapConcurrent(keys, 8, (key) => putObject(rt.s3, source, key, bodyFor(key, 1, 200)));
-    await rt.drain(scaled(120_000));
-
-    for (const key of keys) {
-      const [src, dr] = await Promise.all([
-        snapshot(rt.s3, source, key),
-        snapshot(rt.s3, rt.config.drBucket, toDrKey(rt.config.keyLayout, source, key)),
-      ]);
-      expect(dr?.sha256).toBe(src?.sha256);
-    }
+    await writeAndExpectReplicated(rt, keys, 200);
     // The outcomes each ingest process published reached the runtime's status board.
     expect(rt.status.snapshot().eventsIngested).toBe(keys.length);
     expect(rt.backlog()).toEqual({ notifications: 0, ingestInvocations: 0 });

@@ -10,11 +10,8 @@
  * object reaches the DR bucket with its bytes, and the status line counts what the processes copied.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { toDrKey } from '../../lib/core/key-mapping.ts';
-import { mapConcurrent } from '../../lib/core/map-concurrent.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
-import { bodyFor, putObject, snapshot } from '../helpers/objects.ts';
-import { scaled } from '../helpers/time-scale.ts';
+import { writeAndExpectReplicated } from '../helpers/replicated.ts';
 
 let rt: LocalRuntime;
 
@@ -34,20 +31,10 @@ afterAll(async () => {
 
 describe('replicate in processes of its own', () => {
   it('copies every object to DR, and the runtime counts what the processes copied', async () => {
-    const source = rt.config.sourceBuckets[0]!;
     const keys = Array.from({ length: 60 }, (_, i) => `procs/${String(i).padStart(3, '0')}.bin`);
     const cpuBefore = await rt.functionProcessesCpuUsage();
 
-    await mapConcurrent(keys, 8, (key) => putObject(rt.s3, source, key, bodyFor(key, 1, 300)));
-    await rt.drain(scaled(120_000));
-
-    for (const key of keys) {
-      const [src, dr] = await Promise.all([
-        snapshot(rt.s3, source, key),
-        snapshot(rt.s3, rt.config.drBucket, toDrKey(rt.config.keyLayout, source, key)),
-      ]);
-      expect(dr?.sha256).toBe(src?.sha256);
-    }
+    await writeAndExpectReplicated(rt, keys, 300);
     // The outcomes each process's handler published reached the runtime's status board.
     expect(rt.status.snapshot().objectsCopied).toBe(keys.length);
     // The copies were made in the function processes: they spent CPU, which this process cannot see.
