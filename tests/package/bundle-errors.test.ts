@@ -14,6 +14,7 @@
  * (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html): REST errors are an XML `<Error>`
  * with `<Code>`, `<Message>`, `<RequestId>`; NoSuchKey is 404 Not Found, PreconditionFailed 412.
  */
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +23,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type BuildOptions, build } from 'esbuild';
 import { slsBuildOptions } from '../../bench/cold-floor.ts';
+import { bundleEnv } from '../helpers/bundle-env.ts';
 import { runProcess } from '../helpers/run-process.ts';
 import { root, SLS_TIMEOUT_MS } from '../helpers/template.ts';
 import { scaled } from '../helpers/time-scale.ts';
@@ -75,17 +77,9 @@ let options: BuildOptions;
 let bundle: string;
 
 const env = () => ({
-  PATH: process.env.PATH ?? '',
-  AWS_REGION: 'eu-west-1',
+  ...bundleEnv(endpoint),
   AWS_ACCESS_KEY_ID: 'ASIAEXAMPLE',
   AWS_SECRET_ACCESS_KEY: 'example',
-  S3DR_SOURCE_BUCKETS: 'source-bucket',
-  S3DR_SOURCE_REGION: 'eu-west-1',
-  S3DR_DR_BUCKET: 'dr-bucket',
-  S3DR_DR_REGION: 'eu-central-1',
-  S3DR_ENDPOINT_URL: endpoint,
-  S3DR_FORCE_PATH_STYLE: 'true',
-  S3DR_MAX_ATTEMPTS: '1',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
   POWERTOOLS_METRICS_DISABLED: 'true',
 });

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
+import { bundleEnv } from '../helpers/bundle-env.ts';
 import { runProcess } from '../helpers/run-process.ts';
 import { root } from '../helpers/template.ts';
 import { scaled } from '../helpers/time-scale.ts';
@@ -85,16 +86,8 @@ async function runProbe(credentials: Record<string, string>): Promise<string> {
     ['-e', 'require(process.argv[1]).handler().then((r) => process.stdout.write(r))', outfile],
     {
       env: {
-        PATH: process.env.PATH ?? '',
-        AWS_REGION: 'eu-west-1',
+        ...bundleEnv(endpoint),
         AWS_LAMBDA_FUNCTION_NAME: 's3-dr-test-replicate',
-        S3DR_SOURCE_BUCKETS: 'source-bucket',
-        S3DR_SOURCE_REGION: 'eu-west-1',
-        S3DR_DR_BUCKET: 'dr-bucket',
-        S3DR_DR_REGION: 'eu-central-1',
-        S3DR_ENDPOINT_URL: endpoint,
-        S3DR_FORCE_PATH_STYLE: 'true',
-        S3DR_MAX_ATTEMPTS: '1',
         // No HOME: a profile file the full chain could fall back to is out of reach.
         HOME: dir,
         ...credentials,
