@@ -54,6 +54,7 @@ export async function probe() {
   out.sdk.missingText = (await store.getText('missing')) ?? null;
   const handler = await s3.config.requestHandler.configProvider;
   out.handlerLogger = handler.logger === logger ? 's3-dr logger' : (handler.logger?.constructor?.name ?? 'none');
+  out.clientLogger = s3.config.logger === logger ? 's3-dr logger' : 'the SDK default';
   s3.destroy();
   return out;
 }
@@ -134,6 +135,7 @@ describe('a Lambda bundle minified without keepNames', () => {
         classes: Record<string, { name: string; className: string; drError: boolean }>;
         sdk: Record<string, unknown>;
         handlerLogger: string;
+        clientLogger: string;
       };
       const classes = Object.entries(out.classes);
       expect(classes.length).toBeGreaterThanOrEqual(21);
@@ -149,6 +151,9 @@ describe('a Lambda bundle minified without keepNames', () => {
       });
       expect(out.sdk.missingText).toBeNull();
       expect(out.handlerLogger).toBe('s3-dr logger');
+      // Only the HTTP handler gets it: a client given a logger logs every request at info and every
+      // failed one (a 404 HEAD included) at error (the SDK's logger middleware, which skips the default).
+      expect(out.clientLogger).toBe('the SDK default');
     },
     PROCESS_MS,
   );
