@@ -16,6 +16,7 @@ import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { decodeListedKey } from '../lib/aws/s3-object-store.ts';
 import { RESERVED_PREFIX } from '../lib/core/config.ts';
 import { compareKeys } from '../lib/core/key-order.ts';
+import { WorkQueue } from '../lib/core/work-queue.ts';
 import { PAGE_SIZE } from '../lib/verify/listing.ts';
 import {
   childItems,
@@ -132,29 +133,9 @@ export async function floorListing(target: FloorTarget): Promise<FloorCounts> {
     nodes += count;
     return true;
   };
-  const queue: WorkItem[] = [{ kind: 'node', prefix: target.prefix ?? '', depth: 0 }];
-  let active = 0;
-  let waiters: (() => void)[] = [];
-  const worker = async () => {
-    for (;;) {
-      const item = queue.shift();
-      if (!item) {
-        if (active === 0) return;
-        await new Promise<void>((resolve) => waiters.push(resolve));
-        continue;
-      }
-      active += 1;
-      try {
-        queue.push(...(await listItem(target, item, limits, reserveNodes, counts)));
-        sortWork(queue);
-      } finally {
-        active -= 1;
-        const w = waiters;
-        waiters = [];
-        for (const wake of w) wake();
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: target.concurrency }, worker));
+  const queue = new WorkQueue<WorkItem>([{ kind: 'node', prefix: target.prefix ?? '', depth: 0 }], sortWork);
+  await queue.drain(target.concurrency, async (item) =>
+    queue.push(...(await listItem(target, item, limits, reserveNodes, counts))),
+  );
   return counts;
 }

@@ -225,43 +225,19 @@ async function verifyJob(
 ): Promise<unknown> {
   const { verifyJobDeps } = await import('../functions/runtime.ts');
   const { runVerifyMessage, startVerifyJob, verifyStatus } = await import('../lib/verify/job.ts');
+  const { WorkQueue } = await import('../lib/core/work-queue.ts');
   type Message = import('../lib/jobs/model.ts').JobMessage;
-  const pending: Message[] = [];
-  let waiters: (() => void)[] = [];
-  const wakeAll = () => {
-    const w = waiters;
-    waiters = [];
-    for (const wake of w) wake();
-  };
+  const pending = new WorkQueue<Message>();
   const jobQueue = {
-    send: async (messages: Message[]) => {
-      pending.push(...messages);
-      wakeAll();
-    },
+    send: async (messages: Message[]) => pending.push(...messages),
   };
   const deps = verifyJobDeps({ ...runtime, jobQueue: () => jobQueue }, run);
   const { job } = await startVerifyJob(request, deps);
-  let active = 0;
-  const worker = async () => {
-    for (;;) {
-      const message = pending.shift();
-      if (!message) {
-        if (active === 0) return;
-        await new Promise<void>((resolve) => waiters.push(resolve));
-        continue;
-      }
-      active += 1;
-      try {
-        // `busy` (another run holds the range): SQS would deliver it again later.
-        if ((await runVerifyMessage(message, run.requestId, deps)) === 'busy') pending.push(message);
-      } finally {
-        active -= 1;
-        wakeAll();
-      }
-    }
-  };
   const workers = Number(process.env.BENCH_JOB_CONCURRENCY ?? 10);
-  await Promise.all(Array.from({ length: workers }, worker));
+  await pending.drain(workers, async (message) => {
+    // `busy` (another run holds the range): SQS would deliver it again later.
+    if ((await runVerifyMessage(message, run.requestId, deps)) === 'busy') pending.push(message);
+  });
   const status = await verifyStatus(job, deps);
   if (!status.report) throw new Error(`the verify job did not finish: ${status.summary}`);
   return status.report;

@@ -11,6 +11,7 @@ import type { ReplicationRule, RuleDecision, RuleDefaults } from '../core/replic
 import type { Task } from '../core/task.ts';
 import type { Log } from '../core/telemetry.ts';
 import { isArchivedReason, type UnreplicableReason, unreplicableReason } from '../core/unreplicable.ts';
+import { WorkQueue } from '../core/work-queue.ts';
 import { META_SOURCE_ETAG } from '../replicate/copy-object.ts';
 import {
   addCounts,
@@ -332,50 +333,30 @@ class BucketVerification {
    * stop or failure, returns what is left (in-flight items with their positions, and untouched ones).
    */
   private async process(initial: WorkItem[]): Promise<{ remaining: WorkItem[]; done: number }> {
-    const queue = sortWork([...initial]);
+    const queue = new WorkQueue(initial, sortWork);
     const remaining: WorkItem[] = [];
     let done = 0;
-    let active = 0;
-    let waiters: (() => void)[] = [];
-    const wakeAll = () => {
-      const w = waiters;
-      waiters = [];
-      for (const wake of w) wake();
-    };
-    const worker = async () => {
-      for (;;) {
-        if (this.shouldStop()) return;
-        const item = queue.shift();
-        if (!item) {
-          if (active === 0) return;
-          await new Promise<void>((resolve) => waiters.push(resolve));
-          continue;
-        }
-        active += 1;
+    await queue.drain(
+      this.settings.concurrency,
+      async (item) => {
         try {
           const tally = new Tally();
           const outcome = await this.runItem(item, tally);
           this.tally.add(tally);
           if (outcome.done) {
             done += 1;
-            if (outcome.children.length > 0) {
-              queue.push(...outcome.children);
-              sortWork(queue);
-            }
+            queue.push(...outcome.children);
           } else {
             remaining.push(outcome.item);
           }
         } catch (error) {
           this.failure ??= { error };
           remaining.push(item);
-        } finally {
-          active -= 1;
-          wakeAll();
         }
-      }
-    };
-    await Promise.all(Array.from({ length: this.settings.concurrency }, worker));
-    remaining.push(...queue);
+      },
+      () => this.shouldStop(),
+    );
+    remaining.push(...queue.takeAll());
     return { remaining, done };
   }
 
