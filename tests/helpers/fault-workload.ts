@@ -204,6 +204,11 @@ export async function runFaultScenario(options: FaultScenarioOptions): Promise<F
       verifyFailures.push(error instanceof Error ? error.name : String(error));
     }
   }
+  // verifyNow returns once the job's report is written; the worker that wrote it goes on (the report's
+  // copy under .s3dr/reports/, the superseded ranges' cleanup, lib/verify/job-report.ts). Those are the
+  // verifier's requests too: faults come back only once the job workers are idle, or a fault the SDK
+  // gives up on there would surface with no replicate failure to account for it.
+  await rt.jobsIdle(scaled(120_000));
   proxy.setRate(options.rate);
   await rt.drain(scaled(120_000));
   channel('s3dr:outcome').unsubscribe(onOutcome);
